@@ -1,0 +1,233 @@
+"""Typed events: everything the appliance does is reported as one of these.
+
+They are small frozen dataclasses; the JSON-lines writer, the LEDs, the log and the control socket all
+consume the same objects from one :class:`EventBus`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any, ClassVar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"event": self.name}
+        data.update(dataclasses.asdict(self))
+        return data
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    name: ClassVar[str] = "state"
+    state: str
+    previous: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Wake(Event):
+    name: ClassVar[str] = "wake"
+    source: str  # "wake_word", "button", "ctl", "follow_up"
+    model: str = ""
+    score: float = 1.0
+
+
+@dataclass(frozen=True)
+class Recording(Event):
+    """A recorded question. Times are seconds of microphone audio since start (not wall time)."""
+
+    name: ClassVar[str] = "recording"
+    start: float
+    end: float
+    reason: str  # "speech_ended", "max_length", "no_speech", "cancelled"
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Transcript(Event):
+    name: ClassVar[str] = "transcript"
+    text: str
+
+
+@dataclass(frozen=True)
+class Sentence(Event):
+    """A piece of the answer handed to speech."""
+
+    name: ClassVar[str] = "sentence"
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer(Event):
+    """The whole answer text of a turn, also when speech failed."""
+
+    name: ClassVar[str] = "answer"
+    text: str
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class ToolCall(Event):
+    name: ClassVar[str] = "tool_call"
+    tool: str
+    call_id: str
+    arguments: str = ""
+    ok: bool = True
+    ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        # "name" is the tool's name in the event stream; "event" names the event.
+        data["name"] = data.pop("tool")
+        return data
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    name: ClassVar[str] = "error"
+    kind: str
+    stage: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Turn(Event):
+    """Timings of one turn in milliseconds (keys present only when the stage happened)."""
+
+    name: ClassVar[str] = "turn"
+    id: int
+    outcome: str  # "answered", "no_speech", "empty_transcript", "cancelled", "error"
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"event": self.name, "id": self.id, "outcome": self.outcome}
+        data.update({k: round(v, 1) for k, v in self.timings.items()})
+        return data
+
+
+@dataclass(frozen=True)
+class Button(Event):
+    name: ClassVar[str] = "button"
+    press: str  # "short" or "long"
+
+
+@dataclass(frozen=True)
+class Mute(Event):
+    name: ClassVar[str] = "mute"
+    muted: bool
+
+
+@dataclass(frozen=True)
+class Ready(Event):
+    """The appliance can hear the wake word."""
+
+    name: ClassVar[str] = "ready"
+
+
+@dataclass(frozen=True)
+class Stopped(Event):
+    name: ClassVar[str] = "stopped"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Info(Event):
+    """Anything else worth a line in the event stream (volume changed, conversation reset, ...)."""
+
+    name: ClassVar[str] = "info"
+    what: str
+    detail: str = ""
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan-out of events to subscribers, in the order they were emitted, from any thread."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.RLock()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            for subscriber in list(self._subscribers):
+                try:
+                    subscriber(event)
+                except Exception:
+                    log.exception("event subscriber failed on %s", event.name)
+
+
+class JsonLinesSink:
+    """Writes each event as one JSON object per line with ``t`` (monotonic seconds since start)."""
+
+    def __init__(self, stream: IO[str], start: float | None = None, clock: Callable[[], float] = time.monotonic):
+        self._stream = stream
+        self._clock = clock
+        self._start = clock() if start is None else start
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        data = {"t": round(self._clock() - self._start, 4)}
+        data.update(event.to_dict())
+        line = json.dumps(data, ensure_ascii=False)
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+
+class Recorder:
+    """Keeps every event in memory; tests wait on it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        with self._cond:
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+        """Return the first event matching ``predicate``, waiting up to ``timeout`` seconds for it."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            seen = 0
+            while True:
+                for event in self.events[seen:]:
+                    if predicate(event):
+                        return event
+                seen = len(self.events)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    names = [e.to_dict() for e in self.events[-10:]]
+                    raise TimeoutError(f"no matching event within {timeout}s; last: {names}")
+                self._cond.wait(remaining)
+
+    def states(self) -> list[str]:
+        return [e.state for e in self.of(StateChanged)]

@@ -1,0 +1,151 @@
+"""The small interfaces every hardware and cloud dependency sits behind.
+
+Each port has a real adapter and a simulated one that is a full implementation (WAV files for audio,
+gpiozero's MockFactory for GPIO, image files for the camera, a local server for the cloud).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .cancel import CancelToken
+from .events import Event
+
+#: The pipeline's audio format: 16 kHz mono int16, in frames of 80 ms (what openWakeWord wants).
+SAMPLE_RATE = 16_000
+FRAME_SAMPLES = 1_280
+FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+
+Emit = Callable[[Event], None]
+
+
+class Microphone(Protocol):
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield 80 ms frames (int16, mono, 16 kHz, FRAME_SAMPLES long) until the source ends or close()."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Speaker(Protocol):
+    def play(self, pcm: np.ndarray, rate: int, cancel: CancelToken | None = None) -> bool:
+        """Play int16 mono samples at ``rate``; block until played. Consecutive calls play gaplessly.
+
+        Returns False when ``cancel`` fired (playback stops within a few tens of ms)."""
+        ...
+
+    def drain(self) -> None:
+        """Block until everything written has been heard."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class WakeHit:
+    model: str
+    score: float
+
+
+class WakeDetector(Protocol):
+    def process(self, frame: np.ndarray, threshold_boost: float = 0.0) -> WakeHit | None:
+        """Feed one 80 ms frame; return a hit when a model's score passes its threshold (+ boost)."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+class VoiceActivity(Protocol):
+    def speech_probability(self, frame: np.ndarray) -> float:
+        """Probability (0..1) that the 80 ms frame holds speech."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+class Transcriber(Protocol):
+    def transcribe(self, pcm: np.ndarray, cancel: CancelToken) -> str:
+        """Transcribe 16 kHz mono int16 audio. Raises ApplianceError; returns "" for no speech."""
+        ...
+
+
+class Assistant(Protocol):
+    def respond(self, text: str, cancel: CancelToken, emit: Emit) -> Iterator[str]:
+        """Yield speakable pieces of the answer (sentences) as soon as they stream in.
+
+        Emits tool_call / error / info events. Raises ApplianceError when nothing useful can be said;
+        a failure after text was yielded ends the iteration with a short spoken apology instead."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the conversation."""
+        ...
+
+
+@dataclass
+class SpeechResult:
+    first_audio: float | None = None  # time.monotonic() when the first sample was handed to the speaker
+    first_sentence: float | None = None  # time.monotonic() when the first sentence arrived
+    spoken: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # sentences that could not be synthesized
+    interrupted: bool = False
+
+
+class Speech(Protocol):
+    def speak(self, sentences: Iterator[str], cancel: CancelToken, emit: Emit,
+              on_first_audio: Callable[[], None] | None = None) -> SpeechResult:
+        """Synthesize and play sentences as they arrive (pipelined); never hangs; stops on cancel."""
+        ...
+
+    def phrase(self, key: str, cancel: CancelToken | None = None) -> None:
+        """Play a fixed phrase ("offline", "error", "lost_connection", "too_many_rounds") from the cache,
+        or an earcon when it was never synthesized."""
+        ...
+
+
+class Camera(Protocol):
+    def capture_jpeg(self) -> bytes:
+        """Capture one frame as JPEG bytes. Raises CameraError (missing, busy, timeout)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Indicators(Protocol):
+    """LEDs. Driven by events; never block."""
+
+    def show(self, pattern: str) -> None: ...
+
+    def camera_led(self, on: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Controls(Protocol):
+    """What tools may do to the appliance itself."""
+
+    def volume(self) -> float: ...
+
+    def set_volume(self, value: float) -> float: ...
+
+    def stop_turn(self) -> None: ...
+
+    def reset_conversation(self) -> None: ...
+
+    def camera_allowed(self) -> bool: ...
+
+
+@dataclass
+class ToolContext:
+    """Handed to every tool call."""
+
+    controls: Controls
+    camera: Camera | None
+    indicators: Indicators | None
+    cancel: CancelToken
+    emit: Emit
+    settings: Any = None
