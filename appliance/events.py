@@ -182,7 +182,8 @@ class EventBus:
 class JsonLinesSink:
     """Writes each event as one JSON object per line with ``t`` (monotonic seconds since start)."""
 
-    def __init__(self, stream: IO[str], start: float | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, stream: IO[str], start: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self._stream = stream
         self._clock = clock
         self._start = clock() if start is None else start
