@@ -1,0 +1,170 @@
+"""PyAudio microphone and speaker: the real audio adapters (ALSA/PulseAudio/PipeWire via PortAudio).
+
+The microphone opens the device at its native rate and channel count and converts to the pipeline's
+16 kHz mono int16; the speaker keeps one output stream open so consecutive sentences play gaplessly, and
+writes in short blocks so a cancel stops playback within about one block plus the device latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..cancel import CancelToken
+from ..errors import ApplianceError, ErrorKind
+from ..ports import FRAME_SAMPLES, SAMPLE_RATE
+from .convert import FrameChunker, StreamResampler, float_to_int16, to_mono_float
+
+log = logging.getLogger(__name__)
+
+
+def _pyaudio() -> Any:
+    try:
+        import pyaudio
+    except ImportError as exc:  # pragma: no cover - pyaudio is a dependency
+        raise ApplianceError(ErrorKind.AUDIO, f"PyAudio is not installed: {exc}") from exc
+    return pyaudio
+
+
+def list_devices(pa: Any) -> list[dict[str, Any]]:
+    return [pa.get_device_info_by_index(i) for i in range(pa.get_device_count())]
+
+
+def find_device(pa: Any, spec: str, *, output: bool) -> dict[str, Any]:
+    """The device named by ``spec`` (an index, or part of a name; "" = the default)."""
+    key = "maxOutputChannels" if output else "maxInputChannels"
+    kind = "output" if output else "input"
+    try:
+        if not spec:
+            return pa.get_default_output_device_info() if output else pa.get_default_input_device_info()
+        if spec.isdigit():
+            info = pa.get_device_info_by_index(int(spec))
+            if info[key] > 0:
+                return info
+            raise ApplianceError(ErrorKind.AUDIO, f"audio device {spec} has no {kind} channels")
+    except (OSError, ValueError) as exc:
+        raise ApplianceError(ErrorKind.AUDIO, f"no {kind} audio device {spec or '(default)'}: {exc}") from exc
+    matches = [d for d in list_devices(pa) if spec.lower() in str(d["name"]).lower() and d[key] > 0]
+    if not matches:
+        names = ", ".join(f"{d['index']}: {d['name']}" for d in list_devices(pa) if d[key] > 0)
+        raise ApplianceError(ErrorKind.AUDIO, f"no {kind} audio device matches {spec!r} (have: {names})")
+    return matches[0]
+
+
+class PyAudioMicrophone:
+    def __init__(self, device: str = "", block_seconds: float = 0.02) -> None:
+        pyaudio = _pyaudio()
+        self._pa = pyaudio.PyAudio()
+        try:
+            info = find_device(self._pa, device, output=False)
+            self.rate = int(info["defaultSampleRate"])
+            self.channels = 1 if int(info["maxInputChannels"]) >= 1 else int(info["maxInputChannels"])
+            self.device_name = str(info["name"])
+            self._block = max(1, int(self.rate * block_seconds))
+            self._stream = self._pa.open(format=pyaudio.paInt16, channels=self.channels, rate=self.rate,
+                                         input=True, input_device_index=int(info["index"]),
+                                         frames_per_buffer=self._block)
+        except Exception:
+            self._pa.terminate()
+            raise
+        self._closed = threading.Event()
+        log.info("microphone: %s at %d Hz, %d channel(s)", self.device_name, self.rate, self.channels)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        resampler = StreamResampler(self.rate, SAMPLE_RATE)
+        chunker = FrameChunker(FRAME_SAMPLES)
+        while not self._closed.is_set():
+            try:
+                data = self._stream.read(self._block, exception_on_overflow=False)
+            except OSError as exc:
+                if self._closed.is_set():
+                    return
+                raise ApplianceError(ErrorKind.AUDIO, f"microphone read failed: {exc}") from exc
+            x = to_mono_float(data, self.channels, 2)
+            yield from chunker.push(float_to_int16(resampler.process(x)))
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            self._stream.stop_stream()
+            self._stream.close()
+        except OSError:
+            log.debug("closing the microphone stream failed", exc_info=True)
+        self._pa.terminate()
+
+
+class PyAudioSpeaker:
+    def __init__(self, device: str = "", block_ms: int = 40) -> None:
+        pyaudio = _pyaudio()
+        self._pyaudio = pyaudio
+        self._pa = pyaudio.PyAudio()
+        try:
+            info = find_device(self._pa, device, output=True)
+        except Exception:
+            self._pa.terminate()
+            raise
+        self.rate = int(info["defaultSampleRate"])
+        self.channels = 1 if int(info["maxOutputChannels"]) >= 1 else 2
+        self.device_index = int(info["index"])
+        self.device_name = str(info["name"])
+        self.block = max(1, self.rate * block_ms // 1000)
+        self._stream: Any = None
+        self._lock = threading.Lock()
+        self._resamplers: dict[int, StreamResampler] = {}
+        log.info("speaker: %s at %d Hz", self.device_name, self.rate)
+
+    def _open(self) -> Any:
+        if self._stream is None:
+            try:
+                self._stream = self._pa.open(format=self._pyaudio.paInt16, channels=self.channels,
+                                             rate=self.rate, output=True,
+                                             output_device_index=self.device_index,
+                                             frames_per_buffer=self.block)
+            except OSError as exc:
+                raise ApplianceError(ErrorKind.AUDIO, f"cannot open the speaker: {exc}") from exc
+        return self._stream
+
+    def play(self, pcm: np.ndarray, rate: int, cancel: CancelToken | None = None) -> bool:
+        if rate != self.rate:
+            if rate not in self._resamplers:
+                self._resamplers[rate] = StreamResampler(rate, self.rate)
+            pcm = float_to_int16(self._resamplers[rate].process(pcm.astype(np.float32) / 32768.0))
+        with self._lock:
+            stream = self._open()
+            for start in range(0, len(pcm), self.block):
+                if cancel is not None and cancel.cancelled:
+                    return False
+                block = pcm[start:start + self.block]
+                if self.channels > 1:
+                    block = np.repeat(block, self.channels)
+                try:
+                    stream.write(block.astype("<i2").tobytes())
+                except OSError as exc:
+                    self._stream = None
+                    raise ApplianceError(ErrorKind.AUDIO, f"speaker write failed: {exc}") from exc
+        return not (cancel and cancel.cancelled)
+
+    def drain(self) -> None:
+        with self._lock:
+            if self._stream is not None:
+                # Closing a PortAudio stream with Pa_StopStream plays what is buffered, then stops.
+                self._stream.stop_stream()
+                self._stream.close()
+                self._stream = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._stream is not None:
+                try:
+                    self._stream.stop_stream()
+                    self._stream.close()
+                except OSError:
+                    log.debug("closing the speaker stream failed", exc_info=True)
+                self._stream = None
+        self._pa.terminate()

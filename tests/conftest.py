@@ -1,0 +1,78 @@
+"""Shared fixtures: gpiozero's MockFactory, a PulseAudio server with null sinks, the fake cloud."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers: fakecloud, speech, wire_*
+
+from fakecloud import FakeCloud  # noqa: E402
+
+
+@pytest.fixture
+def mock_pins() -> Iterator[object]:
+    """gpiozero's own MockFactory with PWM-capable pins, reset after the test."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    previous = Device.pin_factory
+    factory = MockFactory(pin_class=MockPWMPin)
+    Device.pin_factory = factory
+    yield factory
+    factory.reset()
+    factory.close()
+    Device.pin_factory = previous
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeCloud]:
+    with FakeCloud() as server:
+        yield server
+
+
+class Pulse:
+    """A running PulseAudio daemon: default sink "spk", default source "mic" (fed from sink "micfeed")."""
+
+    def __init__(self, runtime_dir: str) -> None:
+        self.runtime_dir = runtime_dir
+        self.env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir, "HOME": runtime_dir}
+
+    def run(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(list(args), env=self.env, check=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
+
+    def record(self, path: Path, device: str = "spk.monitor") -> subprocess.Popen[bytes]:
+        """Start recording what is played on ``device`` (stop with .terminate())."""
+        return subprocess.Popen(["parec", f"--device={device}", "--file-format=wav", "--rate=48000",
+                                 "--channels=1", "--format=s16le", str(path)], env=self.env)
+
+    def play_into_mic(self, wav: Path) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(["paplay", "--device=micfeed", str(wav)], env=self.env)
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[Pulse]:
+    if not shutil.which("pulseaudio"):
+        pytest.fail("pulseaudio is not installed: run scripts/setup (it installs the system packages)")
+    runtime = subprocess.run([str(ROOT / "scripts" / "pulse-test-server")], check=True, capture_output=True,
+                             text=True).stdout.strip()
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH")}
+    os.environ["XDG_RUNTIME_DIR"] = runtime
+    try:
+        yield Pulse(runtime)
+    finally:
+        subprocess.run(["pulseaudio", "--kill"], env={**os.environ, "XDG_RUNTIME_DIR": runtime, "HOME": runtime},
+                       capture_output=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(runtime, ignore_errors=True)
