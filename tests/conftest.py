@@ -46,7 +46,8 @@ class Pulse:
         self.env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir, "HOME": runtime_dir}
 
     def run(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(list(args), env=self.env, check=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
+        return subprocess.run(list(args), env=self.env, check=True, capture_output=True,
+                              **kwargs)  # type: ignore[call-overload]
 
     def record(self, path: Path, device: str = "spk.monitor") -> subprocess.Popen[bytes]:
         """Start recording what is played on ``device`` (stop with .terminate())."""
@@ -68,8 +69,8 @@ def pulse() -> Iterator[Pulse]:
     try:
         yield Pulse(runtime)
     finally:
-        subprocess.run(["pulseaudio", "--kill"], env={**os.environ, "XDG_RUNTIME_DIR": runtime, "HOME": runtime},
-                       capture_output=True)
+        env = {**os.environ, "XDG_RUNTIME_DIR": runtime, "HOME": runtime}
+        subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -205,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
-        for method, route, pattern in ROUTES:
+        for method, route, pattern in ROUTES:  # noqa: B007 (route is used after the loop)
             if method == self.command and pattern.match(path):
                 break
         else:

@@ -53,7 +53,8 @@ class StreamResampler:
     def __init__(self, in_rate: int, out_rate: int) -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self._stream = None if in_rate == out_rate else soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32")
+        self._stream = (None if in_rate == out_rate
+                        else soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32"))
 
     def process(self, x: np.ndarray, last: bool = False) -> np.ndarray:
         """float32 mono in, float32 mono out."""
