@@ -435,9 +435,21 @@ def describe() -> str:
         docs = _attribute_docs(source)
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            lines.append(f"{f.name} = {default!r}  # {docs.get(f.name, '')}".rstrip(" #"))
+            lines.append(f"{f.name} = {_toml_value(default)}  # {docs.get(f.name, '')}".rstrip(" #"))
         lines.append("")
     return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    import json
+
+    if value is None:
+        return '"none"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
 
 
 def _attribute_docs(source: str) -> dict[str, str]:

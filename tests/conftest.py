@@ -51,7 +51,8 @@ class Pulse:
 
     def record(self, path: Path, device: str = "spk.monitor") -> subprocess.Popen[bytes]:
         """Start recording what is played on ``device`` (stop with .terminate())."""
-        return subprocess.Popen(["parec", f"--device={device}", "--file-format=wav", "--rate=48000",
+        return subprocess.Popen(["parec", "--latency-msec=10", f"--device={device}", "--file-format=wav",
+                                 "--rate=48000",
                                  "--channels=1", "--format=s16le", str(path)], env=self.env)
 
     def play_into_mic(self, wav: Path) -> subprocess.Popen[bytes]:

@@ -8,7 +8,9 @@ writes in short blocks so a cancel stops playback within about one block plus th
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +24,14 @@ from .convert import FrameChunker, StreamResampler, float_to_int16, to_mono_floa
 log = logging.getLogger(__name__)
 
 
+#: Where ALSA routes to PulseAudio or PipeWire, a client that asks for no latency gets the server's
+#: default (up to 2 s): the first sentence would start late and a stop would leave seconds of audio
+#: queued. Ask for a short buffer unless the environment already chose one.
+PULSE_LATENCY_MSEC = "40"
+
+
 def _pyaudio() -> Any:
+    os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)
     try:
         import pyaudio
     except ImportError as exc:  # pragma: no cover - pyaudio is a dependency
@@ -144,13 +153,40 @@ class PyAudioSpeaker:
                 if self.channels > 1:
                     block = np.repeat(block, self.channels)
                 try:
-                    stream.write(block.astype("<i2").tobytes())
+                    if not self._write(stream, block.astype("<i2").tobytes(), cancel):
+                        return False
                 except OSError as exc:
                     self._stream = None
                     raise ApplianceError(ErrorKind.AUDIO, f"speaker write failed: {exc}") from exc
         return not (cancel and cancel.cancelled)
 
+    def _write(self, stream: Any, data: bytes, cancel: CancelToken | None) -> bool:
+        """Write without ever blocking inside PortAudio: as much as there is room for, then wait for
+        room here, where a cancel is seen at once. The device buffer stays full (no underruns)."""
+        frame_bytes = 2 * self.channels
+        deadline = time.monotonic() + 5.0
+        while data:
+            room = stream.get_write_available()
+            if room > 0:
+                n = min(room * frame_bytes, len(data))
+                stream.write(data[:n], n // frame_bytes)
+                data = data[n:]
+                continue
+            if time.monotonic() > deadline:
+                raise OSError("the audio device accepts no data (stalled for 5 s)")
+            if cancel is not None:
+                if cancel.wait(0.003):
+                    return False
+            else:
+                time.sleep(0.003)
+        return True
+
     def drain(self) -> None:
+        resamplers, self._resamplers = self._resamplers, {}
+        for resampler in resamplers.values():  # the end of the last sound, still inside the resampler
+            tail = float_to_int16(resampler.process(np.zeros(0, dtype=np.float32), last=True))
+            if len(tail):
+                self.play(tail, self.rate)
         with self._lock:
             if self._stream is not None:
                 # Closing a PortAudio stream with Pa_StopStream plays what is buffered, then stops.

@@ -134,10 +134,20 @@ class WavSpeaker:
         else:
             time.sleep(delay)
 
+    def _flush_resamplers(self) -> None:
+        """Write the samples the resamplers still hold (the end of the last sound)."""
+        resamplers, self._resamplers = self._resamplers, {}
+        for resampler in resamplers.values():
+            tail = float_to_int16(resampler.process(np.zeros(0, dtype=np.float32), last=True))
+            if len(tail):
+                self.play(tail, self.rate)
+
     def drain(self) -> None:
+        self._flush_resamplers()
         self._wait_until(self._busy_until, None)
 
     def close(self) -> None:
+        self._flush_resamplers()
         with self._lock:
             if self._writer is not None:
                 self._writer.close()
