@@ -70,18 +70,34 @@ class PyAudioMicrophone:
         self._pa = pyaudio.PyAudio()
         try:
             info = find_device(self._pa, device, output=False)
-            self.rate = int(info["defaultSampleRate"])
-            self.channels = 1 if int(info["maxInputChannels"]) >= 1 else int(info["maxInputChannels"])
             self.device_name = str(info["name"])
+            self._stream, self.rate, self.channels = self._open(pyaudio, info, block_seconds)
             self._block = max(1, int(self.rate * block_seconds))
-            self._stream = self._pa.open(format=pyaudio.paInt16, channels=self.channels, rate=self.rate,
-                                         input=True, input_device_index=int(info["index"]),
-                                         frames_per_buffer=self._block)
         except Exception:
             self._pa.terminate()
             raise
         self._closed = threading.Event()
         log.info("microphone: %s at %d Hz, %d channel(s)", self.device_name, self.rate, self.channels)
+
+    def _open(self, pyaudio: Any, info: dict[str, Any], block_seconds: float) -> tuple[Any, int, int]:
+        """Open at the device's native format: many HAT codecs (WM8960, ...) only do stereo, and some USB
+        microphones only 44.1 or 48 kHz. The first format the device accepts wins."""
+        native = int(info["defaultSampleRate"])
+        most = max(1, min(2, int(info["maxInputChannels"])))
+        tried = []
+        for rate, channels in dict.fromkeys([(native, 1), (native, most), (48000, 1), (48000, 2),
+                                             (44100, 1), (44100, 2), (16000, 1), (16000, 2)]):
+            if channels > int(info["maxInputChannels"]):
+                continue
+            try:
+                stream = self._pa.open(format=pyaudio.paInt16, channels=channels, rate=rate, input=True,
+                                       input_device_index=int(info["index"]),
+                                       frames_per_buffer=max(1, int(rate * block_seconds)))
+                return stream, rate, channels
+            except (OSError, ValueError) as exc:
+                tried.append(f"{rate} Hz x{channels}: {exc}")
+        raise ApplianceError(ErrorKind.AUDIO, f"microphone {self.device_name!r} accepts none of the formats "
+                                              f"tried ({'; '.join(tried)})")
 
     def frames(self) -> Iterator[np.ndarray]:
         resampler = StreamResampler(self.rate, SAMPLE_RATE)
@@ -118,10 +134,12 @@ class PyAudioSpeaker:
         except Exception:
             self._pa.terminate()
             raise
+        self.info = info
         self.rate = int(info["defaultSampleRate"])
-        self.channels = 1 if int(info["maxOutputChannels"]) >= 1 else 2
+        self.channels = 1
         self.device_index = int(info["index"])
         self.device_name = str(info["name"])
+        self.block_ms = block_ms
         self.block = max(1, self.rate * block_ms // 1000)
         self._stream: Any = None
         self._lock = threading.Lock()
@@ -129,23 +147,37 @@ class PyAudioSpeaker:
         log.info("speaker: %s at %d Hz", self.device_name, self.rate)
 
     def _open(self) -> Any:
-        if self._stream is None:
+        """Open at the device's native format (mono if it can, else stereo; stereo-only HAT codecs exist)."""
+        if self._stream is not None:
+            return self._stream
+        native = int(self.info["defaultSampleRate"])
+        most = max(1, min(2, int(self.info["maxOutputChannels"])))
+        tried = []
+        for rate, channels in dict.fromkeys([(native, 1), (native, most), (48000, 2), (44100, 2)]):
+            if channels > int(self.info["maxOutputChannels"]):
+                continue
+            block = max(1, rate * self.block_ms // 1000)
             try:
-                self._stream = self._pa.open(format=self._pyaudio.paInt16, channels=self.channels,
-                                             rate=self.rate, output=True,
-                                             output_device_index=self.device_index,
-                                             frames_per_buffer=self.block)
-            except OSError as exc:
-                raise ApplianceError(ErrorKind.AUDIO, f"cannot open the speaker: {exc}") from exc
-        return self._stream
+                self._stream = self._pa.open(format=self._pyaudio.paInt16, channels=channels, rate=rate,
+                                             output=True, output_device_index=self.device_index,
+                                             frames_per_buffer=block)
+            except (OSError, ValueError) as exc:
+                tried.append(f"{rate} Hz x{channels}: {exc}")
+                continue
+            if rate != self.rate:
+                self._resamplers.clear()
+            self.rate, self.channels, self.block = rate, channels, block
+            return self._stream
+        raise ApplianceError(ErrorKind.AUDIO, f"cannot open the speaker {self.device_name!r} "
+                                              f"({'; '.join(tried)})")
 
     def play(self, pcm: np.ndarray, rate: int, cancel: CancelToken | None = None) -> bool:
-        if rate != self.rate:
-            if rate not in self._resamplers:
-                self._resamplers[rate] = StreamResampler(rate, self.rate)
-            pcm = float_to_int16(self._resamplers[rate].process(pcm.astype(np.float32) / 32768.0))
         with self._lock:
             stream = self._open()
+            if rate != self.rate:
+                if rate not in self._resamplers:
+                    self._resamplers[rate] = StreamResampler(rate, self.rate)
+                pcm = float_to_int16(self._resamplers[rate].process(pcm.astype(np.float32) / 32768.0))
             for start in range(0, len(pcm), self.block):
                 if cancel is not None and cancel.cancelled:
                     return False
