@@ -17,8 +17,8 @@ S = State
 
 #: Every allowed transition, and nothing else. Triggers are documented beside each one.
 TRANSITIONS: dict[State, frozenset[State]] = {
-    # wake word, button, `ctl press`; long press mutes
-    S.IDLE: frozenset({S.LISTENING, S.MUTED}),
+    # wake word, button, `ctl press`; a typed question (`ctl ask`) goes straight to thinking; long press mutes
+    S.IDLE: frozenset({S.LISTENING, S.THINKING, S.MUTED}),
     # endpoint reached -> thinking; no speech / cancel -> idle; error phrase -> speaking
     S.LISTENING: frozenset({S.THINKING, S.IDLE, S.SPEAKING, S.MUTED}),
     # first audio -> speaking; empty transcript / cancel / error -> idle; barge-in wake word -> listening

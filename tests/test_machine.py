@@ -17,7 +17,6 @@ def test_the_happy_path_of_a_turn_is_allowed():
 
 
 @pytest.mark.parametrize("source,target", [
-    (State.IDLE, State.THINKING),
     (State.IDLE, State.SPEAKING),
     (State.MUTED, State.LISTENING),
     (State.MUTED, State.SPEAKING),

@@ -1,0 +1,394 @@
+"""The app's state flow: wake, listening, thinking, speaking, stop, mute, errors, follow-ups, commands.
+
+The microphone, speaker and LEDs are the real simulated adapters (WAV files, gpiozero's mock pins); the
+wake word and VAD are simple signal-based implementations of their ports (a 3 kHz "wake tone", energy
+for speech), and the cloud stages are small in-test implementations of their ports, so each case controls
+exactly when things happen. The real models and SDKs are exercised end to end elsewhere.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from appliance.app import App, Ports
+from appliance.audio.wavfile import WavMicrophone, WavSpeaker, write_wav
+from appliance.cancel import CancelToken
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.events import (
+    Answer,
+    Error,
+    EventBus,
+    Info,
+    Mute,
+    Recorder,
+    Recording,
+    Sentence,
+    StateChanged,
+    Transcript,
+    Turn,
+    Wake,
+)
+from appliance.gpio.leds import Leds
+from appliance.ports import SpeechResult, WakeHit
+from appliance.settings import Settings
+
+RATE = 16000
+
+
+def tone(freq: float, seconds: float, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (np.sin(2 * np.pi * freq * t) * level * 32767).astype(np.int16)
+
+
+def quiet(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), dtype=np.int16)
+
+
+WAKE = 3000.0  # the wake "word"
+SPEECH = 300.0  # a "question"
+
+
+class ToneWake:
+    """Wakes when a 3 kHz tone ends (as a wake-word model fires at the end of the word); counts what it
+    was asked to analyse."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.boosts: list[float] = []
+        self.in_tone = False
+
+    def process(self, frame: np.ndarray, threshold_boost: float = 0.0) -> WakeHit | None:
+        self.frames += 1
+        self.boosts.append(threshold_boost)
+        was, self.in_tone = self.in_tone, self._is_tone(frame)
+        return WakeHit("tone", 0.97) if was and not self.in_tone else None
+
+    @staticmethod
+    def _is_tone(frame: np.ndarray) -> bool:
+        if np.abs(frame).max() < 1000:
+            return False
+        spectrum = np.abs(np.fft.rfft(frame))
+        return abs(np.fft.rfftfreq(len(frame), 1 / RATE)[int(np.argmax(spectrum))] - WAKE) < 100
+
+    def reset(self) -> None:
+        self.in_tone = False
+
+
+class EnergyVad:
+    def speech_probability(self, frame: np.ndarray) -> float:
+        return 1.0 if np.sqrt(np.mean(frame.astype(np.float64) ** 2)) > 500 else 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+class Transcriber:
+    def __init__(self, text: str = "what time is it", error: Exception | None = None) -> None:
+        self.text = text
+        self.error = error
+        self.calls: list[np.ndarray] = []
+
+    def transcribe(self, pcm: np.ndarray, cancel: CancelToken) -> str:
+        self.calls.append(pcm)
+        if self.error:
+            raise self.error
+        return self.text
+
+
+class Assistant:
+    def __init__(self, sentences: list[str], delay: float = 0.0) -> None:
+        self.sentences = sentences
+        self.delay = delay
+        self.resets = 0
+        self.questions: list[str] = []
+        self.last_timings: dict[str, float] = {}
+
+    def respond(self, text: str, cancel: CancelToken, emit) -> Iterator[str]:
+        self.questions.append(text)
+        self.last_timings = {"request_start": time.monotonic()}
+        for sentence in self.sentences:
+            if cancel.wait(self.delay):
+                return
+            self.last_timings.setdefault("first_delta", time.monotonic())
+            yield sentence
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class Speech:
+    """Speaks each sentence as a 0.4 s tone per sentence on the real WAV speaker."""
+
+    def __init__(self, speaker: WavSpeaker, seconds: float = 0.4) -> None:
+        self.speaker = speaker
+        self.seconds = seconds
+        self.phrases: list[str] = []
+        self.cancelled_at: float | None = None
+
+    def speak(self, sentences, cancel, emit, on_first_audio=None) -> SpeechResult:
+        result = SpeechResult()
+        for sentence in sentences:
+            emit(Sentence(sentence))
+            if result.first_audio is None:
+                result.first_audio = time.monotonic()
+                if on_first_audio:
+                    on_first_audio()
+            if not self.speaker.play(tone(500, self.seconds, 0.2), RATE, cancel):
+                self.cancelled_at = time.monotonic()
+                result.interrupted = True
+                return result
+            result.spoken.append(sentence)
+        return result
+
+    def phrase(self, key: str, cancel=None) -> None:
+        self.phrases.append(key)
+
+
+class Harness:
+    def __init__(self, tmp_path, audio: np.ndarray, *, sentences=("It is noon.",), transcriber=None,
+                 speech_seconds=0.4, pace=2.0, settings: Settings | None = None, assistant_delay=0.0):
+        path = tmp_path / "mic.wav"
+        write_wav(path, audio, RATE)
+        self.settings = settings or Settings()
+        self.settings.endpoint.trailing_silence = 0.4
+        self.settings.wake.follow_up = False
+        self.mic = WavMicrophone(path, pace=pace)
+        self.speaker = WavSpeaker(tmp_path / "out.wav", rate=RATE, pace=pace)
+        self.wake = ToneWake()
+        self.transcriber = transcriber or Transcriber()
+        self.assistant = Assistant(list(sentences), delay=assistant_delay)
+        self.speech = Speech(self.speaker, speech_seconds)
+        self.leds = Leds(self.settings.gpio)
+        self.bus = EventBus()
+        self.events = Recorder()
+        self.bus.subscribe(self.events)
+        self.bus.subscribe(self.leds.on_event)
+        ports = Ports(self.mic, self.speaker, self.wake, EnergyVad(), self.transcriber, self.assistant,
+                      self.speech, indicators=self.leds, closers=[self.speaker.close, self.leds.close])
+        self.app = App(self.settings, ports, self.bus)
+        self.code: int | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.code = self.app.run()
+
+    def start(self) -> Harness:
+        self.thread.start()
+        return self
+
+    def wait_state(self, state: str, timeout: float = 10.0, after: int = 0):
+        return self.events.wait_for(
+            lambda e: isinstance(e, StateChanged) and e.state == state
+            and self.events.events.index(e) >= after, timeout)
+
+    def finish(self, timeout: float = 20.0) -> int:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the app did not finish; states {self.events.states()}"
+        assert self.code is not None
+        return self.code
+
+
+@pytest.fixture(autouse=True)
+def _pins(mock_pins):
+    yield
+
+
+def question(pre=0.5, wake=0.3, gap=0.2, speech=0.8, post=1.5):
+    return np.concatenate([quiet(pre), tone(WAKE, wake), quiet(gap), tone(SPEECH, speech), quiet(post)])
+
+
+def test_a_whole_turn(tmp_path):
+    h = Harness(tmp_path, question(), sentences=["It is noon.", "Have a nice day."]).start()
+    assert h.finish() == 0
+    assert h.events.states() == ["idle", "listening", "thinking", "speaking", "idle"]
+    wake = h.events.of(Wake)[0]
+    assert wake.source == "wake_word" and wake.score == pytest.approx(0.97)
+    recording = h.events.of(Recording)[0]
+    assert recording.reason == "speech_ended"
+    # the recording starts before the question (pre-roll) and ends after it
+    assert recording.start < 1.0 < 1.8 < recording.end < 1.8 + 0.4 + 0.5
+    assert h.events.of(Transcript)[0].text == "what time is it"
+    assert [s.text for s in h.events.of(Sentence)] == ["It is noon.", "Have a nice day."]
+    assert h.events.of(Answer)[0].text == "It is noon. Have a nice day."
+    turn = h.events.of(Turn)[0]
+    assert turn.outcome == "answered"
+    for key in ("stt_ms", "first_sentence_to_first_audio_ms", "end_of_speech_to_first_audio_ms", "total_ms"):
+        assert key in turn.timings and turn.timings[key] >= 0
+    # the recorded audio handed to transcription holds the question
+    pcm = h.transcriber.calls[0]
+    assert np.abs(pcm).max() > 5000 and len(pcm) / RATE == pytest.approx(recording.seconds, abs=0.01)
+
+
+def test_button_press_talks_without_the_wake_word(tmp_path):
+    audio = np.concatenate([quiet(1.0), tone(SPEECH, 0.8), quiet(1.5)])
+    h = Harness(tmp_path, audio).start()
+    h.wait_state("idle")
+    h.app.press("short")
+    h.wait_state("listening")
+    assert h.finish() == 0
+    assert h.events.of(Wake) == []
+    assert h.events.states() == ["idle", "listening", "thinking", "speaking", "idle"]
+
+
+def test_short_press_while_speaking_stops_everything_within_200ms(tmp_path):
+    h = Harness(tmp_path, question(post=4.0), sentences=["One.", "Two.", "Three.", "Four."],
+                speech_seconds=1.0).start()
+    h.wait_state("speaking")
+    pressed = time.monotonic()
+    h.app.press("short")
+    h.wait_state("idle", after=1)
+    assert h.finish() == 0
+    assert h.speech.cancelled_at is not None and h.speech.cancelled_at - pressed < 0.2
+    assert h.events.of(Turn)[0].outcome == "cancelled"
+    assert h.events.of(Answer)[0].interrupted
+    assert h.events.states()[-1] == "idle"
+
+
+def test_long_press_mutes_nothing_is_analysed_and_conversation_forgotten(tmp_path):
+    audio = np.concatenate([quiet(0.6), quiet(1.2), tone(WAKE, 0.3), quiet(1.0)])
+    h = Harness(tmp_path, audio).start()
+    h.wait_state("idle")
+    h.app.press("long")
+    h.wait_state("muted")
+    analysed = h.wake.frames
+    assert h.finish() == 0
+    assert h.wake.frames == analysed  # the wake tone played while muted was never analysed
+    assert h.events.of(Wake) == []
+    assert h.events.of(Mute)[0].muted is True
+    assert h.assistant.resets == 1
+    assert h.leds.shown == "muted"
+
+
+def test_unmute_returns_to_idle(tmp_path):
+    h = Harness(tmp_path, quiet(3.0)).start()
+    h.wait_state("idle")
+    h.app.press("long")
+    h.wait_state("muted")
+    h.app.press("short")  # a short press while muted does nothing but say how to unmute
+    h.app.press("long")
+    h.wait_state("idle", after=2)
+    assert h.finish() == 0
+    assert [m.muted for m in h.events.of(Mute)] == [True, False]
+    assert any(i.what == "muted" for i in h.events.of(Info))
+
+
+def test_no_speech_ends_quietly_without_a_cloud_request(tmp_path):
+    settings = Settings()
+    settings.endpoint.start_timeout = 1.0
+    audio = np.concatenate([quiet(0.5), tone(WAKE, 0.3), quiet(2.0)])
+    h = Harness(tmp_path, audio, settings=settings).start()
+    assert h.finish() == 0
+    assert h.events.of(Recording)[0].reason == "no_speech"
+    assert h.events.of(Turn)[0].outcome == "no_speech"
+    assert h.transcriber.calls == []
+    assert h.events.states() == ["idle", "listening", "idle"]
+
+
+def test_an_exception_in_a_stage_ends_the_turn_with_an_error_and_the_app_lives_on(tmp_path):
+    audio = np.concatenate([question(post=1.0), question(post=1.5)])
+    h = Harness(tmp_path, audio, transcriber=Transcriber(error=RuntimeError("boom"))).start()
+    assert h.finish() == 0
+    errors = h.events.of(Error)
+    assert [e.kind for e in errors] == ["internal", "internal"]
+    assert "boom" in errors[0].message
+    assert h.speech.phrases == ["error", "error"]
+    assert [t.outcome for t in h.events.of(Turn)] == ["error", "error"]
+    assert h.events.states()[-1] == "idle"
+
+
+def test_a_cloud_error_speaks_the_offline_phrase(tmp_path):
+    error = ApplianceError(ErrorKind.CONNECTION, "no route to host", stage="stt")
+    h = Harness(tmp_path, question(), transcriber=Transcriber(error=error)).start()
+    assert h.finish() == 0
+    assert h.events.of(Error)[0].kind == "connection"
+    assert h.speech.phrases == ["offline"]
+    assert h.events.states() == ["idle", "listening", "thinking", "speaking", "idle"]
+
+
+def test_empty_transcript_goes_back_to_idle_without_asking(tmp_path):
+    h = Harness(tmp_path, question(), transcriber=Transcriber(text="  ")).start()
+    assert h.finish() == 0
+    assert h.assistant.questions == []
+    assert h.events.of(Turn)[0].outcome == "empty_transcript"
+    assert h.events.states() == ["idle", "listening", "thinking", "idle"]
+
+
+def test_follow_up_listens_again_without_the_wake_word(tmp_path):
+    settings = Settings()
+    settings.wake.follow_up_seconds = 1.0
+    audio = np.concatenate([question(post=1.3), tone(SPEECH, 0.6), quiet(1.5)])
+    h = Harness(tmp_path, audio, sentences=["Which city do you mean?"], settings=settings)
+    h.settings.wake.follow_up = True
+    h.start()
+    assert h.finish() == 0
+    assert h.events.states()[:6] == ["idle", "listening", "thinking", "speaking", "listening", "thinking"]
+    assert len(h.events.of(Wake)) == 1
+    assert any(i.what == "follow_up" for i in h.events.of(Info))
+
+
+def test_wake_word_while_speaking_barges_in_with_a_higher_threshold(tmp_path):
+    audio = np.concatenate([question(post=1.0), tone(WAKE, 0.3), quiet(0.2), tone(SPEECH, 0.6), quiet(2.0)])
+    h = Harness(tmp_path, audio, sentences=["A long answer."] * 6, speech_seconds=0.5).start()
+    assert h.finish() == 0
+    assert len(h.events.of(Wake)) == 2
+    assert h.settings.wake.speaking_boost in h.wake.boosts  # analysed with the boost while speaking
+    turns = h.events.of(Turn)
+    assert turns[0].outcome == "cancelled" and turns[-1].outcome == "answered"
+
+
+def test_wake_word_ignored_while_speaking_when_configured(tmp_path):
+    settings = Settings()
+    settings.wake.while_speaking = "ignore"
+    audio = np.concatenate([question(post=0.8), tone(WAKE, 0.3), quiet(3.0)])
+    h = Harness(tmp_path, audio, sentences=["A long answer."] * 4, speech_seconds=0.5, settings=settings).start()
+    assert h.finish() == 0
+    assert len(h.events.of(Wake)) == 1
+    assert h.events.of(Turn)[0].outcome == "answered"
+
+
+def test_input_ending_mid_question_still_sends_it(tmp_path):
+    audio = np.concatenate([quiet(0.5), tone(WAKE, 0.3), quiet(0.2), tone(SPEECH, 1.0)])
+    h = Harness(tmp_path, audio).start()
+    assert h.finish() == 0
+    assert h.events.of(Recording)[0].reason == "input_ended"
+    assert h.events.of(Turn)[0].outcome == "answered"
+
+
+def test_control_commands(tmp_path):
+    h = Harness(tmp_path, quiet(4.0), sentences=["Hello there."]).start()
+    h.wait_state("idle")
+    status = h.app.command("status")
+    assert status["ok"] and status["state"] == "idle" and status["muted"] is False and status["ready"]
+    assert h.app.command("ask", ["hello"])["ok"]
+    h.wait_state("speaking")
+    assert h.assistant.questions == ["hello"]
+    assert h.app.command("ask", ["again"])["ok"] is False  # busy
+    assert h.app.command("mute")["muted"] is True
+    assert h.app.command("status")["state"] == "muted"
+    assert h.app.command("unmute")["muted"] is False
+    assert h.app.command("bogus")["ok"] is False
+    assert h.finish() == 0
+
+
+def test_tool_controls(tmp_path):
+    h = Harness(tmp_path, quiet(1.0))
+    ctx = h.app.tool_context(CancelToken(), h.bus.emit)
+    assert ctx.controls.set_volume(1.7) == 1.0
+    assert ctx.controls.volume() == 1.0
+    assert ctx.controls.camera_allowed() is False  # no camera attached
+    h.start()
+    assert h.finish() == 0
+
+
+def test_leds_follow_the_states(tmp_path):
+    seen = []
+    h = Harness(tmp_path, question())
+    h.bus.subscribe(lambda e: isinstance(e, StateChanged) and seen.append(h.leds.shown))
+    h.start()
+    assert h.finish() == 0
+    assert seen == ["idle", "listening", "thinking", "speaking", "idle"]
