@@ -79,3 +79,13 @@ def test_reference_documents_every_key():
     for section in s.SECTIONS:
         assert f"[{section}]" in text
     assert "trailing_silence = 0.7  # Seconds of silence after speech" in text
+
+
+def test_readme_reference_is_up_to_date():
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    render = runpy.run_path(str(root / "scripts" / "update-readme"), run_name="check")["render"]
+    readme = (root / "README.md").read_text()
+    assert render(readme) == readme, "run scripts/update-readme: the README's settings reference is stale"
