@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+_EPS = 1e-9  # sums of chunk durations are not exact in binary floating point
+
 
 class Outcome(StrEnum):
     CONTINUE = "continue"
@@ -53,10 +55,10 @@ class Segmenter:
         else:
             self.speech_run = 0.0
             self.silence_run += seconds
-        if self.elapsed >= self.max_seconds:
+        if self.elapsed >= self.max_seconds - _EPS:
             return Outcome.MAX_LENGTH if self.started else Outcome.NO_SPEECH
-        if self.started and self.silence_run >= self.trailing_silence:
+        if self.started and self.silence_run >= self.trailing_silence - _EPS:
             return Outcome.SPEECH_ENDED
-        if not self.started and self.elapsed >= self.start_timeout:
+        if not self.started and self.elapsed >= self.start_timeout - _EPS:
             return Outcome.NO_SPEECH
         return Outcome.CONTINUE
