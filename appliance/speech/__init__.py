@@ -1,0 +1,1 @@
+"""Speech in (OpenAI transcription) and out (ElevenLabs streaming TTS, pipelined playback, cached phrases)."""

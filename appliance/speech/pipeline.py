@@ -1,0 +1,248 @@
+"""Speaking an answer as it streams: sentences in, audio out, the next sentence synthesized while one plays.
+
+A fetcher thread takes sentences from the assistant and synthesizes them one after another into jobs;
+the calling thread plays each job's chunks as soon as they arrive. At most one sentence is fetched ahead
+of the one playing. Faults: a sentence that fails before its first byte is retried once; one that breaks
+mid-stream is cut there and the next sentence follows; a refused key or exhausted quota stops synthesis
+for the turn (the text still goes out as events). Every wait is bounded and sees the cancel token.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..audio.convert import apply_volume
+from ..cancel import CancelToken
+from ..errors import ApplianceError, Cancelled, ErrorKind
+from ..events import Error, Sentence
+from ..ports import Emit, Speaker, SpeechResult
+from ..settings import TtsSettings
+from .phrases import PHRASES, PhraseCache
+
+log = logging.getLogger(__name__)
+
+_END = object()
+_POLL = 0.02  # how often blocked waits look at the cancel token
+
+
+@dataclass
+class _Job:
+    sentence: str
+    chunks: queue.Queue[Any] = field(default_factory=queue.Queue)  # bytes | np.ndarray | _END
+    rate: int = 0
+
+
+class SpeechPipeline:
+    def __init__(self, synth: Any, speaker: Speaker, settings: TtsSettings, phrases: PhraseCache, *,
+                 volume: Callable[[], float] = lambda: 1.0) -> None:
+        self.synth = synth
+        self.speaker = speaker
+        self.settings = settings
+        self.phrases = phrases
+        self.volume = volume
+        self._reported_fatal = False
+        self._caching = threading.Lock()
+
+    # --- ports.Speech ------------------------------------------------------------------------------
+
+    def speak(self, sentences: Iterator[str], cancel: CancelToken, emit: Emit,
+              on_first_audio: Callable[[], None] | None = None) -> SpeechResult:
+        result = SpeechResult()
+        jobs: queue.Queue[Any] = queue.Queue()
+        slots = threading.Semaphore(2)  # the sentence playing + the one being fetched
+        fetcher = threading.Thread(target=self._fetch, args=(sentences, jobs, slots, cancel, emit, result),
+                                   name="tts-fetch", daemon=True)
+        fetcher.start()
+        try:
+            while True:
+                job = self._get(jobs, cancel)
+                if job is None or job is _END:
+                    break
+                try:
+                    if not self._play_job(job, cancel, result, on_first_audio):
+                        result.interrupted = True
+                        break
+                finally:
+                    slots.release()
+        finally:
+            if cancel.cancelled:
+                result.interrupted = True
+            else:
+                self.speaker.drain()
+        fetcher.join(timeout=1.0)
+        return result
+
+    def phrase(self, key: str, cancel: CancelToken | None = None) -> None:
+        pcm, rate = self.phrases.audio(key)
+        self.speaker.play(apply_volume(pcm, self.volume()), rate, cancel)
+        if cancel is None or not cancel.cancelled:
+            self.speaker.drain()
+
+    # --- fetching ----------------------------------------------------------------------------------
+
+    def _fetch(self, sentences: Iterator[str], jobs: queue.Queue[Any], slots: threading.Semaphore,
+               cancel: CancelToken, emit: Emit, result: SpeechResult) -> None:
+        previous = ""
+        dead = False  # synthesis refused for this turn (key, quota, or unreachable)
+        try:
+            for sentence in sentences:
+                if cancel.cancelled:
+                    return
+                if result.first_sentence is None:
+                    result.first_sentence = time.monotonic()
+                emit(Sentence(sentence))
+                if not self._acquire(slots, cancel):
+                    return
+                job = _Job(sentence, rate=self.synth.sample_rate)
+                jobs.put(job)
+                try:
+                    if dead:
+                        raise ApplianceError(ErrorKind.TTS, "speech synthesis is unavailable", stage="tts")
+                    self._synthesize(job, previous, cancel, emit)
+                    previous = (previous + " " + sentence).strip()[-500:]
+                except ApplianceError as exc:
+                    if self._play_cached_phrase(job):
+                        continue
+                    result.failed.append(sentence)
+                    if not dead:
+                        dead = True
+                        self._report(exc, emit)
+                finally:
+                    job.chunks.put(_END)
+        except Cancelled:
+            return
+        except ApplianceError as exc:  # the assistant had nothing to say: the turn's error, raised by speak()
+            jobs.put(_Failure(exc))
+        except Exception as exc:  # a bug upstream must still end the turn as an error, not silence
+            log.exception("the answer stream failed")
+            jobs.put(_Failure(ApplianceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}", stage="assistant")))
+        finally:
+            jobs.put(_END)
+
+    def _synthesize(self, job: _Job, previous: str, cancel: CancelToken, emit: Emit) -> None:
+        for attempt in (1, 2):
+            got_audio = False
+            try:
+                for chunk in self.synth.stream(job.sentence, previous or None, cancel):
+                    got_audio = True
+                    job.chunks.put(chunk)
+                if got_audio:
+                    self._cache_phrases_soon()
+                return
+            except ApplianceError as exc:
+                if got_audio:
+                    # broke mid-sentence: what was heard stays heard, the next sentence follows
+                    log.warning("speech for a sentence broke off: %s", exc.message)
+                    emit(Error(exc.kind.value, "tts", f"sentence cut short: {exc.message}"))
+                    return
+                if attempt == 2 or not exc.retryable:
+                    raise
+                delay = min(2.0, getattr(exc, "retry_after", None) or 0.2)
+                log.info("speech synthesis failed before the first byte (%s); retrying once", exc.kind.value)
+                if cancel.wait(delay):
+                    raise Cancelled(cancel.reason) from exc
+
+    def _play_cached_phrase(self, job: _Job) -> bool:
+        """The assistant's own apologies ("Sorry, I lost the connection.") are cached: say them anyway."""
+        key = self.phrases.key_for(job.sentence)
+        cached = self.phrases.get(key) if key else None
+        if cached is None:
+            return False
+        pcm, rate = cached
+        job.rate = rate
+        job.chunks.put(pcm)
+        return True
+
+    def _report(self, exc: ApplianceError, emit: Emit) -> None:
+        fatal = exc.kind in (ErrorKind.AUTH, ErrorKind.QUOTA)
+        if fatal and self._reported_fatal:
+            return  # said once; no need to fill the log on every answer
+        self._reported_fatal = self._reported_fatal or fatal
+        log.error("speech synthesis unavailable (%s): %s", exc.kind.value, exc.message)
+        emit(Error(exc.kind.value, "tts", exc.message))
+
+    def _cache_phrases_soon(self) -> None:
+        """Synthesis works: make the offline phrases in the background, once."""
+        if not self.phrases.missing() or not self._caching.acquire(blocking=False):
+            return
+
+        def work() -> None:
+            try:
+                for key in self.phrases.missing():
+                    data = b"".join(self.synth.stream(PHRASES[key], None, CancelToken()))
+                    pcm = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").copy()
+                    if len(pcm):
+                        self.phrases.store(key, pcm, self.synth.sample_rate)
+            except (ApplianceError, Cancelled) as exc:
+                log.info("phrases not cached yet: %s", exc)
+            finally:
+                self._caching.release()
+
+        threading.Thread(target=work, name="phrase-cache", daemon=True).start()
+
+    # --- playing -----------------------------------------------------------------------------------
+
+    def _play_job(self, job: _Job, cancel: CancelToken, result: SpeechResult,
+                  on_first_audio: Callable[[], None] | None) -> bool:
+        carry = b""
+        played = False
+        while True:
+            item = self._get(job.chunks, cancel)
+            if item is None:
+                return False
+            if item is _END:
+                break
+            if isinstance(item, np.ndarray):
+                pcm = item
+            else:
+                data = carry + item
+                cut = len(data) - len(data) % 2  # a chunk may end in the middle of a sample
+                carry = data[cut:]
+                pcm = np.frombuffer(data[:cut], dtype="<i2")
+            if not len(pcm):
+                continue
+            if result.first_audio is None:
+                result.first_audio = time.monotonic()
+                if on_first_audio is not None:
+                    on_first_audio()
+            played = True
+            if not self.speaker.play(apply_volume(pcm, self.volume()), job.rate, cancel):
+                return False
+        if played:
+            result.spoken.append(job.sentence)
+        return True
+
+    @staticmethod
+    def _get(q: queue.Queue[Any], cancel: CancelToken) -> Any:
+        """Next item, or None when cancelled. Fetch-side failures are re-raised here."""
+        while True:
+            try:
+                item = q.get(timeout=_POLL)
+            except queue.Empty:
+                if cancel.cancelled:
+                    return None
+                continue
+            if isinstance(item, _Failure):
+                raise item.error
+            return item
+
+    @staticmethod
+    def _acquire(slots: threading.Semaphore, cancel: CancelToken) -> bool:
+        while not slots.acquire(timeout=_POLL):
+            if cancel.cancelled:
+                return False
+        return True
+
+
+@dataclass
+class _Failure:
+    error: ApplianceError
+
