@@ -44,7 +44,7 @@ class PhraseCache:
                 if path.is_file():
                     try:
                         samples, rate = read_wav(path)
-                        self._memory[key] = ((samples * 32767).astype(np.int16), rate)
+                        self._memory[key] = (np.round(samples * 32768).astype(np.int16), rate)
                     except (OSError, ValueError, EOFError) as exc:
                         log.warning("ignoring the damaged phrase file %s: %s", path, exc)
 

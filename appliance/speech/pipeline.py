@@ -42,12 +42,14 @@ class _Job:
 
 class SpeechPipeline:
     def __init__(self, synth: Any, speaker: Speaker, settings: TtsSettings, phrases: PhraseCache, *,
-                 volume: Callable[[], float] = lambda: 1.0) -> None:
+                 volume: Callable[[], float] = lambda: 1.0, cache_phrases: bool = True) -> None:
         self.synth = synth
         self.speaker = speaker
         self.settings = settings
         self.phrases = phrases
         self.volume = volume
+        self.cache_phrases = cache_phrases
+        self._synthesis_worked = False
         self._reported_fatal = False
         self._caching = threading.Lock()
 
@@ -77,7 +79,10 @@ class SpeechPipeline:
                 result.interrupted = True
             else:
                 self.speaker.drain()
-        fetcher.join(timeout=1.0)
+        # after a cancel the fetcher may still sit in a closing socket: don't wait for it
+        fetcher.join(timeout=0.05 if cancel.cancelled else 1.0)
+        if self._synthesis_worked:
+            self._cache_phrases_soon()
         return result
 
     def phrase(self, key: str, cancel: CancelToken | None = None) -> None:
@@ -134,8 +139,7 @@ class SpeechPipeline:
                 for chunk in self.synth.stream(job.sentence, previous or None, cancel):
                     got_audio = True
                     job.chunks.put(chunk)
-                if got_audio:
-                    self._cache_phrases_soon()
+                self._synthesis_worked = self._synthesis_worked or got_audio
                 return
             except ApplianceError as exc:
                 if got_audio:
@@ -170,8 +174,9 @@ class SpeechPipeline:
         emit(Error(exc.kind.value, "tts", exc.message))
 
     def _cache_phrases_soon(self) -> None:
-        """Synthesis works: make the offline phrases in the background, once."""
-        if not self.phrases.missing() or not self._caching.acquire(blocking=False):
+        """Synthesis works: make the offline phrases in the background (after the answer, so they never
+        compete with it), until all are cached."""
+        if not self.cache_phrases or not self.phrases.missing() or not self._caching.acquire(blocking=False):
             return
 
         def work() -> None:

@@ -1,0 +1,233 @@
+"""ElevenLabs streaming TTS through the real SDK against the fake cloud, and the pipelined playback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from fakecloud import Reset, Stall, Status
+from wire_speech import pcm, tts
+
+from appliance.audio.wavfile import WavSpeaker, read_wav
+from appliance.cancel import CancelToken
+from appliance.events import Error, Recorder, Sentence
+from appliance.settings import Secrets, TtsSettings
+from appliance.speech.phrases import PHRASES, PhraseCache
+from appliance.speech.pipeline import SpeechPipeline
+from appliance.speech.tts import ElevenLabsSynth
+
+RATE = 24000
+
+
+class Rig:
+    def __init__(self, cloud, tmp_path, pace=0.0, phrases_dir=None, timeout=2.0):
+        self.cloud = cloud
+        secrets = Secrets(elevenlabs_api_key="el-test-tts-0123456789", elevenlabs_base_url=cloud.elevenlabs_base_url)
+        self.settings = TtsSettings(sample_rate=RATE, timeout=timeout)
+        self.synth = ElevenLabsSynth(self.settings, secrets)
+        self.out = tmp_path / "out.wav"
+        self.speaker = WavSpeaker(self.out, rate=RATE, pace=pace, block_ms=20)
+        self.phrases = PhraseCache(phrases_dir)
+        self.pipeline = SpeechPipeline(self.synth, self.speaker, self.settings, self.phrases,
+                                       cache_phrases=phrases_dir is not None)
+        self.events = Recorder()
+
+    def speak(self, sentences, cancel=None, on_first_audio=None):
+        result = self.pipeline.speak(iter(sentences), cancel or CancelToken(), self.events, on_first_audio)
+        self.speaker.close()
+        return result
+
+    def played(self) -> bytes:
+        samples, rate = read_wav(self.out)
+        assert rate == RATE
+        return (np.round(samples * 32768)).astype("<i2").tobytes()
+
+
+def test_chunks_play_in_order_sample_exact_across_odd_chunk_boundaries(cloud, tmp_path):
+    one, two = pcm(0.5, seed=1), pcm(0.7, seed=2)
+    cloud.script("tts", tts(one, chunk=333), tts(two, chunk=1001))
+    rig = Rig(cloud, tmp_path)
+    result = rig.speak(["Hello there.", "How are you?"])
+    assert result.spoken == ["Hello there.", "How are you?"] and not result.failed
+    assert rig.played() == one + two  # no gaps, no clicks, nothing lost or repeated
+    first, second = cloud.of("tts")
+    assert first.path.startswith("/v1/text-to-speech/") and "output_format=pcm_24000" in first.path
+    body = json.loads(second.body)
+    assert body["text"] == "How are you?" and body["model_id"] == "eleven_flash_v2_5"
+    assert body["previous_text"] == "Hello there."
+    assert first.headers["xi-api-key"] == "el-test-tts-0123456789"
+    assert first.connection == second.connection  # the connection is reused
+    assert [e.text for e in rig.events.of(Sentence)] == ["Hello there.", "How are you?"]
+
+
+def test_first_audio_before_the_answer_has_finished_streaming(cloud, tmp_path):
+    cloud.default("tts", lambda r: tts(pcm(0.3, seed=3)))
+    gate = threading.Event()
+    first_audio = threading.Event()
+
+    def sentences():
+        yield "The first sentence."
+        assert gate.wait(10)
+        yield "The second sentence."
+
+    rig = Rig(cloud, tmp_path, pace=1.0)
+    threading.Thread(target=lambda: (first_audio.wait(10), gate.set()), daemon=True).start()
+    result = rig.speak(sentences(), on_first_audio=first_audio.set)
+    assert result.spoken == ["The first sentence.", "The second sentence."]
+    assert result.first_audio < cloud.of("tts")[1].time  # audio played before the 2nd sentence existed
+
+
+def test_next_sentence_is_requested_while_the_current_one_plays(cloud, tmp_path):
+    cloud.script("tts", tts(pcm(1.0, seed=1), chunk=9600), tts(pcm(0.2, seed=2)))
+    rig = Rig(cloud, tmp_path, pace=1.0)
+    result = rig.speak(["A one second sentence.", "Then this."])
+    first_audio_end = result.first_audio + 1.0
+    assert cloud.of("tts")[1].time < first_audio_end - 0.5
+
+
+def test_failure_before_the_first_byte_is_retried_once(cloud, tmp_path):
+    audio = pcm(0.3, seed=4)
+    cloud.script("tts", Status(500, "oops"), tts(audio))
+    rig = Rig(cloud, tmp_path)
+    result = rig.speak(["Retry me."])
+    assert result.spoken == ["Retry me."] and rig.played() == audio
+    assert len(cloud.of("tts")) == 2
+
+
+def test_429_before_the_first_byte_is_retried(cloud, tmp_path):
+    audio = pcm(0.2, seed=5)
+    cloud.script("tts", Status(429, "busy", retry_after=0.1), tts(audio))
+    rig = Rig(cloud, tmp_path)
+    assert rig.speak(["Busy."]).spoken == ["Busy."]
+    assert rig.played() == audio
+
+
+def test_a_stream_cut_mid_sentence_moves_on_without_replaying(cloud, tmp_path):
+    one, two = pcm(0.5, seed=1), pcm(0.3, seed=2)
+    cloud.script("tts", tts(one, chunk=4800, disconnect_after=2), tts(two))
+    rig = Rig(cloud, tmp_path)
+    result = rig.speak(["Cut short.", "Next one."])
+    assert result.spoken == ["Cut short.", "Next one."]
+    played = rig.played()
+    heard = len(played) - len(two)
+    # what arrived before the cut is played once (the SDK reads 1 kB at a time), then the next sentence
+    assert 8192 <= heard <= 9600 and played == one[:heard] + two
+    assert len(cloud.of("tts")) == 2
+    assert [e.kind for e in rig.events.of(Error)] == ["connection"]
+
+
+def test_a_stalled_stream_times_out_and_moves_on(cloud, tmp_path):
+    one, two = pcm(0.5, seed=1), pcm(0.3, seed=2)
+    cloud.script("tts", tts(one, chunk=4800, stall_after=1), tts(two))
+    rig = Rig(cloud, tmp_path, timeout=0.5)
+    result = rig.speak(["Stalls.", "Fine."])
+    played = rig.played()
+    heard = len(played) - len(two)
+    assert 4096 <= heard <= 4800 and played == one[:heard] + two
+    assert result.spoken == ["Stalls.", "Fine."]
+
+
+def test_401_is_reported_once_and_the_text_still_goes_out(cloud, tmp_path):
+    cloud.default("tts", Status(401, "invalid api key"))
+    rig = Rig(cloud, tmp_path)
+    result = rig.speak(["One.", "Two.", "Three."])
+    assert result.spoken == [] and result.failed == ["One.", "Two.", "Three."]
+    assert [e.kind for e in rig.events.of(Error)] == ["auth"]
+    assert len(cloud.of("tts")) == 1  # no more attempts once the key is refused
+    assert [e.text for e in rig.events.of(Sentence)] == ["One.", "Two.", "Three."]
+    result = Rig(cloud, tmp_path).speak(["Again."])  # a new pipeline reports again, once
+
+
+def test_unreachable_tts_never_hangs(cloud, tmp_path):
+    cloud.default("tts", Reset())
+    rig = Rig(cloud, tmp_path)
+    start = time.monotonic()
+    result = rig.speak(["A.", "B."])
+    assert time.monotonic() - start < 5
+    assert result.failed == ["A.", "B."]
+    assert rig.events.of(Error)[0].kind == "connection"
+
+
+def test_cancel_mid_sentence_stops_within_200ms_and_closes_the_stream(cloud, tmp_path):
+    cloud.script("tts", tts(pcm(4.0, seed=6), chunk=4800, delay=0.05))
+    rig = Rig(cloud, tmp_path, pace=1.0)
+    cancel = CancelToken()
+    threading.Timer(0.5, cancel.cancel).start()
+    result = rig.speak(["A very long sentence that goes on and on."], cancel=cancel)
+    stopped = time.monotonic()
+    assert result.interrupted
+    assert stopped - result.first_audio < 0.5 + 0.2 + 0.1
+    played_seconds = len(rig.played()) / 2 / RATE
+    assert played_seconds < 1.0
+
+
+def test_stall_before_first_byte_then_cancel(cloud, tmp_path):
+    cloud.script("tts", Stall(30))
+    rig = Rig(cloud, tmp_path, timeout=30)
+    cancel = CancelToken()
+    threading.Timer(0.3, cancel.cancel).start()
+    start = time.monotonic()
+    result = rig.speak(["Never comes."], cancel=cancel)
+    assert time.monotonic() - start < 0.3 + 0.3
+    assert result.interrupted
+
+
+def test_offline_phrases_are_cached_once_tts_works(cloud, tmp_path):
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=7)))
+    directory = tmp_path / "phrases"
+    rig = Rig(cloud, tmp_path, phrases_dir=directory)
+    assert rig.phrases.missing() == list(PHRASES)
+    before, _ = rig.phrases.audio("offline")  # an earcon until then
+    rig.speak(["Hello."])
+    deadline = time.monotonic() + 10
+    while rig.phrases.missing() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rig.phrases.missing() == []
+    assert sorted(p.name for p in directory.iterdir()) == sorted(f"{k}.wav" for k in PHRASES)
+    texts = {json.loads(r.body)["text"] for r in cloud.of("tts")}
+    assert set(PHRASES.values()) <= texts
+    # a new process finds them on disk and can speak with no network
+    cloud.default("tts", Reset())
+    reloaded = PhraseCache(directory)
+    pcm_, rate = reloaded.audio("offline")
+    assert rate == RATE and len(pcm_) == len(pcm(0.2, seed=7)) // 2 and len(pcm_) != len(before)
+
+
+def test_the_assistants_apology_uses_the_cached_phrase_when_tts_is_down(cloud, tmp_path):
+    directory = tmp_path / "phrases"
+    cache = PhraseCache(directory)
+    cache.store("lost_connection", np.frombuffer(pcm(0.25, seed=8), dtype="<i2"), RATE)
+    cloud.default("tts", Reset())
+    rig = Rig(cloud, tmp_path, phrases_dir=directory)
+    result = rig.speak([PHRASES["lost_connection"]])
+    assert rig.played() == pcm(0.25, seed=8)
+    assert result.failed == []
+
+
+@pytest.mark.pulse
+def test_playback_through_pyaudio_on_a_real_sound_server(cloud, tmp_path, pulse):
+    from appliance.audio.pyaudio_io import PyAudioSpeaker
+
+    cloud.script("tts", tts(pcm(0.6, seed=1)), tts(pcm(0.6, seed=2)))
+    secrets = Secrets(elevenlabs_api_key="el-test", elevenlabs_base_url=cloud.elevenlabs_base_url)
+    settings = TtsSettings(sample_rate=RATE)
+    speaker = PyAudioSpeaker("")
+    recording = tmp_path / "rec.wav"
+    recorder = pulse.record(recording)
+    try:
+        time.sleep(0.3)
+        pipeline = SpeechPipeline(ElevenLabsSynth(settings, secrets), speaker, settings, PhraseCache(None),
+                                  cache_phrases=False)
+        result = pipeline.speak(iter(["One.", "Two."]), CancelToken(), lambda e: None)
+        time.sleep(0.3)
+    finally:
+        speaker.close()
+        recorder.terminate()
+        recorder.wait(5)
+    assert result.spoken == ["One.", "Two."]
+    samples, rate = read_wav(recording)
+    loud = np.flatnonzero(np.abs(samples) > 0.1)
+    assert len(loud) and 1.0 < (loud[-1] - loud[0]) / rate < 1.4

@@ -1,0 +1,88 @@
+"""Transcription with the real openai SDK against the fake cloud's multipart endpoint."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import wave
+
+import numpy as np
+import pytest
+from fakecloud import Stall, Status
+from wire_speech import transcript
+
+from appliance.cancel import CancelToken
+from appliance.errors import ApplianceError, Cancelled
+from appliance.settings import Secrets, SttSettings
+from appliance.speech.stt import OpenAITranscriber, is_empty
+
+
+def make(cloud, **kw):
+    secrets = Secrets(openai_api_key="sk-test-stt-0123456789", openai_base_url=cloud.openai_base_url)
+    settings = SttSettings(**{"timeout": 2.0, "max_retries": 2, **kw})
+    return OpenAITranscriber(settings, secrets)
+
+
+AUDIO = (np.sin(np.arange(16000) * 0.05) * 8000).astype(np.int16)
+
+
+def test_uploads_a_16k_mono_wav_and_returns_the_text(cloud):
+    cloud.script("transcriptions", transcript("What is the tallest mountain?"))
+    text = make(cloud, language="en").transcribe(AUDIO, CancelToken())
+    assert text == "What is the tallest mountain?"
+    request = cloud.of("transcriptions")[0]
+    fields = request.multipart()
+    assert fields["model"] == "gpt-transcribe" and fields["language"] == "en"
+    filename, data = fields["file"]
+    assert filename.endswith(".wav")
+    with wave.open(io.BytesIO(data)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()) == (16000, 1, 2, 16000)
+    assert request.headers["authorization"] == "Bearer sk-test-stt-0123456789"
+
+
+@pytest.mark.parametrize("text", ["", "  ", "...", "[inaudible]", "Thank you.", "Um."])
+def test_empty_or_noise_transcripts_are_empty(cloud, text):
+    cloud.script("transcriptions", transcript(text))
+    assert make(cloud).transcribe(AUDIO, CancelToken()) == ""
+    assert is_empty(text)
+
+
+def test_429_with_retry_after_then_success(cloud):
+    cloud.script("transcriptions", Status(429, "slow down", retry_after=0.3), transcript("hello"))
+    start = time.monotonic()
+    assert make(cloud).transcribe(AUDIO, CancelToken()) == "hello"
+    assert time.monotonic() - start >= 0.3
+    assert len(cloud.of("transcriptions")) == 2
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(cloud):
+    cloud.default("transcriptions", Status(503, "down"))
+    with pytest.raises(ApplianceError) as info:
+        make(cloud, max_retries=2).transcribe(AUDIO, CancelToken())
+    assert info.value.kind.value == "server"
+    assert len(cloud.of("transcriptions")) == 3
+
+
+def test_a_stalled_server_times_out(cloud):
+    cloud.script("transcriptions", Stall(10), Stall(10))
+    with pytest.raises(ApplianceError) as info:
+        make(cloud, timeout=0.5, max_retries=1).transcribe(AUDIO, CancelToken())
+    assert info.value.kind.value == "timeout"
+
+
+def test_bad_key_is_not_retried(cloud):
+    cloud.script("transcriptions", Status(401, "bad key", error_type="invalid_request_error"))
+    with pytest.raises(ApplianceError) as info:
+        make(cloud).transcribe(AUDIO, CancelToken())
+    assert info.value.kind.value == "auth" and len(cloud.of("transcriptions")) == 1
+
+
+def test_cancel_during_the_retry_wait(cloud):
+    cloud.script("transcriptions", Status(429, "slow down", retry_after=5))
+    cancel = CancelToken()
+    threading.Timer(0.2, cancel.cancel).start()
+    start = time.monotonic()
+    with pytest.raises(Cancelled):
+        make(cloud, timeout=10).transcribe(AUDIO, cancel)
+    assert time.monotonic() - start < 1.0
