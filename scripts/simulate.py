@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""The appliance simulated on any machine: `scripts/run` starts this where there is no Pi.
+
+A synthesized voice asks two questions into the WAV microphone ("Hey Jarvis, what do you see?" and a
+follow-up), GPIO runs on gpiozero's mock pins, the camera returns tests/data/x.jpg, the answer is written
+to run/answer.wav and the events to run/events.jsonl (and shown here as they happen). With OPENAI_API_KEY
+and ELEVENLABS_API_KEY set, the real cloud answers; without them a local stand-in of the cloud does,
+speaking its answers with the offline piper voice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakecloud import FakeCloud, Json, Stream  # noqa: E402
+from speech import concat, room, synth, write_wav  # noqa: E402
+from wire_responses import ResponsesServer, Wire  # noqa: E402
+
+OUT = ROOT / "run"
+QUESTIONS = ["What do you see?", "What time is it?"]
+
+
+def stand_in_cloud() -> FakeCloud:
+    """Transcribes the scripted questions, answers with a tool call each, and speaks with piper."""
+    cloud = FakeCloud().start()
+    transcripts = iter(QUESTIONS)
+    cloud.default("transcriptions", lambda r: Json({"text": next(transcripts, "")}))
+
+    def speak(request):
+        text = json.loads(request.body)["text"]
+        audio = synth(text)  # 16 kHz; ask the appliance for pcm_16000 below
+        data = audio.astype("<i2").tobytes()
+        return Stream([data[i:i + 3200] for i in range(0, len(data), 3200)], content_type="audio/pcm")
+
+    cloud.default("tts", speak)
+    wire = Wire()
+    ResponsesServer(cloud).then(
+        wire.calls(("describe_image", {"question": "What do you see?"}), text="Let me look."),
+        wire.text("I see a red circle on a white background. Anything else?"),
+        wire.calls(("get_current_time", {})),
+        wire.text("It's time for a cup of tea."),
+    )
+    return cloud
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    mic = OUT / "question.wav"
+    gap = np.zeros(6400, np.int16)
+    write_wav(mic, concat(room(concat(synth("Hey Jarvis!"), gap, synth(QUESTIONS[0])), lead=1.0, tail=7.0),
+                          room(synth(QUESTIONS[1]), lead=0.2, tail=6.0, seed=3)))
+    env = dict(os.environ)
+    cloud = None
+    if not (env.get("OPENAI_API_KEY") and env.get("ELEVENLABS_API_KEY")):
+        print("simulate: no API keys in the environment: a local stand-in cloud answers (offline voice)")
+        cloud = stand_in_cloud()
+        env.update(cloud.env())
+        env["APPLIANCE_TTS__SAMPLE_RATE"] = "16000"
+    env.setdefault("GPIOZERO_PIN_FACTORY", "mock")
+    env.setdefault("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
+    events = OUT / "events.jsonl"
+    cmd = [sys.executable, "-m", "appliance", "run", "--mic", str(mic), "--speaker", str(OUT / "answer.wav"),
+           "--events", str(events), "--camera", str(ROOT / "tests" / "data" / "x.jpg"),
+           "--state-dir", str(OUT / "state"), *sys.argv[1:]]
+    print("simulate:", " ".join(cmd[2:]))
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    shown = 0
+    try:
+        while True:
+            done = proc.poll() is not None
+            lines = events.read_text().splitlines() if events.exists() else []
+            for line in lines[shown:]:
+                event = json.loads(line)
+                detail = {k: v for k, v in event.items() if k not in ("t", "event")}
+                print(f"  {event['t']:7.2f}s  {event['event']:<10} {json.dumps(detail, ensure_ascii=False)}")
+            shown = len(lines)
+            if done:
+                break
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+    finally:
+        if cloud is not None:
+            cloud.stop()
+    print(f"simulate: the appliance exited with {proc.returncode}; heard: {OUT / 'answer.wav'}, "
+          f"events: {events}")
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
