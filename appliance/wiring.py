@@ -7,6 +7,7 @@ affects its own port.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,36 @@ class MissingKey:
 
     def reset(self) -> None:
         pass
+
+
+class Deferred:
+    """Builds an object on first use, or earlier in a background thread (``warm``).
+
+    The cloud SDKs take over a second to import on a Pi; the appliance is ready to hear the wake word
+    without them, and they are in place long before the first question has been spoken."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._target: Any = None
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._target is None:
+                self._target = self._factory()
+            return self._target
+
+    def warm(self) -> None:
+        threading.Thread(target=self._warm, name="warm-up", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self._get()
+        except Exception:  # reported again, as a typed error, when the turn needs it
+            log.exception("preparing a cloud client failed")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
 
 
 def build(settings: Settings, options: RunOptions, bus: EventBus, **hooks: Any) -> tuple[App, Ports]:
@@ -120,9 +151,13 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     transcriber: Any
     assistant: Any
     if secrets.openai_api_key:
-        from .speech.stt import OpenAITranscriber
+        def make_transcriber() -> Any:
+            from .speech.stt import OpenAITranscriber
 
-        transcriber = OpenAITranscriber(settings.stt, secrets)
+            return OpenAITranscriber(settings.stt, secrets)
+
+        transcriber = Deferred(make_transcriber)
+        transcriber.warm()
     else:
         transcriber = MissingKey("OPENAI_API_KEY")
 
@@ -141,10 +176,15 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     app = App(settings, ports, bus, **hooks)
     app_ref["app"] = app
     if secrets.openai_api_key:
-        from .llm.responses import ResponsesAssistant
-        from .llm.tools import default_registry
+        def make_assistant() -> Any:
+            from .llm.responses import ResponsesAssistant
+            from .llm.tools import default_registry
 
-        assistant = ResponsesAssistant(settings.assistant, secrets, default_registry(), app.tool_context)
+            return ResponsesAssistant(settings.assistant, secrets, default_registry(camera=settings.camera.enabled),
+                                      app.tool_context)
+
+        assistant = Deferred(make_assistant)
+        assistant.warm()
     else:
         assistant = MissingKey("OPENAI_API_KEY")
     ports.assistant = assistant

@@ -21,6 +21,8 @@ def setup_pin_factory(name: str = "") -> str:
         return type(Device.pin_factory).__name__
     if os.environ.get("GPIOZERO_PIN_FACTORY"):
         name = ""  # gpiozero reads the variable itself
+        if os.environ["GPIOZERO_PIN_FACTORY"] == "mock":
+            os.environ.setdefault("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")  # the PWM LED needs PWM pins
     if name == "mock" or (not name and not os.environ.get("GPIOZERO_PIN_FACTORY") and not _on_a_pi()):
         _use_mock()
         if name != "mock":

@@ -42,6 +42,22 @@ def models_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 
+def _skip_verifier_training() -> None:
+    """openwakeword's package imports its custom-verifier *training* code, which imports scikit-learn and
+    scipy.stats: about 2.5 s of start-up here (several times that on a Pi) for a feature the appliance
+    never uses. Register a stand-in for that one module before openwakeword is imported."""
+    name = "openwakeword.custom_verifier_model"
+    if name in sys.modules or "openwakeword" in sys.modules:
+        return
+    module = types.ModuleType(name)
+
+    def train_custom_verifier(*_args: Any, **_kwargs: Any) -> None:
+        raise NotImplementedError("training custom verifier models is not part of the appliance")
+
+    module.train_custom_verifier = train_custom_verifier  # type: ignore[attr-defined]
+    sys.modules[name] = module
+
+
 def _alias_litert() -> None:
     """Make `import tflite_runtime.interpreter` find LiteRT's Interpreter. LiteRT wins even where a real
     tflite-runtime is installed: that one has no wheels for Python >= 3.12 and breaks with numpy 2."""
@@ -121,6 +137,7 @@ class OpenWakeWordDetector:
             raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {', '.join(duplicates)} named twice "
                                                    "(model files are told apart by their file name)")
         melspec, embedding = feature_models(runtime, [p for _, p in resolved])
+        _skip_verifier_training()
         if runtime == "tflite":
             _alias_litert()
         from openwakeword.model import Model
