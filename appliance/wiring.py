@@ -154,7 +154,9 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
         def make_transcriber() -> Any:
             from .speech.stt import OpenAITranscriber
 
-            return OpenAITranscriber(settings.stt, secrets)
+            transcriber = OpenAITranscriber(settings.stt, secrets)
+            _ = transcriber.client.audio.transcriptions  # the SDK loads its resources on first access
+            return transcriber
 
         transcriber = Deferred(make_transcriber)
         transcriber.warm()
@@ -167,6 +169,7 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
 
     phrases = PhraseCache(state_dir / "phrases" if state_dir else None)
     synth = ElevenLabsSynth(settings.tts, secrets)
+    threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
     app_ref: dict[str, App] = {}
     speech = SpeechPipeline(synth, speaker, settings.tts, phrases,
                             volume=lambda: app_ref["app"].volume if "app" in app_ref else settings.audio.volume)
@@ -180,8 +183,12 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
             from .llm.responses import ResponsesAssistant
             from .llm.tools import default_registry
 
-            return ResponsesAssistant(settings.assistant, secrets, default_registry(camera=settings.camera.enabled),
+            made = ResponsesAssistant(settings.assistant, secrets, default_registry(camera=settings.camera.enabled),
                                       app.tool_context)
+            import openai.types.responses  # noqa: F401  (parsing the first stream would load them)
+
+            _ = made._client.responses
+            return made
 
         assistant = Deferred(make_assistant)
         assistant.warm()

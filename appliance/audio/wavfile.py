@@ -43,25 +43,38 @@ def write_wav(path: str | Path, pcm: np.ndarray, rate: int) -> None:
 class WavMicrophone:
     """Reads a WAV file of any rate and channel count as 80 ms frames of 16 kHz mono int16.
 
-    ``pace`` 1.0 is real time, 2.0 twice as fast, 0 as fast as the consumer reads."""
+    The file is streamed (an hour of audio costs no memory); ``pace`` 1.0 is real time, 2.0 twice as
+    fast, 0 as fast as the consumer reads."""
 
     def __init__(self, path: str | Path, pace: float = 1.0) -> None:
         self.path = Path(path)
         self.pace = pace
-        samples, rate = read_wav(self.path)  # fail early on a bad file
-        resampler = StreamResampler(rate, SAMPLE_RATE)
-        pcm = float_to_int16(resampler.process(samples, last=True))
-        chunker = FrameChunker(FRAME_SAMPLES)
-        self._frames = chunker.push(pcm)
-        tail = chunker.flush()
-        if tail is not None:
-            self._frames.append(tail)
+        with wave.open(str(self.path), "rb") as w:  # fail early on a bad file
+            if w.getcomptype() != "NONE":
+                raise ValueError(f"{path}: compressed WAV ({w.getcomptype()}) is not supported")
+            self.duration = w.getnframes() / w.getframerate()
         self._closed = threading.Event()
-        self.duration = len(self._frames) * FRAME_SECONDS
+
+    def _decoded(self) -> Iterator[np.ndarray]:
+        with wave.open(str(self.path), "rb") as w:
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            resampler = StreamResampler(rate, SAMPLE_RATE)
+            chunker = FrameChunker(FRAME_SAMPLES)
+            block = max(1, rate // 5)
+            while True:
+                data = w.readframes(block)
+                last = len(data) < block * channels * width
+                samples = to_mono_float(data, channels, width) if data else np.zeros(0, np.float32)
+                yield from chunker.push(float_to_int16(resampler.process(samples, last=last)))
+                if last:
+                    break
+            tail = chunker.flush()
+            if tail is not None:
+                yield tail
 
     def frames(self) -> Iterator[np.ndarray]:
         start = time.monotonic()
-        for index, frame in enumerate(self._frames):
+        for index, frame in enumerate(self._decoded()):
             if self.pace > 0:
                 due = start + index * FRAME_SECONDS / self.pace
                 delay = due - time.monotonic()

@@ -49,6 +49,16 @@ class ElevenLabsSynth:
                                           httpx_client=self._http, timeout=self.settings.timeout)
             return self._client
 
+    def warm(self) -> None:
+        """Import the SDK and build the client now (in the background at start-up), not on the first
+        sentence: on a Pi that import alone is most of a second of latency."""
+        try:
+            import elevenlabs.text_to_speech.client  # noqa: F401
+
+            self._sdk()
+        except ApplianceError as exc:
+            log.info("speech synthesis not prepared: %s", exc.message)
+
     def abort(self) -> None:
         """Close the connection(s): a read blocked in another thread fails at once."""
         with self._lock:

@@ -17,6 +17,7 @@ import logging
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,23 @@ def _skip_verifier_training() -> None:
         raise NotImplementedError("training custom verifier models is not part of the appliance")
 
     module.train_custom_verifier = train_custom_verifier  # type: ignore[attr-defined]
+    sys.modules[name] = module
+
+
+
+def _skip_onnx_vad() -> None:
+    """openwakeword's package also imports its own Silero VAD, which loads onnxruntime (tens of MB)
+    whether or not it is used. The appliance has its own VAD and never enables openwakeword's."""
+    name = "openwakeword.vad"
+    if name in sys.modules or "openwakeword" in sys.modules:
+        return
+    module = types.ModuleType(name)
+
+    class VAD:
+        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+            raise NotImplementedError("openwakeword's VAD is not used by the appliance (wake.vad is)")
+
+    module.VAD = VAD  # type: ignore[attr-defined]
     sys.modules[name] = module
 
 
@@ -139,6 +157,7 @@ class OpenWakeWordDetector:
         melspec, embedding = feature_models(runtime, [p for _, p in resolved])
         _skip_verifier_training()
         if runtime == "tflite":
+            _skip_onnx_vad()
             _alias_litert()
         from openwakeword.model import Model
 
