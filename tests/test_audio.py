@@ -6,22 +6,13 @@ import wave
 
 import numpy as np
 import pytest
+from doubles import dominant_frequency, tone
 
 from appliance.audio import earcons
 from appliance.audio.convert import FrameChunker, StreamResampler, apply_volume, to_mono_float
 from appliance.audio.wavfile import WavMicrophone, WavSpeaker, read_wav, write_wav
 from appliance.cancel import CancelToken
 from appliance.ports import FRAME_SAMPLES
-
-
-def tone(freq, seconds, rate, level=0.5):
-    t = np.arange(int(seconds * rate)) / rate
-    return (np.sin(2 * np.pi * freq * t) * level * 32767).astype(np.int16)
-
-
-def dominant_frequency(x, rate):
-    spectrum = np.abs(np.fft.rfft(x.astype(np.float64) * np.hanning(len(x))))
-    return np.fft.rfftfreq(len(x), 1 / rate)[int(np.argmax(spectrum))]
 
 
 @pytest.mark.parametrize("rate,channels,width", [(48000, 2, 2), (44100, 1, 2), (8000, 1, 1), (22050, 2, 3),

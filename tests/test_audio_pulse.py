@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from doubles import dominant_frequency, tone
 
 from appliance.audio.pyaudio_io import PyAudioMicrophone, PyAudioSpeaker
 from appliance.audio.wavfile import read_wav, write_wav
@@ -12,16 +13,6 @@ from appliance.cancel import CancelToken
 from appliance.errors import ApplianceError
 
 pytestmark = pytest.mark.pulse
-
-
-def tone(freq, seconds, rate, level=0.5):
-    t = np.arange(int(seconds * rate)) / rate
-    return (np.sin(2 * np.pi * freq * t) * level * 32767).astype(np.int16)
-
-
-def dominant_frequency(x, rate):
-    spectrum = np.abs(np.fft.rfft(x.astype(np.float64) * np.hanning(len(x))))
-    return np.fft.rfftfreq(len(x), 1 / rate)[int(np.argmax(spectrum))]
 
 
 def test_microphone_hears_what_is_played_into_it_as_16k_mono(pulse, tmp_path):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from doubles import Controls
 
 from appliance.camera import make_camera
 from appliance.camera.files import DirectoryCamera, FileCamera
@@ -385,28 +386,6 @@ def test_check_jpeg() -> None:
 
 
 # --- the describe_image tool ---------------------------------------------------------------------------
-
-
-class Controls:
-    """ports.Controls for tools; only camera_allowed matters here."""
-
-    def __init__(self, allowed: bool = True) -> None:
-        self.allowed = allowed
-
-    def volume(self) -> float:
-        return 0.5
-
-    def set_volume(self, value: float) -> float:
-        return value
-
-    def stop_turn(self) -> None:
-        pass
-
-    def reset_conversation(self) -> None:
-        pass
-
-    def camera_allowed(self) -> bool:
-        return self.allowed
 
 
 class LedWatchingCamera:

@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 import pytest
+from doubles import Controls
 from fakecloud import FakeCloud, Json, Status
 from wire_responses import ResponsesServer, Wire
 
@@ -26,26 +27,6 @@ from appliance.settings import Secrets, Settings
 X_JPG = Path(__file__).resolve().parent / "data" / "x.jpg"
 JPEG = X_JPG.read_bytes()
 DATA_URL_PREFIX = "data:image/jpeg;base64,"
-
-
-class Controls:
-    def __init__(self, allowed: bool = True) -> None:
-        self.allowed = allowed
-
-    def volume(self) -> float:
-        return 0.5
-
-    def set_volume(self, value: float) -> float:
-        return value
-
-    def stop_turn(self) -> None:
-        pass
-
-    def reset_conversation(self) -> None:
-        pass
-
-    def camera_allowed(self) -> bool:
-        return self.allowed
 
 
 class LedRecorder:
