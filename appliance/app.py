@@ -157,7 +157,6 @@ class App:
         self._stopping = False
         self._exit_code = 0
         self._mic_thread: threading.Thread | None = None
-        self._speaker_lock = threading.Lock()
 
     # --- public API (thread-safe) -------------------------------------------------------------------
 
@@ -334,7 +333,6 @@ class App:
         self._preroll.clear()
         self._recording = list(frames)
         self._recording_start = self._mic_seconds - len(frames) * FRAME_SECONDS
-        self._listen_started = self.clock()
         if not follow_up:
             self._earcon(chime)
 
