@@ -242,6 +242,14 @@ class _Server(ThreadingHTTPServer):
             self._connections += 1
             return self._connections
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-reply (a cancelled stream, a reset we injected) is normal here."""
+        import sys
+
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, OSError)):
+            super().handle_error(request, client_address)
+
     def stall_wait(self, seconds: float) -> bool:
         """Wait, but stop at once when the server shuts down. True if shutting down."""
         return self.closing.wait(seconds)
@@ -252,7 +260,8 @@ class FakeCloud:
 
     def __init__(self) -> None:
         self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fakecloud", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fakecloud", daemon=True)
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[Reply | Handler]] = defaultdict(deque)
         self._defaults: dict[str, Handler] = {}
