@@ -174,6 +174,7 @@ ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("POST", "transcriptions", re.compile(r"^/v1/audio/transcriptions$")),
     ("POST", "tts", re.compile(r"^/v1/text-to-speech/(?P<voice>[^/]+)/stream$")),
     ("GET", "models", re.compile(r"^/v1/models$")),
+    ("GET", "user", re.compile(r"^/v1/user$")),
 ]
 
 
