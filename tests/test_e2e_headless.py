@@ -66,3 +66,37 @@ def test_sigterm_stops_cleanly_within_two_seconds(tmp_path):
     assert took < 2.0
     assert read_events(events)[-1]["event"] in ("stopped", "state")
     assert any(e["event"] == "stopped" and e["reason"] == "SIGTERM" for e in read_events(events))
+
+
+def test_appliance_ctl_against_a_running_appliance(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    mic = tmp_path / "long.wav"
+    write_wav(mic, silence(30.0))
+    sock = str(tmp_path / "ctl.sock")
+    proc, events, _speaker = start(tmp_path, mic, "--control-socket", sock, env=appliance_env(home=tmp_path))
+
+    def ctl(*args):
+        return subprocess.run([sys.executable, "-m", "appliance", "ctl", "--socket", sock, *args],
+                              capture_output=True, text=True, timeout=30)
+
+    try:
+        deadline = time.monotonic() + 60
+        while not any(e["event"] == "ready" for e in read_events(events)) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()[-2000:]
+            time.sleep(0.05)
+        status = ctl("status")
+        assert status.returncode == 0, status.stderr
+        reply = json.loads(status.stdout)
+        assert reply["state"] == "idle" and reply["ready"] is True and reply["muted"] is False
+        assert ctl("press").returncode == 0
+        while not any(e.get("state") == "listening" for e in read_events(events)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(e.get("state") == "listening" and e.get("reason") == "ctl" for e in read_events(events))
+        assert ctl("bogus").returncode == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+    assert ctl("status").returncode == 1  # the socket is gone with the appliance
