@@ -170,14 +170,10 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     phrases = PhraseCache(state_dir / "phrases" if state_dir else None)
     synth = ElevenLabsSynth(settings.tts, secrets)
     threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
-    app_ref: dict[str, App] = {}
-    speech = SpeechPipeline(synth, speaker, settings.tts, phrases,
-                            volume=lambda: app_ref["app"].volume if "app" in app_ref else settings.audio.volume)
-
     ports = Ports(microphone=microphone, speaker=speaker, wake=wake, vad=vad, transcriber=transcriber,
-                  assistant=None, speech=speech, camera=camera, indicators=leds, closers=[])
+                  assistant=None, speech=None, camera=camera, indicators=leds, closers=[])
     app = App(settings, ports, bus, **hooks)
-    app_ref["app"] = app
+    ports.speech = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
     if secrets.openai_api_key:
         def make_assistant() -> Any:
             from .llm.responses import ResponsesAssistant

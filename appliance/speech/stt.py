@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..cancel import CancelToken
-from ..errors import ApplianceError, Cancelled, ErrorKind
+from ..errors import Cancelled
 from ..ports import SAMPLE_RATE
 from ..retry import RetryPolicy
 from ..settings import AssistantSettings, Secrets, SttSettings
@@ -90,5 +90,3 @@ class OpenAITranscriber:
                 if cancel.wait(delay):
                     raise Cancelled(cancel.reason) from exc
 
-
-__all__ = ["OpenAITranscriber", "to_wav", "is_empty", "ApplianceError", "ErrorKind"]
