@@ -51,6 +51,7 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
+AcceptEnv APPLIANCE_ROOT
 StrictModes no
 Subsystem sftp internal-sftp
 """)
@@ -58,7 +59,12 @@ Subsystem sftp internal-sftp
     proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(d / "sshd_config")], stderr=subprocess.PIPE, text=True)
     host_key = (d / "host_key.pub").read_text().split()
     (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
+    # each alias is its own "Pi": its own root directory (sent with SetEnv, as a real fleet has disks)
     (d / "ssh_config").write_text(f"""
+Host pi-one
+  SetEnv APPLIANCE_ROOT={d / 'roots' / 'pi-one'}
+Host pi-two
+  SetEnv APPLIANCE_ROOT={d / 'roots' / 'pi-two'}
 Host pi-one pi-two
   HostName 127.0.0.1
   Port {port}
@@ -102,10 +108,12 @@ def target(tmp_path):
     return root, manager, log, health
 
 
-def deploy(sshd, target, *args, timeout=3.0):
+def deploy(sshd, target, *args, timeout=3.0, own_roots=False):
+    """Run scripts/deploy; the hosts install into the test's root, or (own_roots) each into its own."""
     root, manager, _log, health = target
-    cmd = [sys.executable, str(DEPLOY), "-F", str(sshd / "ssh_config"), "--root", str(root),
-           "--remote-env", f"APPLIANCE_ROOT={root}", "--remote-env", "APPLIANCE_SKIP_SYSTEM=1",
+    where = [] if own_roots else ["--root", str(root)]
+    cmd = [sys.executable, str(DEPLOY), "-F", str(sshd / "ssh_config"), *where,
+           "--remote-env", "APPLIANCE_SKIP_SYSTEM=1",
            "--remote-env", f"APPLIANCE_SERVICE_CMD={manager}",
            "--remote-env", "APPLIANCE_PIP_ARGS=--no-deps --no-index",
            "--health-cmd", f"cat {health}", "--timeout", str(timeout), *args]
@@ -160,9 +168,11 @@ def test_a_failed_health_check_rolls_back_automatically(sshd, target, wheel):
 def test_two_hosts_in_parallel_with_a_summary(sshd, target, wheel, tmp_path):
     hosts = tmp_path / "hosts.txt"
     hosts.write_text("# the kitchen and the study\npi-one\npi-two  # second\n")
-    result = deploy(sshd, target, "--hosts", str(hosts), "--wheel", str(wheel), "install")
+    result = deploy(sshd, target, "--hosts", str(hosts), "--wheel", str(wheel), "install", own_roots=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pi-one" in result.stdout and "pi-two" in result.stdout
+    for host in ("pi-one", "pi-two"):
+        assert (sshd / "roots" / host / "opt/appliance/current/venv/bin/appliance").exists()
 
 
 def test_config_push_validates_first(sshd, target, tmp_path):
