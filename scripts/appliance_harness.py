@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 from e2e import appliance_env  # noqa: E402
-from fakecloud import FakeCloud  # noqa: E402
-from speech import silence, write_wav  # noqa: E402
 
 from appliance.control import request  # noqa: E402
+from appliance.sim.cloud import FakeCloud  # noqa: E402
+from appliance.sim.voice import silence, write_wav  # noqa: E402
 
 
 class Appliance:

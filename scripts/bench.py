@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 
 import numpy as np
-from appliance_harness import ROOT, Appliance
-
-sys.path.insert(0, str(ROOT / "tests"))
+from appliance_harness import Appliance
 from e2e import appliance_env, run  # noqa: E402
-from fakecloud import FakeCloud, Json  # noqa: E402
-from speech import concat, room, synth, write_wav  # noqa: E402
-from wire_responses import ResponsesServer, Wire  # noqa: E402
-from wire_speech import pcm, tts  # noqa: E402
+
+from appliance.sim.cloud import FakeCloud, Json  # noqa: E402
+from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
+from appliance.sim.speech import pcm, tts  # noqa: E402
+from appliance.sim.voice import concat, room, synth, write_wav  # noqa: E402
 
 STT_MS, LLM_MS, TTS_MS = 150, 250, 120  # injected time to first byte
 

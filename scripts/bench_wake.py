@@ -6,7 +6,7 @@
                                                          # melspectrogram.onnx, embedding_model.onnx, hey_jarvis*.onnx
     uv run python scripts/bench_wake.py --model alexa --wake-text "Alexa!"   # another (or a custom) model
 
-All audio is synthesized offline (tests/speech.py: piper and espeak-ng) and cached. The negative set is ordinary
+All audio is synthesized offline (appliance/sim/voice.py: piper and espeak-ng) and cached. The negative set is ordinary
 read speech (everyday requests, then the licence texts in /usr/share/common-licenses sentence by sentence),
 played as one continuous stream per voice with pauses and a faint noise floor, the way a room would sound;
 false wakes per hour are extrapolated from the minutes it covers, which are printed. Near misses ("hey
@@ -30,13 +30,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
-
-from speech import RATE, concat, noise, synth, voiced_span  # noqa: E402
 
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
 from appliance.settings import EndpointSettings, WakeSettings  # noqa: E402
+from appliance.sim.voice import RATE, concat, noise, synth, voiced_span  # noqa: E402
 from appliance.wake.oww import OpenWakeWordDetector  # noqa: E402
 from appliance.wake.segmenter import Outcome, Segmenter  # noqa: E402
 from appliance.wake.vad import SileroVad  # noqa: E402

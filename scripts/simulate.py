@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from fakecloud import FakeCloud, Json, Stream  # noqa: E402
-from speech import concat, room, synth, write_wav  # noqa: E402
-from wire_responses import ResponsesServer, Wire  # noqa: E402
+from appliance.sim.cloud import FakeCloud, Json, Stream  # noqa: E402
+from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
+from appliance.sim.voice import concat, room, synth, write_wav  # noqa: E402
 
 OUT = ROOT / "run"
 QUESTIONS = ["What do you see?", "What time is it?"]

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 
-from appliance_harness import ROOT, Appliance
+from appliance_harness import Appliance
 
-sys.path.insert(0, str(ROOT / "tests"))
-from fakecloud import FakeCloud, Reset, Stall, Status  # noqa: E402
-from wire_responses import ResponsesServer, Wire  # noqa: E402
-from wire_speech import pcm, tts  # noqa: E402
+from appliance.sim.cloud import FakeCloud, Reset, Stall, Status  # noqa: E402
+from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
+from appliance.sim.speech import pcm, tts  # noqa: E402
 
 CONFIG = "[assistant]\nread_timeout = 1.0\ndeadline = 4.0\n[tts]\ntimeout = 1.0\n"
 

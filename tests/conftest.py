@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers: fakecloud, speech, wire_*
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers: doubles, e2e
 
-from fakecloud import FakeCloud  # noqa: E402
+from appliance.sim.cloud import FakeCloud  # noqa: E402
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import io
 
-from fakecloud import Json, Status
-
 from appliance import doctor
 from appliance.settings import Secrets, Settings
+from appliance.sim.cloud import Json, Status
 
 
 def settings_for(cloud, openai_key="sk-doctor-0123456789", eleven_key="el-doctor-0123456789"):

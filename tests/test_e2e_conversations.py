@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from e2e import appliance_env, read_events, run, start
-from fakecloud import Reset, Stall, Status
-from speech import concat, room, synth, write_wav
-from wire_responses import ResponsesServer, Wire
-from wire_speech import pcm, transcript, tts
 
 from appliance.audio.wavfile import read_wav
 from appliance.control import request as ctl_request
+from appliance.sim.cloud import Reset, Stall, Status
+from appliance.sim.responses import ResponsesServer, Wire
+from appliance.sim.speech import pcm, transcript, tts
+from appliance.sim.voice import concat, room, synth, write_wav
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 from e2e import appliance_env, read_events, run, start
-from speech import concat, silence, synth, write_wav
 
 from appliance.audio.wavfile import read_wav
+from appliance.sim.voice import concat, silence, synth, write_wav
 
 
 @pytest.fixture(scope="module")

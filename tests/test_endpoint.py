@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from speech import concat, noise, room, synth, voiced_span
 
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
 from appliance.settings import EndpointSettings, WakeSettings
+from appliance.sim.voice import concat, noise, room, synth, voiced_span
 from appliance.wake.followup import expects_reply
 from appliance.wake.oww import OpenWakeWordDetector
 from appliance.wake.preroll import Preroll

@@ -2,7 +2,7 @@
 
 Every test asserts what the server received (input items, call_ids, outputs, previous_response_id,
 instructions, tools) as well as what the assistant yielded and emitted. The server is
-:class:`wire_responses.ResponsesServer`, which refuses (400) a request that leaves a function call of the
+:class:`appliance.sim.responses.ResponsesServer`, which refuses (400) a request that leaves a function call of the
 previous response unanswered, as the real API does; ``server.rejected`` stays empty when the assistant
 keeps the conversation clean.
 """
@@ -17,8 +17,6 @@ from typing import Any
 
 import openai
 import pytest
-from fakecloud import FakeCloud, Reset, Stall, Status
-from wire_responses import ResponsesServer, Script, Wire
 
 from appliance.cancel import CancelToken
 from appliance.errors import ApplianceError, ErrorKind
@@ -36,6 +34,8 @@ from appliance.llm.tools import ToolRegistry
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
 from appliance.settings import AssistantSettings, Secrets, Settings
+from appliance.sim.cloud import FakeCloud, Reset, Stall, Status
+from appliance.sim.responses import ResponsesServer, Script, Wire
 
 
 def fast_settings(**overrides: Any) -> AssistantSettings:

@@ -8,13 +8,13 @@ import time
 
 import numpy as np
 import pytest
-from fakecloud import Reset, Stall, Status
-from wire_speech import pcm, tts
 
 from appliance.audio.wavfile import WavSpeaker, read_wav
 from appliance.cancel import CancelToken
 from appliance.events import Error, Recorder, Sentence
 from appliance.settings import Secrets, TtsSettings
+from appliance.sim.cloud import Reset, Stall, Status
+from appliance.sim.speech import pcm, tts
 from appliance.speech.phrases import PHRASES, PhraseCache
 from appliance.speech.pipeline import SpeechPipeline
 from appliance.speech.tts import ElevenLabsSynth

@@ -9,12 +9,12 @@ import wave
 
 import numpy as np
 import pytest
-from fakecloud import Stall, Status
-from wire_speech import transcript
 
 from appliance.cancel import CancelToken
 from appliance.errors import ApplianceError, Cancelled
 from appliance.settings import Secrets, SttSettings
+from appliance.sim.cloud import Stall, Status
+from appliance.sim.speech import transcript
 from appliance.speech.stt import OpenAITranscriber, is_empty
 
 

@@ -1,6 +1,6 @@
 """Vision end to end: the describe_image tool through the real openai SDK against the local fake cloud.
 
-No SDK is mocked: the SDK talks HTTP to tests/fakecloud.py, and the tests assert what the server received.
+No SDK is mocked: the SDK talks HTTP to appliance/sim/cloud.py, and the tests assert what the server received.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 import openai
 import pytest
 from doubles import Controls
-from fakecloud import FakeCloud, Json, Status
-from wire_responses import ResponsesServer, Wire
 
 from appliance.camera import tool
 from appliance.camera.files import FileCamera
@@ -23,6 +21,8 @@ from appliance.cancel import CancelToken
 from appliance.events import Error, Info, Recorder, ToolCall
 from appliance.ports import ToolContext
 from appliance.settings import Secrets, Settings
+from appliance.sim.cloud import FakeCloud, Json, Status
+from appliance.sim.responses import ResponsesServer, Wire
 
 X_JPG = Path(__file__).resolve().parent / "data" / "x.jpg"
 JPEG = X_JPG.read_bytes()

@@ -13,11 +13,11 @@ import itertools
 
 import numpy as np
 import pytest
-from speech import concat, noise, room, synth
 
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS
 from appliance.settings import WakeSettings
+from appliance.sim.voice import concat, noise, room, synth
 from appliance.wake.oww import OpenWakeWordDetector, resolve_model, shipped_models
 
 THRESHOLD = WakeSettings().threshold  # 0.5, openWakeWord's own recommendation

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from e2e import ROOT, appliance_env
-from speech import concat, room, silence, synth, voiced_span, write_wav
+
+from appliance.sim.voice import concat, room, silence, synth, voiced_span, write_wav
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakecloud import FakeCloud, Reply, Request, Status, sse
+from appliance.sim.cloud import FakeCloud, Reply, Request, Status, sse
 
 MODEL = "gpt-6-luna"
 

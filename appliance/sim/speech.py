@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from fakecloud import Json, Stream
+
+from appliance.sim.cloud import Json, Stream
 
 
 def transcript(text: str) -> Json:
