@@ -1,0 +1,1 @@
+"""Speech to text: providers chosen by name (``stt.provider``), batch upload and streaming."""
