@@ -14,10 +14,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from e2e import appliance_env  # noqa: E402
-
 from appliance.control import request  # noqa: E402
 from appliance.sim.cloud import FakeCloud  # noqa: E402
+from appliance.sim.headless import appliance_env  # noqa: E402
 from appliance.sim.voice import silence, write_wav  # noqa: E402
 
 

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 from appliance_harness import Appliance
-from e2e import appliance_env, run  # noqa: E402
 
 from appliance.sim.cloud import FakeCloud, Json  # noqa: E402
+from appliance.sim.headless import appliance_env, run  # noqa: E402
 from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
 from appliance.sim.speech import pcm, tts  # noqa: E402
 from appliance.sim.voice import concat, room, synth, write_wav  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers: doubles, e2e
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers: doubles
 
 from appliance.sim.cloud import FakeCloud  # noqa: E402
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from e2e import appliance_env, read_events, run, start
 
 from appliance.audio.wavfile import read_wav
 from appliance.control import request as ctl_request
 from appliance.sim.cloud import Reset, Stall, Status
+from appliance.sim.headless import appliance_env, read_events, run, start
 from appliance.sim.responses import ResponsesServer, Wire
 from appliance.sim.speech import pcm, transcript, tts
 from appliance.sim.voice import concat, room, synth, write_wav

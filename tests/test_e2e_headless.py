@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from e2e import appliance_env, read_events, run, start
 
 from appliance.audio.wavfile import read_wav
+from appliance.sim.headless import appliance_env, read_events, run, start
 from appliance.sim.voice import concat, silence, synth, write_wav
 
 

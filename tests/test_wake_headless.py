@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e import ROOT, appliance_env
 
+from appliance.sim.headless import ROOT, appliance_env
 from appliance.sim.voice import concat, room, silence, synth, voiced_span, write_wav
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Running the real ``appliance run`` headless as a subprocess, for end-to-end tests."""
+"""Running the real ``appliance run`` headless as a subprocess: for the end-to-end tests, the benchmarks
+and the emulated-Pi smoke test."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent  # the checkout (the working directory of a run)
 
 
 @dataclass
