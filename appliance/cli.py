@@ -103,12 +103,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                             on_ready=notifier.ready)
     except Exception as exc:
         from .errors import ApplianceError
+        from .startup import start_failure
 
-        message = exc.message if isinstance(exc, ApplianceError) else f"{type(exc).__name__}: {exc}"
+        code, message = start_failure(exc)
         log.error("cannot start: %s", settings.secrets.redact(message))
         if not isinstance(exc, ApplianceError):
             log.debug("start failure", exc_info=True)
-        return 1
+        return code
 
     control = None
     from .control import ControlServer, default_socket_path
