@@ -21,8 +21,16 @@ def speech(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).normal(0, 3000, int(RATE * seconds))).clip(-32768, 32767).astype(np.int16)
 
 
-@pytest.mark.parametrize("content", [b"", b"not a wav file at all", b'{"detail": {"status": "quota_exceeded"}}',
-                                     b"RIFF\x24\x00\x00\x00WAVEfmt ", b"RIFF" + bytes(40)])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not a wav file at all",
+        b'{"detail": {"status": "quota_exceeded"}}',
+        b"RIFF\x24\x00\x00\x00WAVEfmt ",
+        b"RIFF" + bytes(40),
+    ],
+)
 def test_a_damaged_phrase_file_is_deleted_and_made_again(tmp_path, content, caplog):
     write_wav(tmp_path / "error.wav", speech(), RATE)
     (tmp_path / "offline.wav").write_bytes(content)
@@ -83,8 +91,9 @@ def test_the_write_is_synced_before_and_after_the_rename(tmp_path, monkeypatch):
 def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
     """A real full disk: a tmpfs of a few kilobytes (needs root, as in CI's container)."""
     path.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
     try:

@@ -26,8 +26,9 @@ def dominant(audio: np.ndarray, rate: int) -> float:
 
 
 @pytest.mark.parametrize("subtype", SUBTYPES)
-@pytest.mark.parametrize("fmt,rate,channels", [("WAV", 48000, 2), ("WAV", 11025, 1), ("WAVEX", 44100, 6),
-                                               ("WAVEX", 16000, 1)])
+@pytest.mark.parametrize(
+    "fmt,rate,channels", [("WAV", 48000, 2), ("WAV", 11025, 1), ("WAVEX", 44100, 6), ("WAVEX", 16000, 1)]
+)
 def test_every_encoding_becomes_16k_mono_int16_frames(tmp_path, subtype, fmt, rate, channels):
     path = tmp_path / "in.wav"
     sf.write(path, sine(440, 1.0, rate, channels), rate, subtype=subtype, format=fmt)

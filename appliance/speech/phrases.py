@@ -141,7 +141,7 @@ def write_atomically(directory: Path, name: str, data: bytes) -> bool:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
