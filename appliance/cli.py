@@ -80,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from .app import App
     from .events import EventBus, JsonLinesSink
     from .logs import setup_logging
     from .systemd import Notifier
-    from .app import App
     from .wiring import RunOptions, build
 
     setup_logging(args.log_level or settings.logging.level, settings.secrets)
