@@ -4,13 +4,14 @@ systemd restarts the service after any exit except those in the unit's ``Restart
 failure a restart cannot fix (a bad setting, a missing model, device or file) must exit with
 ``EXIT_CONFIG``, or the appliance restart-loops instead of stopping with its message in the journal.
 
-| code | meaning                                                        | systemd          |
-|------|----------------------------------------------------------------|------------------|
-| 0    | stopped on request (SIGTERM/SIGINT), or the --mic file ended   | not restarted    |
-| 1    | a failure at run time, or a start failure a retry may fix      | restarted        |
-| 2    | configuration or missing resource: settings file, wake model,  | not restarted    |
-|      | audio device, --mic/--camera file, control socket in use;      | (RestartPrevent- |
-|      | also a command-line usage error                                | ExitStatus=2)    |
+| code | meaning                                                         | systemd (Restart=always)  |
+|------|-----------------------------------------------------------------|---------------------------|
+| 0    | stopped by SIGTERM/SIGINT, or the --mic file ended               | restarted, unless it was  |
+|      |                                                                  | `systemctl stop`          |
+| 1    | a failure at run time, or a start failure a retry may fix        | restarted after 3 s       |
+| 2    | configuration or missing resource: settings file, wake model,    | not restarted             |
+|      | audio device, --mic/--camera file, control socket in use; also   | (RestartPreventExitStatus |
+|      | a command-line usage error                                       | =2)                       |
 """
 
 from __future__ import annotations
