@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from .app import App
     from .events import EventBus, JsonLinesSink
     from .logs import setup_logging
     from .systemd import Notifier
@@ -98,26 +99,38 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     options = RunOptions(mic=args.mic, speaker=args.speaker, camera=args.camera, pace=args.pace,
                          state_dir=state_dir)
     notifier = Notifier()
+    # The control socket is claimed first: a second instance must stop before it opens the devices the first
+    # one holds, and a path that is not a stale socket must stop the start (exit 2), never be deleted.
+    from .control import ControlServer, default_socket_path
+    from .startup import EXIT_CONFIG, StartError
+
+    started: list[App] = []
+    control = None
+    socket_path = args.control_socket or default_socket_path(settings, os.environ)
+    if socket_path:
+        control = ControlServer(socket_path, lambda cmd, cmd_args: started[0].command(cmd, cmd_args) if started
+                                else {"ok": False, "error": "the appliance is still starting"})
+        try:
+            control.start()
+        except StartError as exc:
+            log.error("cannot start: %s", exc)
+            return EXIT_CONFIG
+        log.info("control socket: %s", socket_path)
     try:
         app, _ports = build(settings, options, bus, on_status=notifier.status, on_tick=notifier.watchdog,
                             on_ready=notifier.ready)
     except Exception as exc:
         from .errors import ApplianceError
+        from .startup import start_failure
 
-        message = exc.message if isinstance(exc, ApplianceError) else f"{type(exc).__name__}: {exc}"
+        code, message = start_failure(exc)
         log.error("cannot start: %s", settings.secrets.redact(message))
         if not isinstance(exc, ApplianceError):
             log.debug("start failure", exc_info=True)
-        return 1
-
-    control = None
-    from .control import ControlServer, default_socket_path
-
-    socket_path = args.control_socket or default_socket_path(settings, os.environ)
-    if socket_path:
-        control = ControlServer(socket_path, lambda cmd, cmd_args: app.command(cmd, cmd_args))
-        control.start()
-        log.info("control socket: %s", socket_path)
+        if control is not None:
+            control.stop()
+        return code
+    started.append(app)
 
     def on_signal(signum: int, _frame: object) -> None:
         app.shutdown(signal.Signals(signum).name)

@@ -1,26 +1,55 @@
 """The control socket: a Unix socket (no TCP) for `appliance ctl` over SSH and for health checks.
 
 Protocol: one JSON object per line, {"cmd": "status", "args": []}, answered by one JSON object per line.
+Every request gets a JSON reply, whatever its bytes: the socket is how a person on SSH finds out what
+the appliance is doing, so it must never answer with a traceback or silence.
+
+Bursts (a health check and a script at once) wait in the kernel's listen queue, sized for them, and are
+served by a fixed pool of workers that share the listening socket: a flood costs queued connections, never
+threads. The client retries briefly when the queue is full instead of failing.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import socket
+import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .startup import StartError
+
 log = logging.getLogger(__name__)
 
-MAX_REQUEST = 16 * 1024
 COMMANDS = ("status", "press", "mute", "unmute", "say", "ask", "reset")
 
+#: Limits on one request: its size in bytes, its JSON nesting ({"args": [...]} is 2), its arguments.
+MAX_REQUEST = 16 * 1024
+MAX_DEPTH = 4
+MAX_ARGS = 64
+#: Connections the kernel queues while every worker is busy (Linux caps it at net.core.somaxconn).
+BACKLOG = 128
+#: Requests served at once; each command waits at most a few seconds for the main loop.
+WORKERS = 4
+#: How long a client may take to send its request line.
+READ_TIMEOUT = 2.0
+#: How long `request` keeps retrying while the listen queue is full.
+CONNECT_RETRY_SECONDS = 3.0
+
+USAGE = 'send one JSON object and a newline: {"cmd": "status", "args": []}'
+
 Handler = Callable[[str, list[str]], dict[str, Any]]
+
+
+class RequestError(ValueError):
+    """A request the server answers with an error reply (the message is the reply's "error")."""
 
 
 def default_socket_path(settings: Any, env: Mapping[str, str]) -> str:
@@ -31,100 +60,278 @@ def default_socket_path(settings: Any, env: Mapping[str, str]) -> str:
     return str(Path(runtime) / "control.sock") if runtime else ""
 
 
+def _too_deep(text: str, limit: int) -> bool:
+    """Whether JSON text nests deeper than ``limit``, found without parsing (the parser would recurse)."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _valid_text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise RequestError(f"{what} must be a string, not {_json_type(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(f"{what} is not valid Unicode (a lone surrogate)") from None
+    return value
+
+
+def _json_type(value: object) -> str:
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def parse_request(data: bytes) -> tuple[str, list[str]]:
+    """One request line → (cmd, args). Raises RequestError (and nothing else) for anything malformed."""
+    if len(data) > MAX_REQUEST:
+        raise RequestError(f"request too large (over {MAX_REQUEST} bytes)")
+    line = data.split(b"\n", 1)[0].strip()
+    if not line:
+        raise RequestError(f"empty request: {USAGE}")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(f"the request is not UTF-8: {USAGE}") from None
+    if _too_deep(text, MAX_DEPTH):
+        raise RequestError(f"the request nests deeper than {MAX_DEPTH} levels: {USAGE}")
+    try:
+        request = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(f"not JSON ({exc}): {USAGE}") from None
+    if not isinstance(request, dict):
+        raise RequestError(f"the request must be a JSON object, not {_json_type(request)}: {USAGE}")
+    unknown = sorted(str(k) for k in request if k not in ("cmd", "args"))
+    if unknown:
+        raise RequestError(f"unknown field(s) {', '.join(map(repr, unknown))}: {USAGE}")
+    if "cmd" not in request:
+        raise RequestError(f'"cmd" is missing: {USAGE}')
+    cmd = _valid_text(request["cmd"], '"cmd"')
+    args = request.get("args", [])
+    if not isinstance(args, list):
+        raise RequestError(f'"args" must be a list of strings, not {_json_type(args)}')
+    if len(args) > MAX_ARGS:
+        raise RequestError(f'"args" has {len(args)} items (at most {MAX_ARGS})')
+    return cmd, [_valid_text(a, f'"args"[{i}]') for i, a in enumerate(args)]
+
+
+def _encode(reply: object) -> bytes:
+    try:
+        return json.dumps(reply, allow_nan=False).encode() + b"\n"
+    except (TypeError, ValueError) as exc:
+        log.error("control reply is not JSON: %s", exc)
+        return json.dumps({"ok": False, "error": "internal error: the reply could not be encoded"}).encode() + b"\n"
+
+
+def claim_socket_path(path: str) -> None:
+    """Make ``path`` free for a new socket, removing only a stale socket. Raises StartError (exit 2) for
+    anything else there: a live socket (another appliance answering), a file, a directory."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StartError(f"control socket {path}: cannot check it ({exc.strerror})") from None
+    if not stat.S_ISSOCK(info.st_mode):
+        what = (
+            "a directory"
+            if stat.S_ISDIR(info.st_mode)
+            else "a symlink"
+            if stat.S_ISLNK(info.st_mode)
+            else ("a regular file" if stat.S_ISREG(info.st_mode) else "not a socket")
+        )
+        raise StartError(
+            f"control socket {path}: {what} is in the way; refusing to remove it "
+            "(remove it yourself or choose another path with --control-socket)"
+        )
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        log.info("removing the stale control socket %s", path)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StartError(f"control socket {path}: cannot remove the stale socket ({exc.strerror})") from None
+        return
+    except (BlockingIOError, TimeoutError):
+        pass  # its queue is full: something is listening
+    except OSError as exc:
+        raise StartError(f"control socket {path}: cannot check it ({exc.strerror})") from None
+    finally:
+        probe.close()
+    raise StartError(
+        f"control socket {path}: another appliance is running (it answers there); stop it "
+        "first (`systemctl stop appliance`) or choose another path with --control-socket"
+    )
+
+
 class ControlServer:
-    def __init__(self, path: str, handler: Handler, *, mode: int = 0o660) -> None:
+    def __init__(self, path: str, handler: Handler, *, mode: int = 0o660, workers: int = WORKERS) -> None:
         self.path = path
         self.handler = handler
         self.mode = mode
+        self.workers = workers
         self._socket: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._inode: tuple[int, int] | None = None
 
     def start(self) -> None:
-        if os.path.exists(self.path):
-            os.unlink(self.path)  # a stale socket from a previous run
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        """Claim the path and listen. Raises StartError (exit 2) when the path is taken."""
+        claim_socket_path(self.path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o777 & ~self.mode)
         try:
-            sock.bind(self.path)
-        finally:
-            os.umask(old)
-        os.chmod(self.path, self.mode)
-        sock.listen(8)
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            old = os.umask(0o777 & ~self.mode)
+            try:
+                sock.bind(self.path)
+            finally:
+                os.umask(old)
+            os.chmod(self.path, self.mode)
+            info = os.stat(self.path)
+            self._inode = (info.st_dev, info.st_ino)
+            sock.listen(BACKLOG)
+        except OSError as exc:
+            sock.close()
+            raise StartError(
+                f"control socket {self.path}: cannot listen there "
+                f"({exc.strerror or exc}); choose another path with --control-socket"
+            ) from None
         sock.settimeout(0.2)
         self._socket = sock
-        self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._serve, args=(sock,), name=f"control-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def _serve(self) -> None:
-        assert self._socket is not None
+    def _serve(self, sock: socket.socket) -> None:
         while not self._stopping.is_set():
             try:
-                conn, _ = self._socket.accept()
+                conn, _ = sock.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self._client, args=(conn,), daemon=True).start()
+            self._client(conn)
 
     def _client(self, conn: socket.socket) -> None:
         with conn:
-            conn.settimeout(5.0)
+            conn.settimeout(READ_TIMEOUT)
+            data = b""
             try:
-                data = b""
                 while b"\n" not in data and len(data) <= MAX_REQUEST:
                     chunk = conn.recv(4096)
                     if not chunk:
                         break
                     data += chunk
-                reply = self._reply(data)
-                conn.sendall(json.dumps(reply).encode() + b"\n")
+            except TimeoutError:
+                data = b""
+                reply: dict[str, Any] = {"ok": False, "error": f"no request line within {READ_TIMEOUT:g} s: {USAGE}"}
             except OSError as exc:
-                log.debug("control client failed: %s", exc)
+                log.debug("control client went away: %s", exc)
+                return
+            else:
+                reply = self.reply(data)
+            try:
+                conn.sendall(_encode(reply))
+            except OSError as exc:
+                log.debug("control client went away: %s", exc)
 
-    def _reply(self, data: bytes) -> dict[str, Any]:
-        if len(data) > MAX_REQUEST:
-            return {"ok": False, "error": "request too large"}
+    def reply(self, data: bytes) -> dict[str, Any]:
+        """The reply to one request's bytes: always a JSON-able dict with "ok"."""
         try:
-            request = json.loads(data.split(b"\n", 1)[0] or b"null")
-            cmd = request["cmd"]
-            args = [str(a) for a in request.get("args", [])]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return {"ok": False, "error": 'bad request: send {"cmd": ..., "args": [...]} and a newline'}
+            cmd, args = parse_request(data)
+        except RequestError as exc:
+            return {"ok": False, "error": f"bad request: {exc}"}
         if cmd not in COMMANDS:
-            return {"ok": False, "error": f"unknown command {cmd!r} (known: {', '.join(COMMANDS)})"}
+            return {"ok": False, "error": f"unknown command {cmd[:40]!r} (known: {', '.join(COMMANDS)})"}
         try:
-            return self.handler(cmd, args)
-        except Exception as exc:
+            result = self.handler(cmd, args)
+        except Exception as exc:  # a failing command is the caller's answer, not the server's end
             log.exception("control command %s failed", cmd)
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        if not isinstance(result, dict):
+            log.error("control command %s returned %s, not a dict", cmd, type(result).__name__)
+            return {"ok": False, "error": "internal error: the command gave no reply"}
+        return result
 
     def stop(self) -> None:
         self._stopping.set()
+        for thread in self._threads:
+            thread.join(READ_TIMEOUT + 1.0)
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-        if self._thread is not None:
-            self._thread.join(1.0)
-        try:
-            os.unlink(self.path)
+        try:  # only our own socket: never a path someone else has bound since
+            info = os.lstat(self.path)
+            if (info.st_dev, info.st_ino) == self._inode:
+                os.unlink(self.path)
         except OSError:
             pass
 
 
-def request(path: str, cmd: str, args: list[str], timeout: float = 10.0) -> dict[str, Any]:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+def _connect(path: str, timeout: float, retry_seconds: float) -> socket.socket:
+    """Connect, retrying while the server's listen queue is full (EAGAIN on a Unix socket)."""
+    give_up = time.monotonic() + retry_seconds
+    delay = 0.002
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
-        sock.connect(path)
+        try:
+            sock.connect(path)
+            return sock
+        except OSError as exc:
+            sock.close()
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or time.monotonic() >= give_up:
+                raise
+        time.sleep(delay)  # a full queue drains in milliseconds; back off up to 50 ms
+        delay = min(delay * 2, 0.05)
+
+
+def request(
+    path: str, cmd: str, args: list[str], timeout: float = 10.0, retry_seconds: float = CONNECT_RETRY_SECONDS
+) -> dict[str, Any]:
+    with _connect(path, timeout, retry_seconds) as sock:
         sock.sendall(json.dumps({"cmd": cmd, "args": args}).encode() + b"\n")
         data = b""
-        while b"\n" not in data:
-            chunk = sock.recv(4096)
+        while b"\n" not in data and len(data) <= 1024 * 1024:
+            chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
-    return json.loads(data or b"{}")
+    reply = json.loads(data or b"{}")
+    if not isinstance(reply, dict):
+        raise ValueError(f"the appliance answered {type(reply).__name__}, not an object")
+    return reply
 
 
 def ctl_main(argv: list[str], socket_path: str) -> int:
@@ -132,8 +339,10 @@ def ctl_main(argv: list[str], socket_path: str) -> int:
         print(f"usage: appliance ctl {{{'|'.join(COMMANDS)}}} [TEXT]", file=sys.stderr)
         return 2
     if not socket_path:
-        print("appliance ctl: no control socket: pass --socket PATH (the service uses "
-              "/run/appliance/control.sock)", file=sys.stderr)
+        print(
+            "appliance ctl: no control socket: pass --socket PATH (the service uses /run/appliance/control.sock)",
+            file=sys.stderr,
+        )
         return 2
     try:
         reply = request(socket_path, argv[0], argv[1:])
@@ -141,8 +350,7 @@ def ctl_main(argv: list[str], socket_path: str) -> int:
         print(f"appliance ctl: {socket_path} does not exist: is the appliance running?", file=sys.stderr)
         return 1
     except PermissionError:
-        print(f"appliance ctl: no permission for {socket_path}: run as the service's group or root",
-              file=sys.stderr)
+        print(f"appliance ctl: no permission for {socket_path}: run as the service's group or root", file=sys.stderr)
         return 1
     except (ConnectionRefusedError, TimeoutError, OSError, ValueError) as exc:
         print(f"appliance ctl: {socket_path}: {exc}", file=sys.stderr)

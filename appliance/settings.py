@@ -340,11 +340,7 @@ def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, st
     if path is not None:
         p = Path(path)
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SettingsError(f"{p}: no such config file") from None
-        except PermissionError:
-            raise SettingsError(f"{p}: cannot read the config file (permission denied)") from None
+            data = tomllib.loads(_read_config(p))
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{p}: not valid TOML: {exc}") from None
     settings = Settings(secrets=Secrets.from_env(env))
@@ -365,6 +361,31 @@ def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, st
         _set(getattr(settings, section_name), section_name, key, _parse_env(raw), from_env=name)
     settings.validate()
     return settings
+
+
+def _read_config(p: Path) -> str:
+    """The file's text, or SettingsError with one line naming the problem (a traceback here would exit 1,
+    which systemd answers with a restart loop). A UTF-8 byte order mark, as Windows editors write, is
+    accepted."""
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise SettingsError(f"{p}: no such config file") from None
+    except IsADirectoryError:
+        raise SettingsError(f"{p}: is a directory, not a config file (name the .toml file inside)") from None
+    except PermissionError:
+        raise SettingsError(f"{p}: cannot read the config file (permission denied: the service user needs read "
+                            "access, e.g. `chgrp appliance` and `chmod 640`)") from None
+    except OSError as exc:
+        raise SettingsError(f"{p}: cannot read the config file ({exc.strerror or exc})") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SettingsError(f"{p}: the file is UTF-16 text: save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SettingsError(f"{p}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): save the file "
+                            "as UTF-8") from None
 
 
 def _set(section: Any, section_name: str, key: str, value: Any, from_env: str = "") -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from ..cancel import CancelToken
 from ..errors import ApplianceError, ErrorKind
 from ..ports import FRAME_SAMPLES, SAMPLE_RATE
+from ..startup import MissingResource
 from .convert import FrameChunker, StreamResampler, float_to_int16, to_mono_float
 
 log = logging.getLogger(__name__)
@@ -43,24 +44,37 @@ def list_devices(pa: Any) -> list[dict[str, Any]]:
     return [pa.get_device_info_by_index(i) for i in range(pa.get_device_count())]
 
 
+def _device_fix(kind: str) -> str:
+    setting = "output_device" if kind == "output" else "input_device"
+    thing = "speaker" if kind == "output" else "microphone"
+    return (f"plug in a {thing}, or set [audio] {setting} to an index or part of a name from "
+            "`appliance doctor` (empty = the system default)")
+
+
 def find_device(pa: Any, spec: str, *, output: bool) -> dict[str, Any]:
-    """The device named by ``spec`` (an index, or part of a name; "" = the default)."""
+    """The device named by ``spec`` (an index, or part of a name; "" = the default). A device that is not
+    there raises MissingResource: at start that is exit 2 with the fix, not a restart loop."""
     key = "maxOutputChannels" if output else "maxInputChannels"
     kind = "output" if output else "input"
     try:
+        info: dict[str, Any]
         if not spec:
-            return pa.get_default_output_device_info() if output else pa.get_default_input_device_info()
+            info = pa.get_default_output_device_info() if output else pa.get_default_input_device_info()
+            return info
         if spec.isdigit():
             info = pa.get_device_info_by_index(int(spec))
             if info[key] > 0:
                 return info
-            raise ApplianceError(ErrorKind.AUDIO, f"audio device {spec} has no {kind} channels")
+            raise MissingResource(ErrorKind.AUDIO, f"audio device {spec} ({info.get('name')}) has no {kind} "
+                                                   "channels", _device_fix(kind))
     except (OSError, ValueError) as exc:
-        raise ApplianceError(ErrorKind.AUDIO, f"no {kind} audio device {spec or '(default)'}: {exc}") from exc
+        raise MissingResource(ErrorKind.AUDIO, f"no {kind} audio device {spec or '(default)'} ({exc})",
+                              _device_fix(kind)) from exc
     matches = [d for d in list_devices(pa) if spec.lower() in str(d["name"]).lower() and d[key] > 0]
     if not matches:
-        names = ", ".join(f"{d['index']}: {d['name']}" for d in list_devices(pa) if d[key] > 0)
-        raise ApplianceError(ErrorKind.AUDIO, f"no {kind} audio device matches {spec!r} (have: {names})")
+        names = ", ".join(f"{d['index']}: {d['name']}" for d in list_devices(pa) if d[key] > 0) or "none"
+        raise MissingResource(ErrorKind.AUDIO, f"no {kind} audio device matches {spec!r} (have: {names})",
+                              _device_fix(kind))
     return matches[0]
 
 

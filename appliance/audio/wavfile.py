@@ -7,6 +7,7 @@ latency behave as on a device.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -15,29 +16,65 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf  # type: ignore[import-untyped]  # no stubs; libsndfile decodes
 
 from ..cancel import CancelToken
 from ..ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
-from .convert import FrameChunker, StreamResampler, float_to_int16, to_mono_float
+from .convert import FrameChunker, StreamResampler, float_to_int16
 
 log = logging.getLogger(__name__)
 
 
+class AudioFileError(ValueError):
+    """A file that cannot be decoded as audio; the message is one line naming the file and the problem."""
+
+
+def _open(path: str | Path) -> sf.SoundFile:
+    """libsndfile reads every WAV flavour (8/16/24/32-bit integer, 32/64-bit float, WAVE_FORMAT_EXTENSIBLE);
+    the stdlib ``wave`` module reads only plain integer PCM."""
+    try:
+        return sf.SoundFile(str(path))
+    except sf.LibsndfileError as exc:
+        reason = exc.error_string.strip().rstrip(".") or "unreadable"
+        raise AudioFileError(f"{path}: not an audio file libsndfile can read ({reason})") from None
+    except (OSError, TypeError, RuntimeError) as exc:
+        raise AudioFileError(f"{path}: cannot open ({exc})") from None
+
+
+def _check(path: str | Path, f: sf.SoundFile) -> None:
+    if f.samplerate <= 0 or f.channels <= 0:
+        raise AudioFileError(f"{path}: no audio (rate {f.samplerate}, {f.channels} channels)")
+
+
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """Any PCM WAV → (mono float32, rate)."""
-    with wave.open(str(path), "rb") as w:
-        if w.getcomptype() != "NONE":
-            raise ValueError(f"{path}: compressed WAV ({w.getcomptype()}) is not supported")
-        data = w.readframes(w.getnframes())
-        return to_mono_float(data, w.getnchannels(), w.getsampwidth()), w.getframerate()
+    """Any audio file libsndfile reads → (mono float32 in -1..1, rate). Raises AudioFileError."""
+    with _open(path) as f:
+        _check(path, f)
+        try:
+            data = f.read(dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFileError(f"{path}: damaged audio data ({exc})") from None
+        return _mono(data), f.samplerate
 
 
-def write_wav(path: str | Path, pcm: np.ndarray, rate: int) -> None:
-    with wave.open(str(path), "wb") as w:
+def _mono(data: np.ndarray) -> np.ndarray:
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def wav_bytes(pcm: np.ndarray, rate: int) -> bytes:
+    """16-bit mono WAV in memory, so a caller can write it in one piece and fsync it (phrases.py)."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def write_wav(path: str | Path, pcm: np.ndarray, rate: int) -> None:
+    Path(path).write_bytes(wav_bytes(pcm, rate))
 
 
 class WavMicrophone:
@@ -49,22 +86,23 @@ class WavMicrophone:
     def __init__(self, path: str | Path, pace: float = 1.0) -> None:
         self.path = Path(path)
         self.pace = pace
-        with wave.open(str(self.path), "rb") as w:  # fail early on a bad file
-            if w.getcomptype() != "NONE":
-                raise ValueError(f"{path}: compressed WAV ({w.getcomptype()}) is not supported")
-            self.duration = w.getnframes() / w.getframerate()
+        with _open(self.path) as f:  # fail early on a bad file
+            _check(self.path, f)
+            self.duration = f.frames / f.samplerate
         self._closed = threading.Event()
 
     def _decoded(self) -> Iterator[np.ndarray]:
-        with wave.open(str(self.path), "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            resampler = StreamResampler(rate, SAMPLE_RATE)
+        with _open(self.path) as f:
+            resampler = StreamResampler(f.samplerate, SAMPLE_RATE)
             chunker = FrameChunker(FRAME_SAMPLES)
-            block = max(1, rate // 5)
+            block = max(1, f.samplerate // 5)
             while True:
-                data = w.readframes(block)
-                last = len(data) < block * channels * width
-                samples = to_mono_float(data, channels, width) if data else np.zeros(0, np.float32)
+                try:
+                    data = f.read(block, dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    raise AudioFileError(f"{self.path}: damaged audio data ({exc})") from None
+                last = len(data) < block
+                samples = _mono(data) if len(data) else np.zeros(0, np.float32)
                 yield from chunker.push(float_to_int16(resampler.process(samples, last=last)))
                 if last:
                     break

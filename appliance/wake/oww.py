@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import ApplianceError, ErrorKind
 from ..ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, WakeHit
 from ..settings import WakeSettings
+from ..startup import MissingResource
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ def resolve_model(name: str, runtime: str) -> tuple[str, Path]:
     path = Path(name).expanduser()
     if path.suffix in (".tflite", ".onnx"):
         if not path.is_file():
-            raise ApplianceError(ErrorKind.CONFIG, f"wake.models: no model file at {path}")
+            raise MissingResource(ErrorKind.CONFIG, f"wake.models: no model file at {path}",
+                                  "fix the path in [wake] models, or name a built-in model "
+                                  f"({', '.join(shipped_models())})")
         if path.suffix != suffix:
             wanted = "onnx" if path.suffix == ".onnx" else "tflite"
             raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {path.name} needs wake.runtime = {wanted!r}")
@@ -114,8 +117,9 @@ def resolve_model(name: str, runtime: str) -> tuple[str, Path]:
                                                "paths to .onnx models")
     candidate = models_dir() / f"{name}{suffix}"
     if not candidate.is_file() or name in FEATURE_MODELS:
-        raise ApplianceError(ErrorKind.CONFIG, f"wake.models: no built-in model {name!r} "
-                                               f"(shipped: {', '.join(shipped_models())})")
+        raise MissingResource(ErrorKind.CONFIG, f"wake.models: no built-in model {name!r} "
+                                                f"(shipped: {', '.join(shipped_models())})",
+                              "set [wake] models to one of these, or to the path of a .tflite/.onnx model")
     return name, candidate
 
 
@@ -165,7 +169,9 @@ class OpenWakeWordDetector:
             self._model = Model(wakeword_models=[str(p) for _, p in resolved], inference_framework=runtime,
                                 melspec_model_path=str(melspec), embedding_model_path=str(embedding))
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ApplianceError(ErrorKind.WAKE, f"cannot load the wake word model(s): {exc}") from exc
+            raise MissingResource(ErrorKind.WAKE, f"cannot load the wake word model(s): {exc}",
+                                  "the file is damaged or not an openWakeWord model: replace it, or set "
+                                  "[wake] models to a built-in name") from exc
         # a model scores under its file name; a multi-class model (rare) under each of its class labels
         self.names = [label for name in self.names for label in
                       ([name] if self._model.model_outputs[name] == 1 else self._model.class_mapping[name].values())]
