@@ -12,10 +12,7 @@ import pytest
 
 from appliance.audio.pyaudio_io import PyAudioMicrophone, PyAudioSpeaker
 
-try:  # main moved tests/e2e.py to appliance.sim.headless (same functions) while this branch was open
-    from appliance.sim.headless import ROOT, appliance_env, run
-except ImportError:
-    from e2e import ROOT, appliance_env, run  # type: ignore[no-redef]
+from appliance.sim.headless import ROOT, appliance_env, run
 from appliance.sim.voice import silence, write_wav
 from appliance.startup import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, MissingResource
 
