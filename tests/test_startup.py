@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from appliance.audio.pyaudio_io import PyAudioMicrophone, PyAudioSpeaker
-
 from appliance.sim.headless import ROOT, appliance_env, run
 from appliance.sim.voice import silence, write_wav
 from appliance.startup import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, MissingResource
