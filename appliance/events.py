@@ -232,3 +232,16 @@ class Recorder:
 
     def states(self) -> list[str]:
         return [e.state for e in self.of(StateChanged)]
+
+
+@dataclass(frozen=True)
+class TimerChanged(Event):
+    """A timer was set, cancelled, extended, resumed after a restart, ended, or missed while down."""
+
+    name: ClassVar[str] = "timer"
+    action: str  # "set", "cancelled", "extended", "resumed", "ended", "missed"
+    label: str
+    seconds: float
+    """The length it was set for."""
+    left: float
+    """Seconds it had left when this happened."""

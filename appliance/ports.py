@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .cancel import CancelToken
 from .events import Event
+
+if TYPE_CHECKING:
+    from .timers.service import TimerService
 
 #: The pipeline's audio format: 16 kHz mono int16, in frames of 80 ms (what openWakeWord wants).
 SAMPLE_RATE = 16_000
@@ -137,6 +140,10 @@ class Controls(Protocol):
     def reset_conversation(self) -> None: ...
 
     def camera_allowed(self) -> bool: ...
+
+    def timers(self) -> TimerService | None:
+        """The running timers (None when the appliance keeps none)."""
+        ...
 
 
 @dataclass

@@ -8,8 +8,9 @@ import numpy as np
 class Controls:
     """ports.Controls for tools; only camera_allowed matters to the camera tests."""
 
-    def __init__(self, allowed: bool = True) -> None:
+    def __init__(self, allowed: bool = True, timers: object = None) -> None:
         self.allowed = allowed
+        self._timers = timers
 
     def volume(self) -> float:
         return 0.5
@@ -25,6 +26,9 @@ class Controls:
 
     def camera_allowed(self) -> bool:
         return self.allowed
+
+    def timers(self) -> object:
+        return self._timers
 
 
 def tone(freq: float, seconds: float, rate: int, level: float = 0.5) -> np.ndarray:

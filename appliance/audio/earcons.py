@@ -43,3 +43,11 @@ def mute_tone(muted: bool) -> tuple[np.ndarray, int]:
     """Falling blip when the microphone is muted, rising when unmuted."""
     notes = [(660.0, 0.05), (440.0, 0.07)] if muted else [(440.0, 0.05), (660.0, 0.07)]
     return _tone(notes, level=0.25), RATE
+
+
+def alarm() -> tuple[np.ndarray, int]:
+    """A timer's alarm: three bright beeps and a rest (about 1.2 s), repeated while it rings. Loud and
+    unlike every other earcon, so it is recognised across a kitchen."""
+    beep = [(1760.0, 0.12), (0.0, 0.08)]
+    x = _tone(beep * 3 + [(0.0, 0.5)], level=0.5)
+    return x, RATE

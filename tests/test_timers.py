@@ -1,0 +1,254 @@
+"""Timers: the pure book with both clocks passed in, their words, the state file, and the running service."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from appliance.events import Recorder, TimerChanged
+from appliance.timers import store, words
+from appliance.timers.schedule import MAX_TIMERS, Timer, TimerBook, TimerError
+from appliance.timers.service import TimerService
+
+MONO, WALL = 100.0, 1_700_000_000.0
+
+
+def test_set_list_and_ring_in_order() -> None:
+    book = TimerBook()
+    tea = book.set(180, "Tea", MONO, WALL)
+    egg = book.set(60, None, MONO, WALL)
+    assert tea.label == "tea" and egg.label == ""
+    assert [t.id for t in book.running()] == [egg.id, tea.id]  # soonest first
+    assert book.next_due() == MONO + 60
+    assert book.pop_due(MONO + 59.9) == []
+    assert book.pop_due(MONO + 60) == [egg]
+    assert book.pop_due(MONO + 500) == [tea]
+    assert len(book) == 0 and book.next_due() is None
+
+
+def test_several_timers_with_the_same_label_get_distinct_names() -> None:
+    book = TimerBook()
+    assert [book.set(60, "pasta", MONO, WALL).label for _ in range(3)] == ["pasta", "pasta 2", "pasta 3"]
+    assert [t.label for t in book.find("pasta 2")] == ["pasta 2"]
+
+
+def test_find_by_label_in_what_was_said_and_the_only_timer_without_one() -> None:
+    book = TimerBook()
+    pasta = book.set(600, "pasta", MONO, WALL)
+    assert book.find(None) == [pasta]  # the only one
+    assert book.find("the pasta one") == [pasta]
+    book.set(60, "eggs", MONO, WALL)
+    assert book.find(None) == []  # ambiguous
+    assert book.find("rice") == []
+
+
+def test_cancel_by_label_all_and_helpful_errors() -> None:
+    book = TimerBook()
+    with pytest.raises(TimerError, match="no timers running"):
+        book.cancel(None)
+    book.set(60, "eggs", MONO, WALL)
+    book.set(600, "pasta", MONO, WALL)
+    with pytest.raises(TimerError, match="say which one"):
+        book.cancel(None)
+    with pytest.raises(TimerError, match="no rice timer"):
+        book.cancel("rice")
+    assert [t.label for t in book.cancel("eggs")] == ["eggs"]
+    book.set(30, None, MONO, WALL)
+    assert len(book.cancel(None, everything=True)) == 2
+    assert len(book) == 0
+
+
+def test_add_time_moves_both_deadlines_and_refuses_nonsense() -> None:
+    book = TimerBook()
+    t = book.set(60, "tea", MONO, WALL)
+    longer = book.add_time("tea", 30)
+    assert (longer.seconds, longer.due, longer.due_wall) == (90, t.due + 30, t.due_wall + 30)
+    shorter = book.add_time(None, -60)
+    assert shorter.seconds == 30
+    with pytest.raises(TimerError, match="no time"):
+        book.add_time("tea", -100)
+    with pytest.raises(TimerError, match="24 hours"):
+        book.add_time("tea", 24 * 3600)
+
+
+def test_limits() -> None:
+    book = TimerBook()
+    with pytest.raises(TimerError, match="at least one second"):
+        book.set(0, None, MONO, WALL)
+    with pytest.raises(TimerError, match="24 hours"):
+        book.set(24 * 3600 + 1, None, MONO, WALL)
+    for _ in range(MAX_TIMERS):
+        book.set(60, None, MONO, WALL)
+    with pytest.raises(TimerError, match="cancel one first"):
+        book.set(60, None, MONO, WALL)
+
+
+def test_restart_resumes_with_the_time_left_and_reports_the_missed() -> None:
+    book = TimerBook()
+    book.set(60, "eggs", MONO, WALL)
+    book.set(600, "pasta", MONO, WALL)
+    saved = json.loads(json.dumps(book.to_json()))
+    # the appliance was down for 2 minutes; the monotonic clock restarted near zero at boot
+    restored, missed = TimerBook.from_json(saved, 5.0, WALL + 120)
+    assert [t.label for t in missed] == ["eggs"]
+    [pasta] = restored.running()
+    assert pasta.label == "pasta" and pasta.left(5.0) == pytest.approx(480)
+    assert restored.set(10, None, 5.0, WALL + 120).id > pasta.id  # ids never reused
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        "x",
+        {"timers": "x"},
+        {"timers": [{"id": "a"}, {"label": 3}]},
+        {"timers": [{"id": 1, "seconds": -5, "due_wall": WALL}]},
+        {"timers": [{"id": 1, "seconds": 5, "due_wall": float("nan")}], "next_id": "x"},
+    ],
+)
+def test_a_damaged_state_is_skipped_not_fatal(data: object) -> None:
+    book, missed = TimerBook.from_json(data, MONO, WALL)
+    assert len(book) == 0 and missed == []
+
+
+def test_words() -> None:
+    assert words.duration(0) == "0 seconds"
+    assert words.duration(1) == "1 second"
+    assert words.duration(90) == "1 minute and 30 seconds"
+    assert words.duration(3725) == "1 hour, 2 minutes and 5 seconds"
+    t = Timer(1, "pasta", 600, MONO + 600, WALL + 600)
+    assert words.status([], MONO) == "No timers are running."
+    assert words.status([t], MONO + 330) == (
+        "One timer is running. The pasta timer has 4 minutes and 30 seconds left (set for 10 minutes)."
+    )
+    assert words.ended(t) == "Your pasta timer is done."
+    assert words.ended(Timer(2, "", 60, 0, 0)) == "Your timer is done."
+    assert "switched off" in words.ended(t, missed=True)
+
+
+def test_store_is_atomic_and_tolerant(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "timers.json"
+    assert store.load(path) is None
+    store.save(path, {"a": 1})
+    assert store.load(path) == {"a": 1}
+    stale = path.parent / ".timers.json.x1.tmp"
+    stale.write_text("half")
+    path.write_text("{not json")
+    assert store.load(path) is None  # damaged: ignored, logged
+    assert not stale.exists()  # an interrupted save's temp file is cleaned up
+    assert [p.name for p in path.parent.iterdir()] == ["timers.json"]
+
+
+def test_service_rings_persists_and_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "timers.json"
+    recorder = Recorder()
+    rang: list[tuple[str, bool]] = []
+    done = threading.Event()
+
+    def ring(timer: Timer, missed: bool) -> None:
+        rang.append((timer.label, missed))
+        done.set()
+
+    service = TimerService(path, ring, recorder)
+    assert service.start() == []
+    service.set(1, "eggs")
+    service.set(3600, "roast")
+    assert [t["label"] for t in json.loads(path.read_text())["timers"]] == ["eggs", "roast"]
+    assert done.wait(5.0)
+    assert rang == [("eggs", False)]
+    recorder.wait_for(lambda e: isinstance(e, TimerChanged) and e.action == "ended")
+    assert [t["label"] for t in json.loads(path.read_text())["timers"]] == ["roast"]
+    service.close()
+
+    # a restart: the roast resumes; an extra entry whose deadline passed while down rings once as missed
+    data = json.loads(path.read_text())
+    data["timers"].append({"id": 99, "label": "tea", "seconds": 60, "due_wall": 1.0})
+    path.write_text(json.dumps(data))
+    rang.clear()
+    again = TimerService(path, ring, recorder)
+    assert [t.label for t in again.start()] == ["tea"]
+    assert rang == [("tea", True)]
+    assert [t.label for t in again.running()] == ["roast"]
+    assert 3590 < again.running()[0].left(again.now()) <= 3600
+    actions = [(e.action, e.label) for e in recorder.of(TimerChanged)]
+    assert ("resumed", "roast") in actions and ("missed", "tea") in actions
+    assert [t["label"] for t in json.loads(path.read_text())["timers"]] == ["roast"]  # the missed one is gone
+    assert again.cancel("roast")[0].label == "roast"
+    again.close()
+
+
+def test_service_without_a_state_directory_keeps_timers_in_memory() -> None:
+    service = TimerService(None, lambda t, m: None, Recorder())
+    service.start()
+    service.set(60, "tea")
+    assert [t.label for t in service.running()] == ["tea"]
+    service.close()
+
+
+def _call(registry: object, ctx: object, name: str, arguments: dict[str, object]) -> str:
+    from appliance.llm.tools import ToolRegistry
+
+    assert isinstance(registry, ToolRegistry)
+    tool, kwargs = registry.bind(name, json.dumps(arguments))
+    return str(tool.invoke(ctx, kwargs))  # type: ignore[arg-type]
+
+
+def test_the_model_sets_lists_extends_and_cancels_timers_through_the_tools() -> None:
+    from doubles import Controls
+
+    from appliance.cancel import CancelToken
+    from appliance.llm.tools import ToolRegistry
+    from appliance.ports import ToolContext
+    from appliance.timers.tools import TIMER_TOOLS
+
+    registry = ToolRegistry()
+    for function in TIMER_TOOLS:
+        registry.register(function)
+    specs = {s["name"]: s for s in registry.specs()}
+    assert set(specs) == {"set_timer", "list_timers", "cancel_timer", "add_time_to_timer"}
+    assert specs["set_timer"]["strict"] is True
+    assert set(specs["set_timer"]["parameters"]["required"]) == {"seconds", "label"}
+
+    clock = [MONO]
+    service = TimerService(None, lambda t, m: None, Recorder(), clock=lambda: clock[0], wall=lambda: WALL)
+    ctx = ToolContext(controls=Controls(timers=service), camera=None, indicators=None, cancel=CancelToken(),
+                      emit=lambda e: None)
+    assert _call(registry, ctx, "set_timer", {"seconds": 480, "label": "pasta"}) == (
+        "The pasta timer is set for 8 minutes.")
+    assert _call(registry, ctx, "set_timer", {"seconds": 90, "label": None}) == (
+        "The timer is set for 1 minute and 30 seconds.")
+    clock[0] += 30
+    assert _call(registry, ctx, "list_timers", {}) == (
+        "2 timers are running. The timer has 1 minute left (set for 1 minute and 30 seconds). "
+        "The pasta timer has 7 minutes and 30 seconds left (set for 8 minutes).")
+    assert _call(registry, ctx, "add_time_to_timer", {"seconds": 60, "label": "pasta"}) == (
+        "The pasta timer now has 8 minutes and 30 seconds left.")
+    assert _call(registry, ctx, "cancel_timer", {"label": None, "all_timers": False}).startswith(
+        "Nothing cancelled: Several timers are running")
+    assert _call(registry, ctx, "cancel_timer", {"label": "pasta", "all_timers": False}) == (
+        "Cancelled the pasta timer.")
+    assert _call(registry, ctx, "cancel_timer", {"label": None, "all_timers": True}) == "Cancelled the timer."
+    assert _call(registry, ctx, "set_timer", {"seconds": 0, "label": None}) == (
+        "Not set: A timer needs at least one second.")
+    assert _call(registry, ctx, "list_timers", {}) == "No timers are running."
+
+
+def test_timer_tools_say_so_when_the_appliance_keeps_no_timers() -> None:
+    from doubles import Controls
+
+    from appliance.cancel import CancelToken
+    from appliance.llm.tools import ToolRegistry
+    from appliance.ports import ToolContext
+    from appliance.timers.tools import TIMER_TOOLS
+
+    registry = ToolRegistry()
+    for function in TIMER_TOOLS:
+        registry.register(function)
+    ctx = ToolContext(controls=Controls(), camera=None, indicators=None, cancel=CancelToken(), emit=lambda e: None)
+    assert _call(registry, ctx, "set_timer", {"seconds": 60, "label": None}) == (
+        "Not set: Timers are not available on this device.")
