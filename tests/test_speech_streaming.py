@@ -1,0 +1,229 @@
+"""Speech from the first words: the input-streaming WebSocket client against the stand-in service, and its
+fallback to the per-sentence HTTP stream through the real ElevenLabs SDK against the fake cloud."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from appliance.audio.wavfile import WavSpeaker, read_wav
+from appliance.cancel import CancelToken
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.events import Error, Recorder, Sentence
+from appliance.settings import Secrets, TtsSettings
+from appliance.sim.cloud import FakeCloud
+from appliance.sim.speech import pcm, tts
+from appliance.sim.tts_ws import FakeStreamInputTTS, Fault, tone_for
+from appliance.speech.phrases import PhraseCache
+from appliance.speech.pipeline import SpeechPipeline
+from appliance.speech.streaming import StreamingSpeech
+from appliance.speech.tts import ElevenLabsSynth
+from appliance.tts.elevenlabs_ws import StreamInputConnection, ws_base_url
+
+RATE = 24000
+KEY = "el-test-fakecloud-0123456789"
+ANSWER = ["It is ", "sunny in ", "Paris today, ", "with a light ", "breeze. ", "Take ", "sunglasses ", "if you ",
+          "go out. ", "Enjoy ", "it!"]
+SENTENCES = ["It is sunny in Paris today, with a light breeze.", "Take sunglasses if you go out.", "Enjoy it!"]
+
+
+@pytest.fixture
+def service() -> Iterator[FakeStreamInputTTS]:
+    with FakeStreamInputTTS(api_key=KEY) as server:
+        yield server
+
+
+class Rig:
+    def __init__(self, service: FakeStreamInputTTS, cloud: FakeCloud, tmp_path: Path, *, pace: float = 0.0,
+                 timeout: float = 1.0, schedule: list[int] | None = None, key: str = KEY) -> None:
+        self.service, self.cloud = service, cloud
+        self.out = tmp_path / "out.wav"
+        self.speaker = WavSpeaker(self.out, rate=RATE, pace=pace, block_ms=20)
+        settings = TtsSettings(sample_rate=RATE, timeout=timeout)
+        secrets = Secrets(elevenlabs_api_key=KEY, elevenlabs_base_url=cloud.elevenlabs_base_url)
+        self.fallback = SpeechPipeline(ElevenLabsSynth(settings, secrets), self.speaker, settings, PhraseCache(None),
+                                       cache_phrases=False)
+        self.connections: list[StreamInputConnection] = []
+
+        def connect() -> StreamInputConnection:
+            conn = StreamInputConnection(api_key=key, voice_id="voice-1", model="eleven_flash_v2_5", rate=RATE,
+                                         base_url=service.url, chunk_schedule=schedule or [50])
+            self.connections.append(conn)
+            return conn
+
+        self.speech = StreamingSpeech(connect, self.fallback, self.speaker, timeout=timeout, open_timeout=2.0)
+        self.events = Recorder()
+
+    def speak(self, pieces: Iterator[str] | list[str], cancel: CancelToken | None = None, **kwargs: object):
+        result = self.speech.speak(iter(pieces), cancel or CancelToken(), self.events, **kwargs)  # type: ignore[arg-type]
+        self.speaker.close()
+        return result
+
+    def played(self) -> bytes:
+        samples, rate = read_wav(self.out)
+        assert rate == RATE
+        return (np.round(samples * 32768)).astype("<i2").tobytes()
+
+    def errors(self) -> list[Error]:
+        return self.events.of(Error)
+
+
+def test_ws_base_url() -> None:
+    assert ws_base_url("https://api.elevenlabs.io") == "wss://api.elevenlabs.io"
+    assert ws_base_url("http://127.0.0.1:8080/") == "ws://127.0.0.1:8080"
+    assert ws_base_url("") == "wss://api.elevenlabs.io"
+
+
+def test_text_streams_in_as_it_comes_with_flushes_at_sentence_ends(service, cloud, tmp_path) -> None:
+    rig = Rig(service, cloud, tmp_path)
+    result = rig.speak(ANSWER)
+    assert result.spoken == SENTENCES and not result.failed and not result.interrupted
+    [conn] = service.connections
+    assert conn.query == {"model_id": "eleven_flash_v2_5", "output_format": "pcm_24000"}
+    assert conn.headers["xi-api-key"] == KEY
+    first = conn.messages[0]
+    assert first["text"] == " " and first["generation_config"] == {"chunk_length_schedule": [50]}
+    assert conn.text.split() == " ".join(ANSWER).split()  # every word sent once, in order
+    assert conn.flushes == 3  # one per sentence
+    assert conn.messages[-1] == {"text": ""}  # the end of input
+    assert [e.text for e in rig.events.of(Sentence)] == SENTENCES
+    assert len(rig.played()) > 0 and rig.errors() == []
+    assert cloud.of("tts") == []  # HTTP never used
+
+
+def test_first_audio_comes_after_the_first_words_before_the_first_sentence_ends(service, cloud, tmp_path) -> None:
+    rig = Rig(service, cloud, tmp_path, schedule=[20])
+    heard = threading.Event()
+
+    def pieces() -> Iterator[str]:
+        yield from ["The weather ", "in Paris ", "is sunny "]  # 30 characters, no sentence end yet
+        assert heard.wait(5.0), "no audio before the first sentence ended"
+        yield from ["and warm today."]
+
+    result = rig.speak(pieces(), on_first_audio=heard.set)
+    assert result.spoken == ["The weather in Paris is sunny and warm today."]
+    [conn] = service.connections
+    flush_at = next(i for i, m in enumerate(conn.messages) if m.get("flush"))
+    assert "".join(str(m["text"]) for m in conn.messages[1:flush_at]).startswith("The weather in Paris is sunny")
+
+
+def test_a_refused_upgrade_speaks_the_whole_answer_over_http(service, cloud, tmp_path) -> None:
+    service.script(Fault(refuse=500))
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path)
+    result = rig.speak(ANSWER)
+    assert result.spoken == SENTENCES
+    assert [r.json["text"] for r in cloud.of("tts")] == SENTENCES
+    assert rig.played() == b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES)
+    assert [e.stage for e in rig.errors()] == ["tts"] and "over HTTP" in rig.errors()[0].message
+
+
+@pytest.mark.parametrize("fault", [Fault(close_after=2), Fault(stall_after=2),
+                                   Fault(error="internal_error", error_after=2)])
+def test_a_break_mid_answer_goes_on_over_http_from_the_next_sentence(service, cloud, tmp_path, fault) -> None:
+    """Two audio messages are the whole first sentence (the stand-in splits each generation in two); it
+    breaks before the second sentence's audio: only the second and third go over HTTP, once each."""
+    service.script(fault)
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path, timeout=0.5)
+    started = time.monotonic()
+    result = rig.speak(ANSWER)
+    assert time.monotonic() - started < 5.0
+    assert [r.json["text"] for r in cloud.of("tts")] == SENTENCES[1:]  # nothing heard twice
+    assert result.spoken == SENTENCES
+    first = tone_for(service.connections[0].text[: len(SENTENCES[0]) + 2], RATE, 1)
+    played = rig.played()
+    assert played.endswith(b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES[1:]))
+    assert len(played) - len(b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES[1:])) <= len(first) + 2 * RATE // 10
+    assert len(rig.errors()) == 1
+
+
+def test_a_break_inside_a_sentence_cuts_it_and_skips_to_the_next(service, cloud, tmp_path) -> None:
+    service.script(Fault(close_after=1))  # half of the first sentence's audio was heard
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path, timeout=0.5)
+    result = rig.speak(ANSWER)
+    assert [r.json["text"] for r in cloud.of("tts")] == SENTENCES[1:]
+    assert result.spoken == SENTENCES[1:]  # the cut sentence is not counted as spoken
+
+
+def test_a_refused_key_is_reported_once_and_not_retried_over_http(service, cloud, tmp_path) -> None:
+    rig = Rig(service, cloud, tmp_path, key="el-wrong-key-0000")
+    result = rig.speak(ANSWER)
+    assert result.spoken == [] and result.failed == SENTENCES  # the text still reaches the events
+    assert [e.kind for e in rig.errors()] == [ErrorKind.AUTH.value]
+    assert cloud.of("tts") == []
+
+
+def test_quota_mid_answer_is_reported_once_and_the_rest_kept_as_text(service, cloud, tmp_path) -> None:
+    service.script(Fault(error="quota_exceeded", error_after=2))
+    rig = Rig(service, cloud, tmp_path)
+    result = rig.speak(ANSWER)
+    assert result.spoken == SENTENCES[:1] and result.failed == SENTENCES[1:]
+    assert [e.kind for e in rig.errors()] == [ErrorKind.QUOTA.value]
+    assert cloud.of("tts") == []
+    rig.speaker = WavSpeaker(tmp_path / "again.wav", rate=RATE)
+    service.script(Fault(error="quota_exceeded", error_after=0))
+    rig.speech.speak(iter(["Hello there."]), CancelToken(), rig.events)
+    assert len(rig.errors()) == 1  # said once
+
+
+def test_cancel_stops_audio_within_200_ms_and_closes_the_socket(service, cloud, tmp_path) -> None:
+    rig = Rig(service, cloud, tmp_path, pace=1.0)
+    cancel = CancelToken()
+    heard = threading.Event()
+    stopped: list[float] = []
+
+    def cancel_soon() -> None:
+        assert heard.wait(5.0)
+        time.sleep(0.3)
+        stopped.append(time.monotonic())
+        cancel.cancel("button")
+
+    threading.Thread(target=cancel_soon, daemon=True).start()
+    result = rig.speech.speak(iter(ANSWER * 3), cancel, rig.events, on_first_audio=heard.set)
+    took = time.monotonic() - stopped[0]
+    assert result.interrupted and took < 0.2
+    assert service.connections[0].closed.wait(2.0)
+
+
+def test_prepare_opens_the_connection_before_the_turn(service, cloud, tmp_path) -> None:
+    service.script(Fault(setup_delay=0.3))
+    rig = Rig(service, cloud, tmp_path)
+    rig.speech.prepare()
+    deadline = time.monotonic() + 5
+    while not (service.connections and rig.speech._ready) and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.01)
+    started = time.monotonic()
+    heard: list[float] = []
+    result = rig.speak(ANSWER, on_first_audio=lambda: heard.append(time.monotonic()))
+    assert result.spoken == SENTENCES
+    assert len(service.connections) == 1 and service.attempts == 1  # the prepared one was used
+    assert heard[0] - started < 0.3  # the setup delay was paid before the turn
+
+
+def test_an_idle_prepared_connection_is_not_trusted(service, cloud, tmp_path) -> None:
+    rig = Rig(service, cloud, tmp_path)
+    clock = [0.0]
+    rig.speech._clock = lambda: clock[0]  # noqa: SLF001
+    rig.speech._prepare()  # noqa: SLF001
+    assert len(service.connections) == 1
+    clock[0] = 60.0
+    result = rig.speak(ANSWER)
+    assert result.spoken == SENTENCES
+    assert service.attempts == 2 and service.connections[0].closed.wait(2.0)
+
+
+def test_the_assistant_failing_before_any_text_is_the_turns_error(service, cloud, tmp_path) -> None:
+    def pieces() -> Iterator[str]:
+        raise ApplianceError(ErrorKind.CONNECTION, "no answer", stage="assistant")
+        yield ""
+
+    rig = Rig(service, cloud, tmp_path)
+    with pytest.raises(ApplianceError, match="no answer"):
+        rig.speak(pieces())
