@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .commands import NAMES, usage
+
 log = logging.getLogger(__name__)
 
 MAX_REQUEST = 16 * 1024
-COMMANDS = ("status", "press", "mute", "unmute", "say", "ask", "reset")
+COMMANDS = NAMES  # the table lives in appliance/commands.py
 
 Handler = Callable[[str, list[str]], dict[str, Any]]
 
@@ -129,7 +131,7 @@ def request(path: str, cmd: str, args: list[str], timeout: float = 10.0) -> dict
 
 def ctl_main(argv: list[str], socket_path: str) -> int:
     if not argv or argv[0] not in COMMANDS:
-        print(f"usage: appliance ctl {{{'|'.join(COMMANDS)}}} [TEXT]", file=sys.stderr)
+        print(usage(), file=sys.stderr)
         return 2
     if not socket_path:
         print("appliance ctl: no control socket: pass --socket PATH (the service uses "
