@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,123 +18,41 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from . import machine as m
+from . import ports as p
 from .audio.convert import apply_volume
 from .audio.earcons import chime, mute_tone
 from .cancel import CancelToken
 from .commands import BY_NAME
 from .errors import ApplianceError, ErrorKind
 from .events import Error, Event, EventBus, Info, Ready, Recording, StateChanged, Turn
+from .inbox import Command, Frame, Inbox
 from .listener import Listener, SilencePolicy, Utterance
-from .machine import (
-    AlertStopped,
-    Ask,
-    CancelTurn,
-    DiscardRecording,
-    Earcon,
-    Effect,
-    Emit,
-    EndRecording,
-    FinishTurn,
-    InternalError,
-    MachineEvent,
-    MicEnded,
-    PlayEarcon,
-    Press,
-    PressKind,
-    RecordingEnded,
-    Refuse,
-    ReportMicError,
-    ResetConversation,
-    Say,
-    SetMute,
-    SetMuted,
-    Shutdown,
-    Snapshot,
-    StartAlert,
-    StartAnnouncement,
-    StartListening,
-    StartTurn,
-    State,
-    StateMachine,
-    Stop,
-    StopAlert,
-    StopAnnouncement,
-    TimerEnded,
-    WakeWord,
-    step,
-)
-from .ports import (
-    Alerts,
-    Assistant,
-    Camera,
-    Indicators,
-    Microphone,
-    Speaker,
-    Speech,
-    ToolContext,
-    Transcriber,
-    VoiceActivity,
-    WakeDetector,
-)
 from .settings import Settings
 from .turn import Announcement, Stages, TurnRunner
 
 log = logging.getLogger(__name__)
 
-_EARCONS: dict[Earcon, Callable[[], tuple[np.ndarray, int]]] = {
-    Earcon.CHIME: chime,
-    Earcon.MUTE_ON: lambda: mute_tone(True),
-    Earcon.MUTE_OFF: lambda: mute_tone(False),
+_EARCONS: dict[m.Earcon, Callable[[], tuple[np.ndarray, int]]] = {
+    m.Earcon.CHIME: chime,
+    m.Earcon.MUTE_ON: lambda: mute_tone(True),
+    m.Earcon.MUTE_OFF: lambda: mute_tone(False),
 }
-
-
-@dataclass(frozen=True)
-class _Frame:
-    pcm: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Command:
-    name: str
-    args: tuple[str, ...]
-    reply: Callable[[dict[str, Any]], None]
-
-
-class Inbox:
-    """Two queues read as one: control messages (events, commands) always before audio frames."""
-
-    def __init__(self) -> None:
-        self._control: deque[Any] = deque()
-        self._frames: deque[_Frame] = deque()
-        self._ready = threading.Condition()
-
-    def put(self, message: Any) -> None:
-        with self._ready:
-            (self._frames if isinstance(message, _Frame) else self._control).append(message)
-            self._ready.notify()
-
-    def get(self, timeout: float) -> Any | None:
-        with self._ready:
-            if not self._control and not self._frames:
-                self._ready.wait(timeout)
-            if self._control:
-                return self._control.popleft()
-            return self._frames.popleft() if self._frames else None
 
 
 @dataclass
 class Ports:
-    microphone: Microphone
-    speaker: Speaker
-    wake: WakeDetector
-    vad: VoiceActivity
-    transcriber: Transcriber | None
-    assistant: Assistant | None
-    speech: Speech | None
-    camera: Camera | None = None
-    indicators: Indicators | None = None
+    microphone: p.Microphone
+    speaker: p.Speaker
+    wake: p.WakeDetector
+    vad: p.VoiceActivity
+    transcriber: p.Transcriber | None
+    assistant: p.Assistant | None
+    speech: p.Speech | None
+    camera: p.Camera | None = None
+    indicators: p.Indicators | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
-    alerts: Alerts | None = None
+    alerts: p.Alerts | None = None  # what rings when a timer ends
 
 
 class App:
@@ -154,8 +71,8 @@ class App:
         self.ports = ports
         self.bus = bus or EventBus()
         self.clock = clock
-        self.snapshot = Snapshot()
-        self.machine = StateMachine()  # a guard: every state change step makes must be in the table
+        self.snapshot = m.Snapshot()
+        self.machine = m.StateMachine()  # a guard: every state change step makes must be in the table
         self.inbox = Inbox()
         self.ready = False
         self.turns_completed = 0
@@ -176,16 +93,16 @@ class App:
 
     def press(self, kind: str = "short", source: str = "button") -> None:
         """A button press from any thread ("short" or "long")."""
-        self.inbox.put(Press(PressKind(kind), source))
+        self.inbox.put(m.Press(m.PressKind(kind), source))
 
     def shutdown(self, reason: str = "shutdown") -> None:
-        self.inbox.put(Shutdown(reason))
+        self.inbox.put(m.Shutdown(reason))
 
     def timer_ended(self, label: str, missed: bool = False) -> None:
-        self.inbox.put(TimerEnded(label, missed))
+        self.inbox.put(m.TimerEnded(label, missed))
 
     def alert_stopped(self, reason: str) -> None:
-        self.inbox.put(AlertStopped(reason))
+        self.inbox.put(m.AlertStopped(reason))
 
     def command(self, name: str, args: list[str] | tuple[str, ...] = (), timeout: float = 5.0) -> dict[str, Any]:
         """Run a control command in the main loop and return its reply (for the control socket)."""
@@ -196,13 +113,13 @@ class App:
             box.append(value)
             answered.set()
 
-        self.inbox.put(_Command(name, tuple(args), reply))
+        self.inbox.put(Command(name, tuple(args), reply))
         if not answered.wait(timeout):
             return {"ok": False, "error": "the appliance did not answer in time"}
         return box[0]
 
     @property
-    def state(self) -> State:
+    def state(self) -> m.State:
         return self.snapshot.state
 
     @property
@@ -220,7 +137,7 @@ class App:
         return self.volume
 
     def stop_turn(self) -> None:
-        self.inbox.put(Press(PressKind.SHORT, "tool"))
+        self.inbox.put(m.Press(m.PressKind.SHORT, "tool"))
 
     def reset_conversation(self) -> None:
         if self.ports.assistant is not None:
@@ -230,12 +147,12 @@ class App:
     def camera_allowed(self) -> bool:
         return self.settings.camera.enabled and not self.muted and self.ports.camera is not None
 
-    def tool_context(self, cancel: CancelToken, emit: Callable[[Any], None]) -> ToolContext:
+    def tool_context(self, cancel: CancelToken, emit: Callable[[Any], None]) -> p.ToolContext:
         """Called by the assistant as each tool starts: the turn shows it is thinking again."""
         runner = self._runner
         if runner is not None:
             runner.tool_round()
-        return ToolContext(
+        return p.ToolContext(
             controls=_ControlsView(self),
             camera=self.ports.camera,
             indicators=self.ports.indicators,
@@ -251,7 +168,7 @@ class App:
         threading.Thread(target=self._read_mic, name="microphone", daemon=True).start()
         self.ready = True
         self.bus.emit(Ready())
-        self.bus.emit(StateChanged(State.IDLE.value, "", "start"))
+        self.bus.emit(StateChanged(m.State.IDLE.value, "", "start"))
         if self._on_ready:
             self._on_ready()
         self._status()
@@ -263,7 +180,7 @@ class App:
                 if message is not None:
                     self._handle(message)
                 s = self.snapshot
-                if s.mic_ended and not s.turn and s.alert is None and s.state in (State.IDLE, State.MUTED):
+                if s.mic_ended and not s.turn and s.alert is None and s.state in (m.State.IDLE, m.State.MUTED):
                     break
         finally:
             self._close()
@@ -271,42 +188,42 @@ class App:
 
     def _handle(self, message: Any) -> None:
         try:
-            if isinstance(message, _Frame):
+            if isinstance(message, Frame):
                 self._on_frame(message.pcm)
-            elif isinstance(message, _Command):
+            elif isinstance(message, Command):
                 self._answer(message)
             else:
                 self._feed(message)
         except Exception as exc:  # the loop must survive anything one message does
             log.exception("main loop failed on %s", type(message).__name__)
             self._report(ApplianceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}", stage="main"))
-            self._feed(InternalError())
+            self._feed(m.InternalError())
 
-    def _feed(self, event: MachineEvent) -> None:
+    def _feed(self, event: m.MachineEvent) -> None:
         before = self.snapshot.state
-        self.snapshot, effects = step(self.snapshot, event)
+        self.snapshot, effects = m.step(self.snapshot, event)
         for effect in effects:
             self._do(effect)
         if self.snapshot.state != before:
             self._status()
 
-    def _do(self, effect: Effect) -> None:
+    def _do(self, effect: m.Effect) -> None:
         match effect:
-            case Emit(event):
+            case m.Emit(event):
                 self._emit(event)
-            case StartListening(preroll, follow_up):
+            case m.StartListening(preroll, follow_up):
                 wake = self.settings.wake
                 timeout = wake.follow_up_seconds if follow_up else self.settings.endpoint.start_timeout
                 self.listener.start(preroll=preroll, start_timeout=timeout)
-            case EndRecording(reason):
+            case m.EndRecording(reason):
                 self._recorded(self.listener.finish(reason))
-            case DiscardRecording(report):
+            case m.DiscardRecording(report):
                 start, end = self.listener.discard()
                 if report:
                     self.bus.emit(Recording(round(start, 3), round(end, 3), "cancelled", round(end - start, 3)))
-            case PlayEarcon(earcon):
+            case m.PlayEarcon(earcon):
                 self._earcon(_EARCONS[earcon])
-            case StartTurn(turn, text):
+            case m.StartTurn(turn, text):
                 audio = self._utterance.audio if text is None and self._utterance is not None else None
                 self._utterance = None
                 self._runner = TurnRunner(
@@ -317,45 +234,45 @@ class App:
                     clock=self.clock,
                 )
                 self._spawn(self._runner.start(audio, text))
-            case CancelTurn(turn, reason):
+            case m.CancelTurn(turn, reason):
                 if self._runner is not None and self._runner.id == turn:
                     runner, self._runner = self._runner, None
                     runner.stop(reason)
                     self.bus.emit(Turn(turn, "cancelled", runner.spans_ms()))
-            case FinishTurn(turn, outcome):
+            case m.FinishTurn(turn, outcome):
                 if self._runner is not None and self._runner.id == turn:
                     self.bus.emit(Turn(turn, outcome, self._runner.spans_ms()))
                     self._runner = None
                 self.turns_completed += 1
-            case StartAnnouncement(job, text):
+            case m.StartAnnouncement(job, text):
                 self._announcement = Announcement(job, text, self._stages)
                 self._spawn(self._announcement.start())
-            case StopAnnouncement(job, reason):
+            case m.StopAnnouncement(job, reason):
                 if self._announcement is not None and self._announcement.job == job:
                     self._announcement.stop(reason)
                     self._announcement = None
-            case StartAlert(label, missed):
+            case m.StartAlert(label, missed):
                 self.bus.emit(Info("alert", f"{label} (missed)" if missed else label))
                 if self.ports.alerts is not None:
                     self.ports.alerts.start(label, missed)
-            case StopAlert(reason):
+            case m.StopAlert(reason):
                 if self.ports.alerts is not None:
                     self.ports.alerts.stop()
-            case SetMute(muted):
+            case m.SetMute(muted):
                 log.info("microphone %s", "muted" if muted else "on")
-            case ResetConversation():
+            case m.ResetConversation():
                 self.reset_conversation()
-            case Refuse(error):
+            case m.Refuse(error):
                 self._refusal = error
-            case ReportMicError(message):
+            case m.ReportMicError(message):
                 self._report(ApplianceError(ErrorKind.AUDIO, message, stage="microphone"))
                 self._exit_code = 1
-            case Stop(reason):
+            case m.Stop(reason):
                 log.info("stopping: %s", reason)
 
     def _emit(self, event: Event) -> None:
         if isinstance(event, StateChanged):
-            self.machine.go(State(event.state))
+            self.machine.go(m.State(event.state))
         self.bus.emit(event)
 
     def _status(self) -> None:
@@ -368,13 +285,13 @@ class App:
         error = ""
         try:
             for frame in self.ports.microphone.frames():
-                self.inbox.put(_Frame(frame))
+                self.inbox.put(Frame(frame))
         except ApplianceError as exc:
             error = exc.message
         except Exception as exc:  # a dead microphone ends the process; systemd restarts it
             log.exception("microphone failed")
             error = f"{type(exc).__name__}: {exc}"
-        self.inbox.put(MicEnded(error))
+        self.inbox.put(m.MicEnded(error))
 
     def _on_frame(self, frame: np.ndarray) -> None:
         s = self.snapshot
@@ -382,16 +299,16 @@ class App:
         if utterance is not None:
             self._recorded(utterance)
             return
-        if s.muted or self.listener.recording or s.state == State.LISTENING:
+        if s.muted or self.listener.recording or s.state == m.State.LISTENING:
             return  # nothing is analysed while muted; nor for the wake word while recording
         boost = 0.0
-        if s.state != State.IDLE:  # thinking, speaking, alerting: our own sound plays
-            if self.settings.wake.while_speaking == "ignore" and s.state != State.ALERTING:
+        if s.state != m.State.IDLE:  # thinking, speaking, alerting: our own sound plays
+            if self.settings.wake.while_speaking == "ignore" and s.state != m.State.ALERTING:
                 return
             boost = self.settings.wake.speaking_boost
         hit = self.ports.wake.process(frame, boost)
         if hit is not None:
-            self._feed(WakeWord(hit.model, hit.score))
+            self._feed(m.WakeWord(hit.model, hit.score))
 
     def _recorded(self, utterance: Utterance) -> None:
         self.bus.emit(
@@ -399,11 +316,11 @@ class App:
         )
         self.ports.wake.reset()
         self._utterance = utterance if utterance.speech else None
-        self._feed(RecordingEnded(utterance.speech))
+        self._feed(m.RecordingEnded(utterance.speech))
 
     # --- commands ------------------------------------------------------------------------------------
 
-    def _answer(self, command: _Command) -> None:
+    def _answer(self, command: Command) -> None:
         try:
             reply = self._on_command(command.name, command.args)
         except Exception as exc:
@@ -429,17 +346,17 @@ class App:
             self.reset_conversation()
             return {"ok": True}
         if name == "press":
-            self._feed(Press(PressKind.SHORT, "ctl"))
+            self._feed(m.Press(m.PressKind.SHORT, "ctl"))
             return {"ok": True, "state": self.state.value}
         if name in ("mute", "unmute"):
-            self._feed(SetMuted(name == "mute", "ctl"))
+            self._feed(m.SetMuted(name == "mute", "ctl"))
             return {"ok": True, "muted": self.muted}
         if not text:
             return {"ok": False, "error": "ask needs the question" if name == "ask" else "say needs the text"}
         if name == "say" and self.ports.speech is None:
             return {"ok": False, "error": "speech is not configured"}
         self._refusal = ""
-        self._feed(Ask(text) if name == "ask" else Say(text))
+        self._feed(m.Ask(text) if name == "ask" else m.Say(text))
         if self._refusal:
             return {"ok": False, "error": self._refusal}
         return {"ok": True, "turn": self.snapshot.turns} if name == "ask" else {"ok": True}
@@ -467,9 +384,9 @@ class App:
 
     def _close(self) -> None:
         if self._runner is not None:
-            self._do(CancelTurn(self._runner.id, "shutdown"))
+            self._do(m.CancelTurn(self._runner.id, "shutdown"))
         if self._announcement is not None:
-            self._do(StopAnnouncement(self._announcement.job, "shutdown"))
+            self._do(m.StopAnnouncement(self._announcement.job, "shutdown"))
         self.ports.microphone.close()
         deadline = time.monotonic() + 1.0
         for worker in self._workers:
