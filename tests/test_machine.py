@@ -43,7 +43,7 @@ def test_every_state_can_reach_idle():
 
 # --- step(): event sequences in, states and effects out ---------------------------------------------------
 
-from appliance.events import Info, Mute, Recording, StateChanged, Stopped, Turn, Wake  # noqa: E402
+from appliance.events import Info, Mute, StateChanged, Stopped, Turn, Wake  # noqa: E402
 from appliance.machine import (  # noqa: E402
     AlertStopped,
     AnnouncementDone,
