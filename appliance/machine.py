@@ -5,12 +5,18 @@ feeds it events (wake word, presses, the listener's and the turn's news, control
 carries out the effects it returns (start listening, start or cancel a turn, play an earcon, emit events).
 No clocks, threads or audio here, so every behaviour is tested as a sequence of events in and effects out.
 
-:data:`TRANSITIONS` is not written by hand: it is every state change :func:`step` makes on the paths an
-exploration of events from the initial snapshot reaches, so it cannot allow a transition no event produces.
+:data:`TRANSITIONS` (:func:`transitions`) is not written by hand: it is every state change :func:`step`
+makes on the paths an exploration of events from the initial snapshot reaches, so it cannot allow a
+transition no event produces.
 
 To add a state: add it to :class:`State`, make the events that enter and leave it return it in ``step``,
 and say what every other event does in it (the exploration below then lists its transitions). To add an
 event: a frozen dataclass here, a branch in ``step``, and a sample of it in :func:`_sample_events`.
+
+Announcements (``ctl say``) do not change the state (the LEDs keep showing idle or muted). One plays at a
+time: a second ``say`` while one plays is refused ("busy (announcing)"), not queued, so a script learns at
+once and a stale message never plays late; ``say`` during a turn or an alert is refused too. The button
+(which then does nothing else), mute, a new turn (wake word, ``ctl ask``) and shutdown stop one.
 
 Timers (the ``ALERTING`` state), decided here:
 - idle: a timer ending rings at once (idle -> alerting);
@@ -28,6 +34,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import cache
 
 from .events import Button, Info, Stopped, Turn, Wake
 from .events import Mute as MuteEvent
@@ -117,13 +124,13 @@ __all__ = [
     "Stop",
     "StopAlert",
     "StopAnnouncement",
-    "TRANSITIONS",
     "TimerEnded",
     "TurnDone",
     "TurnProgress",
     "WakeWord",
     "explore",
     "step",
+    "transitions",
 ]
 
 
@@ -370,13 +377,19 @@ def explore(start: Snapshot | None = None) -> dict[tuple[State, State], tuple[Ma
     return paths
 
 
-def _table() -> dict[State, frozenset[State]]:
+@cache
+def transitions() -> dict[State, frozenset[State]]:
+    """Every transition :func:`step` makes, and nothing else (derived, never edited by hand).
+
+    Computed on first use (about 0.1 s); the app asks for it at start-up, not in the middle of a turn."""
     pairs = explore()
     return {a: frozenset(b for (x, b) in pairs if x == a) for a in State}
 
 
-#: Every transition :func:`step` makes, and nothing else (derived, never edited by hand).
-TRANSITIONS: dict[State, frozenset[State]] = _table()
+def __getattr__(name: str) -> dict[State, frozenset[State]]:
+    if name == "TRANSITIONS":  # ``from appliance.machine import TRANSITIONS``: the derived table
+        return transitions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class InvalidTransition(RuntimeError):
@@ -388,13 +401,14 @@ class StateMachine:
 
     def __init__(self, initial: State = State.IDLE) -> None:
         self.state = initial
+        self._table = transitions()
 
     def can(self, target: State) -> bool:
-        return target in TRANSITIONS[self.state]
+        return target in self._table[self.state]
 
     def go(self, target: State) -> State:
         """Move to ``target`` and return the previous state. Raises InvalidTransition."""
-        if target not in TRANSITIONS[self.state]:
+        if target not in self._table[self.state]:
             raise InvalidTransition(f"{self.state.value} -> {target.value} is not allowed")
         previous, self.state = self.state, target
         return previous

@@ -1,6 +1,48 @@
 import pytest
 
-from appliance.machine import TRANSITIONS, InvalidTransition, State, StateMachine
+from appliance.events import Info, Mute, StateChanged, Stopped, Turn, Wake
+from appliance.machine import (
+    TRANSITIONS,
+    AlertStopped,
+    AnnouncementDone,
+    Ask,
+    CancelTurn,
+    DiscardRecording,
+    Earcon,
+    Emit,
+    EndRecording,
+    FinishTurn,
+    InternalError,
+    InvalidTransition,
+    MicEnded,
+    PlayEarcon,
+    Press,
+    PressKind,
+    Progress,
+    RecordingEnded,
+    Refuse,
+    ResetConversation,
+    Say,
+    SetMute,
+    SetMuted,
+    Shutdown,
+    Snapshot,
+    StartAlert,
+    StartAnnouncement,
+    StartListening,
+    StartTurn,
+    State,
+    StateMachine,
+    Stop,
+    StopAlert,
+    StopAnnouncement,
+    TimerEnded,
+    TurnDone,
+    TurnProgress,
+    WakeWord,
+    explore,
+    step,
+)
 
 
 def test_every_state_has_a_row_and_targets_are_states():
@@ -43,45 +85,6 @@ def test_every_state_can_reach_idle():
 
 # --- step(): event sequences in, states and effects out ---------------------------------------------------
 
-from appliance.events import Info, Mute, StateChanged, Stopped, Turn, Wake  # noqa: E402
-from appliance.machine import (  # noqa: E402
-    AlertStopped,
-    AnnouncementDone,
-    Ask,
-    CancelTurn,
-    DiscardRecording,
-    Earcon,
-    Emit,
-    EndRecording,
-    FinishTurn,
-    InternalError,
-    MicEnded,
-    PlayEarcon,
-    Press,
-    PressKind,
-    Progress,
-    RecordingEnded,
-    Refuse,
-    ResetConversation,
-    Say,
-    SetMute,
-    SetMuted,
-    Shutdown,
-    Snapshot,
-    StartAlert,
-    StartAnnouncement,
-    StartListening,
-    StartTurn,
-    Stop,
-    StopAlert,
-    StopAnnouncement,
-    TimerEnded,
-    TurnDone,
-    TurnProgress,
-    WakeWord,
-    explore,
-    step,
-)
 
 SHORT, LONG = Press(PressKind.SHORT), Press(PressKind.LONG)
 
