@@ -291,7 +291,7 @@ class App:
         except Exception as exc:  # a dead microphone ends the process; systemd restarts it
             log.exception("microphone failed")
             error = f"{type(exc).__name__}: {exc}"
-        self.inbox.put(m.MicEnded(error))
+        self.inbox.put(m.MicEnded(error), audio=True)  # after the frames it read
 
     def _on_frame(self, frame: np.ndarray) -> None:
         s = self.snapshot

@@ -28,18 +28,20 @@ class Command:
 class Inbox:
     def __init__(self) -> None:
         self._control: deque[Any] = deque()
-        self._frames: deque[Frame] = deque()
+        self._audio: deque[Any] = deque()
         self._ready = threading.Condition()
 
-    def put(self, message: Any) -> None:
+    def put(self, message: Any, *, audio: bool = False) -> None:
+        """Queue ``message``; frames (and, with ``audio``, what must follow them, such as the end of the
+        input) keep their order on the audio queue, which is read only when no control message waits."""
         with self._ready:
-            (self._frames if isinstance(message, Frame) else self._control).append(message)
+            (self._audio if audio or isinstance(message, Frame) else self._control).append(message)
             self._ready.notify()
 
     def get(self, timeout: float) -> Any | None:
         with self._ready:
-            if not self._control and not self._frames:
+            if not self._control and not self._audio:
                 self._ready.wait(timeout)
             if self._control:
                 return self._control.popleft()
-            return self._frames.popleft() if self._frames else None
+            return self._audio.popleft() if self._audio else None

@@ -399,15 +399,16 @@ def test_leds_follow_the_states(tmp_path):
 
 def test_the_inbox_hands_out_control_messages_before_queued_audio():
     from appliance.inbox import Frame, Inbox
-    from appliance.machine import Press
+    from appliance.machine import MicEnded, Press
 
     inbox = Inbox()
     for _ in range(25):  # 2 s of audio waiting
         inbox.put(Frame(quiet(0.08)))
     inbox.put(Press())
+    inbox.put(MicEnded(), audio=True)  # the end of the input stays behind the frames it follows
     assert inbox.get(0.1) == Press()
-    assert isinstance(inbox.get(0.1), Frame)
-    assert Inbox().get(0.01) is None
+    assert [type(inbox.get(0.1)) for _ in range(26)] == [Frame] * 25 + [MicEnded]
+    assert inbox.get(0.01) is None
 
 
 class ToolAssistant(Assistant):
