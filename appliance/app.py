@@ -79,9 +79,6 @@ class App:
         self.volume = settings.audio.volume
         self.listener = Listener(ports.vad, SilencePolicy(settings.endpoint), settings.wake.preroll_seconds)
         self._on_status, self._on_tick, self._on_ready = on_status, on_tick, on_ready
-        self._stages = Stages(
-            ports.transcriber, ports.assistant, ports.speech, self.bus.emit, self.inbox.put, self._report, self._earcon
-        )
         self._runner: TurnRunner | None = None
         self._announcement: Announcement | None = None
         self._utterance: Utterance | None = None
@@ -228,7 +225,7 @@ class App:
                 self._utterance = None
                 self._runner = TurnRunner(
                     turn,
-                    self._stages,
+                    self._stages(),
                     deadline_seconds=self.settings.assistant.deadline,
                     follow_up=self.settings.wake.follow_up,
                     clock=self.clock,
@@ -245,7 +242,7 @@ class App:
                     self._runner = None
                 self.turns_completed += 1
             case m.StartAnnouncement(job, text):
-                self._announcement = Announcement(job, text, self._stages)
+                self._announcement = Announcement(job, text, self._stages())
                 self._spawn(self._announcement.start())
             case m.StopAnnouncement(job, reason):
                 if self._announcement is not None and self._announcement.job == job:
@@ -362,6 +359,11 @@ class App:
         return {"ok": True, "turn": self.snapshot.turns} if name == "ask" else {"ok": True}
 
     # --- helpers -------------------------------------------------------------------------------------
+
+    def _stages(self) -> Stages:
+        """Read at each turn: wiring fills in the cloud ports after the app exists (they need its hooks)."""
+        p = self.ports
+        return Stages(p.transcriber, p.assistant, p.speech, self.bus.emit, self.inbox.put, self._report, self._earcon)
 
     def _spawn(self, worker: threading.Thread) -> None:
         self._workers = [w for w in self._workers if w.is_alive()] + [worker]

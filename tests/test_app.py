@@ -429,7 +429,7 @@ class ToolAssistant(Assistant):
 def test_a_tool_round_after_a_spoken_filler_shows_thinking_again(tmp_path):
     h = Harness(tmp_path, question(post=2.5))
     box = [h.app]
-    h.app.ports.assistant = h.app._stages.assistant = ToolAssistant(box)
+    h.app.ports.assistant = ToolAssistant(box)
     h.start()
     assert h.finish() == 0
     assert h.events.states() == ["idle", "listening", "thinking", "speaking", "thinking", "speaking", "idle"]
