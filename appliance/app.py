@@ -348,7 +348,7 @@ class App:
         if name in ("mute", "unmute"):
             self._feed(m.SetMuted(name == "mute", "ctl"))
             return {"ok": True, "muted": self.muted}
-        if not text:
+        if BY_NAME[name].needs_text and not text:
             return {"ok": False, "error": "ask needs the question" if name == "ask" else "say needs the text"}
         if name == "say" and self.ports.speech is None:
             return {"ok": False, "error": "speech is not configured"}
