@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, commands
 from .settings import Settings, SettingsError, describe, load
 
 log = logging.getLogger("appliance")
@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", help="where cached phrases live (default $STATE_DIRECTORY under systemd)")
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default from settings)")
 
-    ctl = sub.add_parser("ctl", help="talk to a running appliance: status|press|mute|unmute|say TEXT|ask TEXT|reset")
+    ctl = sub.add_parser("ctl", help=f"talk to a running appliance: {commands.summary()}",
+                         epilog="commands:\n" + commands.describe(),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ctl.add_argument("--socket", help="control socket (default from settings / $RUNTIME_DIRECTORY)")
     ctl.add_argument("--config", help="settings file")
     ctl.add_argument("args", nargs=argparse.REMAINDER)

@@ -24,11 +24,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .commands import NAMES, usage
 from .startup import StartError
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("status", "press", "mute", "unmute", "say", "ask", "reset")
+COMMANDS = NAMES  # the table lives in appliance/commands.py
 
 #: Limits on one request: its size in bytes, its JSON nesting ({"args": [...]} is 2), its arguments.
 MAX_REQUEST = 16 * 1024
@@ -336,7 +337,7 @@ def request(
 
 def ctl_main(argv: list[str], socket_path: str) -> int:
     if not argv or argv[0] not in COMMANDS:
-        print(f"usage: appliance ctl {{{'|'.join(COMMANDS)}}} [TEXT]", file=sys.stderr)
+        print(usage(), file=sys.stderr)
         return 2
     if not socket_path:
         print(

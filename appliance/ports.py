@@ -16,7 +16,9 @@ from .cancel import CancelToken
 from .events import Event
 
 if TYPE_CHECKING:
+    from .deadline import Deadline
     from .timers.service import TimerService
+    from .timings import TurnTimings
 
 #: The pipeline's audio format: 16 kHz mono int16, in frames of 80 ms (what openWakeWord wants).
 SAMPLE_RATE = 16_000
@@ -71,13 +73,18 @@ class VoiceActivity(Protocol):
 
 
 class Transcriber(Protocol):
-    def transcribe(self, pcm: np.ndarray, cancel: CancelToken) -> str:
-        """Transcribe 16 kHz mono int16 audio. Raises ApplianceError; returns "" for no speech."""
+    def transcribe(self, pcm: np.ndarray, cancel: CancelToken, *, deadline: Deadline | None = None,
+                   timings: TurnTimings | None = None) -> str:
+        """Transcribe 16 kHz mono int16 audio. Raises ApplianceError; returns "" for no speech.
+
+        ``deadline`` and ``timings`` are the turn's (an implementation that does not use them yet may
+        leave them out of its signature: the turn only passes what it accepts)."""
         ...
 
 
 class Assistant(Protocol):
-    def respond(self, text: str, cancel: CancelToken, emit: Emit) -> Iterator[str]:
+    def respond(self, text: str, cancel: CancelToken, emit: Emit, *, deadline: Deadline | None = None,
+                timings: TurnTimings | None = None) -> Iterator[str]:
         """Yield speakable pieces of the answer (sentences) as soon as they stream in.
 
         Emits tool_call / error / info events. Raises ApplianceError when nothing useful can be said;
@@ -100,7 +107,8 @@ class SpeechResult:
 
 class Speech(Protocol):
     def speak(self, sentences: Iterator[str], cancel: CancelToken, emit: Emit,
-              on_first_audio: Callable[[], None] | None = None) -> SpeechResult:
+              on_first_audio: Callable[[], None] | None = None, *, deadline: Deadline | None = None,
+              timings: TurnTimings | None = None) -> SpeechResult:
         """Synthesize and play sentences as they arrive (pipelined); never hangs; stops on cancel."""
         ...
 
@@ -126,6 +134,16 @@ class Indicators(Protocol):
     def camera_led(self, on: bool) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Alerts(Protocol):
+    """What rings when a timer ends (the timers' own module provides it). Never blocks."""
+
+    def start(self, label: str, missed: bool) -> None:
+        """Start ringing; when the alert ends by itself, the app is told (``App.alert_stopped``)."""
+        ...
+
+    def stop(self) -> None: ...
 
 
 class Controls(Protocol):

@@ -392,3 +392,182 @@ def test_leds_follow_the_states(tmp_path):
     h.start()
     assert h.finish() == 0
     assert seen == ["idle", "listening", "thinking", "speaking", "idle"]
+
+
+# --- the loop's inbox, tool rounds, the deadline, announcements, timers ---------------------------------
+
+
+def test_the_inbox_hands_out_control_messages_before_queued_audio():
+    from appliance.inbox import Frame, Inbox
+    from appliance.machine import MicEnded, Press
+
+    inbox = Inbox()
+    for _ in range(25):  # 2 s of audio waiting
+        inbox.put(Frame(quiet(0.08)))
+    inbox.put(Press())
+    inbox.put(MicEnded(), audio=True)  # the end of the input stays behind the frames it follows
+    assert inbox.get(0.1) == Press()
+    assert [type(inbox.get(0.1)) for _ in range(26)] == [Frame] * 25 + [MicEnded]
+    assert inbox.get(0.01) is None
+
+
+class ToolAssistant(Assistant):
+    """Says a filler, runs a "tool" through the app's tool context (as the real assistant does), answers."""
+
+    def __init__(self, app_box: list) -> None:
+        super().__init__(["Let me look.", "It is sunny."])
+        self.app_box = app_box
+
+    def respond(self, text, cancel, emit):
+        self.questions.append(text)
+        yield "Let me look."
+        self.app_box[0].tool_context(CancelToken(), emit)  # the tool starts after the filler was spoken
+        cancel.wait(0.3)
+        yield "It is sunny."
+
+
+def test_a_tool_round_after_a_spoken_filler_shows_thinking_again(tmp_path):
+    h = Harness(tmp_path, question(post=2.5))
+    box = [h.app]
+    h.app.ports.assistant = ToolAssistant(box)
+    h.start()
+    assert h.finish() == 0
+    assert h.events.states() == ["idle", "listening", "thinking", "speaking", "thinking", "speaking", "idle"]
+    assert [e.reason for e in h.events.of(StateChanged)][4] == "tool_round"
+    assert h.events.of(Answer)[0].text == "Let me look. It is sunny."
+
+
+class StuckTranscriber(Transcriber):
+    """Ignores the deadline it is not told about and waits until cancelled."""
+
+    def transcribe(self, pcm, cancel):
+        self.calls.append(pcm)
+        cancel.wait(30)
+        cancel.check()
+        return "too late"
+
+
+def test_when_the_deadline_is_spent_the_error_is_spoken_and_the_appliance_goes_idle(tmp_path):
+    settings = Settings()
+    settings.assistant.deadline = 1.0
+    h = Harness(tmp_path, question(post=3.5), settings=settings, transcriber=StuckTranscriber()).start()
+    assert h.finish() == 0
+    assert h.events.of(Error)[0].kind == "timeout"
+    assert h.speech.phrases == ["offline"]
+    assert h.events.of(Turn)[0].outcome == "error"
+    assert h.events.states() == ["idle", "listening", "thinking", "speaking", "idle"]
+
+
+class DeadlineTranscriber(Transcriber):
+    def __init__(self) -> None:
+        super().__init__()
+        self.given: dict = {}
+
+    def transcribe(self, pcm, cancel, *, deadline=None, timings=None):
+        self.given = {"deadline": deadline, "timings": timings}
+        timings.mark("stt_request_start")
+        return self.text
+
+
+def test_the_turn_passes_its_deadline_and_timings_to_stages_that_accept_them(tmp_path):
+    from appliance.deadline import Deadline
+    from appliance.timings import TurnTimings
+
+    transcriber = DeadlineTranscriber()
+    h = Harness(tmp_path, question(), transcriber=transcriber).start()
+    assert h.finish() == 0
+    assert isinstance(transcriber.given["deadline"], Deadline)
+    assert transcriber.given["deadline"].seconds == h.settings.assistant.deadline
+    assert isinstance(transcriber.given["timings"], TurnTimings)
+    assert "stt_request_start" in transcriber.given["timings"]
+    # the assistant double does not take them (the turn only passes what a stage accepts), and its
+    # last_timings reach the turn event through the adapter
+    assert "transcript_to_first_delta_ms" in h.events.of(Turn)[0].timings
+
+
+def wait_until(condition, timeout=5.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_announcements_stop_on_the_button_and_a_second_one_is_refused(tmp_path):
+    h = Harness(tmp_path, quiet(4.0), sentences=["x"], speech_seconds=3.0).start()
+    h.wait_state("idle")
+    assert h.app.command("say", ["dinner is ready"]) == {"ok": True}
+    h.events.wait_for(lambda e: isinstance(e, Sentence) and e.text == "dinner is ready", 5)
+    assert h.app.command("say", ["again"]) == {"ok": False, "error": "busy (announcing)"}
+    pressed = time.monotonic()
+    h.app.press("short")
+    wait_until(lambda: h.speech.cancelled_at is not None)
+    assert h.speech.cancelled_at - pressed < 0.2
+    assert h.events.states() == ["idle"]  # the press only stopped it
+    wait_until(lambda: h.app.command("say", ["again"])["ok"])  # once it is done, the next one plays
+    assert h.app.command("say", [])["ok"] is False
+    assert h.finish() == 0
+
+
+def test_announcements_never_overlap_a_turn_and_a_new_turn_or_mute_stops_them(tmp_path):
+    h = Harness(tmp_path, quiet(5.0), sentences=["Hello there."], speech_seconds=2.0).start()
+    h.wait_state("idle")
+    assert h.app.command("say", ["one"])["ok"]
+    h.events.wait_for(lambda e: isinstance(e, Sentence) and e.text == "one", 5)
+    assert h.app.command("ask", ["hello"])["ok"]  # a new turn stops the announcement
+    wait_until(lambda: h.speech.cancelled_at is not None)
+    refused = h.app.command("say", ["two"])
+    assert refused["ok"] is False and refused["error"] in ("busy (thinking)", "busy (speaking)")
+    h.app.press("short")
+    h.wait_state("idle", after=3)
+    h.speech.cancelled_at = None
+    assert h.app.command("say", ["three"])["ok"]
+    h.events.wait_for(lambda e: isinstance(e, Sentence) and e.text == "three", 5)
+    assert h.app.command("mute")["muted"] is True
+    wait_until(lambda: h.speech.cancelled_at is not None)
+    assert h.finish() == 0
+
+
+def test_shutdown_during_an_announcement_ends_the_app_within_a_second(tmp_path):
+    h = Harness(tmp_path, quiet(20.0), speech_seconds=10.0).start()
+    h.wait_state("idle")
+    assert h.app.command("say", ["a very long story"])["ok"]
+    h.events.wait_for(lambda e: isinstance(e, Sentence), 5)
+    asked = time.monotonic()
+    h.app.shutdown("SIGTERM")
+    assert h.finish(timeout=5) == 0
+    assert time.monotonic() - asked < 1.0
+    assert h.speech.cancelled_at is not None
+
+
+class RecordingAlerts:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def start(self, label: str, missed: bool) -> None:
+        self.calls.append(("start", label, missed))
+
+    def stop(self) -> None:
+        self.calls.append(("stop",))
+
+
+def test_a_timer_rings_until_a_press_and_waits_for_a_turn_to_end(tmp_path):
+    h = Harness(tmp_path, quiet(5.0), sentences=["Hello there."], speech_seconds=1.0)
+    alerts = RecordingAlerts()
+    h.app.ports.alerts = alerts
+    h.start()
+    h.wait_state("idle")
+    h.app.timer_ended("tea")
+    h.wait_state("alerting")
+    assert alerts.calls == [("start", "tea", False)]
+    assert h.app.command("ask", ["hello"]) == {"ok": False, "error": "busy (alerting)"}
+    h.app.press("short")
+    h.wait_state("idle", after=2)
+    assert alerts.calls[-1] == ("stop",)
+    assert h.app.command("ask", ["hello"])["ok"]
+    h.wait_state("speaking")
+    h.app.timer_ended("eggs", missed=True)  # queued until the answer is over
+    h.wait_state("alerting", after=5)
+    assert alerts.calls[-1] == ("start", "eggs", True) and h.events.of(Turn)[0].outcome == "answered"
+    h.app.alert_stopped("timeout")
+    h.wait_state("idle", after=7)
+    assert h.finish() == 0

@@ -1,0 +1,133 @@
+"""Listening: the microphone's frames in, a finished question (an :class:`Utterance`) out, in audio time.
+
+The listener keeps a pre-roll of the frames before a trigger, and while recording asks two collaborators
+what each frame means: a source of speech probability (the VAD port) and an end-of-turn policy (the
+trailing-silence segmenter today; a turn-detection model can take its place, as an audio front end can
+sit in front of the VAD, without touching the app). Times are seconds of microphone audio, not the wall
+clock, so the listener is tested with arrays of samples and no pacing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .ports import FRAME_SECONDS, SAMPLE_RATE, VoiceActivity
+from .settings import EndpointSettings
+from .wake.preroll import Preroll
+from .wake.segmenter import Outcome, Segmenter
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A finished recording: the audio handed to transcription and where it lies in the microphone's time."""
+
+    audio: np.ndarray = field(compare=False, repr=False)
+    start: float  # seconds of microphone audio at its first sample
+    end: float
+    reason: str  # "speech_ended", "max_length", "no_speech", "input_ended"
+    speech: bool  # False: nothing worth sending was said
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+#: What :meth:`Listener.process` returns when a recording ends.
+ListenerResult = Utterance
+
+
+class EndOfTurnPolicy(Protocol):
+    """Decides, frame by frame, when the question is over (and whether it began at all)."""
+
+    def begin(self, start_timeout: float) -> None:
+        """A new recording starts; give up after ``start_timeout`` seconds without speech."""
+        ...
+
+    def process(self, frame: np.ndarray, probability: float, seconds: float) -> Outcome: ...
+
+    @property
+    def started(self) -> bool:
+        """Speech long enough to be a question was heard."""
+        ...
+
+
+class SilencePolicy:
+    """The question ends after a run of trailing silence (the VAD probability against a threshold)."""
+
+    def __init__(self, settings: EndpointSettings) -> None:
+        self._settings = settings
+        self._segmenter = self._new(settings.start_timeout)
+
+    def _new(self, start_timeout: float) -> Segmenter:
+        e = self._settings
+        return Segmenter(
+            trailing_silence=e.trailing_silence,
+            start_timeout=start_timeout,
+            max_seconds=e.max_seconds,
+            min_speech_seconds=e.min_speech_seconds,
+        )
+
+    def begin(self, start_timeout: float) -> None:
+        self._segmenter = self._new(start_timeout)
+
+    def process(self, frame: np.ndarray, probability: float, seconds: float) -> Outcome:
+        return self._segmenter.process(probability >= self._settings.vad_threshold, seconds)
+
+    @property
+    def started(self) -> bool:
+        return self._segmenter.started
+
+
+class Listener:
+    def __init__(self, vad: VoiceActivity, policy: EndOfTurnPolicy, preroll_seconds: float) -> None:
+        self.vad = vad
+        self.policy = policy
+        self._preroll = Preroll(preroll_seconds)
+        self._frames: list[np.ndarray] = []
+        self._start = 0.0
+        self.now = 0.0  # seconds of microphone audio seen so far
+        self.recording = False
+
+    def process(self, frame: np.ndarray, *, keep: bool = True) -> ListenerResult | None:
+        """Account for one frame. While recording: the utterance when this frame ends it. Otherwise the
+        frame joins the pre-roll (unless ``keep`` is False, e.g. while muted: nothing is kept)."""
+        self.now += FRAME_SECONDS
+        if not self.recording:
+            if keep:
+                self._preroll.push(frame)
+            return None
+        self._frames.append(frame)
+        outcome = self.policy.process(frame, self.vad.speech_probability(frame), FRAME_SECONDS)
+        if outcome == Outcome.CONTINUE:
+            return None
+        return self._finish(outcome != Outcome.NO_SPEECH, outcome.value)
+
+    def start(self, *, preroll: bool, start_timeout: float) -> None:
+        """Start recording, with the frames just before this moment when ``preroll``."""
+        self.policy.begin(start_timeout)
+        self.vad.reset()
+        frames = self._preroll.take() if preroll else []
+        self._preroll.clear()
+        self._frames = list(frames)
+        self._start = self.now - len(frames) * FRAME_SECONDS
+        self.recording = True
+
+    def finish(self, reason: str) -> ListenerResult:
+        """End the recording now (the input ended): speech if the policy heard the question begin."""
+        return self._finish(self.policy.started, reason)
+
+    def discard(self) -> tuple[float, float]:
+        """Drop the recording (a press, mute, shutdown); returns its start and end in audio time."""
+        self._frames = []
+        self.recording = False
+        return self._start, self.now
+
+    def _finish(self, speech: bool, reason: str) -> Utterance:
+        audio = np.concatenate(self._frames) if self._frames else np.zeros(0, dtype=np.int16)
+        self._frames = []
+        self.recording = False
+        start = self._start
+        return Utterance(audio, start, start + len(audio) / SAMPLE_RATE, reason, speech)

@@ -1,0 +1,261 @@
+"""One turn, whole: transcribe → respond → speak, on a worker thread, reported back to the app as events.
+
+A turn owns what its stages share: its :class:`CancelToken` (the button, mute, barge-in and shutdown fire
+it), one :class:`TurnTimings` (every stage marks it; the ``turn`` event reports its spans) and one
+:class:`Deadline` (``assistant.deadline`` seconds from the end of the question). It never changes state
+itself: it posts :class:`TurnProgress` and :class:`TurnDone` and the state machine decides.
+
+Announcements (``ctl say``) are a turn-like job here too: their own token, fired by the same events.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from .audio.earcons import error_tone
+from .cancel import CancelToken
+from .deadline import Deadline
+from .errors import ApplianceError, Cancelled, ErrorKind
+from .events import Answer, Event, Transcript
+from .machine import AnnouncementDone, MachineEvent, Progress, TurnDone, TurnProgress
+from .ports import Assistant, Speech, Transcriber
+from .timings import TurnTimings
+from .wake.followup import expects_reply
+
+log = logging.getLogger(__name__)
+
+#: A stage that does not honour the deadline itself is cancelled this long after it (a backstop).
+DEADLINE_GRACE = 1.0
+
+Earcon = Callable[[Callable[[], tuple[np.ndarray, int]], CancelToken | None], None]
+
+
+@dataclass
+class Stages:
+    """The ports a turn runs, and how it reports."""
+
+    transcriber: Transcriber | None
+    assistant: Assistant | None
+    speech: Speech | None
+    emit: Callable[[Event], None]
+    post: Callable[[MachineEvent], None]  # to the app's inbox
+    report: Callable[[ApplianceError], None]  # a typed error: logged and emitted, secrets redacted
+    earcon: Earcon
+
+
+@cache
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    try:
+        parameters = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+
+
+def _extras(method: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments ``method``'s implementation accepts (the ports' optional deadline/timings)."""
+    func = getattr(method, "__func__", method)
+    return {k: v for k, v in kwargs.items() if _accepts(func, k)}
+
+
+def adopt_assistant_timings(assistant: Any, timings: TurnTimings) -> None:
+    """ADAPTER, to delete once the assistant marks ``llm_*`` on the TurnTimings it is given: copies the
+    marks it still keeps in ``last_timings`` (request_start, first_delta, first_sentence)."""
+    for name, at in (getattr(assistant, "last_timings", None) or {}).items():
+        timings.set(f"llm_{name}", at)
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        turn: int,
+        stages: Stages,
+        *,
+        deadline_seconds: float,
+        follow_up: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.id = turn
+        self.stages = stages
+        self.cancel = CancelToken()  # the turn's: fired by the app (button, mute, barge-in, shutdown)
+        self._stage = CancelToken()  # what the stages watch: the turn's token, or the deadline's backstop
+        self.cancel.on_cancel(lambda: self._stage.cancel(self.cancel.reason))
+        self.timings = TurnTimings(clock)
+        self.timings.mark("end_of_speech")
+        self.deadline = Deadline(deadline_seconds, clock, start=self.timings.get("end_of_speech") or -1.0)
+        self._follow_up = follow_up
+        self._clock = clock
+        self._thinking_again = False
+        self._timed_out = False
+        self.thread: threading.Thread | None = None
+
+    def start(self, audio: np.ndarray | None, text: str | None = None) -> threading.Thread:
+        self.thread = threading.Thread(target=self.run, args=(audio, text), name=f"turn-{self.id}", daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def stop(self, reason: str) -> None:
+        self.cancel.cancel(reason)
+        self.timings.set("done")
+
+    def tool_round(self) -> None:
+        """A tool is about to run: after a spoken filler the appliance shows it is thinking again."""
+        if "first_audio" in self.timings and not self._thinking_again:
+            self._thinking_again = True
+            self.stages.post(TurnProgress(self.id, Progress.THINKING))
+
+    def run(self, audio: np.ndarray | None, text: str | None) -> None:
+        """transcribe → ask → speak. Never raises; always posts TurnDone."""
+        outcome, follow_up = "answered", False
+        backstop = threading.Timer(self.deadline.left() + DEADLINE_GRACE, self._deadline_passed)
+        backstop.daemon = True
+        backstop.start()
+        try:
+            outcome, follow_up = self._answer(audio, text)
+        except Cancelled:
+            outcome = self._failed(self._timeout_error()) if self._timed_out else "cancelled"
+        except ApplianceError as exc:
+            outcome = (
+                "cancelled"
+                if self.cancel.cancelled
+                else self._failed(self._timeout_error() if self._timed_out else exc)
+            )
+        except Exception as exc:
+            if self.cancel.cancelled:
+                outcome = "cancelled"
+            elif self._timed_out:
+                outcome = self._failed(self._timeout_error())
+            else:
+                log.exception("turn %d failed", self.id)
+                outcome = self._failed(ApplianceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}", stage="turn"))
+        finally:
+            backstop.cancel()
+            self.timings.set("done")
+            self.stages.post(TurnDone(self.id, outcome, follow_up))
+
+    def _answer(self, audio: np.ndarray | None, text: str | None) -> tuple[str, bool]:
+        st, cancel, timings, deadline = self.stages, self._stage, self.timings, self.deadline
+        if text is None:
+            if st.transcriber is None:
+                raise ApplianceError(ErrorKind.CONFIG, "no transcriber configured", stage="stt")
+            assert audio is not None
+            text = st.transcriber.transcribe(
+                audio, cancel, **_extras(st.transcriber.transcribe, deadline=deadline, timings=timings)
+            )
+            cancel.check()
+            timings.mark("transcript")
+            st.emit(Transcript(text))
+            if not text.strip():
+                return "empty_transcript", False
+        else:
+            timings.mark("transcript")
+            st.emit(Transcript(text))
+        if st.assistant is None or st.speech is None:
+            raise ApplianceError(ErrorKind.CONFIG, "no assistant or speech configured", stage="assistant")
+        if deadline.expired():
+            raise self._timeout_error()
+        sentences = st.assistant.respond(
+            text, cancel, st.emit, **_extras(st.assistant.respond, deadline=deadline, timings=timings)
+        )
+        result = st.speech.speak(
+            self._watch(sentences),
+            cancel,
+            st.emit,
+            on_first_audio=self._first_audio,
+            **_extras(st.speech.speak, deadline=deadline, timings=timings),
+        )
+        adopt_assistant_timings(st.assistant, timings)
+        if result.first_audio is not None:
+            timings.set("first_audio", result.first_audio)
+        if result.first_sentence is not None:
+            timings.mark("first_sentence", result.first_sentence)
+        answer = " ".join(result.spoken + result.failed).strip()
+        st.emit(Answer(answer, interrupted=result.interrupted or cancel.cancelled))
+        cancel.check()
+        if result.failed and not result.spoken:
+            st.earcon(error_tone, self.cancel)
+        return "answered", self._follow_up and expects_reply(answer)
+
+    def _watch(self, sentences: Iterator[str]) -> Iterator[str]:
+        for sentence in sentences:
+            self.timings.mark("first_sentence")
+            if self._thinking_again:  # the answer goes on after a tool round
+                self._thinking_again = False
+                self.stages.post(TurnProgress(self.id, Progress.SPEAKING))
+            yield sentence
+
+    def _first_audio(self) -> None:
+        self.timings.mark("first_audio")
+        self.stages.post(TurnProgress(self.id, Progress.SPEAKING))
+
+    def _deadline_passed(self) -> None:
+        if "first_audio" not in self.timings and not self.cancel.cancelled:
+            self._timed_out = True
+            self._stage.cancel("deadline")
+
+    def _timeout_error(self) -> ApplianceError:
+        return ApplianceError(ErrorKind.TIMEOUT, f"no answer within {self.deadline.seconds:g} s", stage="turn")
+
+    def _failed(self, exc: ApplianceError) -> str:
+        if self.cancel.cancelled:
+            return "cancelled"
+        self.stages.report(exc)
+        self._spoken_fallback(exc)
+        return "error"
+
+    def _spoken_fallback(self, exc: ApplianceError) -> None:
+        """Say what went wrong with a locally available phrase (or an earcon); never raises."""
+        if self.cancel.cancelled:
+            return
+        key = "offline" if exc.kind in (ErrorKind.CONNECTION, ErrorKind.TIMEOUT) else "error"
+        self.stages.post(TurnProgress(self.id, Progress.SPEAKING))
+        try:
+            if self.stages.speech is not None:
+                self.stages.speech.phrase(key, self.cancel)
+            else:
+                self.stages.earcon(error_tone, self.cancel)
+        except Exception:
+            log.exception("could not play the %s phrase", key)
+            self.stages.earcon(error_tone, self.cancel)
+
+    def spans_ms(self) -> dict[str, float]:
+        return self.timings.spans_ms()
+
+
+class Announcement:
+    """``ctl say``: speaks a text under its own token, which the app fires like a turn's."""
+
+    def __init__(self, job: int, text: str, stages: Stages) -> None:
+        self.job = job
+        self.text = text
+        self.stages = stages
+        self.cancel = CancelToken()
+        self.thread = threading.Thread(target=self._run, name=f"announce-{job}", daemon=True)
+
+    def start(self) -> threading.Thread:
+        self.thread.start()
+        return self.thread
+
+    def stop(self, reason: str) -> None:
+        self.cancel.cancel(reason)
+
+    def _run(self) -> None:
+        try:
+            if self.stages.speech is not None:
+                self.stages.speech.speak(iter([self.text]), self.cancel, self.stages.emit)
+        except Cancelled:
+            pass  # stopped by the button, mute, a new turn or shutdown: nothing to report
+        except Exception as exc:
+            if not self.cancel.cancelled:
+                self.stages.report(ApplianceError(ErrorKind.TTS, f"announcement failed: {exc}", stage="say"))
+        finally:
+            self.stages.post(AnnouncementDone(self.job))
