@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     events_file = None
     if args.events:
         events_file = sys.stdout if args.events == "-" else open(args.events, "w", encoding="utf-8")  # noqa: SIM115
-        bus.subscribe(JsonLinesSink(events_file))
+        bus.subscribe(JsonLinesSink(events_file, redact=settings.secrets.redact))
     if args.mic and not Path(args.mic).is_file():
         print(f"appliance: --mic {args.mic}: no such file", file=sys.stderr)
         return 2
@@ -104,11 +104,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except Exception as exc:
         from .errors import ApplianceError
 
-        message = exc.message if isinstance(exc, ApplianceError) else f"{type(exc).__name__}: {exc}"
+        message = (exc.message if isinstance(exc, ApplianceError) else str(exc) if isinstance(exc, SettingsError)
+                   else f"{type(exc).__name__}: {exc}")
         log.error("cannot start: %s", settings.secrets.redact(message))
         if not isinstance(exc, ApplianceError):
             log.debug("start failure", exc_info=True)
-        return 1
+        return 2 if isinstance(exc, SettingsError) else 1  # an unknown engine name is a settings error
 
     control = None
     from .control import ControlServer, default_socket_path

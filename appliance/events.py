@@ -180,11 +180,16 @@ class EventBus:
 
 
 class JsonLinesSink:
-    """Writes each event as one JSON object per line with ``t`` (monotonic seconds since start)."""
+    """Writes each event as one JSON object per line with ``t`` (monotonic seconds since start).
+
+    This is where events leave the process, so this is where secrets are scrubbed: ``redact`` (the
+    settings' ``secrets.redact``) runs over every line, whichever field an API key was echoed into."""
 
     def __init__(self, stream: IO[str], start: float | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, *,
+                 redact: Callable[[str], str] | None = None):
         self._stream = stream
+        self._redact = redact
         self._clock = clock
         self._start = clock() if start is None else start
         self._lock = threading.Lock()
@@ -193,6 +198,8 @@ class JsonLinesSink:
         data = {"t": round(self._clock() - self._start, 4)}
         data.update(event.to_dict())
         line = json.dumps(data, ensure_ascii=False)
+        if self._redact is not None:
+            line = self._redact(line)
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()

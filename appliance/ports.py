@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .cancel import CancelToken
+from .deadline import Deadline
 from .events import Event
 
 #: The pipeline's audio format: 16 kHz mono int16, in frames of 80 ms (what openWakeWord wants).
@@ -68,8 +69,31 @@ class VoiceActivity(Protocol):
 
 
 class Transcriber(Protocol):
-    def transcribe(self, pcm: np.ndarray, cancel: CancelToken) -> str:
-        """Transcribe 16 kHz mono int16 audio. Raises ApplianceError; returns "" for no speech."""
+    def transcribe(self, pcm: np.ndarray, cancel: CancelToken, *, deadline: Deadline | None = None) -> str:
+        """Transcribe 16 kHz mono int16 audio. Raises ApplianceError; returns "" for no speech.
+
+        Its timeout and retries draw on ``deadline`` (the turn's), so it never outlives the turn."""
+        ...
+
+
+class Synthesizer(Protocol):
+    """Text to speech for one text at a time: what the speech pipeline needs of an engine."""
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate of the PCM ``stream`` yields (known before the first chunk: the speaker is set up for it)."""
+        ...
+
+    def stream(self, text: str, previous_text: str | None, cancel: CancelToken) -> Iterator[bytes]:
+        """s16le mono PCM chunks of ``text`` as they are made (a chunk may end mid-sample).
+
+        ``previous_text`` is what was said just before, for engines that match their intonation to it.
+        Raises ApplianceError (auth, quota, rate_limited with ``retry_after``, server, timeout, connection,
+        tts for audio that is not audio) or Cancelled; a cancel stops it within ~200 ms."""
+        ...
+
+    def warm(self) -> None:
+        """Load SDKs, models and connections now (called in the background at start-up); never raises."""
         ...
 
 

@@ -8,7 +8,7 @@ from appliance import settings as s
 
 def test_defaults_validate():
     config = s.load(path=None, env={})
-    assert config.wake.models == ["hey_jarvis"]
+    assert config.wake.models == ("hey_jarvis",)
     assert config.endpoint.trailing_silence == 0.7
     assert config.gpio.long_press_seconds == 2.0
 
@@ -20,8 +20,8 @@ def test_file_then_environment_override(tmp_path):
                                "APPLIANCE_GPIO__RGB_LED_PINS": "[5, 6, 13]",
                                "APPLIANCE_GPIO__BUTTON_PIN": "26"})
     assert config.wake.threshold == 0.7
-    assert config.wake.models == ["alexa"]
-    assert config.gpio.rgb_led_pins == [5, 6, 13]
+    assert config.wake.models == ("alexa",)
+    assert config.gpio.rgb_led_pins == (5, 6, 13)
     assert config.gpio.button_pin == 26
 
 

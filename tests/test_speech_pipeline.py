@@ -17,7 +17,7 @@ from appliance.sim.cloud import Reset, Stall, Status
 from appliance.sim.speech import pcm, tts
 from appliance.speech.phrases import PHRASES, PhraseCache
 from appliance.speech.pipeline import SpeechPipeline
-from appliance.speech.tts import ElevenLabsSynth
+from appliance.tts.elevenlabs import ElevenLabsSynth
 
 RATE = 24000
 

@@ -15,7 +15,7 @@ from appliance.errors import ApplianceError, Cancelled
 from appliance.settings import Secrets, SttSettings
 from appliance.sim.cloud import Stall, Status
 from appliance.sim.speech import transcript
-from appliance.speech.stt import OpenAITranscriber, is_empty
+from appliance.stt.openai import OpenAITranscriber, is_empty
 
 
 def make(cloud, **kw):
