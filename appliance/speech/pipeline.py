@@ -150,7 +150,7 @@ class SpeechPipeline:
                 if got_audio:
                     # broke mid-sentence: what was heard stays heard, the next sentence follows
                     log.warning("speech for a sentence broke off: %s", exc.message)
-                    emit(Error(exc.kind.value, "tts", f"sentence cut short: {exc.message}"))
+                    emit(Error(exc.kind, "tts", f"sentence cut short: {exc.message}"))
                     return
                 if attempt == 2 or not exc.retryable:
                     raise
@@ -176,7 +176,7 @@ class SpeechPipeline:
             return  # said once; no need to fill the log on every answer
         self._reported_fatal = self._reported_fatal or fatal
         log.error("speech synthesis unavailable (%s): %s", exc.kind.value, exc.message)
-        emit(Error(exc.kind.value, "tts", exc.message))
+        emit(Error(exc.kind, "tts", exc.message))
 
     def _cache_phrases_soon(self) -> None:
         """Synthesis works: make the offline phrases in the background (after the answer, so they never

@@ -1,8 +1,8 @@
 """Transcription of the recorded question with OpenAI's transcription endpoint (a WAV made in memory).
 
 ``stt.provider = "openai"``. The whole transcription, retries included, draws on the turn's deadline: each
-attempt's timeout is ``deadline.cap(stt.timeout)`` and a watchdog closes the connection when the deadline
-passes, so a stalled or trickling server ends the wait within the deadline, not after timeout x attempts.
+attempt's timeout is ``deadline.cap(stt.timeout)``, no retry starts that could not finish, and when it
+passes the wait ends, so a stalled or trickling server costs the deadline, not timeout x attempts.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 import threading
 import time
 import wave
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,8 @@ _NOISE = re.compile(
 )
 #: A retry is only started when at least this much of the turn is left for it.
 MIN_TIME_FOR_RETRY = 0.5
+#: How often a waiting transcription looks at the cancel token and the deadline.
+_POLL = 0.02
 
 
 def to_wav(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
@@ -56,8 +57,7 @@ def is_empty(text: str) -> bool:
 
 class OpenAITranscriber:
     """ports.Transcriber. Retries are ours (RetryPolicy, sleeping on the cancel token), not the SDK's, so a
-    stop is honoured at once. A cancel (or the deadline passing) closes the client, which makes a blocked
-    request fail at once; a new client is made for the next request."""
+    stop is honoured at once, and so is a cancel or the deadline during a request (see ``_request``)."""
 
     def __init__(
         self,
@@ -93,7 +93,7 @@ class OpenAITranscriber:
             return self._client
 
     def abort(self) -> None:
-        """Close the connection: a request blocked in another thread fails at once."""
+        """Drop the client (and close it): an abandoned request must not hold the next one's connection."""
         with self._lock:
             client, self._client = self._client, self._given
         if client is not None and client is not self._given:
@@ -102,6 +102,34 @@ class OpenAITranscriber:
     def warm(self) -> None:
         """Build the client and load the SDK's resources now (in the background at start-up)."""
         _ = self.client.audio.transcriptions
+
+    def _request(self, kwargs: dict[str, Any], cancel: CancelToken, deadline: Deadline | None) -> Any:
+        """One request, waited for here while a worker thread makes it: a socket blocked in a read cannot be
+        woken from another thread, so a cancel or the deadline ends the wait at once, and the abandoned
+        request ends by itself within its own (capped) timeout, on a client that is replaced."""
+        client = self.client
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["result"] = client.audio.transcriptions.create(**kwargs)
+            except Exception as exc:  # handed to the waiting thread, which classifies it
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="stt-request", daemon=True).start()
+        while not done.wait(_POLL):
+            if cancel.cancelled:
+                self.abort()
+                raise Cancelled(cancel.reason)
+            if deadline is not None and deadline.expired():
+                self.abort()
+                raise _out_of_time(deadline)
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
 
     def transcribe(self, pcm: np.ndarray, cancel: CancelToken, *, deadline: Deadline | None = None) -> str:
         from ..llm.client import classify_openai_error, make_timeout, retry_after
@@ -125,8 +153,7 @@ class OpenAITranscriber:
             if self.settings.language:
                 kwargs["language"] = self.settings.language
             try:
-                with _Watch(cancel, deadline, self.abort):
-                    result = self.client.audio.transcriptions.create(**kwargs)
+                result = self._request(kwargs, cancel, deadline)
                 text = (getattr(result, "text", None) or "").strip()
                 return "" if is_empty(text) else text
             except Exception as exc:
@@ -154,24 +181,3 @@ def _out_of_time(deadline: Deadline) -> ApplianceError:
     return ApplianceError(
         ErrorKind.TIMEOUT, f"no transcript within the turn's deadline ({deadline.seconds:g} s)", stage="stt"
     )
-
-
-class _Watch:
-    """While a request runs: a cancel, or the deadline passing, calls ``abort``."""
-
-    def __init__(self, cancel: CancelToken, deadline: Deadline | None, abort: Callable[[], None]) -> None:
-        self._cancel, self._deadline, self._abort = cancel, deadline, abort
-        self._timer: threading.Timer | None = None
-        self._remove: Callable[[], None] = lambda: None
-
-    def __enter__(self) -> None:
-        self._remove = self._cancel.on_cancel(self._abort)
-        if self._deadline is not None and self._deadline.left() != float("inf"):
-            self._timer = threading.Timer(self._deadline.left(), self._abort)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self._remove()
-        if self._timer is not None:
-            self._timer.cancel()
