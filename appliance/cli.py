@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     events_file = None
     if args.events:
         events_file = sys.stdout if args.events == "-" else open(args.events, "w", encoding="utf-8")  # noqa: SIM115
-        bus.subscribe(JsonLinesSink(events_file))
+        bus.subscribe(JsonLinesSink(events_file, redact=settings.secrets.redact))
     if args.mic and not Path(args.mic).is_file():
         print(f"appliance: --mic {args.mic}: no such file", file=sys.stderr)
         return 2

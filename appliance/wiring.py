@@ -1,7 +1,10 @@
-"""Builds the appliance from settings: real adapters by default, simulated ones where the CLI asks.
+"""Builds the appliance from settings: each engine by the name the settings give it, WAV files where the
+CLI asks.
 
-Every adapter module is imported here lazily, so a missing optional piece (picamera2 off a Pi) only
-affects its own port.
+Engines come from the registries (:mod:`appliance.registry`: ``audio.backend``, ``wake.engine``,
+``vad.engine``, ``stt.provider``, ``tts.provider``), so nothing here names a vendor, and every adapter
+module is imported lazily by its factory: a missing optional piece (picamera2 off a Pi) only affects its
+own port.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import Any
 
 from .app import App, Ports
 from .cancel import CancelToken
+from .deadline import Deadline
 from .errors import ApplianceError, ErrorKind
 from .events import EventBus
+from .secrets import VARIABLES
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ class MissingKey:
         return ApplianceError(ErrorKind.AUTH, f"{self.variable} is not set: add it to /etc/appliance/env",
                               stage="cloud")
 
-    def transcribe(self, pcm: Any, cancel: CancelToken) -> str:
+    def transcribe(self, pcm: Any, cancel: CancelToken, *, deadline: Deadline | None = None) -> str:
         raise self._fail()
 
     def respond(self, text: str, cancel: CancelToken, emit: Any) -> Any:
@@ -97,27 +102,25 @@ def build(settings: Settings, options: RunOptions, bus: EventBus, **hooks: Any) 
 
 def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list[Any],
            hooks: dict[str, Any]) -> tuple[App, Ports]:
+    from .audio import AUDIO_BACKENDS
     from .gpio.factory import close_pin_factory, setup_pin_factory
+    from .stt import TRANSCRIBERS
+    from .tts import SYNTHESIZERS
+    from .wake import VAD_ENGINES, WAKE_ENGINES
+
+    # every engine by name first: an unknown name is a settings error before any device is opened
+    # (--mic / --speaker are WAV files whatever the backend; a --mic run plays no sound either)
+    mic_backend = AUDIO_BACKENDS.get("wavfile" if options.mic else settings.audio.backend)()
+    speaker_backend = AUDIO_BACKENDS.get("wavfile" if options.speaker or options.mic else settings.audio.backend)()
+    make_wake = WAKE_ENGINES.get(settings.wake.engine)
+    make_vad = VAD_ENGINES.get(settings.vad.engine)
+    make_stt = TRANSCRIBERS.get(settings.stt.provider)
+    make_synth = SYNTHESIZERS.get(settings.tts.provider)
 
     # --- audio
-    if options.mic:
-        from .audio.wavfile import WavMicrophone
-
-        microphone: Any = WavMicrophone(options.mic, pace=options.pace)
-    else:
-        from .audio.pyaudio_io import PyAudioMicrophone
-
-        microphone = PyAudioMicrophone(settings.audio.input_device)
+    microphone = mic_backend.microphone(settings, options)
     closers.append(microphone.close)
-    if options.speaker or options.mic:
-        from .audio.wavfile import WavSpeaker
-
-        speaker: Any = WavSpeaker(options.speaker, rate=options.speaker_rate, pace=options.pace,
-                                  block_ms=settings.audio.playback_block_ms)
-    else:
-        from .audio.pyaudio_io import PyAudioSpeaker
-
-        speaker = PyAudioSpeaker(settings.audio.output_device, block_ms=settings.audio.playback_block_ms)
+    speaker = speaker_backend.speaker(settings, options)
     closers.append(speaker.close)
 
     # --- GPIO
@@ -130,11 +133,8 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     bus.subscribe(leds.on_event)
 
     # --- on-device listening
-    from .wake.oww import OpenWakeWordDetector
-    from .wake.vad import SileroVad
-
-    wake = OpenWakeWordDetector(settings.wake)
-    vad = SileroVad()
+    wake = make_wake(settings)
+    vad = make_vad(settings)
 
     # --- camera
     from .camera import make_camera
@@ -150,25 +150,25 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     state_dir = Path(options.state_dir) if options.state_dir else None
     transcriber: Any
     assistant: Any
-    if secrets.openai_api_key:
-        def make_transcriber() -> Any:
-            from .speech.stt import OpenAITranscriber
+    if secrets.missing([settings.stt.provider]):
+        transcriber = MissingKey(VARIABLES[(settings.stt.provider, "api_key")])
+    else:
 
-            transcriber = OpenAITranscriber(settings.stt, secrets)
-            _ = transcriber.client.audio.transcriptions  # the SDK loads its resources on first access
-            return transcriber
+        def make_transcriber() -> Any:
+            made = make_stt(settings)
+            warm = getattr(made, "warm", None)
+            if warm is not None:
+                warm()  # the SDK loads its resources on first access
+            return made
 
         transcriber = Deferred(make_transcriber)
         transcriber.warm()
-    else:
-        transcriber = MissingKey("OPENAI_API_KEY")
 
     from .speech.phrases import PhraseCache
     from .speech.pipeline import SpeechPipeline
-    from .speech.tts import ElevenLabsSynth
 
     phrases = PhraseCache(state_dir / "phrases" if state_dir else None)
-    synth = ElevenLabsSynth(settings.tts, secrets)
+    synth = make_synth(settings)
     threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
     ports = Ports(microphone=microphone, speaker=speaker, wake=wake, vad=vad, transcriber=transcriber,
                   assistant=None, speech=None, camera=camera, indicators=leds, closers=[])

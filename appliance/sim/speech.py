@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from appliance.sim.cloud import Json, Stream
+from appliance.sim.cloud import Json, Request, Status, Stream
 
 
 def transcript(text: str) -> Json:
@@ -28,9 +30,22 @@ def chunks(data: bytes, size: int) -> list[bytes]:
 def tts(data: bytes, *, chunk: int = 4801, delay: float = 0.0, ttfb: float = 0.0,
         disconnect_after: int | None = None, stall_after: int | None = None) -> Stream:
     """Chunked raw PCM like /v1/text-to-speech/{voice}/stream (odd chunk sizes split samples)."""
-    kwargs = {}
-    if disconnect_after is not None:
-        kwargs["disconnect_after"] = disconnect_after
-    if stall_after is not None:
-        kwargs["stall_after"] = stall_after
-    return Stream(chunks(data, chunk), content_type="audio/pcm", delay=delay, ttfb=ttfb, **kwargs)
+    return Stream(chunks(data, chunk), content_type="audio/pcm", delay=delay, ttfb=ttfb,
+                  disconnect_after=disconnect_after, stall_after=stall_after)
+
+
+def tts_json_error(message: str = "voice_not_found", *, content_type: str = "application/json") -> Json:
+    """A 200 whose body is a JSON error document, not audio (a proxy or a misbehaving service). With
+    ``content_type="audio/pcm"`` the header lies too, and only the bytes tell."""
+    body = {"detail": {"status": "error", "message": message}}
+    return Json(body, status=200, headers={"Content-Type": content_type})
+
+
+def echo_key_error(status: int = 401) -> Callable[[Request], Json]:
+    """An error whose body quotes the API key the request carried (as some services and proxies do)."""
+
+    def reply(request: Request) -> Json:
+        key = request.headers.get("xi-api-key") or request.headers.get("authorization", "")
+        return Status(status, f"invalid api key: {key}")
+
+    return reply

@@ -5,6 +5,10 @@ the calling thread plays each job's chunks as soon as they arrive. At most one s
 of the one playing. Faults: a sentence that fails before its first byte is retried once; one that breaks
 mid-stream is cut there and the next sentence follows; a refused key or exhausted quota stops synthesis
 for the turn (the text still goes out as events). Every wait is bounded and sees the cancel token.
+
+The engine is any ``ports.Synthesizer`` (chosen by ``tts.provider``). Whatever it sends passes the checks of
+:mod:`appliance.tts.check` before it is played or kept as an offline phrase: audio that is not audio is a
+typed TTS error, reported once for the turn.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from ..audio.convert import apply_volume
 from ..cancel import CancelToken
 from ..errors import ApplianceError, Cancelled, ErrorKind
 from ..events import Error, Sentence
-from ..ports import Emit, Speaker, SpeechResult
+from ..ports import Emit, Speaker, SpeechResult, Synthesizer
 from ..settings import TtsSettings
+from ..tts.check import checked
 from .phrases import PHRASES, PhraseCache
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ class _Job:
 
 
 class SpeechPipeline:
-    def __init__(self, synth: Any, speaker: Speaker, settings: TtsSettings, phrases: PhraseCache, *,
+    def __init__(self, synth: Synthesizer, speaker: Speaker, settings: TtsSettings, phrases: PhraseCache, *,
                  volume: Callable[[], float] = lambda: 1.0, cache_phrases: bool = True) -> None:
         self.synth = synth
         self.speaker = speaker
@@ -136,7 +141,7 @@ class SpeechPipeline:
         for attempt in (1, 2):
             got_audio = False
             try:
-                for chunk in self.synth.stream(job.sentence, previous or None, cancel):
+                for chunk in checked(self.synth.stream(job.sentence, previous or None, cancel)):
                     got_audio = True
                     job.chunks.put(chunk)
                 self._synthesis_worked = self._synthesis_worked or got_audio
@@ -145,7 +150,7 @@ class SpeechPipeline:
                 if got_audio:
                     # broke mid-sentence: what was heard stays heard, the next sentence follows
                     log.warning("speech for a sentence broke off: %s", exc.message)
-                    emit(Error(exc.kind.value, "tts", f"sentence cut short: {exc.message}"))
+                    emit(Error(exc.kind, "tts", f"sentence cut short: {exc.message}"))
                     return
                 if attempt == 2 or not exc.retryable:
                     raise
@@ -171,7 +176,7 @@ class SpeechPipeline:
             return  # said once; no need to fill the log on every answer
         self._reported_fatal = self._reported_fatal or fatal
         log.error("speech synthesis unavailable (%s): %s", exc.kind.value, exc.message)
-        emit(Error(exc.kind.value, "tts", exc.message))
+        emit(Error(exc.kind, "tts", exc.message))
 
     def _cache_phrases_soon(self) -> None:
         """Synthesis works: make the offline phrases in the background (after the answer, so they never
@@ -182,7 +187,7 @@ class SpeechPipeline:
         def work() -> None:
             try:
                 for key in self.phrases.missing():
-                    data = b"".join(self.synth.stream(PHRASES[key], None, CancelToken()))
+                    data = b"".join(checked(self.synth.stream(PHRASES[key], None, CancelToken())))
                     pcm = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").copy()
                     if len(pcm):
                         self.phrases.store(key, pcm, self.synth.sample_rate)

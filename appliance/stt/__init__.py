@@ -1,1 +1,29 @@
-"""Speech to text: providers chosen by name (``stt.provider``), batch upload and streaming."""
+"""Speech to text: providers chosen by name (``stt.provider``), batch upload and streaming.
+
+A provider is a factory ``(settings) -> ports.Transcriber``, registered here or, from another package, in the
+``appliance.stt`` entry-point group. Factories import their SDKs when called, not when registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from ..ports import Transcriber
+    from ..settings import Settings
+
+TranscriberFactory = Callable[["Settings"], "Transcriber"]
+TRANSCRIBERS: Registry[TranscriberFactory] = Registry("speech-to-text provider", "stt.provider", "appliance.stt")
+
+
+def _openai(settings: Settings) -> Transcriber:
+    from .openai import OpenAITranscriber
+
+    debug = settings.debug.dir if settings.debug.keep_audio else None
+    return OpenAITranscriber(settings.stt, settings.secrets, debug_dir=debug)
+
+
+TRANSCRIBERS.register("openai", _openai)
