@@ -33,6 +33,7 @@ class RecordingEnd(StrEnum):
     MAX_LENGTH = "max_length"
     NO_SPEECH = "no_speech"
     CANCELLED = "cancelled"
+    INPUT_ENDED = "input_ended"  # the microphone's input ended mid-question (a WAV file ran out)
 
 
 class TurnOutcome(StrEnum):

@@ -173,7 +173,9 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     ports = Ports(microphone=microphone, speaker=speaker, wake=wake, vad=vad, transcriber=transcriber,
                   assistant=None, speech=None, camera=camera, indicators=leds, closers=[])
     app = App(settings, ports, bus, **hooks)
-    ports.speech = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
+    pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
+    ports.speech = pipeline
+    closers.append(pipeline.close)  # closed before the speaker (closers run in reverse)
     if secrets.openai_api_key:
         def make_assistant() -> Any:
             from .llm.responses import ResponsesAssistant

@@ -8,9 +8,9 @@ import json
 
 import numpy as np
 import pytest
-from appliance.sim.headless import appliance_env, run
 
 from appliance.audio.wavfile import read_wav
+from appliance.sim.headless import appliance_env, run
 from appliance.sim.responses import ResponsesServer, Wire
 from appliance.sim.speech import echo_key_error, transcript, tts_json_error
 from appliance.sim.voice import concat, room, synth, write_wav

@@ -68,7 +68,7 @@ def test_a_package_adds_an_engine_through_an_entry_point(tmp_path, monkeypatch):
 def test_an_unknown_engine_in_the_config_stops_the_start_with_exit_2(tmp_path):
     import subprocess
 
-    from e2e import ROOT, appliance_env
+    from appliance.sim.headless import ROOT, appliance_env
 
     from appliance.sim.voice import silence, write_wav
 

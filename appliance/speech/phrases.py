@@ -125,9 +125,9 @@ class PhraseCache:
         if problem:
             log.warning("not caching the phrase %r: the audio is not plausible (%s)", key, problem)
             return False
-        self._memory[key] = (pcm, rate)
         if self.directory is not None:
             write_atomically(self.directory, f"{key}.wav", wav_bytes(pcm, rate))
+        self._memory[key] = (pcm, rate)  # after the file: "cached" means on disk too
         return True
 
 

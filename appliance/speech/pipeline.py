@@ -57,6 +57,8 @@ class SpeechPipeline:
         self._synthesis_worked = False
         self._reported_fatal = False
         self._caching = threading.Lock()
+        self._closing = CancelToken()
+        self._cacher: threading.Thread | None = None
 
     # --- ports.Speech ------------------------------------------------------------------------------
 
@@ -187,7 +189,9 @@ class SpeechPipeline:
         def work() -> None:
             try:
                 for key in self.phrases.missing():
-                    data = b"".join(checked(self.synth.stream(PHRASES[key], None, CancelToken())))
+                    if self._closing.cancelled:
+                        return
+                    data = b"".join(checked(self.synth.stream(PHRASES[key], None, self._closing)))
                     pcm = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").copy()
                     if len(pcm):
                         self.phrases.store(key, pcm, self.synth.sample_rate)
@@ -196,7 +200,16 @@ class SpeechPipeline:
             finally:
                 self._caching.release()
 
-        threading.Thread(target=work, name="phrase-cache", daemon=True).start()
+        self._cacher = threading.Thread(target=work, name="phrase-cache", daemon=True)
+        self._cacher.start()
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Stop caching phrases and wait (bounded) for the engine to let go: an on-device engine (piper's
+        onnxruntime) must not be torn down by the interpreter's exit in the middle of a synthesis."""
+        self._closing.cancel("closing")
+        cacher = self._cacher
+        if cacher is not None:
+            cacher.join(timeout)
 
     # --- playing -----------------------------------------------------------------------------------
 
