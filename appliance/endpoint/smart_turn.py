@@ -44,12 +44,14 @@ def model_path() -> Path:
     try:
         dist = importlib.metadata.distribution(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError as e:
-        raise ApplianceError(ErrorKind.CONFIG, f"{DISTRIBUTION} is not installed: it ships the smart-turn model",
-                             stage="endpoint") from e
+        raise ApplianceError(
+            ErrorKind.CONFIG, f"{DISTRIBUTION} is not installed: it ships the smart-turn model", stage="endpoint"
+        ) from e
     path = Path(str(dist.locate_file(MODEL_FILE)))
     if not path.is_file():
-        raise ApplianceError(ErrorKind.CONFIG, f"smart-turn model missing from {DISTRIBUTION}: {path}",
-                             stage="endpoint")
+        raise ApplianceError(
+            ErrorKind.CONFIG, f"smart-turn model missing from {DISTRIBUTION}: {path}", stage="endpoint"
+        )
     return path
 
 
@@ -102,7 +104,8 @@ def features(pcm: npt.NDArray[Any]) -> Float:
     power = np.abs(np.fft.rfft(frames * _HANN, axis=-1)) ** 2  # (801, 201)
     logmel = np.log10(np.maximum(1e-10, _FILTERS @ power.T))[:, :N_FRAMES]  # the last frame is dropped
     logmel = np.maximum(logmel, logmel.max() - 8.0)
-    return ((logmel + 4.0) / 4.0).astype(np.float32)[None, :, :]
+    out: Float = ((logmel + 4.0) / 4.0).astype(np.float32)[None, :, :]
+    return out
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class SmartTurn:
     audio threads; 2 is a little faster on a Pi 5 when nothing else is busy."""
 
     def __init__(self, path: Path | None = None, *, threads: int = 1) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # type: ignore[import-untyped]
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -134,8 +137,9 @@ class SmartTurn:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self._session = ort.InferenceSession(str(path or model_path()), sess_options=options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(
+                str(path or model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+            )
         except Exception as e:  # onnxruntime raises its own untyped errors for a bad file
             raise ApplianceError(ErrorKind.CONFIG, f"cannot load the smart-turn model: {e}", stage="endpoint") from e
         inputs = self._session.get_inputs()
