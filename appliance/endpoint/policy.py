@@ -46,9 +46,9 @@ class EndOfTurn:
 
 @dataclass
 class TurnPolicy:
-    short_pause: float = 0.2
-    """Pause after speech that asks the turn model."""
-    long_pause: float = 1.5
+    short_pause: float = 0.16
+    """Pause after speech that asks the turn model (two 80 ms frames; the VAD's own hangover comes on top)."""
+    long_pause: float = 2.0
     """Pause that ends the turn anyway when the model said incomplete (or could not answer)."""
     threshold: float = 0.5
     """Model probability above which the utterance counts as complete."""
