@@ -12,6 +12,7 @@ listener's thread. The end-to-end latency benchmark (end of speech to first audi
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ def main() -> None:
     model = SmartTurn(threads=args.threads)
     model.predict(complete("What time is it?").pcm)  # first run allocates
 
-    costs: list[tuple[float, float]] = []
+    costs: list[tuple[float, float, float]] = []
     print(
         f"short pause {args.short_pause:.2f} s, long pause {args.long_pause:.2f} s, onnxruntime threads "
         f"{args.threads}\n"
@@ -63,7 +64,7 @@ def main() -> None:
             d = run(s, model, args.short_pause, args.long_pause)
             r = d.result
             assert r is not None
-            costs += [(v.features_ms, v.model_ms) for v in d.verdicts]
+            costs += [(v.features_ms, v.model_ms, v.cpu_ms) for v in d.verdicts]
             wait = (r.at - s.speech_end) * 1000
             waits.append(wait)
             p = f"{r.probability:.2f}" if r.probability is not None else "-"
@@ -88,7 +89,7 @@ def main() -> None:
                     d = run(s, model, args.short_pause, args.long_pause)
                     r = d.result
                     assert r is not None
-                    costs += [(v.features_ms, v.model_ms) for v in d.verdicts]
+                    costs += [(v.features_ms, v.model_ms, v.cpu_ms) for v in d.verdicts]
                     was_cut = r.at <= s.speech_end
                     cut += was_cut
                     total += 1
@@ -103,6 +104,7 @@ def main() -> None:
     feats = sorted(c[0] for c in costs)
     infer = sorted(c[1] for c in costs)
     both = sorted(c[0] + c[1] for c in costs)
+    cpu = sorted(c[2] for c in costs)
 
     def pct(xs: list[float], q: float) -> float:
         return xs[min(len(xs) - 1, int(q * len(xs)))]
@@ -110,9 +112,18 @@ def main() -> None:
     print("## Model time per decision (this machine)\n")
     print("| part | median ms | p90 ms | max ms |")
     print("|---|---:|---:|---:|")
-    for name, xs in (("features (numpy log-mel)", feats), ("onnxruntime", infer), ("total", both)):
+    rows = (
+        ("features (numpy log-mel), wall", feats),
+        ("onnxruntime, wall", infer),
+        ("total, wall", both),
+        ("total, CPU time of the thread", cpu),
+    )
+    for name, xs in rows:
         print(f"| {name} | {statistics.median(xs):.1f} | {pct(xs, 0.9):.1f} | {max(xs):.1f} |")
-    print(f"\n{len(costs)} decisions")
+    load = os.getloadavg()[0]
+    print(
+        f"\n{len(costs)} decisions; {os.cpu_count()} cores, load average {load:.1f} (wall includes waiting for a core)"
+    )
 
 
 if __name__ == "__main__":

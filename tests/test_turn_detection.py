@@ -60,6 +60,7 @@ def test_a_complete_question_ends_within_400_ms_of_the_end_of_speech(voice, text
     result = detector.result
     assert result is not None and result.reason is EndReason.COMPLETE
     assert result.probability is not None and result.probability > 0.5
+    assert all(v.cpu_ms > 0 and v.total_ms > 0 for v in detector.verdicts)
     assert 0 < result.at - sample.speech_end <= 0.4, f"ended {result.at - sample.speech_end:.2f} s after speech"
 
 

@@ -1,8 +1,9 @@
 """The end-of-turn policy joined to its model and the utterance's audio: what the listener calls for each frame.
 
 It keeps the last 8 s of the turn (all the model ever looks at) and, when the policy asks, runs the model on the
-listener's thread: one decision per pause, ~50 ms here, which the microphone's buffer absorbs. The policy stays
-pure; this is the only place that pairs it with audio.
+listener's thread: one decision per pause, ~120 ms of CPU here (more on a Pi), which the microphone's buffer
+absorbs. The policy also takes a late verdict (``TurnPolicy.verdict(p, pause_id)``) should the model move to a
+worker thread. The policy stays pure; this is the only place that pairs it with audio.
 """
 
 from __future__ import annotations

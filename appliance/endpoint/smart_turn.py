@@ -116,6 +116,10 @@ class TurnVerdict:
     """Probability that the utterance is complete (0..1)."""
     features_ms: float
     model_ms: float
+    """Wall times: on a busy machine they include waiting for a core."""
+    cpu_ms: float = 0.0
+    """CPU time of the calling thread for both (onnxruntime runs on it with one intra-op thread): the cost
+    without contention."""
 
     @property
     def total_ms(self) -> float:
@@ -123,10 +127,11 @@ class TurnVerdict:
 
 
 class SmartTurn:
-    """One onnxruntime session, loaded once (~0.3 s) and kept; ``predict`` costs ~50 ms on one x86 core.
+    """One onnxruntime session, loaded once (~0.3 s) and kept; ``predict`` costs ~120 ms of CPU on one x86 core
+    of the shared build machine (features ~8 ms of it); see scripts/bench_endpoint.py.
 
     ``threads`` is onnxruntime's intra-op count: 1 keeps a Pi's other cores for the VAD, the wake word and the
-    audio threads; 2 is a little faster on a Pi 5 when nothing else is busy."""
+    audio threads; 2 may be faster when a core is idle (not measured on a Pi)."""
 
     def __init__(self, path: Path | None = None, *, threads: int = 1) -> None:
         import onnxruntime as ort  # type: ignore[import-untyped]
@@ -149,10 +154,12 @@ class SmartTurn:
 
     def predict(self, pcm: npt.NDArray[Any]) -> TurnVerdict:
         """The probability that the speech in ``pcm`` (16 kHz, the whole utterance so far) is a finished turn."""
+        c0 = time.thread_time()
         t0 = time.perf_counter()
         feats = features(pcm)
         t1 = time.perf_counter()
         out = self._session.run(None, {self._input: feats})[0]
         t2 = time.perf_counter()
+        cpu = (time.thread_time() - c0) * 1000.0
         probability = float(np.clip(np.asarray(out).reshape(-1)[0], 0.0, 1.0))  # the graph ends in a sigmoid
-        return TurnVerdict(probability, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0)
+        return TurnVerdict(probability, (t1 - t0) * 1000.0, (t2 - t1) * 1000.0, cpu)
