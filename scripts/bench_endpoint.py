@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Endpointing on the synthesized sets: how long after the end of speech the turn ends, why, and what each
+model decision costs (features + onnxruntime), printed as tables.
+
+    uv run python scripts/bench_endpoint.py [--threads 1] [--short-pause 0.16] [--long-pause 2.0]
+
+"wait" is measured from the audio (the last word's end, found in the waveform) to the frame at which the turn
+ended, in audio time; model time is wall time on this machine and comes on top when the model runs on the
+listener's thread. The end-to-end latency benchmark (end of speech to first audio) comes with the integration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from appliance.endpoint.detector import TurnDetector  # noqa: E402
+from appliance.endpoint.policy import Action, TurnPolicy  # noqa: E402
+from appliance.endpoint.smart_turn import SmartTurn  # noqa: E402
+from appliance.ports import FRAME_SAMPLES  # noqa: E402
+from appliance.sim.turns import COMPLETE, PAUSED, Sample, complete, paused, with_noise_in_pause  # noqa: E402
+from appliance.wake.vad import SileroVad  # noqa: E402
+
+VOICES = ("piper", "espeak")
+
+
+def run(sample: Sample, model: SmartTurn | None, short: float, long: float) -> TurnDetector:
+    vad = SileroVad()
+    detector = TurnDetector(TurnPolicy(short_pause=short, long_pause=long), model)
+    pcm = sample.pcm
+    for i in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        frame = pcm[i : i + FRAME_SAMPLES]
+        if detector.process(frame, vad.speech_probability(frame) > 0.5) is Action.END:
+            break
+    return detector
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--short-pause", type=float, default=0.16)
+    parser.add_argument("--long-pause", type=float, default=2.0)
+    args = parser.parse_args()
+    model = SmartTurn(threads=args.threads)
+    model.predict(complete("What time is it?").pcm)  # first run allocates
+
+    costs: list[tuple[float, float, float]] = []
+    print(
+        f"short pause {args.short_pause:.2f} s, long pause {args.long_pause:.2f} s, onnxruntime threads "
+        f"{args.threads}\n"
+    )
+    print("## Complete questions (wait = end of speech in the audio -> end of turn)\n")
+    print("| voice | question | wait ms | reason | p(complete) |")
+    print("|---|---|---:|---|---:|")
+    waits: list[float] = []
+    for voice in VOICES:
+        for text in COMPLETE:
+            s = complete(text, voice)
+            d = run(s, model, args.short_pause, args.long_pause)
+            r = d.result
+            assert r is not None
+            costs += [(v.features_ms, v.model_ms, v.cpu_ms) for v in d.verdicts]
+            wait = (r.at - s.speech_end) * 1000
+            waits.append(wait)
+            p = f"{r.probability:.2f}" if r.probability is not None else "-"
+            print(f"| {voice} | {text} | {wait:.0f} | {r.reason.value} | {p} |")
+    within = sum(w <= 400 for w in waits)
+    print(
+        f"\nmedian wait {statistics.median(waits):.0f} ms; {within}/{len(waits)} within 400 ms; "
+        f"{sum(w <= 300 for w in waits)}/{len(waits)} within 300 ms\n"
+    )
+
+    print("## Questions with a pause mid-sentence (cut = the turn ended inside the pause)\n")
+    print("| voice | question | pause s | fill | ended | wait ms after speech | p at the pause |")
+    print("|---|---|---:|---|---|---:|---:|")
+    cut = total = 0
+    for voice in VOICES:
+        for sentence, before in PAUSED:
+            for pause in (1.0, 1.5):
+                for fill, make in (("room -60 dB", None), ("noise bursts -35 dB", "bursts")):
+                    s = paused(sentence, before, pause, voice, fill_db=-60.0)
+                    if make:
+                        s = with_noise_in_pause(s, -35.0)
+                    d = run(s, model, args.short_pause, args.long_pause)
+                    r = d.result
+                    assert r is not None
+                    costs += [(v.features_ms, v.model_ms, v.cpu_ms) for v in d.verdicts]
+                    was_cut = r.at <= s.speech_end
+                    cut += was_cut
+                    total += 1
+                    p = f"{d.verdicts[0].probability:.2f}" if d.verdicts else "-"
+                    ended = "CUT" if was_cut else r.reason.value
+                    print(
+                        f"| {voice} | {s.name.replace(' (noise in the pause)', '')} | {pause:.1f} | {fill} "
+                        f"| {ended} | {(r.at - s.speech_end) * 1000:.0f} | {p} |"
+                    )
+    print(f"\n{total - cut}/{total} paused questions kept whole\n")
+
+    feats = sorted(c[0] for c in costs)
+    infer = sorted(c[1] for c in costs)
+    both = sorted(c[0] + c[1] for c in costs)
+    cpu = sorted(c[2] for c in costs)
+
+    def pct(xs: list[float], q: float) -> float:
+        return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+    print("## Model time per decision (this machine)\n")
+    print("| part | median ms | p90 ms | max ms |")
+    print("|---|---:|---:|---:|")
+    rows = (
+        ("features (numpy log-mel), wall", feats),
+        ("onnxruntime, wall", infer),
+        ("total, wall", both),
+        ("total, CPU time of the thread", cpu),
+    )
+    for name, xs in rows:
+        print(f"| {name} | {statistics.median(xs):.1f} | {pct(xs, 0.9):.1f} | {max(xs):.1f} |")
+    load = os.getloadavg()[0]
+    print(
+        f"\n{len(costs)} decisions; {os.cpu_count()} cores, load average {load:.1f} (wall includes waiting for a core)"
+    )
+
+
+if __name__ == "__main__":
+    main()

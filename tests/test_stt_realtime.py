@@ -1,0 +1,244 @@
+"""Streaming transcription: the real openai SDK against the fake realtime WebSocket, each fault falling back to
+the batch upload (the real transcriber against the fake cloud)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import openai
+import pytest
+
+from appliance.cancel import CancelToken
+from appliance.deadline import Deadline
+from appliance.errors import Cancelled, ErrorKind
+from appliance.settings import Secrets, SttSettings
+from appliance.sim.realtime import FakeRealtime, Fault, Script
+from appliance.sim.speech import transcript
+from appliance.sim.voice import synth
+from appliance.speech.stt import OpenAITranscriber
+from appliance.stt.realtime import (
+    API_RATE,
+    Failure,
+    RealtimeSession,
+    RealtimeSttError,
+    RealtimeSttOptions,
+    preload,
+    transcribe_with_fallback,
+)
+
+preload()
+
+KEY = "sk-test-realtime-0123456789"
+FRAME = 1280  # 80 ms at 16 kHz
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeRealtime]:
+    with FakeRealtime(api_key=KEY) as server:
+        yield server
+
+
+def client_for(fake: FakeRealtime, key: str = KEY) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key=key, base_url="http://127.0.0.1:9/v1", websocket_base_url=fake.ws_base_url, max_retries=0
+    )
+
+
+def question() -> np.ndarray:
+    return synth("What is the weather like in Paris today?")
+
+
+def stream(session: RealtimeSession, pcm: np.ndarray) -> None:
+    for i in range(0, len(pcm), FRAME):
+        session.feed(pcm[i : i + FRAME])
+
+
+OPTIONS = RealtimeSttOptions(model="gpt-live-transcribe", language="en", connect_timeout=2.0, finish_timeout=2.0)
+
+
+def test_streams_resampled_audio_and_returns_the_transcript_with_partials(fake):
+    fake.default(Script(transcript="What is the weather like in Paris today?", deltas=3))
+    partials: list[str] = []
+    session = RealtimeSession(client_for(fake), OPTIONS, on_partial=partials.append)
+    pcm = question()
+    session.start()
+    stream(session, pcm)
+    assert session.finish(Deadline(5.0)) == "What is the weather like in Paris today?"
+    assert partials[-1].strip() == "What is the weather like in Paris today?" and len(partials) == 3
+
+    (rec,) = fake.wait_sessions(1)
+    assert rec.closed.wait(2)
+    assert rec.query["intent"] == ["transcription"]
+    assert rec.headers["authorization"] == f"Bearer {KEY}"
+    assert rec.config == {
+        "type": "transcription",
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "transcription": {"model": "gpt-live-transcribe", "language": "en"},
+                "turn_detection": None,
+                "noise_reduction": None,
+            }
+        },
+    }
+    types = rec.types()
+    assert types[0] == "session.update" and types[-1] == "input_audio_buffer.commit"
+    assert set(types[1:-1]) == {"input_audio_buffer.append"}
+    # every sample arrived, at 24 kHz, and sounds like what was fed (same level, same length)
+    received = np.frombuffer(bytes(rec.audio), dtype="<i2")
+    assert len(received) == pytest.approx(len(pcm) * API_RATE / 16000, abs=2)
+    rms_in = np.sqrt(np.mean(pcm.astype(float) ** 2))
+    assert np.sqrt(np.mean(received.astype(float) ** 2)) == pytest.approx(rms_in, rel=0.05)
+
+
+def test_the_final_transcript_waits_only_for_the_cloud_after_the_end_of_turn(fake):
+    """The audio is already there at the end of the turn: only the commit round trip and the cloud's own
+    transcription time remain (0.3 s injected here; scripts/bench_endpoint.py measures the rest)."""
+    fake.default(Script(latency=0.3))
+    session = RealtimeSession(client_for(fake), OPTIONS)
+    pcm = question()
+    session.start()
+    stream(session, pcm)
+    (rec,) = fake.wait_sessions(1)
+    expected = len(pcm) * API_RATE // 16000 * 2 - 4000  # all but the resampler's tail, flushed at the commit
+    deadline = time.monotonic() + 5
+    while len(rec.audio) < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    result = transcribe_with_fallback(session, pcm, lambda pcm: pytest.fail("no upload"), deadline=Deadline(5.0))
+    assert result.streamed and result.error is None
+    assert result.text == "What is the weather like in Paris today?"
+    assert result.final_after_end_ms >= 300
+
+
+@pytest.fixture
+def batch(cloud):
+    secrets = Secrets(openai_api_key="sk-test-stt-0123456789", openai_base_url=cloud.openai_base_url)
+    cloud.default("transcriptions", transcript("What is the weather like in Paris today?"))
+    transcriber = OpenAITranscriber(SttSettings(timeout=5.0, max_retries=0), secrets)
+    return lambda pcm: transcriber.transcribe(pcm, CancelToken())
+
+
+FAULTS = [
+    (Script(fault=Fault.REFUSE, status=401), Failure.REFUSED),
+    (Script(fault=Fault.REFUSE, status=403), Failure.REFUSED),
+    (Script(fault=Fault.REFUSE, status=503), Failure.REFUSED),
+    (Script(fault=Fault.CLOSE, close_after=3), Failure.CLOSED),
+    (Script(fault=Fault.STALL), Failure.STALL),
+    (Script(fault=Fault.ERROR), Failure.ERROR_EVENT),
+    (Script(fault=Fault.WRONG_ORDER), Failure.PROTOCOL),
+]
+
+
+@pytest.mark.parametrize(("script", "failure"), FAULTS, ids=[f"{s.fault}-{s.status}" for s, _ in FAULTS])
+def test_each_fault_fails_fast_and_the_recording_is_uploaded_instead(fake, cloud, batch, script, failure):
+    fake.script(script)
+    session = RealtimeSession(client_for(fake), OPTIONS)
+    pcm = question()
+    session.start()
+    stream(session, pcm)
+    start = time.monotonic()
+    result = transcribe_with_fallback(session, pcm, batch, deadline=Deadline(10.0))
+    assert time.monotonic() - start < OPTIONS.finish_timeout + 1.0  # the stall waits finish_timeout, no more
+    assert not result.streamed
+    assert result.error is not None and result.error.failure is failure
+    assert result.text == "What is the weather like in Paris today?"
+    (upload,) = cloud.of("transcriptions")
+    assert len(upload.body) > len(pcm) * 2  # the whole recording, as a WAV
+    if script.fault is Fault.REFUSE:
+        assert result.error.status == script.status
+        assert result.error.kind is (ErrorKind.AUTH if script.status in (401, 403) else ErrorKind.STT)
+        assert fake.refused == 1
+
+
+def test_a_wrong_key_is_refused_at_the_upgrade(fake):
+    session = RealtimeSession(client_for(fake, key="sk-wrong"), OPTIONS)
+    session.start()
+    with pytest.raises(RealtimeSttError) as info:
+        session.finish(Deadline(5.0))
+    assert info.value.failure is Failure.REFUSED and info.value.status == 401
+
+
+def test_no_server_is_a_connect_failure_without_waiting_for_the_deadline():
+    with FakeRealtime(api_key=KEY) as gone:
+        client = client_for(gone)
+    session = RealtimeSession(client, OPTIONS)
+    session.start()
+    start = time.monotonic()
+    with pytest.raises(RealtimeSttError) as info:
+        session.finish(Deadline(30.0))
+    assert info.value.failure is Failure.CONNECT
+    assert time.monotonic() - start < OPTIONS.finish_timeout + 0.5
+
+
+def test_a_failure_mid_session_is_visible_before_the_end_of_turn(fake):
+    fake.script(Script(fault=Fault.CLOSE, close_after=2))
+    session = RealtimeSession(client_for(fake), OPTIONS)
+    session.start()
+    stream(session, question()[: FRAME * 4])
+    (rec,) = fake.wait_sessions(1)
+    assert rec.closed.wait(2)
+    deadline = time.monotonic() + 2
+    while session.failed is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert session.failed is not None and session.failed.failure is Failure.CLOSED
+    stream(session, question())  # feeding a failed session is a no-op, never an exception
+
+
+def test_the_turn_deadline_caps_the_wait(fake):
+    fake.script(Script(fault=Fault.STALL))
+    session = RealtimeSession(client_for(fake), RealtimeSttOptions(finish_timeout=5.0))
+    session.start()
+    stream(session, question())
+    start = time.monotonic()
+    with pytest.raises(RealtimeSttError) as info:
+        session.finish(Deadline(0.3))
+    assert info.value.failure is Failure.STALL
+    assert time.monotonic() - start < 0.6
+
+
+def test_cancel_closes_the_socket_within_200_ms(fake):
+    fake.script(Script(fault=Fault.STALL))
+    token = CancelToken()
+    session = RealtimeSession(client_for(fake), OPTIONS, cancel=token)
+    session.start()
+    stream(session, question())
+    (rec,) = fake.wait_sessions(1)
+    waiter_error: list[BaseException] = []
+
+    def wait_for_it() -> None:
+        try:
+            session.finish(Deadline(10.0))
+        except BaseException as e:
+            waiter_error.append(e)
+
+    waiter = threading.Thread(target=wait_for_it)
+    waiter.start()
+    deadline = time.monotonic() + 2
+    while "input_audio_buffer.commit" not in rec.types() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    start = time.monotonic()
+    token.cancel("button")
+    assert rec.closed.wait(0.2), "the server still has the socket open"
+    waiter.join(0.2)
+    assert time.monotonic() - start < 0.4
+    assert not waiter.is_alive() and isinstance(waiter_error[0], Cancelled)
+
+
+def test_feed_never_blocks_and_an_overflow_fails_the_session(fake):
+    session = RealtimeSession(client_for(fake), RealtimeSttOptions(queue_frames=3))
+    frame = np.zeros(FRAME, dtype=np.int16)
+    start = time.monotonic()
+    for _ in range(10):
+        session.feed(frame)  # not started: nothing drains the queue
+    assert time.monotonic() - start < 0.05
+    assert session.failed is not None and session.failed.failure is Failure.OVERFLOW
+
+
+def test_the_session_is_used_in_order():
+    session = RealtimeSession(None, OPTIONS)
+    with pytest.raises(RealtimeSttError) as info:
+        session.finish()
+    assert info.value.failure is Failure.STATE
