@@ -59,7 +59,7 @@ def check_elevenlabs(settings: Settings) -> Check:
         return Check("ElevenLabs", WARN, "not checked: no key")
     import httpx
 
-    from .speech.tts import DEFAULT_BASE_URL
+    from .tts.elevenlabs import DEFAULT_BASE_URL
 
     url = (settings.secrets.elevenlabs_base_url or DEFAULT_BASE_URL).rstrip("/") + "/v1/user"
     start = time.monotonic()

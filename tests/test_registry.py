@@ -69,7 +69,6 @@ def test_an_unknown_engine_in_the_config_stops_the_start_with_exit_2(tmp_path):
     import subprocess
 
     from appliance.sim.headless import ROOT, appliance_env
-
     from appliance.sim.voice import silence, write_wav
 
     mic = write_wav(tmp_path / "mic.wav", silence(0.5))

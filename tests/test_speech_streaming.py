@@ -22,7 +22,7 @@ from appliance.sim.tts_ws import FakeStreamInputTTS, Fault, tone_for
 from appliance.speech.phrases import PhraseCache
 from appliance.speech.pipeline import SpeechPipeline
 from appliance.speech.streaming import StreamingSpeech
-from appliance.speech.tts import ElevenLabsSynth
+from appliance.tts.elevenlabs import ElevenLabsSynth
 from appliance.tts.elevenlabs_ws import StreamInputConnection, ws_base_url
 
 RATE = 24000

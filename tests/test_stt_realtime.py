@@ -18,7 +18,7 @@ from appliance.settings import Secrets, SttSettings
 from appliance.sim.realtime import FakeRealtime, Fault, Script
 from appliance.sim.speech import transcript
 from appliance.sim.voice import synth
-from appliance.speech.stt import OpenAITranscriber
+from appliance.stt.openai import OpenAITranscriber
 from appliance.stt.realtime import (
     API_RATE,
     Failure,
