@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from .inbox import Command, Frame, Inbox
 from .listener import Listener, SilencePolicy, Utterance
 from .settings import Settings
 from .turn import Announcement, Stages, TurnRunner
+
+if TYPE_CHECKING:
+    from .timers.service import TimerService
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Ports:
     indicators: p.Indicators | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     alerts: p.Alerts | None = None  # what rings when a timer ends
+    timers: TimerService | None = None  # the running timers (the timer tools and `ctl timers` use them)
 
 
 class App:
@@ -241,8 +245,8 @@ class App:
                     self.bus.emit(Turn(turn, outcome, self._runner.spans_ms()))
                     self._runner = None
                 self.turns_completed += 1
-            case m.StartAnnouncement(job, text):
-                self._announcement = Announcement(job, text, self._stages())
+            case m.StartAnnouncement(job, text, with_chime):
+                self._announcement = Announcement(job, text, self._stages(), chime=with_chime)
                 self._spawn(self._announcement.start())
             case m.StopAnnouncement(job, reason):
                 if self._announcement is not None and self._announcement.job == job:
@@ -342,6 +346,8 @@ class App:
         if name == "reset":
             self.reset_conversation()
             return {"ok": True}
+        if name == "timers":
+            return self._timers_reply()
         if name == "press":
             self._feed(m.Press(m.PressKind.SHORT, "ctl"))
             return {"ok": True, "state": self.state.value}
@@ -349,14 +355,26 @@ class App:
             self._feed(m.SetMuted(name == "mute", "ctl"))
             return {"ok": True, "muted": self.muted}
         if BY_NAME[name].needs_text and not text:
-            return {"ok": False, "error": "ask needs the question" if name == "ask" else "say needs the text"}
-        if name == "say" and self.ports.speech is None:
+            return {"ok": False, "error": "ask needs the question" if name == "ask" else f"{name} needs the text"}
+        if name in ("say", "announce") and self.ports.speech is None:
             return {"ok": False, "error": "speech is not configured"}
         self._refusal = ""
-        self._feed(m.Ask(text) if name == "ask" else m.Say(text))
+        self._feed(m.Ask(text) if name == "ask" else m.Say(text, chime=name == "announce"))
         if self._refusal:
             return {"ok": False, "error": self._refusal}
         return {"ok": True, "turn": self.snapshot.turns} if name == "ask" else {"ok": True}
+
+    def _timers_reply(self) -> dict[str, Any]:
+        service = self.ports.timers
+        if service is None:
+            return {"ok": False, "error": "this appliance keeps no timers (timers.enabled = false)"}
+        from .timers.words import status
+
+        now = service.now()
+        running = service.running()
+        return {"ok": True, "text": status(running, now),
+                "timers": [{"label": t.label, "seconds": round(t.seconds, 1), "left": round(t.left(now), 1)}
+                           for t in running]}
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -420,3 +438,6 @@ class _ControlsView:
 
     def camera_allowed(self) -> bool:
         return self._app.camera_allowed()
+
+    def timers(self) -> TimerService | None:
+        return self._app.ports.timers

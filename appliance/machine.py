@@ -190,13 +190,13 @@ def step(s: Snapshot, event: MachineEvent) -> Result:
                 return s, (Refuse(f"busy ({s.state.value})"),)
             s = _stop_announcement(s, "turn", fx)
             return _start_turn(s, text, "text", fx)
-        case Say(text):
+        case Say(text, chime):
             if s.state not in (S.IDLE, S.MUTED) or s.alert is not None:
                 return s, (Refuse(f"busy ({S.ALERTING.value if s.alert else s.state.value})"),)
             if s.announcing:
                 return s, (Refuse("busy (announcing)"),)
             s = replace(s, jobs=s.jobs + 1, announcing=s.jobs + 1)
-            return s, (StartAnnouncement(s.announcing, text),)
+            return s, (StartAnnouncement(s.announcing, text, chime),)
         case AnnouncementDone(job):
             return (replace(s, announcing=0), ()) if job == s.announcing else (s, ())
         case MicEnded(error):

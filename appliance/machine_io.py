@@ -87,6 +87,7 @@ class Ask:
 @dataclass(frozen=True)
 class Say:
     text: str
+    chime: bool = False  # `ctl announce`: a chime first, so the room knows a message follows
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ class FinishTurn:
 class StartAnnouncement:
     job: int
     text: str
+    chime: bool = False
 
 
 @dataclass(frozen=True)

@@ -297,6 +297,17 @@ class LoggingSettings(Section):
 
 
 @dataclass
+class TimersSettings(Section):
+    enabled: bool = True
+    """Offer the timer tools (set, list, cancel, add time); timers live in the state directory."""
+    ring_seconds: float = 60.0
+    """A ringing timer stops by itself after this long (a press or the wake word stops it sooner)."""
+
+    def validate(self) -> None:
+        check_range("timers.ring_seconds", self.ring_seconds, 3.0, 900.0)
+
+
+@dataclass
 class DebugSettings(Section):
     keep_audio: bool = False
     """Write recorded questions and captured images to `dir` (off: nothing is stored on disk)."""
@@ -318,6 +329,7 @@ class Settings(Section):
     tts: TtsSettings = field(default_factory=TtsSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
+    timers: TimersSettings = field(default_factory=TimersSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     debug: DebugSettings = field(default_factory=DebugSettings)
     secrets: Secrets = field(default_factory=Secrets, repr=False)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio.earcons import error_tone
+from .audio.earcons import announce_chime, error_tone
 from .cancel import CancelToken
 from .deadline import Deadline
 from .errors import ApplianceError, Cancelled, ErrorKind
@@ -234,10 +234,11 @@ class TurnRunner:
 class Announcement:
     """``ctl say``: speaks a text under its own token, which the app fires like a turn's."""
 
-    def __init__(self, job: int, text: str, stages: Stages) -> None:
+    def __init__(self, job: int, text: str, stages: Stages, *, chime: bool = False) -> None:
         self.job = job
         self.text = text
         self.stages = stages
+        self.chime = chime
         self.cancel = CancelToken()
         self.thread = threading.Thread(target=self._run, name=f"announce-{job}", daemon=True)
 
@@ -250,7 +251,9 @@ class Announcement:
 
     def _run(self) -> None:
         try:
-            if self.stages.speech is not None:
+            if self.chime:
+                self.stages.earcon(announce_chime, self.cancel)
+            if self.stages.speech is not None and not self.cancel.cancelled:
                 self.stages.speech.speak(iter([self.text]), self.cancel, self.stages.emit)
         except Cancelled:
             pass  # stopped by the button, mute, a new turn or shutdown: nothing to report

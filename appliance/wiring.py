@@ -176,13 +176,20 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
     ports.speech = pipeline
     closers.append(pipeline.close)  # closed before the speaker (closers run in reverse)
+    if settings.timers.enabled:
+        _timers(settings, ports, app, bus, speaker, state_dir, closers)
     if secrets.openai_api_key:
         def make_assistant() -> Any:
             from .llm.responses import ResponsesAssistant
             from .llm.tools import default_registry
 
-            made = ResponsesAssistant(settings.assistant, secrets, default_registry(camera=settings.camera.enabled),
-                                      app.tool_context)
+            registry = default_registry(camera=settings.camera.enabled)
+            if settings.timers.enabled:
+                from .timers.tools import TIMER_TOOLS
+
+                for function in TIMER_TOOLS:
+                    registry.register(function)
+            made = ResponsesAssistant(settings.assistant, secrets, registry, app.tool_context)
             import openai.types.responses  # noqa: F401  (parsing the first stream would load them)
 
             _ = made._client.responses
@@ -202,3 +209,19 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
         closers.append(button.close)
     ports.closers = list(reversed(closers))
     return app, ports
+
+
+def _timers(settings: Settings, ports: Ports, app: App, bus: EventBus, speaker: Any, state_dir: Path | None,
+            closers: list[Any]) -> None:
+    """The running timers (kept in the state directory, so they survive a restart) and their alarm."""
+    from .timers.alarm import Alarm
+    from .timers.service import TimerService
+
+    alarm = Alarm(speaker, lambda: ports.speech, bus.emit, app.alert_stopped,
+                  ring_seconds=settings.timers.ring_seconds, volume=app.get_volume)
+    service = TimerService(state_dir / "timers.json" if state_dir else None, lambda t, missed: app.timer_ended(
+        t.label, missed), bus.emit)
+    ports.alerts, ports.timers = alarm, service
+    service.start()  # missed timers ring at once: their messages wait in the app's inbox until it runs
+    closers.append(alarm.stop)
+    closers.append(service.close)

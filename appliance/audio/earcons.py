@@ -51,3 +51,8 @@ def alarm() -> tuple[np.ndarray, int]:
     beep = [(1760.0, 0.12), (0.0, 0.08)]
     x = _tone(beep * 3 + [(0.0, 0.5)], level=0.5)
     return x, RATE
+
+
+def announce_chime() -> tuple[np.ndarray, int]:
+    """Three rising notes before an announcement: "a message for you" (unlike the wake chime)."""
+    return _tone([(659.3, 0.09), (784.0, 0.09), (1046.5, 0.16)], level=0.3), RATE

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import wave
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,6 +149,9 @@ class WavSpeaker:
         self._busy_until = 0.0  # monotonic time when everything written so far has been "heard"
         self.samples_written = 0
         self.first_sample_at: float | None = None
+        self.journal: deque[tuple[float, int, int]] = deque(maxlen=10_000)
+        """(monotonic time it starts to be heard, offset in the file, samples) of the latest plays: what a
+        microphone in the room would have heard when, since the file itself has no gaps."""
 
     def _resampler(self, rate: int) -> StreamResampler:
         if rate not in self._resamplers:
@@ -159,6 +163,9 @@ class WavSpeaker:
             return not (cancel and cancel.cancelled)
         out = pcm if rate == self.rate else float_to_int16(
             self._resampler(rate).process(pcm.astype(np.float32) / 32768.0))
+        with self._lock:
+            heard = max(self._busy_until, time.monotonic()) if self.pace > 0 else time.monotonic()
+            self.journal.append((heard, self.samples_written, len(out)))
         for start in range(0, len(out), self.block):
             if cancel is not None and cancel.cancelled:
                 return False

@@ -29,6 +29,7 @@ PHRASES: dict[str, str] = {
     "error": "Sorry, something went wrong.",
     "lost_connection": "Sorry, I lost the connection.",
     "too_many_rounds": "Sorry, I couldn't finish that.",
+    "timer_done": "Your timer is done.",
 }
 
 EARCONS: dict[str, Callable[[], tuple[np.ndarray, int]]] = {
@@ -36,6 +37,7 @@ EARCONS: dict[str, Callable[[], tuple[np.ndarray, int]]] = {
     "error": earcons.error_tone,
     "lost_connection": earcons.offline_tone,
     "too_many_rounds": earcons.error_tone,
+    "timer_done": earcons.alarm,
 }
 
 #: Temp files are hidden and end in this suffix, so start-up can tell them from phrases.
