@@ -25,9 +25,9 @@ from .audio.earcons import chime, mute_tone
 from .cancel import CancelToken
 from .commands import BY_NAME
 from .errors import ApplianceError, ErrorKind
-from .events import Error, Event, EventBus, Info, Ready, Recording, StateChanged, Turn
+from .events import EndOfTurn, Error, Event, EventBus, Info, Ready, Recording, StateChanged, Turn
 from .inbox import Command, Frame, Inbox
-from .listener import Listener, SilencePolicy, Utterance
+from .listener import EndOfTurnPolicy, Listener, SilencePolicy, Utterance
 from .settings import Settings
 from .turn import Announcement, Stages, TurnRunner
 
@@ -57,6 +57,7 @@ class Ports:
     closers: list[Callable[[], None]] = field(default_factory=list)
     alerts: p.Alerts | None = None  # what rings when a timer ends
     timers: TimerService | None = None  # the running timers (the timer tools and `ctl timers` use them)
+    end_of_turn: EndOfTurnPolicy | None = None  # how the listener hears the end of a question (default: silence)
 
 
 class App:
@@ -81,7 +82,9 @@ class App:
         self.ready = False
         self.turns_completed = 0
         self.volume = settings.audio.volume
-        self.listener = Listener(ports.vad, SilencePolicy(settings.endpoint), settings.wake.preroll_seconds)
+        policy = ports.end_of_turn or SilencePolicy(settings.endpoint)
+        self.listener = Listener(ports.vad, policy, settings.wake.preroll_seconds)
+        self._endpoint_wait_ms: float | None = None
         self._on_status, self._on_tick, self._on_ready = on_status, on_tick, on_ready
         self._runner: TurnRunner | None = None
         self._announcement: Announcement | None = None
@@ -216,10 +219,16 @@ class App:
                 wake = self.settings.wake
                 timeout = wake.follow_up_seconds if follow_up else self.settings.endpoint.start_timeout
                 self.listener.start(preroll=preroll, start_timeout=timeout)
+                stream = self._stream()
+                if stream is not None:  # the turn is open: its audio may stream to transcription now
+                    stream.begin()
+                    for frame in self.listener.recorded():
+                        stream.feed(frame)
             case m.EndRecording(reason):
                 self._recorded(self.listener.finish(reason))
             case m.DiscardRecording(report):
                 start, end = self.listener.discard()
+                self._discard_stream()
                 if report:
                     self.bus.emit(Recording(round(start, 3), round(end, 3), "cancelled", round(end - start, 3)))
             case m.PlayEarcon(earcon):
@@ -234,6 +243,8 @@ class App:
                     follow_up=self.settings.wake.follow_up,
                     clock=self.clock,
                 )
+                if text is None and self._endpoint_wait_ms is not None:
+                    self._runner.timings.value("endpointing_wait_ms", self._endpoint_wait_ms)
                 self._spawn(self._runner.start(audio, text))
             case m.CancelTurn(turn, reason):
                 if self._runner is not None and self._runner.id == turn:
@@ -296,6 +307,10 @@ class App:
 
     def _on_frame(self, frame: np.ndarray) -> None:
         s = self.snapshot
+        if self.listener.recording:
+            stream = self._stream()
+            if stream is not None:
+                stream.feed(frame)
         utterance = self.listener.process(frame, keep=not s.muted)
         if utterance is not None:
             self._recorded(utterance)
@@ -316,6 +331,9 @@ class App:
             Recording(round(utterance.start, 3), round(utterance.end, 3), utterance.reason, round(utterance.seconds, 3))
         )
         self.ports.wake.reset()
+        self._report_end_of_turn(utterance)
+        if not utterance.speech:
+            self._discard_stream()
         self._utterance = utterance if utterance.speech else None
         self._feed(m.RecordingEnded(utterance.speech))
 
@@ -363,6 +381,31 @@ class App:
         if self._refusal:
             return {"ok": False, "error": self._refusal}
         return {"ok": True, "turn": self.snapshot.turns} if name == "ask" else {"ok": True}
+
+    def _stream(self) -> Any:
+        """The transcriber, when it transcribes while the user speaks (it has ``begin``/``feed``)."""
+        transcriber = self.ports.transcriber
+        return transcriber if hasattr(type(transcriber), "begin") else None
+
+    def _discard_stream(self) -> None:
+        stream = self._stream()
+        if stream is not None:
+            stream.discard()
+
+    def _report_end_of_turn(self, utterance: Utterance) -> None:
+        """The ``end_of_turn`` event: how the end was heard, and the endpointing wait for the turn timings."""
+        last = getattr(self.listener.policy, "last", None)
+        if last is not None:
+            wait = round(last.wait * 1000, 1)
+            self.bus.emit(EndOfTurn(last.reason.value, wait, None if last.probability is None
+                                    else round(last.probability, 3)))
+        elif utterance.reason == "speech_ended":
+            wait = round(self.settings.endpoint.trailing_silence * 1000, 1)
+            self.bus.emit(EndOfTurn("silence", wait))
+        else:
+            self._endpoint_wait_ms = None
+            return
+        self._endpoint_wait_ms = wait
 
     def _timers_reply(self) -> dict[str, Any]:
         service = self.ports.timers

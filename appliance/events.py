@@ -304,3 +304,23 @@ class TimerChanged(Event):
     """The length it was set for."""
     left: float
     """Seconds it had left when this happened."""
+
+
+@dataclass(frozen=True)
+class PartialTranscript(Event):
+    """The transcript so far, while the question streams to the realtime transcription."""
+
+    name: ClassVar[str] = "partial_transcript"
+    text: str
+
+
+@dataclass(frozen=True)
+class EndOfTurn(Event):
+    """How the listener decided the question was over."""
+
+    name: ClassVar[str] = "end_of_turn"
+    reason: str  # "complete" (the model), "pause" (the long pause), "max_length", "no_speech", "silence"
+    wait_ms: float
+    """The pause between the last speech and the end: the endpointing wait."""
+    probability: float | None = None
+    """The turn model's last probability that the question was finished (None: not asked)."""

@@ -115,6 +115,10 @@ class Listener:
         self._start = self.now - len(frames) * FRAME_SECONDS
         self.recording = True
 
+    def recorded(self) -> list[np.ndarray]:
+        """The frames of the recording so far (the pre-roll, right after ``start``)."""
+        return list(self._frames)
+
     def finish(self, reason: str) -> ListenerResult:
         """End the recording now (the input ended): speech if the policy heard the question begin."""
         return self._finish(self.policy.started, reason)

@@ -16,6 +16,7 @@ from types import MappingProxyType
 VARIABLES: dict[tuple[str, str], str] = {
     ("openai", "api_key"): "OPENAI_API_KEY",
     ("openai", "base_url"): "OPENAI_BASE_URL",
+    ("openai", "websocket_base_url"): "OPENAI_WEBSOCKET_BASE_URL",
     ("elevenlabs", "api_key"): "ELEVENLABS_API_KEY",
     ("elevenlabs", "base_url"): "ELEVENLABS_BASE_URL",
 }
@@ -24,7 +25,7 @@ GENERIC_PREFIX = "APPLIANCE_SECRET__"
 PURPOSE: dict[str, str] = {"openai": "answers and transcription", "elevenlabs": "spoken answers"}
 _EXAMPLE: dict[str, str] = {"openai": "sk-..."}
 #: Names whose values are addresses, not secrets: they are not redacted.
-PUBLIC_NAMES = frozenset({"base_url"})
+PUBLIC_NAMES = frozenset({"base_url", "websocket_base_url"})
 #: Shorter values are not redacted: replacing every "ab" in a log would destroy it and protect nothing.
 MIN_SECRET_LENGTH = 4
 DEFAULT_REQUIRED = ("openai", "elevenlabs")

@@ -136,9 +136,26 @@ class EndpointSettings(Section):
     """Hard cap on a recording; what was recorded is still sent."""
     min_speech_seconds: float = 0.15
     """Speech shorter than this (a click, a cough) does not start a question."""
+    mode: Literal["semantic", "silence"] = "semantic"
+    """"semantic": a short pause asks the turn-detection model (smart-turn) whether the question is finished;
+    "silence": `trailing_silence` of silence ends it."""
+    short_pause: float = 0.16
+    """Semantic mode: the pause after speech at which the model is asked."""
+    long_pause: float = 2.0
+    """Semantic mode: the pause that ends the question anyway (the model said unfinished, or is missing)."""
+    turn_threshold: float = 0.5
+    """Semantic mode: the model's probability above which the question counts as finished."""
+    turn_threads: int = 1
+    """Threads the turn-detection model may use."""
 
     def validate(self) -> None:
         check_range("endpoint.vad_threshold", self.vad_threshold, 0.05, 0.99)
+        check_range("endpoint.short_pause", self.short_pause, 0.08, 1.0)
+        check_range("endpoint.long_pause", self.long_pause, 0.5, 5.0)
+        if self.long_pause < self.short_pause:
+            raise SettingsError("endpoint.long_pause: must be at least endpoint.short_pause")
+        check_range("endpoint.turn_threshold", self.turn_threshold, 0.05, 0.95)
+        check_range("endpoint.turn_threads", self.turn_threads, 1, 4)
         check_range("endpoint.trailing_silence", self.trailing_silence, 0.1, 5.0)
         check_range("endpoint.start_timeout", self.start_timeout, 0.5, 60.0)
         check_range("endpoint.max_seconds", self.max_seconds, 1.0, 120.0)
@@ -219,9 +236,22 @@ class SttSettings(Section):
     """Seconds one transcription request may take (never more than what is left of the turn's deadline)."""
     max_retries: int = 2
     """Retries of a failed transcription (429, 5xx, connection), within the turn's deadline."""
+    mode: Literal["streaming", "batch"] = "streaming"
+    """"streaming": the question streams to OpenAI's realtime transcription while it is spoken (the
+    recording is uploaded if the WebSocket fails); "batch": uploaded when it ends."""
+    realtime_model: str = "gpt-live-transcribe"
+    """Model of the realtime transcription session."""
+    realtime_noise_reduction: Literal["", "near_field", "far_field"] = ""
+    """The realtime session's own noise reduction ("" = off)."""
+    realtime_connect_timeout: float = 3.0
+    """Seconds the realtime WebSocket may take to open."""
+    realtime_finish_timeout: float = 1.5
+    """Longest wait after the end of the question for the streamed transcript (then the upload)."""
 
     def validate(self) -> None:
         check_name("stt.provider", self.provider)
+        check_range("stt.realtime_connect_timeout", self.realtime_connect_timeout, 0.5, 10.0)
+        check_range("stt.realtime_finish_timeout", self.realtime_finish_timeout, 0.2, 5.0)
         check_range("stt.timeout", self.timeout, 0.5, 120.0)
         check_range("stt.max_retries", self.max_retries, 0, 10)
 

@@ -163,6 +163,8 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
 
         transcriber = Deferred(make_transcriber)
         transcriber.warm()
+        if settings.stt.mode == "streaming" and settings.stt.provider == "openai":
+            transcriber = _streaming(settings, transcriber, bus)
 
     from .speech.phrases import PhraseCache
     from .speech.pipeline import SpeechPipeline
@@ -171,7 +173,8 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     synth = make_synth(settings)
     threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
     ports = Ports(microphone=microphone, speaker=speaker, wake=wake, vad=vad, transcriber=transcriber,
-                  assistant=None, speech=None, camera=camera, indicators=leds, closers=[])
+                  assistant=None, speech=None, camera=camera, indicators=leds, closers=[],
+                  end_of_turn=_end_of_turn(settings))
     app = App(settings, ports, bus, **hooks)
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
     ports.speech = pipeline
@@ -225,3 +228,39 @@ def _timers(settings: Settings, ports: Ports, app: App, bus: EventBus, speaker: 
     service.start()  # missed timers ring at once: their messages wait in the app's inbox until it runs
     closers.append(alarm.stop)
     closers.append(service.close)
+
+
+def _end_of_turn(settings: Settings) -> Any:
+    """The semantic end-of-turn policy; its model loads in the background (until then, and if it cannot
+    load, the long pause ends each question)."""
+    if settings.endpoint.mode != "semantic":
+        return None
+    from .endpoint.semantic import SemanticPolicy, load_model
+
+    policy = SemanticPolicy(settings.endpoint, None)
+
+    def load() -> None:
+        policy.set_model(load_model(settings.endpoint.turn_threads))
+
+    threading.Thread(target=load, name="turn-model", daemon=True).start()
+    return policy
+
+
+def _streaming(settings: Settings, batch: Any, bus: EventBus) -> Any:
+    """Transcription while the user speaks (OpenAI's realtime session), uploading the recording on failure."""
+    from .stt.realtime import RealtimeSttOptions
+    from .stt.streaming import StreamingTranscriber
+
+    s = settings.stt
+    options = RealtimeSttOptions(model=s.realtime_model, language=s.language,
+                                 noise_reduction=s.realtime_noise_reduction, connect_timeout=s.realtime_connect_timeout,
+                                 finish_timeout=s.realtime_finish_timeout)
+    ws_url = settings.secrets.get("openai", "websocket_base_url")
+
+    def client() -> Any:
+        made = batch.client
+        return made.with_options(websocket_base_url=ws_url) if ws_url else made
+
+    streaming = StreamingTranscriber(client, batch, options, bus.emit)
+    threading.Thread(target=streaming.warm, name="warm-up-realtime", daemon=True).start()
+    return streaming
