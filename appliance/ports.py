@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .cancel import CancelToken
 from .events import Event
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 #: The pipeline's audio format: 16 kHz mono int16, in frames of 80 ms (what openWakeWord wants).
 SAMPLE_RATE = 16_000
@@ -96,8 +99,13 @@ class SpeechResult:
 
 
 class Speech(Protocol):
-    def speak(self, sentences: Iterator[str], cancel: CancelToken, emit: Emit,
-              on_first_audio: Callable[[], None] | None = None) -> SpeechResult:
+    def speak(
+        self,
+        sentences: Iterator[str],
+        cancel: CancelToken,
+        emit: Emit,
+        on_first_audio: Callable[[], None] | None = None,
+    ) -> SpeechResult:
         """Synthesize and play sentences as they arrive (pipelined); never hangs; stops on cancel."""
         ...
 
@@ -148,4 +156,4 @@ class ToolContext:
     indicators: Indicators | None
     cancel: CancelToken
     emit: Emit
-    settings: Any = None
+    settings: Settings | None = None

@@ -177,7 +177,7 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     if secrets.openai_api_key:
         def make_assistant() -> Any:
             from .llm.responses import ResponsesAssistant
-            from .llm.tools import default_registry
+            from .tools import default_registry
 
             made = ResponsesAssistant(settings.assistant, secrets, default_registry(camera=settings.camera.enabled),
                                       app.tool_context)

@@ -21,7 +21,6 @@ import pytest
 from appliance.cancel import CancelToken
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, ToolCall
-from appliance.llm.builtin_tools import register_builtin_tools
 from appliance.llm.client import classify_openai_error, is_previous_response_missing, make_openai_client
 from appliance.llm.responses import (
     CANCELLED_OUTPUT,
@@ -30,18 +29,24 @@ from appliance.llm.responses import (
     TOO_MANY_ROUNDS,
     ResponsesAssistant,
 )
-from appliance.llm.tools import ToolRegistry
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
 from appliance.settings import AssistantSettings, Secrets, Settings
 from appliance.sim.cloud import FakeCloud, Reset, Stall, Status
 from appliance.sim.responses import ResponsesServer, Script, Wire
+from appliance.tools import ToolRegistry
+from appliance.tools.builtin import register_builtin_tools
 
 
 def fast_settings(**overrides: Any) -> AssistantSettings:
     """Short timeouts so failures resolve in a fraction of a second."""
-    values: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 1.0, "deadline": 5.0, "tool_timeout": 2.0,
-                              "max_retries": 2}
+    values: dict[str, Any] = {
+        "connect_timeout": 1.0,
+        "read_timeout": 1.0,
+        "deadline": 5.0,
+        "tool_timeout": 2.0,
+        "max_retries": 2,
+    }
     values.update(overrides)
     return AssistantSettings(**values)
 
@@ -81,8 +86,9 @@ class FakeClock:
 class Harness:
     """The assistant with built-in and test tools, pointed at the fake cloud."""
 
-    def __init__(self, cloud: FakeCloud, settings: AssistantSettings | None = None,
-                 clock: FakeClock | None = None) -> None:
+    def __init__(
+        self, cloud: FakeCloud, settings: AssistantSettings | None = None, clock: FakeClock | None = None
+    ) -> None:
         self.settings = settings or fast_settings()
         self.controls = Controls()
         self.events = Recorder()
@@ -95,11 +101,19 @@ class Harness:
         register_builtin_tools(self.registry, camera=False)
         self._add_test_tools()
         self.secrets = Secrets.from_env(cloud.env())
-        policy = RetryPolicy(max_retries=self.settings.max_retries, deadline=self.settings.deadline, base=0.05,
-                             rng=random.Random(0))  # short backoffs keep the file fast
-        self.assistant = ResponsesAssistant(self.settings, self.secrets, self.registry, self.make_context,
-                                            clock=clock or FakeClock(), retry_policy=policy)
+        policy = RetryPolicy(
+            max_retries=self.settings.max_retries, deadline=self.settings.deadline, base=0.05, rng=random.Random(0)
+        )  # short backoffs keep the file fast
+        self.assistant = ResponsesAssistant(
+            self.settings,
+            self.secrets,
+            self.registry,
+            self.make_context,
+            clock=clock or FakeClock(),
+            retry_policy=policy,
+        )
         self.controls.on_reset = self.assistant.reset
+        self.assistant.warm()  # the SDK's first import costs seconds on a loaded machine, not the turn's deadline
 
     def _add_test_tools(self) -> None:
         harness = self
@@ -174,12 +188,15 @@ def wire() -> Wire:
 
 # --- answers ----------------------------------------------------------------------------------------
 
-def test_text_answer_is_yielded_sentence_by_sentence(cloud: FakeCloud, server: ResponsesServer,
-                                                     wire: Wire) -> None:
+
+def test_text_answer_is_yielded_sentence_by_sentence(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     server.then(wire.text("Hello! The capital of France is **Paris**. See https://www.paris.fr/visit for more."))
     assert h.ask("What is the capital of France?") == [
-        "Hello!", "The capital of France is Paris.", "See paris.fr for more."]
+        "Hello!",
+        "The capital of France is Paris.",
+        "See paris.fr for more.",
+    ]
 
     [request] = server.requests
     body = request.json
@@ -214,6 +231,7 @@ def test_follow_up_turn_continues_the_conversation(cloud: FakeCloud, server: Res
 
 # --- tools --------------------------------------------------------------------------------------------
 
+
 def test_one_function_call_then_the_answer(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     call = wire.calls(("lookup", {"city": "Paris"}))
@@ -222,12 +240,17 @@ def test_one_function_call_then_the_answer(cloud: FakeCloud, server: ResponsesSe
 
     first, second = server.bodies()
     assert second["previous_response_id"] == call.response_id
-    assert second["input"] == [{"type": "function_call_output", "call_id": call.call_ids[0],
-                                "output": "Sunny in Paris"}]
+    assert second["input"] == [
+        {"type": "function_call_output", "call_id": call.call_ids[0], "output": "Sunny in Paris"}
+    ]
     assert second["instructions"] == first["instructions"] and second["tools"] == first["tools"]
     [event] = h.tool_calls()
     assert (event.tool, event.call_id, json.loads(event.arguments), event.ok) == (
-        "lookup", call.call_ids[0], {"city": "Paris"}, True)
+        "lookup",
+        call.call_ids[0],
+        {"city": "Paris"},
+        True,
+    )
     assert event.ms >= 0
     assert server.rejected == []
 
@@ -252,16 +275,18 @@ def test_parallel_calls_and_two_rounds(cloud: FakeCloud, server: ResponsesServer
     assert all(e.ok for e in h.tool_calls()) and server.rejected == []
 
 
-def test_text_before_a_call_is_spoken_before_the_tool_runs(cloud: FakeCloud, server: ResponsesServer,
-                                                           wire: Wire) -> None:
+def test_text_before_a_call_is_spoken_before_the_tool_runs(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
     h = Harness(cloud)
     server.then(wire.calls(("lookup", {"city": "Rome"}), text="Let me look that up."), wire.text("Sunny."))
     assert h.ask("Weather in Rome?") == ["Let me look that up.", "Sunny."]
     assert h.seen_by_tools == [["Let me look that up."]]
 
 
-def test_malformed_unknown_and_invalid_calls_are_answered_with_errors(cloud: FakeCloud, server: ResponsesServer,
-                                                                       wire: Wire) -> None:
+def test_malformed_unknown_and_invalid_calls_are_answered_with_errors(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
     h = Harness(cloud)
     bad = wire.calls(("lookup", '{"city": "Par'), ("launch_rocket", {"target": "moon"}), ("lookup", {"city": 7}))
     server.then(bad, wire.text("Sorry, I could not do that."))
@@ -297,7 +322,8 @@ def test_tool_exception_and_timeout(cloud: FakeCloud, server: ResponsesServer, w
 
 
 def test_max_tool_rounds_then_apology_and_the_calls_are_answered_next_turn(
-        cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
     h = Harness(cloud, fast_settings(max_tool_rounds=2))
     rounds = [wire.calls(("lookup", {"city": f"City{i}"})) for i in range(3)]
     server.then(*rounds)
@@ -312,12 +338,12 @@ def test_max_tool_rounds_then_apology_and_the_calls_are_answered_next_turn(
     assert body["previous_response_id"] == rounds[2].response_id
     assert body["input"] == [
         {"type": "function_call_output", "call_id": rounds[2].call_ids[0], "output": NOT_RUN_OUTPUT},
-        {"role": "user", "content": "Hi."}]
+        {"role": "user", "content": "Hi."},
+    ]
     assert server.rejected == []
 
 
-def test_stop_tool_ends_the_turn_without_another_request(cloud: FakeCloud, server: ResponsesServer,
-                                                         wire: Wire) -> None:
+def test_stop_tool_ends_the_turn_without_another_request(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     stop = wire.calls(("stop", {}))
     server.then(stop)
@@ -331,8 +357,9 @@ def test_stop_tool_ends_the_turn_without_another_request(cloud: FakeCloud, serve
     assert server.rejected == []
 
 
-def test_reset_tool_forgets_the_conversation_after_the_turn(cloud: FakeCloud, server: ResponsesServer,
-                                                            wire: Wire) -> None:
+def test_reset_tool_forgets_the_conversation_after_the_turn(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
     h = Harness(cloud)
     server.then(wire.text("Noted, Ada."))
     h.ask("My name is Ada.")
@@ -347,8 +374,8 @@ def test_reset_tool_forgets_the_conversation_after_the_turn(cloud: FakeCloud, se
 
 # --- network failures -----------------------------------------------------------------------------------
 
-def test_429_with_retry_after_is_retried_after_the_wait(cloud: FakeCloud, server: ResponsesServer,
-                                                        wire: Wire) -> None:
+
+def test_429_with_retry_after_is_retried_after_the_wait(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     server.then(Status(429, "Rate limit reached", retry_after=0.4), wire.text("Here you go."))
     assert h.ask("Hi.") == ["Here you go."]
@@ -370,13 +397,15 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(cloud: FakeCloud, serv
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize(("reply", "kind"), [
-    (Status(429, "You exceeded your current quota", code="insufficient_quota"), ErrorKind.QUOTA),
-    (Status(401, "Incorrect API key provided"), ErrorKind.AUTH),
-    (Status(400, "Invalid value for 'input'"), ErrorKind.BAD_REQUEST),
-])
-def test_errors_that_are_not_retried(cloud: FakeCloud, server: ResponsesServer, reply: Any,
-                                     kind: ErrorKind) -> None:
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (Status(429, "You exceeded your current quota", code="insufficient_quota"), ErrorKind.QUOTA),
+        (Status(401, "Incorrect API key provided"), ErrorKind.AUTH),
+        (Status(400, "Invalid value for 'input'"), ErrorKind.BAD_REQUEST),
+    ],
+)
+def test_errors_that_are_not_retried(cloud: FakeCloud, server: ResponsesServer, reply: Any, kind: ErrorKind) -> None:
     h = Harness(cloud)
     server.then(reply)
     with pytest.raises(ApplianceError) as caught:
@@ -418,8 +447,9 @@ def test_connection_refused_is_a_connection_error() -> None:
     with FakeCloud() as gone:
         env = gone.env()
     registry = ToolRegistry()
-    assistant = ResponsesAssistant(fast_settings(deadline=2.0, max_retries=1), Secrets.from_env(env), registry,
-                                   lambda cancel, emit: None)  # type: ignore[arg-type,return-value]
+    assistant = ResponsesAssistant(
+        fast_settings(deadline=2.0, max_retries=1), Secrets.from_env(env), registry, lambda cancel, emit: None
+    )  # type: ignore[arg-type,return-value]
     events = Recorder()
     with pytest.raises(ApplianceError) as caught:
         list(assistant.respond("Hi.", CancelToken(), events))
@@ -427,8 +457,7 @@ def test_connection_refused_is_a_connection_error() -> None:
     assert [e.kind for e in events.of(Error)] == ["connection"]  # the one retry
 
 
-def test_recovers_by_itself_when_the_network_returns(cloud: FakeCloud, server: ResponsesServer,
-                                                     wire: Wire) -> None:
+def test_recovers_by_itself_when_the_network_returns(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud, fast_settings(max_retries=1))
     before = wire.text("Hello.")
     server.then(before, Reset(), Reset())
@@ -460,8 +489,10 @@ def test_disconnect_after_text_ends_with_an_apology(cloud: FakeCloud, server: Re
     before = wire.text("We spoke before.")
     server.then(before)
     h.ask("Hello.")
-    cut = wire.text("The first part is here. The second part never arrives.", chunks=[
-        "The first part", " is here.", " The second", " part never arrives."])
+    cut = wire.text(
+        "The first part is here. The second part never arrives.",
+        chunks=["The first part", " is here.", " The second", " part never arrives."],
+    )
     cut.cut(disconnect_after=cut.index("response.output_text.delta", 3))
     server.then(cut)
     assert h.ask("Tell me.") == ["The first part is here.", LOST_CONNECTION]
@@ -492,8 +523,7 @@ def test_response_failed_is_retried(cloud: FakeCloud, server: ResponsesServer, w
     assert len(server.requests) == 2 and h.error_kinds() == ["server"]
 
 
-def test_response_failed_for_the_prompt_is_not_retried(cloud: FakeCloud, server: ResponsesServer,
-                                                       wire: Wire) -> None:
+def test_response_failed_for_the_prompt_is_not_retried(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     server.then(wire.failed("invalid_prompt", "The prompt was flagged."))
     with pytest.raises(ApplianceError) as caught:
@@ -512,8 +542,7 @@ def test_error_event_before_and_after_text(cloud: FakeCloud, server: ResponsesSe
     assert h.error_kinds() == ["server", "server"]
 
 
-def test_previous_response_not_found_starts_afresh_once(cloud: FakeCloud, server: ResponsesServer,
-                                                        wire: Wire) -> None:
+def test_previous_response_not_found_starts_afresh_once(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     old = wire.text("Noted.")
     server.then(old)
@@ -533,6 +562,7 @@ def test_previous_response_not_found_starts_afresh_once(cloud: FakeCloud, server
 
 
 # --- cancellation -------------------------------------------------------------------------------------
+
 
 def cancel_when(event: threading.Event, token: CancelToken, stamp: list[float]) -> threading.Event:
     """Press "the button" from another thread once ``event`` is set; the returned event says it was."""
@@ -597,8 +627,7 @@ def test_cancel_during_backoff(cloud: FakeCloud, server: ResponsesServer) -> Non
     assert len(server.requests) == 1
 
 
-def test_cancel_during_a_tool_leaves_no_orphaned_call(cloud: FakeCloud, server: ResponsesServer,
-                                                       wire: Wire) -> None:
+def test_cancel_during_a_tool_leaves_no_orphaned_call(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud, fast_settings(tool_timeout=10.0))
     calls = wire.calls(("slow", {"seconds": 10}), ("lookup", {"city": "Oslo"}))
     server.then(calls)
@@ -625,11 +654,13 @@ def test_cancel_during_a_tool_leaves_no_orphaned_call(cloud: FakeCloud, server: 
     assert body["input"] == [
         {"type": "function_call_output", "call_id": calls.call_ids[0], "output": CANCELLED_OUTPUT},
         {"type": "function_call_output", "call_id": calls.call_ids[1], "output": "Sunny in Oslo"},
-        {"role": "user", "content": "Never mind."}]
+        {"role": "user", "content": "Never mind."},
+    ]
     assert server.rejected == []
 
 
 # --- conversation lifetime -------------------------------------------------------------------------------
+
 
 def test_conversation_expires_after_the_idle_time(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     clock = FakeClock()
@@ -658,6 +689,7 @@ def test_reset_forgets_the_conversation(cloud: FakeCloud, server: ResponsesServe
 
 # --- the client and its errors ----------------------------------------------------------------------------
 
+
 def test_make_openai_client_uses_the_secrets_only(cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
     settings = fast_settings(connect_timeout=2.0, read_timeout=7.0, max_retries=3)
@@ -674,20 +706,23 @@ def test_make_openai_client_uses_the_secrets_only(cloud: FakeCloud, monkeypatch:
     assert caught.value.kind is ErrorKind.CONFIG
 
 
-@pytest.mark.parametrize(("reply", "kind", "retryable"), [
-    (Status(400, "Invalid value"), ErrorKind.BAD_REQUEST, False),
-    (Status(401, "Incorrect API key"), ErrorKind.AUTH, False),
-    (Status(403, "Not allowed in your region"), ErrorKind.AUTH, False),
-    (Status(404, "No such model"), ErrorKind.BAD_REQUEST, False),
-    (Status(408, "Request timeout"), ErrorKind.TIMEOUT, True),
-    (Status(409, "Conflict"), ErrorKind.SERVER, True),
-    (Status(429, "Slow down"), ErrorKind.RATE_LIMITED, True),
-    (Status(429, "Quota exceeded", code="insufficient_quota"), ErrorKind.QUOTA, False),
-    (Status(500, "Oops"), ErrorKind.SERVER, True),
-    (Status(503, "Overloaded"), ErrorKind.SERVER, True),
-    (Reset(), ErrorKind.CONNECTION, True),
-    (Stall(5), ErrorKind.TIMEOUT, True),
-])
+@pytest.mark.parametrize(
+    ("reply", "kind", "retryable"),
+    [
+        (Status(400, "Invalid value"), ErrorKind.BAD_REQUEST, False),
+        (Status(401, "Incorrect API key"), ErrorKind.AUTH, False),
+        (Status(403, "Not allowed in your region"), ErrorKind.AUTH, False),
+        (Status(404, "No such model"), ErrorKind.BAD_REQUEST, False),
+        (Status(408, "Request timeout"), ErrorKind.TIMEOUT, True),
+        (Status(409, "Conflict"), ErrorKind.SERVER, True),
+        (Status(429, "Slow down"), ErrorKind.RATE_LIMITED, True),
+        (Status(429, "Quota exceeded", code="insufficient_quota"), ErrorKind.QUOTA, False),
+        (Status(500, "Oops"), ErrorKind.SERVER, True),
+        (Status(503, "Overloaded"), ErrorKind.SERVER, True),
+        (Reset(), ErrorKind.CONNECTION, True),
+        (Stall(5), ErrorKind.TIMEOUT, True),
+    ],
+)
 def test_classify_openai_error(cloud: FakeCloud, reply: Any, kind: ErrorKind, retryable: bool) -> None:
     client = make_openai_client(fast_settings(read_timeout=0.3), Secrets.from_env(cloud.env()), max_retries=0)
     cloud.script("responses", reply)
@@ -701,8 +736,11 @@ def test_classify_openai_error(cloud: FakeCloud, reply: Any, kind: ErrorKind, re
 
 def test_previous_response_missing_is_recognised(cloud: FakeCloud) -> None:
     client = make_openai_client(fast_settings(), Secrets.from_env(cloud.env()), max_retries=0)
-    cloud.script("responses", Status(400, "Previous response with id 'resp_x' not found."),
-                 Status(404, "Previous response with id 'resp_x' not found.", code="previous_response_not_found"))
+    cloud.script(
+        "responses",
+        Status(400, "Previous response with id 'resp_x' not found."),
+        Status(404, "Previous response with id 'resp_x' not found.", code="previous_response_not_found"),
+    )
     for _ in range(2):
         with pytest.raises(openai.APIStatusError) as caught:
             client.responses.create(model="gpt-6-luna", input="hi", previous_response_id="resp_x")
@@ -723,8 +761,12 @@ def test_script_events_parse_with_the_sdk(wire: Wire) -> None:
     from openai._models import construct_type
     from openai.types.responses import ResponseStreamEvent
 
-    scripts: list[Script] = [wire.text("Hi."), wire.calls(("lookup", {"city": "Oslo"}), text="One moment."),
-                             wire.failed(), wire.error()]
+    scripts: list[Script] = [
+        wire.text("Hi."),
+        wire.calls(("lookup", {"city": "Oslo"}), text="One moment."),
+        wire.failed(),
+        wire.error(),
+    ]
     for script in scripts:
         numbers = [e["sequence_number"] for e in script.events]
         assert numbers == list(range(len(numbers)))
@@ -732,6 +774,7 @@ def test_script_events_parse_with_the_sdk(wire: Wire) -> None:
             event = construct_type(type_=ResponseStreamEvent, value=raw)
             assert type(event).__name__ != "dict" and event.type == raw["type"]
             if hasattr(type(event), "model_fields"):
-                missing = [name for name, info in type(event).model_fields.items()
-                           if info.is_required() and name not in raw]
+                missing = [
+                    name for name, info in type(event).model_fields.items() if info.is_required() and name not in raw
+                ]
                 assert missing == [], f"{raw['type']} lacks {missing}"
