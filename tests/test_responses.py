@@ -19,8 +19,10 @@ import openai
 import pytest
 
 from appliance.cancel import CancelToken
+from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, ToolCall
+from appliance.llm.answer import Fragment
 from appliance.llm.client import classify_openai_error, is_previous_response_missing, make_openai_client
 from appliance.llm.responses import (
     CANCELLED_OUTPUT,
@@ -29,11 +31,13 @@ from appliance.llm.responses import (
     TOO_MANY_ROUNDS,
     ResponsesAssistant,
 )
+from appliance.llm.stream import QUEUE_CAPACITY
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
 from appliance.settings import AssistantSettings, Secrets, Settings
 from appliance.sim.cloud import FakeCloud, Reset, Stall, Status
 from appliance.sim.responses import ResponsesServer, Script, Wire
+from appliance.timings import TurnTimings
 from appliance.tools import ToolRegistry
 from appliance.tools.builtin import register_builtin_tools
 
@@ -87,7 +91,11 @@ class Harness:
     """The assistant with built-in and test tools, pointed at the fake cloud."""
 
     def __init__(
-        self, cloud: FakeCloud, settings: AssistantSettings | None = None, clock: FakeClock | None = None
+        self,
+        cloud: FakeCloud,
+        settings: AssistantSettings | None = None,
+        clock: FakeClock | None = None,
+        max_answer_chars: int | None = None,
     ) -> None:
         self.settings = settings or fast_settings()
         self.controls = Controls()
@@ -111,6 +119,7 @@ class Harness:
             self.make_context,
             clock=clock or FakeClock(),
             retry_policy=policy,
+            max_answer_chars=max_answer_chars,
         )
         self.controls.on_reset = self.assistant.reset
         self.assistant.warm()  # the SDK's first import costs seconds on a loaded machine, not the turn's deadline
@@ -778,3 +787,157 @@ def test_script_events_parse_with_the_sdk(wire: Wire) -> None:
                     name for name, info in type(event).model_fields.items() if info.is_required() and name not in raw
                 ]
                 assert missing == [], f"{raw['type']} lacks {missing}"
+
+
+# --- one deadline per turn (issue 13) ----------------------------------------------------------------------
+
+
+def timed_ask(
+    h: Harness, text: str, deadline: Deadline, **kwargs: Any
+) -> tuple[list[str], ApplianceError | None, float]:
+    said: list[str] = []
+    started = time.monotonic()
+    try:
+        for piece in h.assistant.respond(text, CancelToken(), h.events, deadline=deadline, **kwargs):
+            said.append(piece)
+    except ApplianceError as exc:
+        return said, exc, time.monotonic() - started
+    return said, None, time.monotonic() - started
+
+
+def test_a_trickling_answer_ends_at_the_deadline(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud, fast_settings(read_timeout=1.0))
+    # one delta every 0.4 s (under the 1 s read timeout): 60 s to finish a sentence that never ends early
+    server.then(wire.trickle("so " * 60 + "that is it.", every=0.4, chunk_size=3))
+    said, error, took = timed_ask(h, "Tell me.", Deadline(2.0))
+    assert said == []
+    assert error is not None and error.kind is ErrorKind.TIMEOUT and "2 s" in error.message
+    assert 1.8 < took < 2.8
+    assert len(server.requests) == 1  # no retry: the deadline is spent
+
+
+def test_a_trickle_after_the_first_sentence_ends_with_an_apology(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud, fast_settings(read_timeout=1.0))
+    chunks = ["Sure thing. Now", *[" and" for _ in range(40)]]  # the first delta holds a whole sentence
+    script = wire.text("".join(chunks), chunks=chunks).cut(delay=0.4)
+    server.then(script)
+    said, error, took = timed_ask(h, "Tell me.", Deadline(3.0))
+    assert error is None
+    assert said == ["Sure thing.", LOST_CONNECTION]
+    assert took < 3.8
+    [timeout] = [e for e in h.events.of(Error) if e.kind == "timeout"]
+    assert "cut short" in timeout.message
+    assert h.assistant.previous_response_id is None  # the cut-off response is not the conversation
+
+
+def test_time_spent_saying_the_answer_does_not_count(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud)
+    server.then(wire.text("One. Two. Three. Four."))
+    said: list[str] = []
+    hold = threading.Event()
+    for piece in h.assistant.respond("Count.", CancelToken(), h.events, deadline=Deadline(1.5)):
+        said.append(piece)
+        hold.wait(0.6)  # the speaker takes its time over each sentence: 2.4 s in all
+    assert said == ["One.", "Two.", "Three.", "Four."]
+    assert h.error_kinds() == []
+
+
+def test_a_runaway_answer_is_capped_at_a_sentence_end_and_the_queue_stays_bounded(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud, max_answer_chars=400)
+    runaway = wire.runaway("And there is more to say about that. ")
+    server.then(runaway)
+    said: list[str] = []
+    slow = threading.Event()
+    for piece in h.assistant.respond("Go on.", CancelToken(), h.events, deadline=Deadline(5.0)):
+        said.append(piece)
+        slow.wait(0.05)  # a slow speaker: the stream must wait, not pile up
+    spoken = " ".join(said)
+    assert 400 <= len(spoken) < 400 + 40 and spoken.endswith("that.")
+    assert all(piece == "And there is more to say about that." for piece in said)
+    assert h.assistant.queue_high_water == QUEUE_CAPACITY  # the reader was held back at the queue's size
+    assert any(isinstance(e, Info) and e.what == "answer_capped" for e in h.events.events)
+    assert h.error_kinds() == []
+
+
+def test_a_runaway_answer_without_a_cap_ends_at_the_deadline(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud, max_answer_chars=10_000_000)
+    server.then(wire.runaway("More words here, ", every=0.002))
+    said, error, took = timed_ask(h, "Go on.", Deadline(1.5))
+    assert error is None and said and said[-1] == LOST_CONNECTION
+    assert took < 2.5
+    assert "timeout" in h.error_kinds()
+
+
+def test_slowly_streamed_call_arguments_end_at_the_deadline(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud, fast_settings(read_timeout=1.0))
+    server.then(wire.endless_arguments("lookup", total_chars=1_000_000, chunk="x" * 64, every=0.05))
+    said, error, took = timed_ask(h, "Look it up.", Deadline(2.0))
+    assert said == [] and error is not None and error.kind is ErrorKind.TIMEOUT
+    assert took < 2.8
+    assert h.events.of(ToolCall) == []  # nothing half-received was run
+
+
+def test_a_megabyte_of_call_arguments_is_refused_not_held(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud)
+    server.then(wire.endless_arguments("lookup", total_chars=1_000_000, chunk="x" * 512))
+    said, error, took = timed_ask(h, "Look it up.", Deadline(5.0))
+    assert said == [] and error is not None and error.kind is ErrorKind.RESPONSE_FAILED
+    assert "lookup" in error.message and len(server.requests) == 1  # not retried: it would run away again
+
+
+def test_a_tool_gets_only_what_is_left_of_the_deadline(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud, fast_settings(tool_timeout=10.0))
+    calls = wire.calls(("slow", {"seconds": 10}))
+    server.then(calls)
+    said, error, took = timed_ask(h, "Slowly.", Deadline(1.5))
+    assert said == [] and error is not None and error.kind is ErrorKind.TIMEOUT
+    assert took < 2.3
+    assert h.tool_tokens[0].cancelled
+    [call] = h.events.of(ToolCall)
+    assert not call.ok and "tool_timeout" in h.error_kinds()
+    # the call was answered (with its timeout), so the next turn's conversation stays clean
+    server.then(wire.text("Done."))
+    assert h.ask("And now?") == ["Done."]
+    assert server.bodies()[1]["input"][0]["call_id"] == calls.call_ids[0]
+    assert "took longer than" in server.bodies()[1]["input"][0]["output"]
+    assert server.rejected == []
+
+
+def test_the_turn_timings_get_the_model_marks(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud)
+    server.then(wire.text("Hello there. How are you?"))
+    timings = TurnTimings()
+    assert list(h.assistant.respond("Hi.", CancelToken(), h.events, timings=timings)) == [
+        "Hello there.",
+        "How are you?",
+    ]
+    marks = timings.marks()
+    order = ["llm_request_start", "llm_first_delta", "llm_first_sentence", "llm_done"]
+    assert [marks[m] for m in order] == sorted(marks[m] for m in order)
+    assert timings.spans_ms()["request_to_first_delta_ms"] >= 0
+
+
+# --- fragments for streaming speech (issue 15) -------------------------------------------------------------
+
+
+def test_fragments_put_together_are_the_sentences(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud)
+    text = "Hello! The capital of France is **Paris**. See https://www.paris.fr/visit for more, or ask me again."
+    server.then(wire.text(text, chunk_size=3), wire.text(text, chunk_size=3))
+    sentences = h.ask("Capital?")
+    fragments = list(h.assistant.respond("Again?", CancelToken(), h.events, fragments=True))
+    assert "".join(fragments) == " ".join(sentences)
+    assert len(fragments) > len(sentences)
+    assert all(isinstance(f, Fragment) for f in fragments)
+    assert [f for f in fragments if f.sentence_end][-1] == fragments[-1]
+    assert not any("*" in f or "https" in f for f in fragments)

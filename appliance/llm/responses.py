@@ -105,10 +105,15 @@ class ResponsesAssistant:
         client: openai.OpenAI | None = None,
         clock: Callable[[], float] = time.monotonic,
         retry_policy: RetryPolicy | None = None,
-    ):
+        max_answer_chars: int | None = None,
+    ) -> None:
         """``clock`` measures conversation idleness (tests pass a fake one); turn timings and deadlines
         always use ``time.monotonic``. ``client`` defaults to :func:`make_openai_client`; either way its
-        own retries are turned off for these requests."""
+        own retries are turned off for these requests. ``max_answer_chars`` defaults to the setting
+        ``assistant.max_answer_chars`` (:data:`MAX_ANSWER_CHARS` while the settings have none)."""
+        if max_answer_chars is None:
+            max_answer_chars = int(getattr(settings, "max_answer_chars", MAX_ANSWER_CHARS))
+        self._max_answer_chars = max_answer_chars
         self._settings = settings
         self._secrets = secrets
         self._tools = tools
@@ -142,9 +147,7 @@ class ResponsesAssistant:
         sentences (put together they are the same text, sentences joined by spaces)."""
         self.last_timings = {}
         budget = Budget(deadline if deadline is not None else Deadline(self._settings.deadline))
-        # (the setting is added with the settings' next revision; until then the default holds)
-        max_chars = int(getattr(self._settings, "max_answer_chars", MAX_ANSWER_CHARS))
-        answer = Answer(fragments=fragments, max_chars=max_chars)
+        answer = Answer(fragments=fragments, max_chars=self._max_answer_chars)
         return self._turn(_Turn(text, cancel, emit, self.last_timings, timings, budget, answer))
 
     def reset(self) -> None:

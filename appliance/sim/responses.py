@@ -19,10 +19,11 @@ import itertools
 import json
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.sim.cloud import FakeCloud, Reply, Request, Status, sse
+from appliance.sim.cloud import FakeCloud, Reply, Request, Status, Stream, sse
 
 MODEL = "gpt-6-luna"
 
@@ -113,6 +114,21 @@ class Wire:
             b.function_call(name, raw, _split(raw, chunk_size) if raw else [])
         b.completed()
         return b.script()
+
+    def trickle(self, text: str, *, every: float, chunk_size: int = 5) -> Script:
+        """A text answer that arrives slowly: one delta every ``every`` seconds (each gap under the
+        client's read timeout, so only a deadline on the whole answer stops it)."""
+        return self.text(text, chunk_size=chunk_size).cut(delay=every)
+
+    def runaway(self, sentence: str = "And there is more to say about that. ", *, every: float = 0.0,
+                limit: int | None = None) -> Runaway:
+        """An answer that never ends: ``sentence`` streamed again and again (``limit`` deltas at most)."""
+        return Runaway(self, sentence, every, limit)
+
+    def endless_arguments(self, name: str, *, total_chars: int = 1_000_000, chunk: str = "x" * 64,
+                          every: float = 0.0) -> Runaway:
+        """A function call whose arguments stream on and on (``total_chars`` of a string, then the end)."""
+        return Runaway(self, chunk, every, max(1, total_chars // len(chunk)), call=name)
 
     def failed(self, code: str = "server_error", message: str = "The model failed to generate a response.",
                *, text: str | None = None) -> Script:
@@ -233,6 +249,53 @@ class _Builder:
 
     def script(self) -> Script:
         return Script(self.events, self.response_id, list(self.call_ids))
+
+
+class Runaway(Stream):
+    """A streamed answer built as it is sent, so it can go on for ever without being held in memory.
+
+    ``sent`` counts the deltas written so far (the server blocks once the client stops reading)."""
+
+    def __init__(self, wire: Wire, delta: str, every: float, limit: int | None, *, call: str | None = None) -> None:
+        self.sent = 0
+        self._wire = wire
+        self._delta = delta
+        self._limit = limit
+        self._call = call
+        super().__init__(self._parts(), content_type="text/event-stream; charset=utf-8", delay=every)
+
+    def _parts(self) -> Iterator[bytes]:
+        b = _Builder(self._wire)
+        b.created()
+        item_id = self._wire.new_id("fc" if self._call else "msg")
+        if self._call:
+            call_id = self._wire.new_id("call")
+            b.emit("response.output_item.added", output_index=0,
+                   item={"id": item_id, "type": "function_call", "status": "in_progress", "call_id": call_id,
+                         "name": self._call, "arguments": ""})
+            b.emit("response.function_call_arguments.delta", item_id=item_id, output_index=0, delta='{"text": "')
+        else:
+            b.emit("response.output_item.added", output_index=0,
+                   item={"id": item_id, "type": "message", "status": "in_progress", "role": "assistant",
+                         "content": []})
+        yield from (_sse(e) for e in b.events)
+        sequence = len(b.events)
+        for count in itertools.count():
+            if self._limit is not None and count >= self._limit:
+                break
+            if self._call:
+                event = {"type": "response.function_call_arguments.delta", "sequence_number": sequence,
+                         "item_id": item_id, "output_index": 0, "delta": self._delta}
+            else:
+                event = {"type": "response.output_text.delta", "sequence_number": sequence, "item_id": item_id,
+                         "output_index": 0, "content_index": 0, "delta": self._delta, "logprobs": []}
+            sequence += 1
+            self.sent += 1
+            yield _sse(event)
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
 
 def _split(text: str, size: int) -> list[str]:
