@@ -16,7 +16,9 @@ from .cancel import CancelToken
 from .events import Event
 
 if TYPE_CHECKING:
+    from .deadline import Deadline
     from .settings import Settings
+    from .timings import TurnTimings
 
 #: The pipeline's audio format: 16 kHz mono int16, in frames of 80 ms (what openWakeWord wants).
 SAMPLE_RATE = 16_000
@@ -77,8 +79,12 @@ class Transcriber(Protocol):
 
 
 class Assistant(Protocol):
-    def respond(self, text: str, cancel: CancelToken, emit: Emit) -> Iterator[str]:
+    def respond(self, text: str, cancel: CancelToken, emit: Emit, *, deadline: Deadline | None = None,
+                timings: TurnTimings | None = None, fragments: bool = False) -> Iterator[str]:
         """Yield speakable pieces of the answer (sentences) as soon as they stream in.
+
+        ``deadline`` bounds the whole answer (else the assistant's own default); ``timings`` gets the
+        ``llm_*`` marks; ``fragments`` yields a few words at a time for streaming speech.
 
         Emits tool_call / error / info events. Raises ApplianceError when nothing useful can be said;
         a failure after text was yielded ends the iteration with a short spoken apology instead."""

@@ -120,6 +120,7 @@ class Harness:
             clock=clock or FakeClock(),
             retry_policy=policy,
             max_answer_chars=max_answer_chars,
+            transport="http",  # this file is the HTTP path; tests/test_responses_ws.py the WebSocket
         )
         self.controls.on_reset = self.assistant.reset
         self.assistant.warm()  # the SDK's first import costs seconds on a loaded machine, not the turn's deadline
@@ -457,8 +458,12 @@ def test_connection_refused_is_a_connection_error() -> None:
         env = gone.env()
     registry = ToolRegistry()
     assistant = ResponsesAssistant(
-        fast_settings(deadline=2.0, max_retries=1), Secrets.from_env(env), registry, lambda cancel, emit: None
-    )  # type: ignore[arg-type,return-value]
+        fast_settings(deadline=2.0, max_retries=1),
+        Secrets.from_env(env),
+        registry,
+        lambda cancel, emit: None,  # type: ignore[arg-type,return-value]
+        transport="http",
+    )
     events = Recorder()
     with pytest.raises(ApplianceError) as caught:
         list(assistant.respond("Hi.", CancelToken(), events))

@@ -138,7 +138,7 @@ def appliance_parts(cloud: FakeCloud, mock_pins: Any) -> Any:
         )
 
     parts.assistant = ResponsesAssistant(
-        settings.assistant, settings.secrets, default_registry(plugins=False), make_context
+        settings.assistant, settings.secrets, default_registry(plugins=False), make_context, transport="http"
     )
     yield parts
     parts.leds.close()

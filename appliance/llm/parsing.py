@@ -79,8 +79,11 @@ class EventParser:
         elif kind == "response.failed":
             error = getattr(event.response, "error", None)
             return Failed(classify_failure(getattr(error, "code", None), getattr(error, "message", None), self._stage))
-        elif kind == "error":
-            return Failed(classify_failure(event.code, event.message, self._stage))
+        elif kind == "error":  # over HTTP the code is on the event; over the WebSocket, in its ``error``
+            nested = getattr(event, "error", None)
+            code = getattr(event, "code", None) or getattr(nested, "code", None)
+            message = getattr(event, "message", None) or getattr(nested, "message", None)
+            return Failed(classify_failure(code, message, self._stage))
         return None
 
     def _item(self, item: Any, index: int, *, done: bool) -> None:

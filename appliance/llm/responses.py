@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from .conversation import Conversation, Owed
 from .parsing import EventParser, Failed, Finished, MessageDone, TextDelta
 from .retrying import Failure, PreviousMissing, retrying
 from .stream import CancelledRead, OutOfTime, Stalled, StreamReader
+from .transport import DEFAULT_TRANSPORT, SocketStreams, make_streams
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +108,14 @@ class ResponsesAssistant:
         clock: Callable[[], float] = time.monotonic,
         retry_policy: RetryPolicy | None = None,
         max_answer_chars: int | None = None,
+        transport: str | None = None,
     ) -> None:
         """``clock`` measures conversation idleness (tests pass a fake one); turn timings and deadlines
         always use ``time.monotonic``. ``client`` defaults to :func:`make_openai_client`; either way its
         own retries are turned off for these requests. ``max_answer_chars`` defaults to the setting
-        ``assistant.max_answer_chars`` (:data:`MAX_ANSWER_CHARS` while the settings have none)."""
+        ``assistant.max_answer_chars`` (:data:`MAX_ANSWER_CHARS` while the settings have none), ``transport``
+        to ``assistant.transport`` (:data:`~appliance.llm.transport.DEFAULT_TRANSPORT` while the settings
+        have none): "websocket" or "http", anything else is a SettingsError."""
         if max_answer_chars is None:
             max_answer_chars = int(getattr(settings, "max_answer_chars", MAX_ANSWER_CHARS))
         self._max_answer_chars = max_answer_chars
@@ -120,6 +125,17 @@ class ResponsesAssistant:
         self._runner = ToolRunner(tools, make_context)
         base = client if client is not None else make_openai_client(settings, secrets, max_retries=0)
         self._client = base.with_options(max_retries=0)
+        self.transport = transport if transport is not None else str(getattr(settings, "transport", DEFAULT_TRANSPORT))
+        self._emit: Emit | None = None
+        self._streams = make_streams(
+            self._client,
+            self.transport,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            on_fallback=self._fell_back,
+        )
+        self._preparing: threading.Thread | None = None
+        self._prepare_lock = threading.Lock()
         self._policy = retry_policy or RetryPolicy(
             max_retries=settings.max_retries, deadline=settings.deadline, rng=random.Random()
         )
@@ -146,6 +162,7 @@ class ResponsesAssistant:
         from now). ``fragments``: :class:`~appliance.llm.answer.Fragment` s of a few words instead of
         sentences (put together they are the same text, sentences joined by spaces)."""
         self.last_timings = {}
+        self._emit = emit
         budget = Budget(deadline if deadline is not None else Deadline(self._settings.deadline))
         answer = Answer(fragments=fragments, max_chars=self._max_answer_chars)
         return self._turn(_Turn(text, cancel, emit, self.last_timings, timings, budget, answer))
@@ -160,6 +177,29 @@ class ResponsesAssistant:
         import openai.types.responses  # noqa: F401
 
         _ = self._client.responses
+        self._streams.warm()
+
+    def prepare(self) -> threading.Thread | None:
+        """Open the WebSocket in the background (call it on the wake word: the handshake then overlaps the
+        user's speech). Returns at once; never raises; a no-op over HTTP, with the socket already open, or
+        while an earlier prepare() is still connecting. The thread it started, if any (tests join it)."""
+        if not isinstance(self._streams, SocketStreams) or self._streams.connected:
+            return None
+        with self._prepare_lock:
+            if self._preparing is not None and self._preparing.is_alive():
+                return None
+            self._preparing = threading.Thread(target=self._streams.warm, name="assistant-prepare", daemon=True)
+            self._preparing.start()
+            return self._preparing
+
+    def close(self) -> None:
+        """Close the warm connection, if any."""
+        self._streams.close()
+
+    def _fell_back(self, why: str) -> None:
+        emit = self._emit
+        if emit is not None:
+            emit(Info("transport_fallback", self._secrets.redact(f"the WebSocket failed ({why}); using HTTP")))
 
     # --- for the control socket and tests
 
@@ -280,7 +320,7 @@ class ResponsesAssistant:
         params = self._params(turn, previous, items)
         turn.mark("request_start")
         guard = self._settings.connect_timeout + self._settings.read_timeout + 2.0
-        reader = StreamReader(lambda: self._client.responses.create(**params), turn.cancel)
+        reader = StreamReader(lambda: self._streams.open(params), turn.cancel)
         parser = EventParser(_STAGE)
         turn.answer.restart()
         yielded = False
@@ -339,7 +379,7 @@ class ResponsesAssistant:
         except Exception as exc:  # the SDK's errors, and anything unexpected from parsing the stream
             if turn.cancel.cancelled:
                 return None
-            if not isinstance(exc, openai.OpenAIError):
+            if not isinstance(exc, (openai.OpenAIError, ApplianceError)):
                 log.exception("assistant: unexpected error while streaming")
             raise Failure(
                 classify_openai_error(exc, _STAGE),
