@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -47,11 +48,24 @@ def lookup(city: str) -> str:
     return f"Sunny in {city}"
 
 
+@dataclass
+class WsSettings(AssistantSettings):
+    transport_idle_seconds: float = 300.0  # until the settings have it
+
+
 class Harness:
     def __init__(
-        self, cloud: FakeCloud, ws: ResponsesWsServer, *, warm: bool = True, transport: str = "websocket"
+        self,
+        cloud: FakeCloud,
+        ws: ResponsesWsServer,
+        *,
+        warm: bool = True,
+        transport: str = "websocket",
+        idle: float = 300.0,
     ) -> None:
-        self.settings = AssistantSettings(connect_timeout=1.0, read_timeout=1.0, deadline=8.0, max_retries=2)
+        self.settings = WsSettings(
+            connect_timeout=1.0, read_timeout=1.0, deadline=8.0, max_retries=2, transport_idle_seconds=idle
+        )
         secrets = Secrets.from_env(cloud.env())
         client = openai.OpenAI(
             api_key=secrets.openai_api_key, base_url=cloud.openai_base_url, websocket_base_url=ws.url, max_retries=0
@@ -301,3 +315,15 @@ def test_a_slow_handshake_falls_back_to_http(cloud: FakeCloud, server: Responses
         assert time.monotonic() - started < 2.5 and len(server.requests) == 1 and h.fallbacks()
     finally:
         slow.close()
+
+
+def test_an_unused_socket_is_closed_and_the_next_turn_opens_another(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws, idle=0.3)
+    server.then(wire.text("One."), wire.text("Two."))
+    assert h.ask("First?") == ["One."]
+    assert ws.wait_all_closed(5.0)  # closed by the appliance, 0.3 s after the answer
+    assert h.ask("Second?") == ["Two."]
+    assert ws.upgrades == 2 and server.requests == [] and h.fallbacks() == []

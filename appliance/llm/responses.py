@@ -51,7 +51,7 @@ from .conversation import Conversation, Owed
 from .parsing import EventParser, Failed, Finished, MessageDone, TextDelta
 from .retrying import Failure, PreviousMissing, retrying
 from .stream import CancelledRead, OutOfTime, Stalled, StreamReader
-from .transport import DEFAULT_TRANSPORT, SocketStreams, make_streams
+from .transport import DEFAULT_TRANSPORT, IDLE_CLOSE, SocketStreams, make_streams
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,8 @@ class ResponsesAssistant:
         own retries are turned off for these requests. ``max_answer_chars`` defaults to the setting
         ``assistant.max_answer_chars`` (:data:`MAX_ANSWER_CHARS` while the settings have none), ``transport``
         to ``assistant.transport`` (:data:`~appliance.llm.transport.DEFAULT_TRANSPORT` while the settings
-        have none): "websocket" or "http", anything else is a SettingsError."""
+        have none): "websocket" or "http", anything else is a SettingsError; a warm socket unused for
+        ``assistant.transport_idle_seconds`` (:data:`~appliance.llm.transport.IDLE_CLOSE`) is closed."""
         if max_answer_chars is None:
             max_answer_chars = int(getattr(settings, "max_answer_chars", MAX_ANSWER_CHARS))
         self._max_answer_chars = max_answer_chars
@@ -132,6 +133,7 @@ class ResponsesAssistant:
             self.transport,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
+            idle_close=float(getattr(settings, "transport_idle_seconds", IDLE_CLOSE)),
             on_fallback=self._fell_back,
         )
         self._preparing: threading.Thread | None = None

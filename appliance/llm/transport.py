@@ -45,6 +45,10 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 #: ``assistant.read_timeout``).
 FIRST_EVENT_SECONDS = 4.0
 
+#: Seconds a warm socket may sit unused before it is closed (the API closes one after 60 minutes anyway;
+#: an idle one costs the server a slot and the Pi a thread).
+IDLE_CLOSE = 300.0
+
 #: Seconds a close waits for the server's closing handshake.
 CLOSE_TIMEOUT = 1.0
 
@@ -58,6 +62,7 @@ def make_streams(
     *,
     connect_timeout: float,
     read_timeout: float,
+    idle_close: float = IDLE_CLOSE,
     on_fallback: Callable[[str], None] | None = None,
 ) -> HttpStreams | SocketStreams:
     """The transport ``assistant.transport`` names, with the assistant's timeouts."""
@@ -71,6 +76,7 @@ def make_streams(
         http,
         open_timeout=connect_timeout,
         first_event_timeout=connect_timeout + min(read_timeout, FIRST_EVENT_SECONDS),
+        idle_close=idle_close,
         on_fallback=on_fallback,
     )
 
@@ -102,6 +108,7 @@ class SocketStreams:
         open_timeout: float,
         first_event_timeout: float,
         cool_off: float = COOL_OFF,
+        idle_close: float = IDLE_CLOSE,
         clock: Callable[[], float] = time.monotonic,
         on_fallback: Callable[[str], None] | None = None,
     ) -> None:
@@ -111,6 +118,8 @@ class SocketStreams:
         self.first_event_timeout = first_event_timeout
         """Seconds from sending a request to its first event before the socket counts as stalled."""
         self._cool_off = cool_off
+        self._idle_close = idle_close
+        self._idle_timer: threading.Timer | None = None
         self._clock = clock
         self._on_fallback = on_fallback
         self._lock = threading.Lock()
@@ -141,9 +150,12 @@ class SocketStreams:
             self._connect()
         except Exception as exc:  # the request itself will fall back; this was only a head start
             self.failed(f"{type(exc).__name__}: {exc}", notify=False)
+            return
+        self.idle()
 
     def close(self) -> None:
         with self._lock:
+            self._stop_idle_timer()
             connection, self._connection = self._connection, None
         if connection is not None:
             close_quietly(connection)
@@ -168,6 +180,8 @@ class SocketStreams:
 
     def send(self, params: dict[str, Any]) -> Any:
         body = {key: value for key, value in params.items() if key not in _HTTP_ONLY}
+        with self._lock:
+            self._stop_idle_timer()  # in use until the response ends
         connection, fresh = self._connect()
         try:
             connection.response.create(**body)
@@ -182,10 +196,39 @@ class SocketStreams:
             connection.response.create(**body)
         return connection
 
+    def idle(self) -> None:
+        """Nothing is in flight on the socket: close it if it stays unused for ``idle_close`` seconds."""
+        with self._lock:
+            self._stop_idle_timer()
+            connection = self._connection
+            if connection is None:
+                return
+            timer = threading.Timer(self._idle_close, self._close_idle, args=(connection,))
+            timer.daemon = True
+            timer.name = "ws-idle"
+            self._idle_timer = timer
+        timer.start()
+
+    def _close_idle(self, connection: Any) -> None:
+        with self._lock:
+            if self._connection is not connection or self._idle_timer is not threading.current_thread():
+                return  # replaced, or taken by a request since (this runs in its own Timer thread)
+            self._idle_timer = None
+            self._connection = None
+        log.info("assistant: closing the WebSocket after %.0f s unused", self._idle_close)
+        close_quietly(connection)
+
+    def _stop_idle_timer(self) -> None:
+        """Under ``self._lock``."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
     def drop(self) -> None:
         """Forget the socket and close it in the background: a close waits for the server's reply (up to
         ``CLOSE_TIMEOUT``), and whoever drops it (a cancel, the turn) must not."""
         with self._lock:
+            self._stop_idle_timer()
             connection, self._connection = self._connection, None
         if connection is not None:
             threading.Thread(target=close_quietly, args=(connection,), name="ws-close", daemon=True).start()
@@ -289,8 +332,10 @@ class _FallbackStream:
             http = self._http
         if http is not None:
             close_quietly(http)
-        elif not self._finished:
+        if not self._finished:
             self._owner.drop()  # the rest of this response would be read by the next request
+        else:
+            self._owner.idle()
 
     def _gone(self) -> bool:
         with self._lock:

@@ -38,6 +38,7 @@ class ResponsesWsServer:
         self._close_after: deque[int] = deque()
         self._lock = threading.Lock()
         self._open: set[ServerConnection] = set()
+        self._changed = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._server = serve(self._handle, "127.0.0.1", 0, process_request=self._process_request)
         port = self._server.socket.getsockname()[1]
@@ -64,6 +65,11 @@ class ResponsesWsServer:
         for ws in connections:
             ws.close(1001, reason)
         return len(connections)
+
+    def wait_all_closed(self, timeout: float) -> bool:
+        """Wait until no client holds a connection (e.g. one closed for being idle)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._open, timeout)
 
     def close(self) -> None:
         self._stop.set()
@@ -100,6 +106,7 @@ class ResponsesWsServer:
         finally:
             with self._lock:
                 self._open.discard(ws)
+                self._changed.notify_all()
 
     def _reply(self, ws: ServerConnection, reply: Any, cut: int | None) -> bool:
         """Send one reply; False when the connection was closed by it."""
