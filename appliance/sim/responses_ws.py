@@ -111,6 +111,8 @@ class ResponsesWsServer:
     def _reply(self, ws: ServerConnection, reply: Any, cut: int | None) -> bool:
         """Send one reply; False when the connection was closed by it."""
         if isinstance(reply, Script):
+            if reply.ttfb and self._stop.wait(reply.ttfb):  # the model's time to its first event
+                return False
             for index, event in enumerate(reply.events):
                 if (
                     cut is not None
