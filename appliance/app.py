@@ -219,6 +219,7 @@ class App:
                 wake = self.settings.wake
                 timeout = wake.follow_up_seconds if follow_up else self.settings.endpoint.start_timeout
                 self.listener.start(preroll=preroll, start_timeout=timeout)
+                self._prepare_connections()
                 stream = self._stream()
                 if stream is not None:  # the turn is open: its audio may stream to transcription now
                     stream.begin()
@@ -381,6 +382,23 @@ class App:
         if self._refusal:
             return {"ok": False, "error": self._refusal}
         return {"ok": True, "turn": self.snapshot.turns} if name == "ask" else {"ok": True}
+
+    def _prepare_connections(self) -> None:
+        """A turn opened: the connections it will use (model, speech) open now, in the background, so its
+        first request pays no DNS, TCP, TLS or handshake. Off the loop: a cloud client may still be loading."""
+        stages = [s for s in (self.ports.assistant, self.ports.speech) if s is not None]
+
+        def run() -> None:
+            for stage in stages:
+                prepare = getattr(stage, "prepare", None)
+                if prepare is None:
+                    continue
+                try:
+                    prepare()
+                except Exception as exc:  # a head start missed, nothing more: the turn opens its own
+                    log.info("preparing a connection failed: %s", exc)
+
+        threading.Thread(target=run, name="prepare", daemon=True).start()
 
     def _stream(self) -> Any:
         """The transcriber, when it transcribes while the user speaks (it has ``begin``/``feed``)."""

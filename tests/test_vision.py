@@ -47,20 +47,41 @@ class LedRecorder:
 
 def decoded_image(url: str) -> bytes:
     assert url.startswith(DATA_URL_PREFIX), url[:40]
-    return base64.b64decode(url[len(DATA_URL_PREFIX):])
+    return base64.b64decode(url[len(DATA_URL_PREFIX) :])
 
 
 def response_json(text: str, model: str = "vision-test") -> dict[str, Any]:
     """A completed, non-streamed Responses API object with one assistant message."""
     return {
-        "id": "resp_vision_1", "object": "response", "created_at": 1_700_000_000, "status": "completed",
-        "model": model, "error": None, "incomplete_details": None, "instructions": None,
-        "output": [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-                    "content": [{"type": "output_text", "text": text, "annotations": []}]}],
-        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "temperature": 1.0, "top_p": 1.0,
-        "usage": {"input_tokens": 120, "output_tokens": 12, "total_tokens": 132,
-                  "input_tokens_details": {"cached_tokens": 0},
-                  "output_tokens_details": {"reasoning_tokens": 0}},
+        "id": "resp_vision_1",
+        "object": "response",
+        "created_at": 1_700_000_000,
+        "status": "completed",
+        "model": model,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "usage": {
+            "input_tokens": 120,
+            "output_tokens": 12,
+            "total_tokens": 132,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
     }
 
 
@@ -92,19 +113,33 @@ def appliance_parts(cloud: FakeCloud, mock_pins: Any) -> Any:
     """The real assistant (ResponsesAssistant, default tool registry) with a file camera and real LEDs,
     talking to a Responses server that checks every call is answered exactly once."""
     from appliance.llm.responses import ResponsesAssistant
-    from appliance.llm.tools import default_registry
+    from appliance.tools import default_registry
 
     settings = Settings(secrets=Secrets(openai_api_key="sk-test-vision", openai_base_url=cloud.openai_base_url))
-    parts = types.SimpleNamespace(settings=settings, controls=Controls(), camera=FileCamera(X_JPG),
-                                  leds=RecordingLeds(settings), wire=Wire(), server=ResponsesServer(cloud),
-                                  recorder=Recorder(), mock_pins=mock_pins)
+    parts = types.SimpleNamespace(
+        settings=settings,
+        controls=Controls(),
+        camera=FileCamera(X_JPG),
+        leds=RecordingLeds(settings),
+        wire=Wire(),
+        server=ResponsesServer(cloud),
+        recorder=Recorder(),
+        mock_pins=mock_pins,
+    )
 
     def make_context(cancel: CancelToken, emit: Any) -> ToolContext:
-        return ToolContext(controls=parts.controls, camera=parts.camera, indicators=parts.leds, cancel=cancel,
-                           emit=emit, settings=settings)
+        return ToolContext(
+            controls=parts.controls,
+            camera=parts.camera,
+            indicators=parts.leds,
+            cancel=cancel,
+            emit=emit,
+            settings=settings,
+        )
 
-    parts.assistant = ResponsesAssistant(settings.assistant, settings.secrets,
-                                         default_registry(plugins=False), make_context)
+    parts.assistant = ResponsesAssistant(
+        settings.assistant, settings.secrets, default_registry(plugins=False), make_context, transport="http"
+    )
     yield parts
     parts.leds.close()
 
@@ -181,8 +216,14 @@ def separate(cloud: FakeCloud) -> tuple[ToolContext, Recorder, LedRecorder]:
     settings.camera.vision_model = "vision-test"
     recorder = Recorder()
     leds = LedRecorder()
-    ctx = ToolContext(controls=Controls(), camera=FileCamera(X_JPG), indicators=leds, cancel=CancelToken(),
-                      emit=recorder, settings=settings)
+    ctx = ToolContext(
+        controls=Controls(),
+        camera=FileCamera(X_JPG),
+        indicators=leds,
+        cancel=CancelToken(),
+        emit=recorder,
+        settings=settings,
+    )
     return ctx, recorder, leds
 
 
@@ -190,8 +231,7 @@ def test_separate_request_returns_the_description(cloud: FakeCloud, separate: An
     ctx, recorder, leds = separate
     cloud.script("responses", Json(response_json("A red circle on a white background.")))
     out = tool.describe_image(ctx, "what shape is it?")
-    assert out == ("Description of a photo taken just now by the device's camera: "
-                   "A red circle on a white background.")
+    assert out == ("Description of a photo taken just now by the device's camera: A red circle on a white background.")
     assert leds.camera == [True, False]
     (request,) = cloud.of("responses")
     body = request.json

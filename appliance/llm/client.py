@@ -30,9 +30,13 @@ def make_timeout(connect: float, read: float, write: float = WRITE_TIMEOUT) -> o
     return openai.Timeout(connect=connect, read=read, write=write, pool=POOL_TIMEOUT)
 
 
-def make_openai_client(assistant: AssistantSettings | Settings, secrets: Secrets | None = None, *,
-                       max_retries: int | None = None,
-                       timeout: float | openai.Timeout | None = None) -> openai.OpenAI:
+def make_openai_client(
+    assistant: AssistantSettings | Settings,
+    secrets: Secrets | None = None,
+    *,
+    max_retries: int | None = None,
+    timeout: float | openai.Timeout | None = None,
+) -> openai.OpenAI:
     """Build the SDK client for the appliance.
 
     ``assistant`` may also be the whole :class:`Settings` (its ``assistant`` section and ``secrets`` are
@@ -72,8 +76,7 @@ def classify_openai_error(exc: BaseException, stage: str = "assistant") -> Appli
     if isinstance(exc, openai.APITimeoutError):
         return ApplianceError(ErrorKind.TIMEOUT, "the request timed out", stage=stage, retryable=True)
     if isinstance(exc, openai.APIConnectionError):
-        return ApplianceError(ErrorKind.CONNECTION, "the service could not be reached", stage=stage,
-                              retryable=True)
+        return ApplianceError(ErrorKind.CONNECTION, "the service could not be reached", stage=stage, retryable=True)
     if isinstance(exc, openai.APIStatusError):
         return _classify_status(exc, stage)
     if isinstance(exc, openai.APIError):
@@ -145,7 +148,7 @@ def _error_message(exc: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return inner["message"]
+            return str(inner["message"])
         if isinstance(body.get("message"), str):
-            return body["message"]
+            return str(body["message"])
     return ""

@@ -13,12 +13,58 @@ from __future__ import annotations
 import re
 
 #: Words (lower case, without their period) that do not end a sentence when a capital follows.
-ABBREVIATIONS = frozenset({
-    "mr", "mrs", "ms", "mx", "dr", "prof", "st", "sr", "jr", "vs", "no", "nos", "approx", "ca", "cf",
-    "fig", "figs", "mt", "ft", "rev", "gen", "col", "lt", "sgt", "capt", "gov", "sen", "rep", "inc",
-    "ltd", "co", "corp", "dept", "est", "vol", "pp", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
-    "sep", "sept", "oct", "nov", "dec",
-})
+ABBREVIATIONS = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "mx",
+        "dr",
+        "prof",
+        "st",
+        "sr",
+        "jr",
+        "vs",
+        "no",
+        "nos",
+        "approx",
+        "ca",
+        "cf",
+        "fig",
+        "figs",
+        "mt",
+        "ft",
+        "rev",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "gov",
+        "sen",
+        "rep",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "dept",
+        "est",
+        "vol",
+        "pp",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    }
+)
 
 _TERMINALS = ".!?…"
 _CLOSERS = "\"')]}”’»"

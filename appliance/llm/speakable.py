@@ -28,13 +28,13 @@ _CODE = re.compile(r"`+([^`]+)`+")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _EMOJI = re.compile(
     "["
-    "\U0001F000-\U0001FAFF"  # pictographs, emoticons, transport, flags, symbols & pictographs ext.
-    "\u2600-\u27BF"  # miscellaneous symbols, dingbats
-    "\u2B00-\u2BFF"  # arrows and stars used as emoji
-    "\uFE0E\uFE0F"  # variation selectors
-    "\u200D"  # zero-width joiner
-    "\u20E3"  # keycap
-    "\U000E0020-\U000E007F"  # tag characters (subdivision flags)
+    "\U0001f000-\U0001faff"  # pictographs, emoticons, transport, flags, symbols & pictographs ext.
+    "\u2600-\u27bf"  # miscellaneous symbols, dingbats
+    "\u2b00-\u2bff"  # arrows and stars used as emoji
+    "\ufe0e\ufe0f"  # variation selectors
+    "\u200d"  # zero-width joiner
+    "\u20e3"  # keycap
+    "\U000e0020-\U000e007f"  # tag characters (subdivision flags)
     "]+"
 )
 _SPACES = re.compile(r"[ \t\u00A0]+")
@@ -62,6 +62,11 @@ class SpeakableFilter:
 
     def __init__(self) -> None:
         self._in_fence = False
+
+    @property
+    def in_fence(self) -> bool:
+        """Inside a fenced code block (nothing of it is spoken)."""
+        return self._in_fence
 
     def __call__(self, piece: str) -> str:
         out = []

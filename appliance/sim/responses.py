@@ -19,10 +19,11 @@ import itertools
 import json
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.sim.cloud import FakeCloud, Reply, Request, Status, sse
+from appliance.sim.cloud import FakeCloud, Reply, Request, Status, Stream, sse
 
 MODEL = "gpt-6-luna"
 
@@ -65,8 +66,14 @@ class Script:
         hits = [i for i, e in enumerate(self.events) if e["type"] == event_type]
         return hits[nth]
 
-    def cut(self, *, disconnect_after: int | None = None, stall_after: int | None = None,
-            delay: float | None = None, stall_seconds: float | None = None) -> Script:
+    def cut(
+        self,
+        *,
+        disconnect_after: int | None = None,
+        stall_after: int | None = None,
+        delay: float | None = None,
+        stall_seconds: float | None = None,
+    ) -> Script:
         """This script, delivered differently."""
         if disconnect_after is not None:
             self.disconnect_after = disconnect_after
@@ -100,8 +107,7 @@ class Wire:
         b.completed()
         return b.script()
 
-    def calls(self, *calls: tuple[str, dict[str, Any] | str], text: str | None = None,
-              chunk_size: int = 5) -> Script:
+    def calls(self, *calls: tuple[str, dict[str, Any] | str], text: str | None = None, chunk_size: int = 5) -> Script:
         """Function calls (name, arguments as a dict or a raw string, e.g. malformed JSON), optionally
         after some text (the filler "let me look")."""
         b = _Builder(self)
@@ -114,8 +120,30 @@ class Wire:
         b.completed()
         return b.script()
 
-    def failed(self, code: str = "server_error", message: str = "The model failed to generate a response.",
-               *, text: str | None = None) -> Script:
+    def trickle(self, text: str, *, every: float, chunk_size: int = 5) -> Script:
+        """A text answer that arrives slowly: one delta every ``every`` seconds (each gap under the
+        client's read timeout, so only a deadline on the whole answer stops it)."""
+        return self.text(text, chunk_size=chunk_size).cut(delay=every)
+
+    def runaway(
+        self, sentence: str = "And there is more to say about that. ", *, every: float = 0.0, limit: int | None = None
+    ) -> Runaway:
+        """An answer that never ends: ``sentence`` streamed again and again (``limit`` deltas at most)."""
+        return Runaway(self, sentence, every, limit)
+
+    def endless_arguments(
+        self, name: str, *, total_chars: int = 1_000_000, chunk: str = "x" * 64, every: float = 0.0
+    ) -> Runaway:
+        """A function call whose arguments stream on and on (``total_chars`` of a string, then the end)."""
+        return Runaway(self, chunk, every, max(1, total_chars // len(chunk)), call=name)
+
+    def failed(
+        self,
+        code: str = "server_error",
+        message: str = "The model failed to generate a response.",
+        *,
+        text: str | None = None,
+    ) -> Script:
         """A response that ends with ``response.failed`` (optionally after some text)."""
         b = _Builder(self)
         b.created()
@@ -124,8 +152,13 @@ class Wire:
         b.failed(code, message)
         return b.script()
 
-    def error(self, code: str = "server_error", message: str = "An error occurred while processing the request.",
-              *, text: str | None = None) -> Script:
+    def error(
+        self,
+        code: str = "server_error",
+        message: str = "An error occurred while processing the request.",
+        *,
+        text: str | None = None,
+    ) -> Script:
         """A stream that ends with an ``error`` event (optionally after some text)."""
         b = _Builder(self)
         b.created()
@@ -148,8 +181,7 @@ class _Builder:
         self.events.append({"type": event_type, "sequence_number": self._sequence, **fields})
         self._sequence += 1
 
-    def response(self, status: str, *, error: dict[str, Any] | None = None,
-                 usage: bool = False) -> dict[str, Any]:
+    def response(self, status: str, *, error: dict[str, Any] | None = None, usage: bool = False) -> dict[str, Any]:
         out_tokens = sum(len(json.dumps(item)) // 4 for item in self.output)
         return {
             "id": self.response_id,
@@ -173,10 +205,14 @@ class _Builder:
             "top_p": 1.0,
             "truncation": "disabled",
             "usage": {
-                "input_tokens": 42, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-                "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+                "input_tokens": 42,
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "output_tokens": out_tokens,
+                "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": 42 + out_tokens,
-            } if usage else None,
+            }
+            if usage
+            else None,
             "metadata": {},
         }
 
@@ -187,21 +223,34 @@ class _Builder:
     def message(self, text: str, chunks: list[str], *, complete: bool = True) -> None:
         item_id = self.wire.new_id("msg")
         index = len(self.output)
-        self.emit("response.output_item.added", output_index=index,
-                  item={"id": item_id, "type": "message", "status": "in_progress", "role": "assistant",
-                        "content": []})
-        self.emit("response.content_part.added", item_id=item_id, output_index=index, content_index=0,
-                  part={"type": "output_text", "text": "", "annotations": []})
+        self.emit(
+            "response.output_item.added",
+            output_index=index,
+            item={"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []},
+        )
+        self.emit(
+            "response.content_part.added",
+            item_id=item_id,
+            output_index=index,
+            content_index=0,
+            part={"type": "output_text", "text": "", "annotations": []},
+        )
         for chunk in chunks:
-            self.emit("response.output_text.delta", item_id=item_id, output_index=index, content_index=0,
-                      delta=chunk, logprobs=[])
+            self.emit(
+                "response.output_text.delta",
+                item_id=item_id,
+                output_index=index,
+                content_index=0,
+                delta=chunk,
+                logprobs=[],
+            )
         if not complete:
             return
         part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-        self.emit("response.output_text.done", item_id=item_id, output_index=index, content_index=0,
-                  text=text, logprobs=[])
-        self.emit("response.content_part.done", item_id=item_id, output_index=index, content_index=0,
-                  part=part)
+        self.emit(
+            "response.output_text.done", item_id=item_id, output_index=index, content_index=0, text=text, logprobs=[]
+        )
+        self.emit("response.content_part.done", item_id=item_id, output_index=index, content_index=0, part=part)
         item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant", "content": [part]}
         self.emit("response.output_item.done", output_index=index, item=item)
         self.output.append(item)
@@ -210,14 +259,29 @@ class _Builder:
         item_id = self.wire.new_id("fc")
         call_id = self.wire.new_id("call")
         index = len(self.output)
-        self.emit("response.output_item.added", output_index=index,
-                  item={"id": item_id, "type": "function_call", "status": "in_progress", "call_id": call_id,
-                        "name": name, "arguments": ""})
+        self.emit(
+            "response.output_item.added",
+            output_index=index,
+            item={
+                "id": item_id,
+                "type": "function_call",
+                "status": "in_progress",
+                "call_id": call_id,
+                "name": name,
+                "arguments": "",
+            },
+        )
         for chunk in chunks:
             self.emit("response.function_call_arguments.delta", item_id=item_id, output_index=index, delta=chunk)
         self.emit("response.function_call_arguments.done", item_id=item_id, output_index=index, arguments=arguments)
-        item = {"id": item_id, "type": "function_call", "status": "completed", "call_id": call_id, "name": name,
-                "arguments": arguments}
+        item = {
+            "id": item_id,
+            "type": "function_call",
+            "status": "completed",
+            "call_id": call_id,
+            "name": name,
+            "arguments": arguments,
+        }
         self.emit("response.output_item.done", output_index=index, item=item)
         self.output.append(item)
         self.call_ids.append(call_id)
@@ -235,8 +299,78 @@ class _Builder:
         return Script(self.events, self.response_id, list(self.call_ids))
 
 
+class Runaway(Stream):
+    """A streamed answer built as it is sent, so it can go on for ever without being held in memory.
+
+    ``sent`` counts the deltas written so far (the server blocks once the client stops reading)."""
+
+    def __init__(self, wire: Wire, delta: str, every: float, limit: int | None, *, call: str | None = None) -> None:
+        self.sent = 0
+        self._wire = wire
+        self._delta = delta
+        self._limit = limit
+        self._call = call
+        super().__init__(self._parts(), content_type="text/event-stream; charset=utf-8", delay=every)
+
+    def _parts(self) -> Iterator[bytes]:
+        b = _Builder(self._wire)
+        b.created()
+        item_id = self._wire.new_id("fc" if self._call else "msg")
+        if self._call:
+            call_id = self._wire.new_id("call")
+            b.emit(
+                "response.output_item.added",
+                output_index=0,
+                item={
+                    "id": item_id,
+                    "type": "function_call",
+                    "status": "in_progress",
+                    "call_id": call_id,
+                    "name": self._call,
+                    "arguments": "",
+                },
+            )
+            b.emit("response.function_call_arguments.delta", item_id=item_id, output_index=0, delta='{"text": "')
+        else:
+            b.emit(
+                "response.output_item.added",
+                output_index=0,
+                item={"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []},
+            )
+        yield from (_sse(e) for e in b.events)
+        sequence = len(b.events)
+        for count in itertools.count():
+            if self._limit is not None and count >= self._limit:
+                break
+            if self._call:
+                event = {
+                    "type": "response.function_call_arguments.delta",
+                    "sequence_number": sequence,
+                    "item_id": item_id,
+                    "output_index": 0,
+                    "delta": self._delta,
+                }
+            else:
+                event = {
+                    "type": "response.output_text.delta",
+                    "sequence_number": sequence,
+                    "item_id": item_id,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": self._delta,
+                    "logprobs": [],
+                }
+            sequence += 1
+            self.sent += 1
+            yield _sse(event)
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
 def _split(text: str, size: int) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 @dataclass
@@ -282,10 +416,15 @@ class ResponsesServer:
         return [r.json for r in self.requests]
 
     def __call__(self, request: Request) -> Reply:
-        body = request.json
         with self._lock:
             self._requests.append(request)
             number = len(self._requests)
+        reply = self.answer(request.json, number)
+        return reply.reply() if isinstance(reply, Script) else reply
+
+    def answer(self, body: dict[str, Any], number: int) -> Script | Reply:
+        """The reply to one request (``number``: its place, for ``rejected``), whatever carries it (HTTP here,
+        the WebSocket in :mod:`appliance.sim.responses_ws`)."""
         problem = self._check(body)
         if problem is not None:
             with self._lock:
@@ -295,10 +434,8 @@ class ResponsesServer:
             if not self._queue:
                 return Status(500, "fake cloud: nothing scripted for this request")
             reply = self._queue.popleft()
-            if isinstance(reply, Script):
-                if reply.completes:
-                    self._stored[reply.response_id] = _Stored(list(reply.call_ids), body.get("previous_response_id"))
-                return reply.reply()
+            if isinstance(reply, Script) and reply.completes:
+                self._stored[reply.response_id] = _Stored(list(reply.call_ids), body.get("previous_response_id"))
         return reply
 
     def _check(self, body: dict[str, Any]) -> tuple[str | None, str] | None:

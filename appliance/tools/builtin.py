@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..ports import ToolContext
-from .tools import ToolRegistrationError, ToolRegistry
+from .registry import ToolRegistry
+from .tool import ToolRegistrationError
 
 #: Percentage points one "louder" / "quieter" moves the volume when the model gives no step.
 VOLUME_STEP = 10
@@ -95,8 +96,20 @@ def reset_conversation(ctx: ToolContext) -> str:
     """Forget this conversation and start afresh, when the user asks you to forget what was said, start
     over or change the subject completely."""
     ctx.controls.reset_conversation()
-    return ("The conversation has been reset: after this answer, nothing said before is remembered. "
-            "Confirm it in a few words.")
+    return (
+        "The conversation has been reset: after this answer, nothing said before is remembered. "
+        "Confirm it in a few words."
+    )
+
+
+def default_registry(*, camera: bool = True, plugins: bool = True) -> ToolRegistry:
+    """The built-in tools (date/time, volume, stop, reset, describe_image unless ``camera`` is False)
+    plus the tools of installed plugins."""
+    registry = ToolRegistry()
+    register_builtin_tools(registry, camera=camera)
+    if plugins:
+        registry.load_entry_points()
+    return registry
 
 
 def register_builtin_tools(registry: ToolRegistry, *, camera: bool = True) -> None:
@@ -120,11 +133,18 @@ def register_describe_image(registry: ToolRegistry) -> None:
     except ImportError as exc:
         raise ToolRegistrationError(
             f"describe_image: cannot import appliance.camera.tool ({exc}); the camera tool is missing "
-            "from this installation (or disable the camera: camera.enabled = false)") from exc
+            "from this installation (or disable the camera: camera.enabled = false)"
+        ) from exc
     function = getattr(camera_tool, "describe_image", None)
     description = getattr(camera_tool, "TOOL_DESCRIPTION", None)
     if not callable(function) or not isinstance(description, str):
-        raise ToolRegistrationError("describe_image: appliance/camera/tool.py must define describe_image(ctx, "
-                                    "question=None) and a TOOL_DESCRIPTION string")
-    registry.register(function, name=getattr(camera_tool, "TOOL_NAME", "describe_image"),
-                      description=description, parameters=getattr(camera_tool, "TOOL_PARAMETERS", None))
+        raise ToolRegistrationError(
+            "describe_image: appliance/camera/tool.py must define describe_image(ctx, "
+            "question=None) and a TOOL_DESCRIPTION string"
+        )
+    registry.register(
+        function,
+        name=getattr(camera_tool, "TOOL_NAME", "describe_image"),
+        description=description,
+        parameters=getattr(camera_tool, "TOOL_PARAMETERS", None),
+    )

@@ -1,0 +1,127 @@
+"""The Responses stream's events, read into what the turn acts on: text, a finished message, the outcome.
+
+Function calls are put together from ``output_item.added``, argument deltas and ``output_item.done``; the
+finished response's own output list wins when it carries one. Pure: no I/O, no clock; the events are the
+SDK's parsed objects (or anything with the same attributes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ApplianceError, ErrorKind
+from ..tools.runner import FunctionCall
+from .client import classify_failure
+
+#: Longest function-call arguments accepted (a spoken appliance's tools take a few words; a megabyte is a
+#: runaway, and holding it would only cost memory).
+MAX_ARGUMENT_CHARS = 64_000
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageDone:
+    """A message item ended (text before tool calls: the filler "let me look" is whole now)."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    response_id: str
+    calls: list[FunctionCall]
+    incomplete: str | None = None
+    """Why the response is incomplete (``max_output_tokens``...), None when it completed."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: ApplianceError
+
+
+Parsed = TextDelta | MessageDone | Finished | Failed
+
+
+class EventParser:
+    def __init__(self, stage: str = "assistant", max_argument_chars: int = MAX_ARGUMENT_CHARS) -> None:
+        self._stage = stage
+        self._max_arguments = max_argument_chars
+        self._calls: dict[str, _Assembling] = {}
+
+    def feed(self, event: Any) -> Parsed | None:
+        kind = getattr(event, "type", "")
+        if kind in ("response.output_text.delta", "response.refusal.delta"):
+            return TextDelta(event.delta) if event.delta else None
+        if kind == "response.output_item.added":
+            self._item(event.item, event.output_index, done=False)
+        elif kind == "response.function_call_arguments.delta":
+            call = self._calls.get(event.item_id)
+            if call is not None and not call.done:
+                call.parts.append(event.delta)
+                call.size += len(event.delta)
+                if call.size > self._max_arguments:
+                    return self._too_long(call.name)
+        elif kind == "response.function_call_arguments.done":
+            call = self._calls.get(event.item_id)
+            if call is not None:
+                call.parts, call.size = [event.arguments], len(event.arguments)
+        elif kind == "response.output_item.done":
+            if getattr(event.item, "type", "") == "message":
+                return MessageDone()
+            self._item(event.item, event.output_index, done=True)
+        elif kind in ("response.completed", "response.incomplete"):
+            response = event.response
+            reason = _incomplete_reason(response) if kind == "response.incomplete" else None
+            return Finished(response.id, self._final(response), reason)
+        elif kind == "response.failed":
+            error = getattr(event.response, "error", None)
+            return Failed(classify_failure(getattr(error, "code", None), getattr(error, "message", None), self._stage))
+        elif kind == "error":  # over HTTP the code is on the event; over the WebSocket, in its ``error``
+            nested = getattr(event, "error", None)
+            code = getattr(event, "code", None) or getattr(nested, "code", None)
+            message = getattr(event, "message", None) or getattr(nested, "message", None)
+            return Failed(classify_failure(code, message, self._stage))
+        return None
+
+    def _item(self, item: Any, index: int, *, done: bool) -> None:
+        if getattr(item, "type", "") != "function_call":
+            return
+        key = item.id or item.call_id
+        arguments = item.arguments or ""
+        self._calls[key] = _Assembling(index, item.call_id, item.name, [arguments], len(arguments), done)
+
+    def _too_long(self, name: str) -> Failed:
+        return Failed(
+            ApplianceError(
+                ErrorKind.RESPONSE_FAILED,
+                f"the arguments of a call to {name} ran past {self._max_arguments} characters",
+                stage=self._stage,
+                retryable=False,
+            )
+        )
+
+    def _final(self, response: Any) -> list[FunctionCall]:
+        output = getattr(response, "output", None) or []
+        listed = [item for item in output if getattr(item, "type", "") == "function_call"]
+        if listed:
+            return [FunctionCall(item.call_id, item.name, item.arguments or "") for item in listed]
+        ordered = sorted(self._calls.values(), key=lambda c: c.index)
+        return [FunctionCall(c.call_id, c.name, "".join(c.parts)) for c in ordered if c.call_id]
+
+
+@dataclass
+class _Assembling:
+    index: int
+    call_id: str
+    name: str
+    parts: list[str]
+    size: int
+    done: bool
+
+
+def _incomplete_reason(response: Any) -> str:
+    details = getattr(response, "incomplete_details", None)
+    return str(getattr(details, "reason", "") or "unknown")

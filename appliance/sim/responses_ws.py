@@ -1,0 +1,163 @@
+"""The Responses API's WebSocket mode for the fake cloud, answering from a ResponsesServer's scripts.
+
+A client sends ``response.create`` messages (the same body as the HTTP request, without ``stream``) and
+gets the same events back as JSON messages. The replies come from the :class:`ResponsesServer` queue, with
+its conversation rules (an unknown ``previous_response_id`` or an unanswered call is an ``error``
+message with status 400), so one script serves either transport. A fake-cloud ``Status`` reply becomes an
+``error`` message; ``Reset`` closes the socket; ``Stall`` sends nothing. Faults of the socket itself:
+``refuse(status)`` refuses the next upgrades (e.g. 403 or 401), ``close_after(n)`` closes the connection
+after n messages of the next response, ``setup_delay`` slows every handshake, ``close_idle()`` closes the
+open connections between requests (as the API does when a connection reaches its age limit).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections import deque
+from typing import Any
+
+from websockets.http11 import Request as WsRequest
+from websockets.http11 import Response as WsResponse
+from websockets.sync.server import ServerConnection, serve
+
+from appliance.sim.cloud import Json, Reset, Stall
+from appliance.sim.responses import ResponsesServer, Script
+
+
+class ResponsesWsServer:
+    def __init__(self, responses: ResponsesServer, *, setup_delay: float = 0.0) -> None:
+        self.responses = responses
+        self.setup_delay = setup_delay
+        self.received: list[dict[str, Any]] = []
+        """Every ``response.create`` body, in order."""
+        self.upgrades = 0
+        """Handshakes accepted (a warm connection serves many requests on one)."""
+        self._refusals: deque[int] = deque()
+        self._close_after: deque[int] = deque()
+        self._lock = threading.Lock()
+        self._open: set[ServerConnection] = set()
+        self._changed = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._server = serve(self._handle, "127.0.0.1", 0, process_request=self._process_request)
+        port = self._server.socket.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-responses-ws", daemon=True)
+        self._thread.start()
+
+    def refuse(self, status: int = 403, times: int = 1) -> ResponsesWsServer:
+        with self._lock:
+            self._refusals.extend([status] * times)
+        return self
+
+    def close_after(self, messages: int) -> ResponsesWsServer:
+        """Close the socket (no close frame) after ``messages`` messages of the next scripted response."""
+        with self._lock:
+            self._close_after.append(messages)
+        return self
+
+    def close_idle(self, reason: str = "connection age limit reached") -> int:
+        """Close every open connection with a close frame; returns how many there were. When it returns, the
+        clients have answered the close (so they know their socket is gone)."""
+        with self._lock:
+            connections = list(self._open)
+        for ws in connections:
+            ws.close(1001, reason)
+        return len(connections)
+
+    def wait_all_closed(self, timeout: float) -> bool:
+        """Wait until no client holds a connection (e.g. one closed for being idle)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._open, timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.shutdown()
+
+    def _process_request(self, connection: ServerConnection, request: WsRequest) -> WsResponse | None:
+        if self.setup_delay:
+            self._stop.wait(self.setup_delay)
+        with self._lock:
+            status = self._refusals.popleft() if self._refusals else None
+            if status is None and request.path.rstrip("/").endswith("/responses"):
+                self.upgrades += 1
+                return None
+        return connection.respond(status or 404, "upgrade refused by the fake cloud\n")
+
+    def _handle(self, ws: ServerConnection) -> None:
+        with self._lock:
+            self._open.add(ws)
+        try:
+            for message in ws:
+                body = json.loads(message)
+                if body.get("type") != "response.create":
+                    self._send(ws, _error(400, "invalid_request_error", None, f"unknown message {body.get('type')}"))
+                    continue
+                request = {key: value for key, value in body.items() if key != "type"}
+                with self._lock:
+                    self.received.append(request)
+                    number = len(self.received)
+                    cut = self._close_after.popleft() if self._close_after else None
+                if not self._reply(ws, self.responses.answer(request, number), cut):
+                    return
+        except Exception:  # a client that went away mid-message: this connection is over, the server is not
+            return
+        finally:
+            with self._lock:
+                self._open.discard(ws)
+                self._changed.notify_all()
+
+    def _reply(self, ws: ServerConnection, reply: Any, cut: int | None) -> bool:
+        """Send one reply; False when the connection was closed by it."""
+        if isinstance(reply, Script):
+            if reply.ttfb and self._stop.wait(reply.ttfb):  # the model's time to its first event
+                return False
+            for index, event in enumerate(reply.events):
+                if (
+                    cut is not None
+                    and index >= cut
+                    or reply.disconnect_after is not None
+                    and index >= reply.disconnect_after
+                ):
+                    _drop(ws)
+                    return False
+                if reply.stall_after is not None and index >= reply.stall_after:
+                    self._stop.wait(reply.stall_seconds)
+                    _drop(ws)
+                    return False
+                if index and reply.delay and self._stop.wait(reply.delay):
+                    return False
+                self._send(ws, event)
+            return True
+        if isinstance(reply, Json):
+            error = reply.body.get("error", {}) if isinstance(reply.body, dict) else {}
+            self._send(
+                ws, _error(reply.status, error.get("type", "error"), error.get("code"), error.get("message", ""))
+            )
+            return True
+        if isinstance(reply, Reset):
+            _drop(ws)
+            return False
+        if isinstance(reply, Stall):
+            self._stop.wait(reply.seconds)
+            _drop(ws)
+            return False
+        raise TypeError(f"the WebSocket fake cannot send {type(reply).__name__}")
+
+    @staticmethod
+    def _send(ws: ServerConnection, event: dict[str, Any]) -> None:
+        ws.send(json.dumps(event))
+
+
+def _error(status: int, error_type: str, code: str | None, message: str) -> dict[str, Any]:
+    return {"type": "error", "status": status, "error": {"type": error_type, "code": code, "message": message}}
+
+
+def _drop(ws: ServerConnection) -> None:
+    """Close without a close frame, as a dropped network does."""
+    try:
+        ws.socket.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    ws.socket.close()

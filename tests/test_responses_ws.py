@@ -1,0 +1,329 @@
+"""The assistant over the Responses API's WebSocket mode (the real SDK's ``responses.connect()``) against
+the fake cloud's WebSocket, and its fallback to HTTP streaming when the socket fails."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+import pytest
+
+from appliance.cancel import CancelToken
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.events import Error, Info, Recorder
+from appliance.llm.responses import LOST_CONNECTION, ResponsesAssistant
+from appliance.ports import ToolContext
+from appliance.retry import RetryPolicy
+from appliance.settings import AssistantSettings, Secrets, SettingsError
+from appliance.sim.cloud import FakeCloud, Stall, Status
+from appliance.sim.responses import ResponsesServer, Wire
+from appliance.sim.responses_ws import ResponsesWsServer
+from appliance.tools import ToolRegistry
+
+
+class Controls:
+    def volume(self) -> float:
+        return 0.5
+
+    def set_volume(self, value: float) -> float:
+        return value
+
+    def stop_turn(self) -> None:
+        pass
+
+    def reset_conversation(self) -> None:
+        pass
+
+    def camera_allowed(self) -> bool:
+        return False
+
+
+def lookup(city: str) -> str:
+    """Weather for a city."""
+    return f"Sunny in {city}"
+
+
+@dataclass
+class WsSettings(AssistantSettings):
+    transport_idle_seconds: float = 300.0  # until the settings have it
+
+
+class Harness:
+    def __init__(
+        self,
+        cloud: FakeCloud,
+        ws: ResponsesWsServer,
+        *,
+        warm: bool = True,
+        transport: str = "websocket",
+        idle: float = 300.0,
+    ) -> None:
+        self.settings = WsSettings(
+            connect_timeout=1.0, read_timeout=1.0, deadline=8.0, max_retries=2, transport_idle_seconds=idle
+        )
+        secrets = Secrets.from_env(cloud.env())
+        client = openai.OpenAI(
+            api_key=secrets.openai_api_key, base_url=cloud.openai_base_url, websocket_base_url=ws.url, max_retries=0
+        )
+        registry = ToolRegistry()
+        registry.register(lookup)
+        self.events = Recorder()
+        policy = RetryPolicy(max_retries=2, deadline=self.settings.deadline, base=0.05, rng=random.Random(0))
+        self.assistant = ResponsesAssistant(
+            self.settings, secrets, registry, self.context, client=client, retry_policy=policy, transport=transport
+        )
+        if warm:
+            self.assistant.warm()  # opens the socket ahead of the first turn
+
+    def context(self, cancel: CancelToken, emit: Any) -> ToolContext:
+        return ToolContext(controls=Controls(), camera=None, indicators=None, cancel=cancel, emit=emit)
+
+    def ask(self, text: str, cancel: CancelToken | None = None) -> list[str]:
+        return list(self.assistant.respond(text, cancel or CancelToken(), self.events))
+
+    def fallbacks(self) -> list[Info]:
+        return [e for e in self.events.of(Info) if e.what == "transport_fallback"]
+
+
+@pytest.fixture
+def server(cloud: FakeCloud) -> ResponsesServer:
+    return ResponsesServer(cloud)
+
+
+@pytest.fixture
+def ws(server: ResponsesServer) -> Iterator[ResponsesWsServer]:
+    fake = ResponsesWsServer(server)
+    yield fake
+    fake.close()
+
+
+def test_turns_and_tool_rounds_share_one_warm_socket(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    calls = wire.calls(("lookup", {"city": "Oslo"}), text="Let me look.")
+    first, second = wire.text("It is sunny in Oslo."), wire.text("You are welcome.")
+    server.then(calls, first, second)
+    assert h.ask("Weather in Oslo?") == ["Let me look.", "It is sunny in Oslo."]
+    assert h.ask("Thanks!") == ["You are welcome."]
+    assert ws.upgrades == 1 and len(ws.received) == 3 and server.requests == []  # nothing over HTTP
+    assert ws.received[1]["previous_response_id"] == calls.response_id
+    assert ws.received[1]["input"] == [
+        {"type": "function_call_output", "call_id": calls.call_ids[0], "output": "Sunny in Oslo"}
+    ]
+    assert ws.received[2]["previous_response_id"] == first.response_id
+    assert "stream" not in ws.received[0] and server.rejected == [] and h.fallbacks() == []
+
+
+@pytest.mark.parametrize("status", [403, 401])
+def test_a_refused_upgrade_falls_back_to_http(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer, status: int
+) -> None:
+    wire = Wire()
+    ws.refuse(status)
+    h = Harness(cloud, ws, warm=False)  # the socket is opened on demand, by the first request
+    server.then(wire.text("Hello over HTTP."))
+    assert h.ask("Hi.") == ["Hello over HTTP."]
+    assert len(server.requests) == 1 and ws.received == []
+    assert h.fallbacks()  # said once, in the events
+    assert "sk-test" not in repr(h.events.events)
+
+
+def test_an_error_message_before_the_response_falls_back_to_http(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    server.then(Status(500, "the socket's backend failed"), wire.text("Hello over HTTP."))
+    assert h.ask("Hi.") == ["Hello over HTTP."]
+    assert len(ws.received) == 1 and len(server.requests) == 1
+    assert h.fallbacks()
+
+
+def test_a_close_before_any_text_is_retried_over_http_without_repeating(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    broken, whole = wire.text("One. Two."), wire.text("One. Two.")
+    ws.close_after(broken.index("response.output_text.delta"))  # the response started, no text yet
+    server.then(broken, whole)
+    assert h.ask("Count.") == ["One.", "Two."]
+    assert len(ws.received) == 1 and len(server.requests) == 1
+    assert server.bodies()[0]["input"] == ws.received[0]["input"]  # the same request, once more over HTTP
+
+
+def test_a_close_after_the_first_sentence_apologises_once(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    script = wire.text("First sentence here. Second one never arrives.", chunk_size=5)
+    ws.close_after(script.index("response.output_text.delta", 6))
+    server.then(script)
+    assert h.ask("Talk.") == ["First sentence here.", LOST_CONNECTION]
+    assert server.requests == [] and h.assistant.previous_response_id is None
+
+
+def test_a_stalled_socket_falls_back_to_http(cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    server.then(Stall(5.0), wire.text("Hello over HTTP."))
+    assert h.ask("Hi.") == ["Hello over HTTP."]
+    assert len(server.requests) == 1 and h.fallbacks()
+
+
+def test_prepare_opens_the_socket_in_the_background(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws, warm=False)
+    assert ws.upgrades == 0
+    started = h.assistant.prepare()  # what the app calls on the wake word
+    assert started is not None
+    started.join(5)
+    assert ws.upgrades == 1 and h.assistant.prepare() is None  # already open: nothing to do
+    server.then(wire.text("Ready."))
+    assert h.ask("Hi.") == ["Ready."]
+    assert ws.upgrades == 1 and len(ws.received) == 1 and server.requests == []
+
+
+def test_a_socket_closed_while_idle_is_reopened(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    first = wire.text("One.")
+    server.then(first, wire.text("Two."))
+    assert h.ask("First?") == ["One."]
+    assert ws.close_idle() == 1  # the server's age limit, between turns
+    assert h.ask("Second?") == ["Two."]
+    assert ws.upgrades == 2 and server.requests == [] and h.fallbacks() == []
+    assert ws.received[1]["previous_response_id"] == first.response_id
+
+
+def test_an_unknown_previous_response_restarts_the_conversation_as_over_http(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    first = wire.text("One.")
+    server.then(first, wire.text("Fresh start."))
+    assert h.ask("First?") == ["One."]
+    server.forget(first.response_id)
+    assert h.ask("Second?") == ["Fresh start."]
+    assert [e.what for e in h.events.of(Info)] == ["conversation_restarted"]  # no fallback: the socket is fine
+    assert ws.received[1]["previous_response_id"] == first.response_id  # refused with an error message
+    assert server.bodies()[0]["previous_response_id"] == first.response_id  # the same over HTTP, with its 400
+    assert "previous_response_id" not in ws.received[2] and ws.upgrades == 1
+
+
+def test_cancel_in_the_middle_of_a_socket_stream(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    before = wire.text("Hello.")
+    server.then(before)
+    h.ask("Hi.")
+    long = wire.text("First sentence. Second one. " + "More words here. " * 40, chunk_size=12)
+    long.cut(stall_after=long.index("response.output_text.delta", 2), stall_seconds=10)  # then silence
+    server.then(long)
+    token = CancelToken()
+    got: list[str] = []
+    stamp: list[float] = []
+
+    def press() -> None:
+        stamp.append(time.monotonic())
+        token.cancel("button")
+
+    for sentence in h.assistant.respond("Talk a lot.", token, h.events):  # blocks in the silent socket
+        got.append(sentence)
+        threading.Timer(0.05, press).start()
+    ended = time.monotonic()
+    assert got == ["First sentence."]
+    assert ended - stamp[0] < 1.0
+    assert h.events.of(Error) == [] and h.fallbacks() == []
+    # the half-read socket was dropped; the next turn opens another and continues from the complete response
+    server.then(wire.text("Yes?"))
+    assert h.ask("Are you still there?") == ["Yes?"]
+    assert ws.received[2]["previous_response_id"] == before.response_id and ws.upgrades == 2
+    assert server.requests == [] and server.rejected == []
+
+
+def test_nothing_listening_is_a_connection_error(cloud: FakeCloud) -> None:
+    with FakeCloud() as gone:
+        env = gone.env()
+    settings = AssistantSettings(connect_timeout=1.0, read_timeout=1.0, deadline=3.0, max_retries=1)
+    secrets = Secrets.from_env(env)
+    client = openai.OpenAI(api_key=secrets.openai_api_key, base_url=gone.openai_base_url, max_retries=0)
+    policy = RetryPolicy(max_retries=1, deadline=settings.deadline, base=0.05, rng=random.Random(0))
+    assistant = ResponsesAssistant(
+        settings,
+        secrets,
+        ToolRegistry(),
+        lambda cancel, emit: None,  # type: ignore[arg-type,return-value]
+        client=client,
+        retry_policy=policy,
+        transport="websocket",
+    )
+    events = Recorder()
+    with pytest.raises(ApplianceError) as caught:
+        list(assistant.respond("Hi.", CancelToken(), events))
+    assert caught.value.kind is ErrorKind.CONNECTION
+    assert [e.what for e in events.of(Info)] == ["transport_fallback"]  # then HTTP, refused the same way
+
+
+def test_http_transport_opens_no_socket(cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws, transport="http")
+    assert h.assistant.prepare() is None
+    server.then(wire.text("Plain."))
+    assert h.ask("Hi.") == ["Plain."]
+    assert ws.upgrades == 0 and len(server.requests) == 1
+    with pytest.raises(SettingsError):
+        Harness(cloud, ws, transport="carrier-pigeon")
+
+
+def test_failures_inside_the_response_follow_the_http_rules_on_the_socket(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    server.then(wire.failed("server_error"), wire.text("Second try worked."))
+    assert h.ask("Hi.") == ["Second try worked."]  # retried, as over HTTP
+    server.then(wire.error("server_error", text="Half an answer. And"))
+    assert h.ask("Again.") == ["Half an answer.", LOST_CONNECTION]  # said once, then the apology
+    assert [e.kind for e in h.events.of(Error)] == ["server", "server"]
+    assert len(ws.received) == 3 and ws.upgrades == 1 and server.requests == [] and h.fallbacks() == []
+
+
+def test_a_slow_handshake_falls_back_to_http(cloud: FakeCloud, server: ResponsesServer) -> None:
+    wire = Wire()
+    slow = ResponsesWsServer(server, setup_delay=3.0)  # past connect_timeout (1 s)
+    try:
+        h = Harness(cloud, slow, warm=False)
+        server.then(wire.text("Hello over HTTP."))
+        started = time.monotonic()
+        assert h.ask("Hi.") == ["Hello over HTTP."]
+        assert time.monotonic() - started < 2.5 and len(server.requests) == 1 and h.fallbacks()
+    finally:
+        slow.close()
+
+
+def test_an_unused_socket_is_closed_and_the_next_turn_opens_another(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws, idle=0.3)
+    server.then(wire.text("One."), wire.text("Two."))
+    assert h.ask("First?") == ["One."]
+    assert ws.wait_all_closed(5.0)  # closed by the appliance, 0.3 s after the answer
+    assert h.ask("Second?") == ["Two."]
+    assert ws.upgrades == 2 and server.requests == [] and h.fallbacks() == []
