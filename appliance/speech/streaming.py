@@ -28,7 +28,7 @@ from ..audio.convert import apply_volume
 from ..cancel import CancelToken
 from ..deadline import Deadline
 from ..errors import ApplianceError, Cancelled, ErrorKind
-from ..events import Error, Event, Sentence
+from ..events import Error, Event, Info, Sentence
 from ..llm.sentences import SentenceSplitter
 from ..ports import Emit, Speaker, SpeechResult
 from ..timings import TurnTimings
@@ -282,7 +282,11 @@ class StreamingSpeech:
         full = sum(1 for end in ends if end <= spoken) if heard else 0
         resume = full + (1 if heard and full < len(ends) and spoken > (ends[full - 1] if full else 0) else 0)
         result.spoken = sentences[:full]
-        self._report(exc, emit, fatal, "" if fatal else "; going on over HTTP")
+        if fatal or heard:
+            self._report(exc, emit, fatal, "" if fatal else "; going on over HTTP")
+        else:  # nothing was heard yet, so nothing is lost but the time
+            log.info("speech WebSocket failed before the first audio (%s); speaking over HTTP", exc.message)
+            emit(Info("tts_fallback", f"{exc.message}; speaking over HTTP"))
         if fatal:
             for sentence in _drain(answer.queue, skip=full, cancel=cancel):
                 result.failed.append(sentence)
@@ -299,7 +303,17 @@ class StreamingSpeech:
     def _whole_over_http(self, exc: ApplianceError, pieces: Iterator[str], cancel: CancelToken, emit: Emit,
                          on_first_audio: Callable[[], None] | None, result: SpeechResult) -> SpeechResult:
         fatal = exc.kind in (ErrorKind.AUTH, ErrorKind.QUOTA)
-        self._report(exc, emit, fatal, "; speaking over HTTP")
+        if fatal:  # HTTP would be refused too: the answer stays text (in the events), reported once
+            self._report(exc, emit, fatal, "")
+            for sentence in _sentences_of(pieces):
+                if cancel.cancelled:
+                    break
+                emit(Sentence(sentence))
+                result.failed.append(sentence)
+            return result
+        else:  # nothing was lost: the whole answer goes over HTTP, only the attempt's time was
+            log.info("speech WebSocket not available (%s); speaking over HTTP", exc.message)
+            emit(Info("tts_fallback", f"{exc.message}; speaking over HTTP"))
         return self.fallback.speak(_sentences_of(pieces), cancel, emit, on_first_audio=on_first_audio)
 
     def _report(self, exc: ApplianceError, emit: Emit, fatal: bool, suffix: str) -> None:
