@@ -21,23 +21,31 @@ from ..ports import FRAME_SECONDS, WakeDetector, WakeHit
 
 
 def frame_db(frame: np.ndarray) -> float:
-    """RMS level in dBFS (-120 for digital silence)."""
-    energy = float(np.mean(np.square(frame, dtype=np.float64)))
+    """RMS level of the first difference (a pre-emphasis), in dBFS (-120 for digital silence).
+
+    Room noise is mostly low-frequency (pink, hum, traffic), and its plain RMS swings by ±4 dB from frame
+    to frame; its first difference varies by well under 1 dB, so a small margin over the floor suffices
+    and speech's consonants stand out."""
+    x = frame.astype(np.float64)
+    energy = float(np.mean(np.square(np.diff(x))))
     return 10.0 * float(np.log10(energy / 32768.0**2)) if energy > 0 else -120.0
 
 
 @dataclass
 class GateSettings:
-    margin_db: float = 8.0
+    margin_db: float = 4.0
     """Opens when a frame is this much louder than the noise floor it has learnt..."""
     floor_db: float = -62.0
-    """...and louder than this absolute level (a silent room's microphone self-noise)."""
+    """...and louder than this absolute level (a silent room's microphone self-noise, pre-emphasized)."""
     hangover_seconds: float = 2.0
     """Stays open this long after the last loud frame (the tail of a word, the pause before "Jarvis")."""
     buffer_seconds: float = 2.0
     """Audio kept while closed and replayed to the model when it opens (≥ the model's ~1.5 s context)."""
     floor_rise_db_per_s: float = 1.5
-    """How fast the learnt noise floor may rise (it falls at once): slow, so speech does not become floor."""
+    """How fast the learnt noise floor may rise: slow, so speech does not become floor."""
+    floor_fall: float = 0.3
+    """Share of the way the floor moves down towards a quieter frame, per frame (one quiet frame in a noisy
+    room must not drag it to the bottom)."""
 
 
 class EnergyGate:
@@ -45,28 +53,32 @@ class EnergyGate:
 
     def __init__(self, settings: GateSettings | None = None) -> None:
         self.settings = settings or GateSettings()
-        self.noise_db = self.settings.floor_db
-        self._open_left = 0.0
+        self.noise_db: float | None = None  # learnt from the first frame on
+        self._open_left = 0
 
     def update(self, frame: np.ndarray) -> bool:
         s = self.settings
         level = frame_db(frame)
+        if self.noise_db is None:
+            self.noise_db = level
         loud = level > max(self.noise_db + s.margin_db, s.floor_db)
+        hangover = self._open_left > 0
         if loud:
-            self._open_left = s.hangover_seconds
+            self._open_left = round(s.hangover_seconds / FRAME_SECONDS)  # frames, so no float drift
         else:
-            self._open_left = max(0.0, self._open_left - FRAME_SECONDS)
-        # the floor follows quiet frames down at once and creeps up slowly, so steady noise (a fan, traffic)
+            self._open_left = max(0, self._open_left - 1)
+        # the floor follows quiet frames down quickly and creeps up slowly, so steady noise (a fan, traffic)
         # keeps the gate closed after a few seconds while speech, which comes and goes, does not
         if level < self.noise_db:
-            self.noise_db = level
+            self.noise_db += (level - self.noise_db) * s.floor_fall
         else:
             self.noise_db = min(level, self.noise_db + s.floor_rise_db_per_s * FRAME_SECONDS)
-        return loud or self._open_left > 0
+        return loud or hangover
 
     def reset(self) -> None:
-        self.noise_db = self.settings.floor_db
-        self._open_left = 0.0
+        """Forget the room's noise floor too (a new room, a new microphone)."""
+        self.noise_db = None
+        self._open_left = 0
 
 
 class GatedWakeDetector:
@@ -107,6 +119,7 @@ class GatedWakeDetector:
         return self.inner.process(frame, threshold_boost)
 
     def reset(self) -> None:
+        """After a recording: the model and the ring forget the audio; the gate keeps the room's noise floor."""
         self.inner.reset()
         self._ring.clear()
         self._open = False
