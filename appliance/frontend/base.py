@@ -78,6 +78,9 @@ def make_frontend(settings: FrontEndSettings, buffer: ReferenceBuffer | None = N
     except ImportError as exc:
         if "import" not in _warned:
             _warned.add("import")
-            log.warning("audio front end off: the WebRTC audio processing (the livekit package) cannot be "
-                        "imported here (%s); echo cancellation and noise suppression are not available", exc)
+            log.warning(
+                "audio front end off: the WebRTC audio processing (the livekit package) cannot be "
+                "imported here (%s); echo cancellation and noise suppression are not available",
+                exc,
+            )
         return PassThroughFrontEnd(buffer)

@@ -56,9 +56,9 @@ class ReferenceBuffer:
         out = np.zeros(n, dtype=np.int16)
         with self._lock:
             lo = self._mic - self._start
-            chunk = self._pending[max(lo, 0):max(lo + n, 0)]
+            chunk = self._pending[max(lo, 0) : max(lo + n, 0)]
             offset = max(-lo, 0)
-            out[offset:offset + len(chunk)] = chunk[: n - offset]
+            out[offset : offset + len(chunk)] = chunk[: n - offset]
             self._mic += n
             drop = min(max(self._mic - self._start, 0), len(self._pending))
             if drop:

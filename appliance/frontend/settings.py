@@ -19,12 +19,15 @@ class FrontEndSettings:
     """WebRTC's automatic gain control. Off by default: on the wake-word set it changed recall by less than
     the noise of the measurement and it lifts the echo residue while the appliance speaks (docs/wake-word.md)."""
     reference_delay_ms: int = 0
-    """Delay hint for the echo canceller: how long after the speaker is handed a sample its echo reaches the
-    microphone, beyond what the reference buffer's alignment accounts for. WebRTC's AEC3 estimates the delay
-    itself; leave 0 unless a measurement says otherwise."""
+    """How long after the speaker is handed a sound its echo reaches the microphone (output buffers, the
+    sound server, the air). The starting value; with `measure_delay` the front end measures it during the
+    first seconds of playback and uses that. AEC3 itself only finds delays of up to a few hundred ms."""
+    measure_delay: bool = True
+    """Measure the reference's delay from the audio (cross-correlation during playback)."""
     idle_bypass_db: float = -50.0
-    """A frame quieter than this (dBFS RMS) while nothing is being played skips the processing entirely: a
-    quiet room costs almost nothing. -120 disables the bypass."""
+    """A frame quieter than this (dBFS, RMS of the first difference, as the wake-word gate measures) while
+    nothing is being played skips the processing entirely: a quiet room costs almost nothing. -120 disables
+    the bypass."""
 
     def validate(self) -> None:
         if not 0 <= self.reference_delay_ms <= 500:
