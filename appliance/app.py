@@ -58,6 +58,7 @@ class Ports:
     alerts: p.Alerts | None = None  # what rings when a timer ends
     timers: TimerService | None = None  # the running timers (the timer tools and `ctl timers` use them)
     end_of_turn: EndOfTurnPolicy | None = None  # how the listener hears the end of a question (default: silence)
+    echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
 
 
 class App:
@@ -319,10 +320,13 @@ class App:
         if s.muted or self.listener.recording or s.state == m.State.LISTENING:
             return  # nothing is analysed while muted; nor for the wake word while recording
         boost = 0.0
-        if s.state != m.State.IDLE:  # thinking, speaking, alerting: our own sound plays
+        busy = s.state != m.State.IDLE  # thinking, speaking, alerting: our own sound plays
+        if busy and not self.ports.echo_cancelled:  # with echo cancellation the normal threshold holds
             if self.settings.wake.while_speaking == "ignore" and s.state != m.State.ALERTING:
                 return
             boost = self.settings.wake.speaking_boost
+        if hasattr(self.ports.wake, "forced_open"):  # the gate stays open while the appliance makes sound
+            self.ports.wake.forced_open = busy
         hit = self.ports.wake.process(frame, boost)
         if hit is not None:
             self._feed(m.WakeWord(hit.model, hit.score))

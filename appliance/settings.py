@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import reference
+from .frontend.settings import FrontEndSettings
 from .secrets import Secrets
 from .settings_types import Section, SettingsError, check_choice, check_name, check_range, coerce
 
@@ -377,6 +378,7 @@ class Settings(Section):
     camera: CameraSettings = field(default_factory=CameraSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
     timers: TimersSettings = field(default_factory=TimersSettings)
+    frontend: FrontEndSettings = field(default_factory=FrontEndSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     debug: DebugSettings = field(default_factory=DebugSettings)
     secrets: Secrets = field(default_factory=Secrets, repr=False)

@@ -133,6 +133,8 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     speaker = speaker_backend.speaker(settings, options)
     closers.append(speaker.close)
 
+    microphone, speaker, echo_cancelled = _front_end(settings, microphone, speaker)
+
     # --- GPIO
     setup_pin_factory(settings.gpio.pin_factory)
     closers.append(close_pin_factory)
@@ -144,6 +146,10 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
 
     # --- on-device listening
     wake = make_wake(settings)
+    if settings.frontend.wake_gate:
+        from .wake.gate import GatedWakeDetector
+
+        wake = GatedWakeDetector(wake)  # the model sleeps in a quiet room
     vad = make_vad(settings)
 
     # --- camera
@@ -184,7 +190,7 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
     ports = Ports(microphone=microphone, speaker=speaker, wake=wake, vad=vad, transcriber=transcriber,
                   assistant=None, speech=None, camera=camera, indicators=leds, closers=[],
-                  end_of_turn=_end_of_turn(settings))
+                  end_of_turn=_end_of_turn(settings), echo_cancelled=echo_cancelled)
     app = App(settings, ports, bus, **hooks)
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
     ports.speech = pipeline
@@ -295,3 +301,18 @@ def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App)
 
     return StreamingSpeech(connect, pipeline, speaker, timeout=tts.timeout, open_timeout=min(3.0, tts.timeout),
                            volume=app.get_volume)
+
+
+def _front_end(settings: Settings, microphone: Any, speaker: Any) -> tuple[Any, Any, bool]:
+    """The audio front end between the microphone and everything that listens, fed what the speaker plays
+    as the echo reference. Returns the microphone and speaker to use and whether echoes are cancelled."""
+    if not settings.frontend.enabled:
+        return microphone, speaker, False
+    from .frontend.base import make_frontend
+    from .frontend.microphone import FrontEndMicrophone
+    from .frontend.reference import ReferenceBuffer, ReferenceSpeaker
+
+    buffer = ReferenceBuffer()
+    frontend = make_frontend(settings.frontend, buffer)
+    cancels = settings.frontend.echo_cancellation and type(frontend).__name__ != "PassThroughFrontEnd"
+    return FrontEndMicrophone(microphone, frontend), ReferenceSpeaker(speaker, buffer), cancels

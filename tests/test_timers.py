@@ -202,9 +202,9 @@ def test_the_model_sets_lists_extends_and_cancels_timers_through_the_tools() -> 
     from doubles import Controls
 
     from appliance.cancel import CancelToken
-    from appliance.tools.registry import ToolRegistry
     from appliance.ports import ToolContext
     from appliance.timers.tools import TIMER_TOOLS
+    from appliance.tools.registry import ToolRegistry
 
     registry = ToolRegistry()
     for function in TIMER_TOOLS:
@@ -242,9 +242,9 @@ def test_timer_tools_say_so_when_the_appliance_keeps_no_timers() -> None:
     from doubles import Controls
 
     from appliance.cancel import CancelToken
-    from appliance.tools.registry import ToolRegistry
     from appliance.ports import ToolContext
     from appliance.timers.tools import TIMER_TOOLS
+    from appliance.tools.registry import ToolRegistry
 
     registry = ToolRegistry()
     for function in TIMER_TOOLS:

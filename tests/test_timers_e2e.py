@@ -49,8 +49,9 @@ class Running:
 
     @property
     def speaker(self) -> WavSpeaker:
-        assert isinstance(self.ports.speaker, WavSpeaker)
-        return self.ports.speaker
+        speaker = getattr(self.ports.speaker, "inner", self.ports.speaker)  # under the front end's reference
+        assert isinstance(speaker, WavSpeaker)
+        return speaker
 
     def wait_state(self, state: str, timeout: float = 30.0, after: int = 0) -> StateChanged:
         event = self.events.wait_for(lambda e: isinstance(e, StateChanged) and e.state == state

@@ -1,13 +1,15 @@
-"""Settings of the audio front end (the `[frontend]` table), kept beside the code that reads them until
-appliance/settings.py adopts them as a section."""
+"""Settings of the audio front end: the `[frontend]` section of appliance/settings.py, kept beside the code
+that reads them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..settings_types import Section, check_range
+
 
 @dataclass
-class FrontEndSettings:
+class FrontEndSettings(Section):
     enabled: bool = True
     """Run the WebRTC audio processing at all (false = microphone frames pass through untouched)."""
     echo_cancellation: bool = True
@@ -29,8 +31,10 @@ class FrontEndSettings:
     nothing is being played skips the processing entirely: a quiet room costs almost nothing. -120 disables
     the bypass."""
 
+    wake_gate: bool = True
+    """Let the wake-word model sleep in a quiet room: a cheap level gate wakes it and replays the last 2 s,
+    so a wake word at the very start of speech is still heard (idle CPU ~0.1 % of a core instead of ~4 %)."""
+
     def validate(self) -> None:
-        if not 0 <= self.reference_delay_ms <= 500:
-            raise ValueError(f"frontend.reference_delay_ms: {self.reference_delay_ms} is not within 0..500")
-        if not -120.0 <= self.idle_bypass_db <= 0.0:
-            raise ValueError(f"frontend.idle_bypass_db: {self.idle_bypass_db} is not within -120..0")
+        check_range("frontend.reference_delay_ms", self.reference_delay_ms, 0, 500)
+        check_range("frontend.idle_bypass_db", self.idle_bypass_db, -120.0, 0.0)
