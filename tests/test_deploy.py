@@ -224,6 +224,7 @@ class Pis:
         env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.fleet.dir / "cp"),
                "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-tmp")}
+        started = time.monotonic()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT, env=env,
                                   cwd=self.tmp)
@@ -231,6 +232,7 @@ class Pis:
             pytest.fail(f"ansible-playbook {name} took over {PLAYBOOK_TIMEOUT} s:\n{_text(exc.stdout)[-4000:]}"
                         f"{_text(exc.stderr)[-2000:]}")
         out = proc.stdout + proc.stderr
+        print(f"ansible-playbook {name} {' '.join(args)}: {time.monotonic() - started:.1f} s", file=sys.stderr)
         return Run(proc.returncode, out, parse_recap(out))
 
     def current(self, host: str) -> str:
