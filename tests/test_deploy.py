@@ -4,10 +4,10 @@ real `ansible-playbook`.
 Each "Pi" is its own sshd (own port, own host key, checked against a known_hosts file) and installs into its
 own temporary root (`appliance_root`). systemd is replaced by tests/deploy_fakes/systemctl.py through the
 role's `appliance_systemctl` seam: it runs the current release's own code the way systemd runs a
-Type=notify unit (restart returns once READY=1 arrives, fails if the process exits first). The fast tests
+Type=notify unit (restart returns once READY=1 arrives, fails if the process exits first). The tests
 install the real appliance wheel with --no-deps and run tests/deploy_fakes/standin.py on the release's
-Python (real settings, control socket and sd_notify code, no audio stack); the slow one installs the
-locked requirements and runs the real `appliance run`."""
+Python (real settings, control socket and sd_notify code, no audio stack). The two slowest (about four
+minutes each on a busy 2-core machine) are marked slow: scripts/test runs them once, on 3.11 only."""
 
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ def start_sshd(d: Path, name: str, authorized: Path) -> Sshd:
     config.write_text(f"""
 Port {port}
 ListenAddress 127.0.0.1
-HostKey {d / f'{name}_host_key'}
-PidFile {d / f'{name}.pid'}
+HostKey {d / f"{name}_host_key"}
+PidFile {d / f"{name}.pid"}
 AuthorizedKeysFile {authorized}
 PermitRootLogin prohibit-password
 PasswordAuthentication no
@@ -78,7 +78,7 @@ UsePAM no
 StrictModes no
 MaxSessions 50
 # a login without root's shell start-up files (pyenv here): a plain Pi's environment, and fast
-SetEnv HOME={d / f'{name}_home'}
+SetEnv HOME={d / f"{name}_home"}
 MaxStartups 50
 Subsystem sftp internal-sftp
 """)
@@ -124,8 +124,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         yield fleet
     finally:
         for control in (d / "cp").glob("*"):  # ansible's ssh masters (ControlPersist) end with the fleet
-            subprocess.run(["ssh", "-o", f"ControlPath={control}", "-O", "exit", "fleet"], capture_output=True,
-                           timeout=30, check=False)
+            subprocess.run(
+                ["ssh", "-o", f"ControlPath={control}", "-O", "exit", "fleet"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
         for server in fleet.servers.values():
             server.proc.terminate()
             server.proc.wait(5)
@@ -137,11 +141,16 @@ def build_wheel(out: Path, version: str) -> Path:
     shutil.copytree(ROOT / "appliance", src / "appliance", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "README.md", src / "README.md")
     pyproject = (ROOT / "pyproject.toml").read_text()
-    (src / "pyproject.toml").write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject, 1))
+    (src / "pyproject.toml").write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject, count=1))
     init = src / "appliance" / "__init__.py"
     init.write_text(re.sub(r'__version__ = ".*"', f'__version__ = "{version}"', init.read_text()))
-    subprocess.run(["uv", "build", "--wheel", "--out-dir", str(out / version)], cwd=src, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        ["uv", "build", "--wheel", "--out-dir", str(out / version)],
+        cwd=src,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return next((out / version).glob("appliance-*.whl"))
 
 
@@ -172,10 +181,9 @@ class Run:
 class Pis:
     """The roots of the three test Pis for one test, an inventory for them, and ansible-playbook."""
 
-    def __init__(self, fleet: Fleet, tmp: Path, no_requirements: Path, *, real: bool = False) -> None:
+    def __init__(self, fleet: Fleet, tmp: Path, no_requirements: Path) -> None:
         self.fleet = fleet
         self.tmp = tmp
-        self.real = real
         self.no_requirements = no_requirements
         self.roots = {name: tmp / "roots" / name for name in HOSTS}
         for r in self.roots.values():
@@ -195,7 +203,7 @@ class Pis:
                 "          ansible_host: 127.0.0.1",
                 f"          ansible_port: {port}",
                 f"          appliance_root: {root}",
-                f"          appliance_systemctl: {systemctl}{' --real' if self.real else ''}",
+                f"          appliance_systemctl: {systemctl}",
                 f"          appliance_journalctl: {systemctl} journal",
             ]
         lines += [
@@ -212,27 +220,54 @@ class Pis:
         ]
         self.inventory.write_text("\n".join(lines) + "\n")
 
-    def playbook(self, name: str, *args: str, wheel: Path | None = None, requirements: Path | None = None,
-                 extra: dict[str, object] | None = None) -> Run:
+    def playbook(
+        self,
+        name: str,
+        *args: str,
+        wheel: Path | None = None,
+        requirements: Path | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> Run:
         # every host in one batch unless a test says otherwise (serial is a play keyword: -e, not inventory)
         variables: dict[str, object] = {"appliance_serial": "100%", **(extra or {})}
         if wheel is not None:
             variables["appliance_wheel"] = str(wheel)
             variables["appliance_requirements"] = str(requirements or self.no_requirements)
-        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory),
-               str(ANSIBLE / name), "-e", json.dumps(variables), *args]
-        env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-               "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.fleet.dir / "cp"),
-               "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-tmp")}
+        cmd = [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(self.inventory),
+            str(ANSIBLE / name),
+            "-e",
+            json.dumps(variables),
+            *args,
+        ]
+        return self._run(cmd, f"ansible-playbook {name} {' '.join(args)}")
+
+    def deploy(self, *args: str) -> Run:
+        """scripts/deploy against this inventory, as an operator runs it."""
+        return self._run(
+            [sys.executable, str(ROOT / "scripts/deploy"), "-i", str(self.inventory), *args],
+            f"scripts/deploy {' '.join(args)}",
+        )
+
+    def _run(self, cmd: list[str], label: str) -> Run:
+        env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.fleet.dir / "cp"),
+            "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-tmp"),
+        }
         started = time.monotonic()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT, env=env,
-                                  cwd=self.tmp)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT, env=env, cwd=self.tmp)
         except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"ansible-playbook {name} took over {PLAYBOOK_TIMEOUT} s:\n{_text(exc.stdout)[-4000:]}"
-                        f"{_text(exc.stderr)[-2000:]}")
+            pytest.fail(
+                f"{label} took over {PLAYBOOK_TIMEOUT} s:\n{_text(exc.stdout)[-4000:]}{_text(exc.stderr)[-2000:]}"
+            )
         out = proc.stdout + proc.stderr
-        print(f"ansible-playbook {name} {' '.join(args)}: {time.monotonic() - started:.1f} s", file=sys.stderr)
+        print(f"{label}: {time.monotonic() - started:.1f} s", file=sys.stderr)
         return Run(proc.returncode, out, parse_recap(out))
 
     def current(self, host: str) -> str:
@@ -247,9 +282,18 @@ class Pis:
     def status(self, host: str) -> dict[str, object]:
         """What the health check sees: the current release's `appliance ctl status`."""
         root = self.roots[host]
-        proc = subprocess.run([str(root / "opt/appliance/current/venv/bin/appliance"), "ctl", "--socket",
-                               str(root / "run/appliance/control.sock"), "status"], capture_output=True, text=True,
-                              timeout=30)
+        proc = subprocess.run(
+            [
+                str(root / "opt/appliance/current/venv/bin/appliance"),
+                "ctl",
+                "--socket",
+                str(root / "run/appliance/control.sock"),
+                "status",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return json.loads(proc.stdout) if proc.returncode == 0 else {"ok": False, "error": proc.stderr}
 
     def service_log(self, host: str) -> list[str]:
@@ -258,8 +302,9 @@ class Pis:
 
     def stop_services(self) -> None:
         for root in self.roots.values():
-            subprocess.run(["/usr/bin/python3", str(FAKES / "systemctl.py"), "--root", str(root), "stop"],
-                           check=False, timeout=30)
+            subprocess.run(
+                ["/usr/bin/python3", str(FAKES / "systemctl.py"), "--root", str(root), "stop"], check=False, timeout=30
+            )
 
 
 def _text(data: str | bytes | None) -> str:
@@ -288,6 +333,7 @@ def pis(fleet: Fleet, tmp_path: Path, no_requirements: Path) -> Iterator[Pis]:
     p.stop_services()
 
 
+@pytest.mark.slow
 def test_fresh_install_a_second_run_changes_nothing_then_an_update(pis: Pis, wheels: dict[str, Path]) -> None:
     first = pis.playbook("site.yml", wheel=wheels["0.1.0"])
     assert first.returncode == 0, first.out[-4000:]
@@ -337,7 +383,8 @@ def test_fresh_install_a_second_run_changes_nothing_then_an_update(pis: Pis, whe
 
 
 def test_a_release_that_crashes_on_one_host_is_rolled_back_there_others_update_unreachable_reported(
-        pis: Pis, wheels: dict[str, Path]) -> None:
+    pis: Pis, wheels: dict[str, Path]
+) -> None:
     assert pis.playbook("site.yml", wheel=wheels["0.1.0"]).returncode == 0
     good = pis.current("pi-two")
     # on pi-two 0.2.0 exits at start (the restart fails, as with Type=notify); on pi-three both releases do,
@@ -346,9 +393,25 @@ def test_a_release_that_crashes_on_one_host_is_rolled_back_there_others_update_u
     (pis.roots["pi-three"] / "fake/crash").write_text("0.2.0 0.1.0\n")
     dead = free_port()
     pis.write_inventory(extra_hosts={"pi-four": dead})
-    update = pis.playbook("site.yml", wheel=wheels["0.2.0"], extra={"appliance_serial": "100%",
-                                                                    "appliance_max_fail_percentage": 75})
-    assert update.returncode != 0
+    # through scripts/deploy: Ansible's output, then a line per host, and exit 1 since hosts failed
+    update = pis.deploy(
+        "--serial",
+        "100%",
+        "--max-fail",
+        "75",
+        "--wheel",
+        str(wheels["0.2.0"]),
+        "--requirements",
+        str(pis.no_requirements),
+        "update",
+    )
+    assert update.returncode == 1, update.out[-4000:]
+    summary = update.out.rsplit("\nupdate:\n", 1)[1].splitlines()
+    lines = {line.split()[0]: line for line in summary if line.strip()}
+    assert lines["pi-one"].split()[1:] == ["OK", "changed"]
+    assert lines["pi-two"].split()[1] == "FAILED" and f"rolled back to {good}, which is ready" in lines["pi-two"]
+    assert lines["pi-three"].split()[1] == "FAILED" and "ROLLBACK FAILED" in lines["pi-three"]
+    assert lines["pi-four"].split()[1] == "UNREACHABLE"
     assert version_of(pis.current("pi-one")) == "0.2.0" and pis.status("pi-one")["version"] == "0.2.0"
     assert update.recap["pi-one"]["failed"] == 0
     # pi-two: rolled back, and the rollback checked
@@ -405,14 +468,16 @@ def test_config_push_is_checked_applied_and_restored_when_unhealthy(pis: Pis, wh
 
     good = pis.tmp / "good.toml"
     good.write_text("[wake]\nthreshold = 0.6\n")
-    run = pis.playbook("ops.yml", "--tags", "config", extra={"appliance_config_file": str(good)})
+    run = pis.deploy("config", "push", str(good))
     assert run.returncode == 0, run.out[-4000:]
+    assert run.out.rstrip().splitlines()[-1].split() == ["pi-one", "OK", "changed"]
     assert config.read_text() == good.read_text()
     assert stat.S_IMODE(config.stat().st_mode) == 0o644
     assert (config.parent / "config.toml.previous").read_text() == original
     assert pis.status("pi-one")["ready"] is True
 
 
+@pytest.mark.slow
 def test_concurrent_deploys_to_one_host_take_turns_and_pruning_keeps_n(pis: Pis, wheels: dict[str, Path]) -> None:
     pis.write_inventory(hosts=("pi-one",))
     assert pis.playbook("site.yml", wheel=wheels["0.1.0"]).returncode == 0

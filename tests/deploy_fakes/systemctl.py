@@ -63,10 +63,17 @@ class Host:
         self.pidfile.unlink(missing_ok=True)
 
     def environment(self, notify: str) -> dict[str, str]:
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.root / "var/lib/appliance"), "PYTHONUNBUFFERED": "1",
-               "NOTIFY_SOCKET": notify, "RUNTIME_DIRECTORY": str(self.root / "run/appliance"),
-               "STATE_DIRECTORY": str(self.root / "var/lib/appliance"), "GPIOZERO_PIN_FACTORY": "mock",
-               "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin", "XDG_CACHE_HOME": str(self.root / "var/cache")}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.root / "var/lib/appliance"),
+            "PYTHONUNBUFFERED": "1",
+            "NOTIFY_SOCKET": notify,
+            "RUNTIME_DIRECTORY": str(self.root / "run/appliance"),
+            "STATE_DIRECTORY": str(self.root / "var/lib/appliance"),
+            "GPIOZERO_PIN_FACTORY": "mock",
+            "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin",
+            "XDG_CACHE_HOME": str(self.root / "var/cache"),
+        }
         env_file = self.root / "etc/appliance/env"
         if env_file.exists():
             for line in env_file.read_text().splitlines():
@@ -86,8 +93,16 @@ class Host:
                     w.setsampwidth(2)
                     w.setframerate(16000)
                     w.writeframes(b"\0\0" * 16000 * 600)
-            return [str(venv / "appliance"), "run", "--config", config, "--mic", str(mic),
-                    "--speaker", str(self.fake / "speaker.wav")]
+            return [
+                str(venv / "appliance"),
+                "run",
+                "--config",
+                config,
+                "--mic",
+                str(mic),
+                "--speaker",
+                str(self.fake / "speaker.wav"),
+            ]
         return [str(venv / "python"), str(HERE / "standin.py"), "--config", config]
 
     def crashes(self) -> bool:
@@ -106,8 +121,15 @@ class Host:
         if self.crashes():
             env["STANDIN_CRASH"] = "1"
         with open(self.journal, "a", encoding="utf-8") as log:
-            proc = subprocess.Popen(self.command(real), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    cwd=str(self.root / "var/lib/appliance"), start_new_session=True)
+            proc = subprocess.Popen(
+                self.command(real),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=str(self.root / "var/lib/appliance"),
+                start_new_session=True,
+            )
         self.pidfile.write_text(str(proc.pid))
         deadline = time.monotonic() + START_TIMEOUT
         try:
@@ -120,8 +142,11 @@ class Host:
                     pass
                 if proc.poll() is not None:
                     self.pidfile.unlink(missing_ok=True)
-                    print(f"Job for appliance.service failed because the control process exited with error code "
-                          f"(status={proc.returncode}).", file=sys.stderr)
+                    print(
+                        f"Job for appliance.service failed because the control process exited with error code "
+                        f"(status={proc.returncode}).",
+                        file=sys.stderr,
+                    )
                     return 1
             self.stop()
             print("Job for appliance.service failed because a timeout was exceeded.", file=sys.stderr)
@@ -154,7 +179,7 @@ def journal(host: Host, args: list[str]) -> int:
     if "-p" in args and args[args.index("-p") + 1] == "err":
         lines = [line for line in lines if "error" in line.lower() or "cannot start" in line]
     if "-n" in args:
-        lines = lines[-int(args[args.index("-n") + 1]):]
+        lines = lines[-int(args[args.index("-n") + 1]) :]
     print("\n".join(lines))
     return 0
 
