@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ANSIBLE = ROOT / "deploy" / "ansible"
 FAKES = Path(__file__).resolve().parent / "deploy_fakes"
 HOSTS = ("pi-one", "pi-two", "pi-three")
-PLAYBOOK_TIMEOUT = 300
+PLAYBOOK_TIMEOUT = 420
 
 
 def free_port() -> int:
@@ -506,7 +506,10 @@ def test_concurrent_deploys_to_one_host_take_turns_and_pruning_keeps_n(pis: Pis,
     results: dict[str, Run] = {}
 
     def deploy(version: str) -> None:
-        results[version] = pis.playbook("site.yml", wheel=wheels[version], extra={"appliance_keep_releases": 2})
+        # the second waits for the whole of the first (over two minutes on a busy 2-core machine)
+        results[version] = pis.playbook(
+            "site.yml", wheel=wheels[version], extra={"appliance_keep_releases": 2, "appliance_lock_timeout": 360}
+        )
 
     threads = [threading.Thread(target=deploy, args=(v,)) for v in ("0.2.0", "0.3.0")]
     for t in threads:
