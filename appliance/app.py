@@ -25,7 +25,19 @@ from .audio.earcons import chime, mute_tone
 from .cancel import CancelToken
 from .commands import BY_NAME
 from .errors import ApplianceError, ErrorKind
-from .events import EndOfTurn, Error, Event, EventBus, Info, Ready, Recording, StateChanged, Turn
+from .events import (
+    EndOfTurn,
+    Error,
+    Event,
+    EventBus,
+    Info,
+    Ready,
+    Recording,
+    RecordingEnd,
+    StateChanged,
+    Turn,
+    TurnOutcome,
+)
 from .inbox import Command, Frame, Inbox
 from .listener import EndOfTurnPolicy, Listener, SilencePolicy, Utterance
 from .settings import Settings
@@ -232,7 +244,9 @@ class App:
                 start, end = self.listener.discard()
                 self._discard_stream()
                 if report:
-                    self.bus.emit(Recording(round(start, 3), round(end, 3), "cancelled", round(end - start, 3)))
+                    self.bus.emit(
+                        Recording(round(start, 3), round(end, 3), RecordingEnd.CANCELLED, round(end - start, 3))
+                    )
             case m.PlayEarcon(earcon):
                 self._earcon(_EARCONS[earcon])
             case m.StartTurn(turn, text):
@@ -252,10 +266,10 @@ class App:
                 if self._runner is not None and self._runner.id == turn:
                     runner, self._runner = self._runner, None
                     runner.stop(reason)
-                    self.bus.emit(Turn(turn, "cancelled", runner.spans_ms()))
+                    self.bus.emit(Turn(turn, TurnOutcome.CANCELLED, runner.spans_ms()))
             case m.FinishTurn(turn, outcome):
                 if self._runner is not None and self._runner.id == turn:
-                    self.bus.emit(Turn(turn, outcome, self._runner.spans_ms()))
+                    self.bus.emit(Turn(turn, TurnOutcome(outcome), self._runner.spans_ms()))
                     self._runner = None
                 self.turns_completed += 1
             case m.StartAnnouncement(job, text, with_chime):
@@ -333,7 +347,12 @@ class App:
 
     def _recorded(self, utterance: Utterance) -> None:
         self.bus.emit(
-            Recording(round(utterance.start, 3), round(utterance.end, 3), utterance.reason, round(utterance.seconds, 3))
+            Recording(
+                round(utterance.start, 3),
+                round(utterance.end, 3),
+                RecordingEnd(utterance.reason),
+                round(utterance.seconds, 3),
+            )
         )
         self.ports.wake.reset()
         self._report_end_of_turn(utterance)
@@ -456,7 +475,7 @@ class App:
         log.error(
             "%s error%s: %s", exc.kind.value, f" in {exc.stage}" if exc.stage else "", secrets.redact(exc.message)
         )
-        self.bus.emit(Error(exc.kind.value, exc.stage, secrets.redact(exc.message)))
+        self.bus.emit(Error(exc.kind, exc.stage, secrets.redact(exc.message)))
 
     def _earcon(self, make: Callable[[], tuple[np.ndarray, int]], cancel: CancelToken | None = None) -> None:
         if not self.settings.audio.earcons:

@@ -36,8 +36,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
 
-from .events import Button, Info, Stopped, Turn, Wake
+from .events import Button, Info, Stopped, Turn, TurnOutcome, Wake, WakeSource
 from .events import Mute as MuteEvent
+from .events import Press as ButtonPress
 from .events import StateChanged as StateEvent
 from .machine_io import (  # the machine's vocabulary, re-exported
     Alert,
@@ -144,13 +145,13 @@ def step(s: Snapshot, event: MachineEvent) -> Result:
             # the app only listens for the wake word in idle, thinking, speaking and alerting
             if s.state not in (S.IDLE, S.THINKING, S.SPEAKING, S.ALERTING) or s.muted or s.mic_ended:
                 return s, ()
-            fx.append(Emit(Wake("wake_word", model, round(float(score), 4))))
+            fx.append(Emit(Wake(WakeSource.WAKE_WORD, model, round(float(score), 4))))
             if s.state == S.ALERTING:
                 return _rest(_stop_alert(s, "wake_word", fx), "wake_word", fx)
             s = _stop_activity(s, "barge_in", fx)
             return _listen(s, "wake_word", fx, preroll=True)
         case Press(kind, source):
-            fx.append(Emit(Button(kind.value)))
+            fx.append(Emit(Button(ButtonPress(kind.value))))
             if kind == PressKind.LONG:
                 if s.alert is not None and not s.muted:  # a press always stops a ringing alert
                     s = _stop_alert(s, source, fx)
@@ -165,7 +166,7 @@ def step(s: Snapshot, event: MachineEvent) -> Result:
                 return s, ()
             if not speech:
                 s = replace(s, turns=s.turns + 1)
-                fx.append(Emit(Turn(s.turns, "no_speech")))
+                fx.append(Emit(Turn(s.turns, TurnOutcome.NO_SPEECH)))
                 return _rest(s, "no_speech", fx)
             return _start_turn(s, None, "endpoint", fx)
         case TurnProgress(turn, what):

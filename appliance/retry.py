@@ -28,7 +28,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based), without Retry-After."""
         delay = min(self.cap, self.base * (2 ** (attempt - 1)))
-        return delay * (1 - self.jitter + 2 * self.jitter * self.rng.random())
+        return float(delay * (1 - self.jitter + 2 * self.jitter * self.rng.random()))
 
     def next_delay(self, attempt: int, start: float, now: float, retry_after: float | None = None,
                    min_time_left: float = 0.5) -> float | None:

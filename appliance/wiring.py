@@ -193,11 +193,12 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
                   end_of_turn=_end_of_turn(settings), echo_cancelled=echo_cancelled)
     app = App(settings, ports, bus, **hooks)
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
-    ports.speech = pipeline
     closers.append(pipeline.close)  # closed before the speaker (closers run in reverse)
+    speech: Any = pipeline
     if settings.tts.provider == "elevenlabs" and settings.tts.transport == "websocket":
-        ports.speech = _streaming_speech(settings, pipeline, speaker, app)
-        closers.append(ports.speech.close)
+        speech = _streaming_speech(settings, pipeline, speaker, app)
+        closers.append(speech.close)
+    ports.speech = speech
     if settings.timers.enabled:
         _timers(settings, ports, app, bus, speaker, state_dir, closers)
     if secrets.openai_api_key:

@@ -31,7 +31,7 @@ def to_mono_float(data: bytes, channels: int, sample_width: int) -> np.ndarray:
 
 
 def float_to_int16(x: np.ndarray) -> np.ndarray:
-    return (np.clip(x, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+    return np.asarray((np.clip(x, -1.0, 1.0) * 32767.0).round(), dtype=np.int16)
 
 
 def int16_to_float(x: np.ndarray) -> np.ndarray:
@@ -44,7 +44,7 @@ def resample(x: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
         return x
     if x.dtype == np.int16:
         return float_to_int16(soxr.resample(int16_to_float(x), in_rate, out_rate))
-    return soxr.resample(x.astype(np.float32), in_rate, out_rate).astype(np.float32)
+    return np.asarray(soxr.resample(x.astype(np.float32), in_rate, out_rate), dtype=np.float32)
 
 
 class StreamResampler:
@@ -60,7 +60,7 @@ class StreamResampler:
         """float32 mono in, float32 mono out."""
         if self._stream is None:
             return x.astype(np.float32, copy=False)
-        return self._stream.resample_chunk(x.astype(np.float32, copy=False), last=last)
+        return np.asarray(self._stream.resample_chunk(x.astype(np.float32, copy=False), last=last), dtype=np.float32)
 
 
 class FrameChunker:

@@ -79,7 +79,7 @@ def describe_image(ctx: ToolContext, question: str | None = None) -> list[dict[s
         jpeg, ms = _capture(ctx)
     except CameraError as exc:
         log.warning("camera: %s", exc.message)
-        ctx.emit(Error(kind=ErrorKind.CAMERA.value, stage="camera", message=exc.message))
+        ctx.emit(Error(kind=ErrorKind.CAMERA, stage="camera", message=exc.message))
         return f"I couldn't use the camera: {exc.message}."
     ctx.emit(Info("camera_capture", f"{len(jpeg)} bytes in {ms:.0f} ms"))
     ctx.cancel.check()
@@ -167,10 +167,10 @@ def _describe_separately(ctx: ToolContext, settings: Settings, prompt: str, url:
     except (openai.APIError, ApplianceError) as exc:
         error = classify_openai_error(exc, stage="vision")
         log.warning("camera: the vision request failed: %s", error.message)
-        ctx.emit(Error(kind=error.kind.value, stage="vision", message=error.message))
+        ctx.emit(Error(kind=error.kind, stage="vision", message=error.message))
         return f"I took a photo but couldn't describe it: {error.message}."
     text = (response.output_text or "").strip()
     if not text:
-        ctx.emit(Error(kind=ErrorKind.RESPONSE_FAILED.value, stage="vision", message="empty description"))
+        ctx.emit(Error(kind=ErrorKind.RESPONSE_FAILED, stage="vision", message="empty description"))
         return "I took a photo but couldn't describe it: the description came back empty."
     return f"Description of a photo taken just now by the device's camera: {text}"

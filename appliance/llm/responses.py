@@ -250,7 +250,7 @@ class ResponsesAssistant:
                     self._conversation.owe(generation, owed)
                     turn.emit(
                         Error(
-                            ErrorKind.TOO_MANY_ROUNDS.value,
+                            ErrorKind.TOO_MANY_ROUNDS,
                             _STAGE,
                             f"the model still called tools after {self._settings.max_tool_rounds} rounds",
                         )
@@ -407,7 +407,7 @@ class ResponsesAssistant:
         if result.kind is not None:
             message = self._secrets.redact(result.message)
             log.warning("tool %s: %s", call.name, message)
-            turn.emit(Error(result.kind.value, _TOOL_STAGE, message))
+            turn.emit(Error(result.kind, _TOOL_STAGE, message))
 
 
 # --- the pieces --------------------------------------------------------------------------------------------

@@ -87,11 +87,11 @@ def retrying(
         if delay is None:
             if said_anything():
                 message = redact(error.message + "; the answer was cut short")
-                emit(Error(error.kind.value, _STAGE, message))
+                emit(Error(error.kind, _STAGE, message))
                 yield from apologise(error.kind)
                 return None
             raise error
         log.info("assistant: %s; retry %d in %.1f s", redact(error.message), number, delay)
-        emit(Error(error.kind.value, _STAGE, redact(f"{error.message}; retrying in {delay:.1f} s")))
+        emit(Error(error.kind, _STAGE, redact(f"{error.message}; retrying in {delay:.1f} s")))
         if cancel.wait(delay):
             return None

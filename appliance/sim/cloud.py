@@ -50,10 +50,11 @@ class Request:
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
         out: dict[str, Any] = {}
         for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
+            name = str(part.get_param("name", header="content-disposition"))
             filename = part.get_filename()
             payload = part.get_payload(decode=True) or b""
-            out[name] = (filename, payload) if filename else payload.decode()
+            data = payload if isinstance(payload, bytes) else str(payload).encode()
+            out[name] = (filename, data) if filename else data.decode()
         return out
 
 
@@ -289,7 +290,8 @@ class FakeCloud:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}"
 
     @property
     def openai_base_url(self) -> str:

@@ -88,8 +88,9 @@ def _voice(text: str, voice: str, speed: float) -> np.ndarray:
     """The synthesizer's output at 16 kHz (read-only), from the disk cache when it was made before."""
     key = json.dumps([text, voice, speed, _version(voice), _FORMAT])
     path = cache_dir() / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".npy")
+    pcm: np.ndarray
     if path.exists():
-        pcm = np.load(path)
+        pcm = np.asarray(np.load(path), dtype=np.int16)
     else:
         audio = (_synth_piper if voice == "piper" else _synth_espeak)(text, speed)
         pcm = np.clip(np.round(audio), -32768, 32767).astype(np.int16)

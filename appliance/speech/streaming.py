@@ -321,7 +321,7 @@ class StreamingSpeech:
             return
         self._reported_fatal = self._reported_fatal or fatal
         log.warning("speech WebSocket failed (%s): %s%s", exc.kind.value, exc.message, suffix)
-        emit(Error(exc.kind.value, "tts", f"{exc.message}{suffix}"))
+        emit(Error(exc.kind, "tts", f"{exc.message}{suffix}"))
 
 
 def _with_spoken(exc: ApplianceError, spoken: int) -> ApplianceError:

@@ -24,6 +24,7 @@ from ..errors import ApplianceError, Cancelled, ErrorKind
 from ..ports import SAMPLE_RATE
 from ..retry import RetryPolicy
 from ..settings import AssistantSettings, Secrets, SttSettings
+from ..timings import TurnTimings
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,8 @@ class OpenAITranscriber:
             raise box["error"]
         return box["result"]
 
-    def transcribe(self, pcm: np.ndarray, cancel: CancelToken, *, deadline: Deadline | None = None) -> str:
+    def transcribe(self, pcm: np.ndarray, cancel: CancelToken, *, deadline: Deadline | None = None,
+                   timings: TurnTimings | None = None) -> str:
         from ..llm.client import classify_openai_error, make_timeout, retry_after
 
         wav = to_wav(pcm)
