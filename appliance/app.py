@@ -438,8 +438,9 @@ class App:
         last = getattr(self.listener.policy, "last", None)
         if last is not None:
             wait = round(last.wait * 1000, 1)
-            self.bus.emit(EndOfTurn(last.reason.value, wait, None if last.probability is None
-                                    else round(last.probability, 3)))
+            self.bus.emit(
+                EndOfTurn(last.reason.value, wait, None if last.probability is None else round(last.probability, 3))
+            )
         elif utterance.reason == "speech_ended":
             wait = round(self.settings.endpoint.trailing_silence * 1000, 1)
             self.bus.emit(EndOfTurn("silence", wait))
@@ -456,9 +457,13 @@ class App:
 
         now = service.now()
         running = service.running()
-        return {"ok": True, "text": status(running, now),
-                "timers": [{"label": t.label, "seconds": round(t.seconds, 1), "left": round(t.left(now), 1)}
-                           for t in running]}
+        return {
+            "ok": True,
+            "text": status(running, now),
+            "timers": [
+                {"label": t.label, "seconds": round(t.seconds, 1), "left": round(t.left(now), 1)} for t in running
+            ],
+        }
 
     # --- helpers -------------------------------------------------------------------------------------
 

@@ -22,20 +22,31 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the appliance (real devices unless told otherwise)")
     run.add_argument("--config", help="settings file (default /etc/appliance/config.toml if present)")
-    run.add_argument("--mic", metavar="PATH.wav", help="read the microphone from a WAV file (any rate/channels), "
-                     "at real-time pace; exit 0 when it ends and the turn in progress is done")
+    run.add_argument(
+        "--mic",
+        metavar="PATH.wav",
+        help="read the microphone from a WAV file (any rate/channels), "
+        "at real-time pace; exit 0 when it ends and the turn in progress is done",
+    )
     run.add_argument("--speaker", metavar="PATH.wav", help="write everything played to a 16-bit WAV file")
     run.add_argument("--camera", metavar="PATH", help="the camera returns this JPEG (or cycles through a folder)")
     run.add_argument("--events", metavar="PATH", help="write the event stream as JSON lines ('-' = stdout)")
     run.add_argument("--control-socket", metavar="PATH", help="Unix socket for `appliance ctl`")
-    run.add_argument("--pace", type=float, default=1.0,
-                     help="speed of the WAV microphone/speaker: 1 = real time (default), 0 = as fast as possible")
+    run.add_argument(
+        "--pace",
+        type=float,
+        default=1.0,
+        help="speed of the WAV microphone/speaker: 1 = real time (default), 0 = as fast as possible",
+    )
     run.add_argument("--state-dir", help="where cached phrases live (default $STATE_DIRECTORY under systemd)")
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default from settings)")
 
-    ctl = sub.add_parser("ctl", help=f"talk to a running appliance: {commands.summary()}",
-                         epilog="commands:\n" + commands.describe(),
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    ctl = sub.add_parser(
+        "ctl",
+        help=f"talk to a running appliance: {commands.summary()}",
+        epilog="commands:\n" + commands.describe(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ctl.add_argument("--socket", help="control socket (default from settings / $RUNTIME_DIRECTORY)")
     ctl.add_argument("--config", help="settings file")
     ctl.add_argument("args", nargs=argparse.REMAINDER)
@@ -98,8 +109,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"appliance: --mic {args.mic}: no such file", file=sys.stderr)
         return 2
     state_dir = args.state_dir or os.environ.get("STATE_DIRECTORY", "").split(":")[0] or None
-    options = RunOptions(mic=args.mic, speaker=args.speaker, camera=args.camera, pace=args.pace,
-                         state_dir=state_dir)
+    options = RunOptions(mic=args.mic, speaker=args.speaker, camera=args.camera, pace=args.pace, state_dir=state_dir)
     notifier = Notifier()
     # The control socket is claimed first: a second instance must stop before it opens the devices the first
     # one holds, and a path that is not a stale socket must stop the start (exit 2), never be deleted.
@@ -110,8 +120,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     control = None
     socket_path = args.control_socket or default_socket_path(settings, os.environ)
     if socket_path:
-        control = ControlServer(socket_path, lambda cmd, cmd_args: started[0].command(cmd, cmd_args) if started
-                                else {"ok": False, "error": "the appliance is still starting"})
+        control = ControlServer(
+            socket_path,
+            lambda cmd, cmd_args: (
+                started[0].command(cmd, cmd_args)
+                if started
+                else {"ok": False, "error": "the appliance is still starting"}
+            ),
+        )
         try:
             control.start()
         except StartError as exc:
@@ -119,8 +135,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_CONFIG
         log.info("control socket: %s", socket_path)
     try:
-        app, _ports = build(settings, options, bus, on_status=notifier.status, on_tick=notifier.watchdog,
-                            on_ready=notifier.ready)
+        app, _ports = build(
+            settings, options, bus, on_status=notifier.status, on_tick=notifier.watchdog, on_ready=notifier.ready
+        )
     except Exception as exc:
         from .errors import ApplianceError
         from .startup import start_failure

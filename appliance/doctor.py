@@ -48,8 +48,11 @@ def check_openai(settings: Settings) -> Check:
         client.models.list()
     except Exception as exc:
         error = classify_openai_error(exc, stage="doctor")
-        fix = ("check OPENAI_API_KEY in /etc/appliance/env" if error.kind.value in ("auth", "quota")
-               else "check the network, DNS and OPENAI_BASE_URL")
+        fix = (
+            "check OPENAI_API_KEY in /etc/appliance/env"
+            if error.kind.value in ("auth", "quota")
+            else "check the network, DNS and OPENAI_BASE_URL"
+        )
         return Check("OpenAI", FAIL, f"{error.kind.value}: {error.message}", fix)
     return Check("OpenAI", OK, f"key accepted, {(time.monotonic() - start) * 1000:.0f} ms")
 
@@ -66,12 +69,17 @@ def check_elevenlabs(settings: Settings) -> Check:
     try:
         response = httpx.get(url, headers={"xi-api-key": settings.secrets.elevenlabs_api_key}, timeout=10.0)
     except httpx.HTTPError as exc:
-        return Check("ElevenLabs", FAIL, f"unreachable ({type(exc).__name__})",
-                     "check the network, DNS and ELEVENLABS_BASE_URL")
+        return Check(
+            "ElevenLabs", FAIL, f"unreachable ({type(exc).__name__})", "check the network, DNS and ELEVENLABS_BASE_URL"
+        )
     ms = (time.monotonic() - start) * 1000
     if response.status_code in (401, 403):
-        return Check("ElevenLabs", FAIL, f"key refused ({response.status_code})",
-                     "check ELEVENLABS_API_KEY in /etc/appliance/env")
+        return Check(
+            "ElevenLabs",
+            FAIL,
+            f"key refused ({response.status_code})",
+            "check ELEVENLABS_API_KEY in /etc/appliance/env",
+        )
     if response.status_code >= 400:
         return Check("ElevenLabs", WARN, f"answered {response.status_code} in {ms:.0f} ms")
     return Check("ElevenLabs", OK, f"key accepted, {ms:.0f} ms")
@@ -99,11 +107,16 @@ def check_gpio(settings: Settings) -> Check:
         leds = Leds(settings.gpio)
         leds.close()
     except Exception as exc:
-        return Check("GPIO", FAIL, f"{type(exc).__name__}: {exc}",
-                     "another program may hold the pins; check [gpio] pins and that the user is in group gpio")
+        return Check(
+            "GPIO",
+            FAIL,
+            f"{type(exc).__name__}: {exc}",
+            "another program may hold the pins; check [gpio] pins and that the user is in group gpio",
+        )
     status = WARN if factory == "MockFactory" else OK
-    return Check("GPIO", status, f"pins claimed with {factory}",
-                 "" if status == OK else "not a Raspberry Pi: GPIO is simulated")
+    return Check(
+        "GPIO", status, f"pins claimed with {factory}", "" if status == OK else "not a Raspberry Pi: GPIO is simulated"
+    )
 
 
 def check_camera(settings: Settings) -> Check:
@@ -115,8 +128,12 @@ def check_camera(settings: Settings) -> Check:
     try:
         camera = make_camera(settings.camera, None)
         if camera is None:
-            return Check("camera", WARN, "picamera2 is not available",
-                         "sudo apt install python3-picamera2 (the venv needs --system-site-packages)")
+            return Check(
+                "camera",
+                WARN,
+                "picamera2 is not available",
+                "sudo apt install python3-picamera2 (the venv needs --system-site-packages)",
+            )
         try:
             size = len(camera.capture_jpeg())
         finally:
@@ -146,11 +163,19 @@ def check_microphone(settings: Settings, seconds: float = 3.0, out: IO[str] = sy
     audio = np.concatenate(frames).astype(np.float64) / 32768
     peak_db = 20 * np.log10(max(np.abs(audio).max(), 1e-6))
     if peak_db < -40:
-        return Check("microphone", WARN, f"{mic.device_name}: very quiet (peak {peak_db:.0f} dBFS)",
-                     "raise the capture level in alsamixer, or speak closer")
+        return Check(
+            "microphone",
+            WARN,
+            f"{mic.device_name}: very quiet (peak {peak_db:.0f} dBFS)",
+            "raise the capture level in alsamixer, or speak closer",
+        )
     if peak_db > -1:
-        return Check("microphone", WARN, f"{mic.device_name}: clipping (peak {peak_db:.0f} dBFS)",
-                     "lower the capture level in alsamixer")
+        return Check(
+            "microphone",
+            WARN,
+            f"{mic.device_name}: clipping (peak {peak_db:.0f} dBFS)",
+            "lower the capture level in alsamixer",
+        )
     return Check("microphone", OK, f"{mic.device_name}: peak {peak_db:.0f} dBFS")
 
 
@@ -175,14 +200,17 @@ def check_speaker(settings: Settings) -> Check:
 def check_clock() -> Check:
     if not shutil.which("timedatectl"):
         return Check("clock", WARN, "timedatectl not found: cannot tell whether the clock is synchronized")
-    proc = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"], capture_output=True,
-                          text=True)
+    proc = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"], capture_output=True, text=True)
     if proc.returncode != 0:
         return Check("clock", WARN, "timedatectl did not answer (no systemd?)")
     if proc.stdout.strip() == "yes":
         return Check("clock", OK, "synchronized")
-    return Check("clock", FAIL, "not synchronized: TLS to the cloud fails with a wrong clock",
-                 "sudo timedatectl set-ntp true, and check the network")
+    return Check(
+        "clock",
+        FAIL,
+        "not synchronized: TLS to the cloud fails with a wrong clock",
+        "sudo timedatectl set-ntp true, and check the network",
+    )
 
 
 def check_disk(path: str = "/var/lib/appliance", minimum_mb: int = 200) -> Check:
@@ -196,26 +224,41 @@ def check_disk(path: str = "/var/lib/appliance", minimum_mb: int = 200) -> Check
 
 
 def check_memory(minimum_mb: int = 150) -> Check:
-    info = {line.split(":")[0]: int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.split()[1:2] and line.split()[1].isdigit()}
+    info = {
+        line.split(":")[0]: int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.split()[1:2] and line.split()[1].isdigit()
+    }
     available = info.get("MemAvailable", 0) // 1024
     if available < minimum_mb:
-        return Check("memory", FAIL, f"{available} MB available (the appliance needs about 160 MB)",
-                     "stop other services or use a board with more memory")
+        return Check(
+            "memory",
+            FAIL,
+            f"{available} MB available (the appliance needs about 160 MB)",
+            "stop other services or use a board with more memory",
+        )
     return Check("memory", OK, f"{available} MB available")
 
 
 def default_checks(settings: Settings, out: IO[str]) -> list[Callable[[], Check]]:
     return [
-        lambda: check_keys(settings), lambda: check_openai(settings), lambda: check_elevenlabs(settings),
-        lambda: check_wake_model(settings), lambda: check_gpio(settings), lambda: check_camera(settings),
-        lambda: check_microphone(settings, out=out), lambda: check_speaker(settings),
-        check_clock, lambda: check_disk(), lambda: check_memory(),
+        lambda: check_keys(settings),
+        lambda: check_openai(settings),
+        lambda: check_elevenlabs(settings),
+        lambda: check_wake_model(settings),
+        lambda: check_gpio(settings),
+        lambda: check_camera(settings),
+        lambda: check_microphone(settings, out=out),
+        lambda: check_speaker(settings),
+        check_clock,
+        lambda: check_disk(),
+        lambda: check_memory(),
     ]
 
 
-def run_doctor(settings: Settings, *, out: IO[str] = sys.stdout,
-               checks: list[Callable[[], Check]] | None = None) -> int:
+def run_doctor(
+    settings: Settings, *, out: IO[str] = sys.stdout, checks: list[Callable[[], Check]] | None = None
+) -> int:
     failed = False
     for check in checks if checks is not None else default_checks(settings, out):
         try:

@@ -237,9 +237,14 @@ class JsonLinesSink:
     This is where events leave the process, so this is where secrets are scrubbed: ``redact`` (the
     settings' ``secrets.redact``) runs over every line, whichever field an API key was echoed into."""
 
-    def __init__(self, stream: IO[str], start: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, *,
-                 redact: Callable[[str], str] | None = None):
+    def __init__(
+        self,
+        stream: IO[str],
+        start: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        redact: Callable[[str], str] | None = None,
+    ):
         self._stream = stream
         self._redact = redact
         self._clock = clock

@@ -74,8 +74,14 @@ class VoiceActivity(Protocol):
 
 
 class Transcriber(Protocol):
-    def transcribe(self, pcm: np.ndarray, cancel: CancelToken, *, deadline: Deadline | None = None,
-                   timings: TurnTimings | None = None) -> str:
+    def transcribe(
+        self,
+        pcm: np.ndarray,
+        cancel: CancelToken,
+        *,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
+    ) -> str:
         """Transcribe 16 kHz mono int16 audio. Raises ApplianceError; returns "" for no speech.
 
         ``deadline`` and ``timings`` are the turn's (an implementation that does not use them yet may
@@ -105,8 +111,16 @@ class Synthesizer(Protocol):
 
 
 class Assistant(Protocol):
-    def respond(self, text: str, cancel: CancelToken, emit: Emit, *, deadline: Deadline | None = None,
-                timings: TurnTimings | None = None, fragments: bool = False) -> Iterator[str]:
+    def respond(
+        self,
+        text: str,
+        cancel: CancelToken,
+        emit: Emit,
+        *,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
+        fragments: bool = False,
+    ) -> Iterator[str]:
         """Yield speakable pieces of the answer (sentences) as soon as they stream in.
 
         ``deadline`` bounds the whole answer (else the assistant's own default); ``timings`` gets the
@@ -131,9 +145,16 @@ class SpeechResult:
 
 
 class Speech(Protocol):
-    def speak(self, sentences: Iterator[str], cancel: CancelToken, emit: Emit,
-              on_first_audio: Callable[[], None] | None = None, *, deadline: Deadline | None = None,
-              timings: TurnTimings | None = None) -> SpeechResult:
+    def speak(
+        self,
+        sentences: Iterator[str],
+        cancel: CancelToken,
+        emit: Emit,
+        on_first_audio: Callable[[], None] | None = None,
+        *,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
+    ) -> SpeechResult:
         """Synthesize and play sentences as they arrive (pipelined); never hangs; stops on cancel."""
         ...
 

@@ -30,8 +30,9 @@ class RetryPolicy:
         delay = min(self.cap, self.base * (2 ** (attempt - 1)))
         return float(delay * (1 - self.jitter + 2 * self.jitter * self.rng.random()))
 
-    def next_delay(self, attempt: int, start: float, now: float, retry_after: float | None = None,
-                   min_time_left: float = 0.5) -> float | None:
+    def next_delay(
+        self, attempt: int, start: float, now: float, retry_after: float | None = None, min_time_left: float = 0.5
+    ) -> float | None:
         """Seconds to wait before retry ``attempt`` (1-based), or None when no retry should be made.
 
         None when the retries are used up, or when waiting would leave less than ``min_time_left`` seconds

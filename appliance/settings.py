@@ -442,8 +442,10 @@ def _read_config(p: Path) -> str:
     except IsADirectoryError:
         raise SettingsError(f"{p}: is a directory, not a config file (name the .toml file inside)") from None
     except PermissionError:
-        raise SettingsError(f"{p}: cannot read the config file (permission denied: the service user needs read "
-                            "access, e.g. `chgrp appliance` and `chmod 640`)") from None
+        raise SettingsError(
+            f"{p}: cannot read the config file (permission denied: the service user needs read "
+            "access, e.g. `chgrp appliance` and `chmod 640`)"
+        ) from None
     except OSError as exc:
         raise SettingsError(f"{p}: cannot read the config file ({exc.strerror or exc})") from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -452,8 +454,9 @@ def _read_config(p: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise SettingsError(f"{p}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): save the file "
-                            "as UTF-8") from None
+        raise SettingsError(
+            f"{p}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): save the file as UTF-8"
+        ) from None
 
 
 def _set(section: Any, section_name: str, key: str, value: Any, from_env: str = "") -> None:

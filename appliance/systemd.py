@@ -21,7 +21,7 @@ class Notifier:
         self._socket: socket.socket | None = None
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
-        self._watchdog = (int(usec) / 1e6 if usec.isdigit() and (not pid or pid == str(os.getpid())) else None)
+        self._watchdog = int(usec) / 1e6 if usec.isdigit() and (not pid or pid == str(os.getpid())) else None
         self._last_ping = 0.0
 
     @property

@@ -165,7 +165,9 @@ class TurnRunner:
             raise self._timeout_error()
         fragments = bool(getattr(st.speech, "wants_fragments", False))  # streaming speech takes words
         sentences = st.assistant.respond(
-            text, cancel, st.emit,
+            text,
+            cancel,
+            st.emit,
             **_extras(st.assistant.respond, deadline=deadline, timings=timings, fragments=fragments),
         )
         result = st.speech.speak(

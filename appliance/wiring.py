@@ -43,8 +43,9 @@ class MissingKey:
         self.variable = variable
 
     def _fail(self) -> ApplianceError:
-        return ApplianceError(ErrorKind.AUTH, f"{self.variable} is not set: add it to /etc/appliance/env",
-                              stage="cloud")
+        return ApplianceError(
+            ErrorKind.AUTH, f"{self.variable} is not set: add it to /etc/appliance/env", stage="cloud"
+        )
 
     def transcribe(self, pcm: Any, cancel: CancelToken, *, deadline: Deadline | None = None) -> str:
         raise self._fail()
@@ -110,8 +111,9 @@ def build(settings: Settings, options: RunOptions, bus: EventBus, **hooks: Any) 
         raise
 
 
-def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list[Any],
-           hooks: dict[str, Any]) -> tuple[App, Ports]:
+def _build(
+    settings: Settings, options: RunOptions, bus: EventBus, closers: list[Any], hooks: dict[str, Any]
+) -> tuple[App, Ports]:
     from .audio import AUDIO_BACKENDS
     from .gpio.factory import close_pin_factory, setup_pin_factory
     from .stt import TRANSCRIBERS
@@ -188,9 +190,20 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     phrases = PhraseCache(state_dir / "phrases" if state_dir else None)
     synth = make_synth(settings)
     threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
-    ports = Ports(microphone=microphone, speaker=speaker, wake=wake, vad=vad, transcriber=transcriber,
-                  assistant=None, speech=None, camera=camera, indicators=leds, closers=[],
-                  end_of_turn=_end_of_turn(settings), echo_cancelled=echo_cancelled)
+    ports = Ports(
+        microphone=microphone,
+        speaker=speaker,
+        wake=wake,
+        vad=vad,
+        transcriber=transcriber,
+        assistant=None,
+        speech=None,
+        camera=camera,
+        indicators=leds,
+        closers=[],
+        end_of_turn=_end_of_turn(settings),
+        echo_cancelled=echo_cancelled,
+    )
     app = App(settings, ports, bus, **hooks)
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
     closers.append(pipeline.close)  # closed before the speaker (closers run in reverse)
@@ -202,6 +215,7 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     if settings.timers.enabled:
         _timers(settings, ports, app, bus, speaker, state_dir, closers)
     if secrets.openai_api_key:
+
         def make_assistant() -> Any:
             from .llm.responses import ResponsesAssistant
             from .tools import default_registry
@@ -235,16 +249,24 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
     return app, ports
 
 
-def _timers(settings: Settings, ports: Ports, app: App, bus: EventBus, speaker: Any, state_dir: Path | None,
-            closers: list[Any]) -> None:
+def _timers(
+    settings: Settings, ports: Ports, app: App, bus: EventBus, speaker: Any, state_dir: Path | None, closers: list[Any]
+) -> None:
     """The running timers (kept in the state directory, so they survive a restart) and their alarm."""
     from .timers.alarm import Alarm
     from .timers.service import TimerService
 
-    alarm = Alarm(speaker, lambda: ports.speech, bus.emit, app.alert_stopped,
-                  ring_seconds=settings.timers.ring_seconds, volume=app.get_volume)
-    service = TimerService(state_dir / "timers.json" if state_dir else None, lambda t, missed: app.timer_ended(
-        t.label, missed), bus.emit)
+    alarm = Alarm(
+        speaker,
+        lambda: ports.speech,
+        bus.emit,
+        app.alert_stopped,
+        ring_seconds=settings.timers.ring_seconds,
+        volume=app.get_volume,
+    )
+    service = TimerService(
+        state_dir / "timers.json" if state_dir else None, lambda t, missed: app.timer_ended(t.label, missed), bus.emit
+    )
     ports.alerts, ports.timers = alarm, service
     service.start()  # missed timers ring at once: their messages wait in the app's inbox until it runs
     closers.append(alarm.stop)
@@ -273,9 +295,13 @@ def _streaming(settings: Settings, batch: Any, bus: EventBus) -> Any:
     from .stt.streaming import StreamingTranscriber
 
     s = settings.stt
-    options = RealtimeSttOptions(model=s.realtime_model, language=s.language,
-                                 noise_reduction=s.realtime_noise_reduction, connect_timeout=s.realtime_connect_timeout,
-                                 finish_timeout=s.realtime_finish_timeout)
+    options = RealtimeSttOptions(
+        model=s.realtime_model,
+        language=s.language,
+        noise_reduction=s.realtime_noise_reduction,
+        connect_timeout=s.realtime_connect_timeout,
+        finish_timeout=s.realtime_finish_timeout,
+    )
     ws_url = settings.secrets.get("openai", "websocket_base_url")
 
     def client() -> Any:
@@ -296,12 +322,19 @@ def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App)
     tts, secrets = settings.tts, settings.secrets
 
     def connect() -> StreamInputConnection:
-        return StreamInputConnection(api_key=secrets.elevenlabs_api_key, voice_id=tts.voice_id, model=tts.model,
-                                     rate=tts.sample_rate, base_url=secrets.elevenlabs_base_url or DEFAULT_BASE_URL,
-                                     chunk_schedule=list(tts.chunk_schedule), speed=tts.speed)
+        return StreamInputConnection(
+            api_key=secrets.elevenlabs_api_key,
+            voice_id=tts.voice_id,
+            model=tts.model,
+            rate=tts.sample_rate,
+            base_url=secrets.elevenlabs_base_url or DEFAULT_BASE_URL,
+            chunk_schedule=list(tts.chunk_schedule),
+            speed=tts.speed,
+        )
 
-    return StreamingSpeech(connect, pipeline, speaker, timeout=tts.timeout, open_timeout=min(3.0, tts.timeout),
-                           volume=app.get_volume)
+    return StreamingSpeech(
+        connect, pipeline, speaker, timeout=tts.timeout, open_timeout=min(3.0, tts.timeout), volume=app.get_volume
+    )
 
 
 def _front_end(settings: Settings, microphone: Any, speaker: Any) -> tuple[Any, Any, bool]:

@@ -23,8 +23,9 @@ from appliance.sim.voice import silence, write_wav  # noqa: E402
 class Appliance:
     """`appliance run` on a long silent WAV microphone with a control socket, driven by `ask`."""
 
-    def __init__(self, cloud: FakeCloud, mic: Path | None = None, config: str = "", pace: str = "1",
-                 seconds: float = 3600) -> None:
+    def __init__(
+        self, cloud: FakeCloud, mic: Path | None = None, config: str = "", pace: str = "1", seconds: float = 3600
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="appliance-bench-"))
         if mic is None:
             mic = self.dir / "silence.wav"
@@ -36,10 +37,31 @@ class Appliance:
         env = appliance_env(cloud.env(), home=self.dir)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "run", "--config", str(cfg), "--mic", str(mic),
-             "--speaker", str(self.dir / "out.wav"), "--events", str(self.events_path), "--pace", pace,
-             "--control-socket", self.socket, "--state-dir", str(self.dir / "state")],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr.log", "w"))  # noqa: SIM115
+            [
+                sys.executable,
+                "-m",
+                "appliance",
+                "run",
+                "--config",
+                str(cfg),
+                "--mic",
+                str(mic),
+                "--speaker",
+                str(self.dir / "out.wav"),
+                "--events",
+                str(self.events_path),
+                "--pace",
+                pace,
+                "--control-socket",
+                self.socket,
+                "--state-dir",
+                str(self.dir / "state"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "stderr.log", "w"),
+        )  # noqa: SIM115
         self.ready_after = self.wait(lambda e: e["event"] == "ready", 60) - 0  # seconds from spawn
 
     def events(self) -> list[dict[str, Any]]:

@@ -65,21 +65,42 @@ def main() -> int:
 
     tmp = tempfile.mkdtemp(prefix="bench-")
     mic = Path(tmp) / "q.wav"
-    write_wav(mic, room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("Tell me about mountains.")),
-                        lead=0.8, tail=4.0))
+    write_wav(
+        mic,
+        room(
+            concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("Tell me about mountains.")),
+            lead=0.8,
+            tail=4.0,
+        ),
+    )
     rows = []
     injected = STT_MS + LLM_MS + TTS_MS
     # overhead: the answer streams at once (no delay between deltas), so all the waiting is injected
     base = first_audio(tmp, mic, 1, args.runs, delay=0.0)
-    rows.append(("pipeline overhead (end of speech → first audio − injected)",
-                 f"{statistics.median(base) - injected:.0f} ms", "≤ 120 ms"))
+    rows.append(
+        (
+            "pipeline overhead (end of speech → first audio − injected)",
+            f"{statistics.median(base) - injected:.0f} ms",
+            "≤ 120 ms",
+        )
+    )
     # answers that stream at 20 ms per delta: the first audio must not wait for the rest of the answer
     one = first_audio(tmp, mic, 1, args.runs, delay=0.02)
     ten = first_audio(tmp, mic, 10, args.runs, delay=0.02)
-    rows.append(("first audio, 1-sentence answer (end of speech →)", f"{statistics.median(one):.0f} ms",
-                 f"injected {injected} ms"))
-    rows.append(("first audio, 10-sentence answer (end of speech →)", f"{statistics.median(ten):.0f} ms",
-                 "≈ the 1-sentence figure"))
+    rows.append(
+        (
+            "first audio, 1-sentence answer (end of speech →)",
+            f"{statistics.median(one):.0f} ms",
+            f"injected {injected} ms",
+        )
+    )
+    rows.append(
+        (
+            "first audio, 10-sentence answer (end of speech →)",
+            f"{statistics.median(ten):.0f} ms",
+            "≈ the 1-sentence figure",
+        )
+    )
 
     with FakeCloud() as cloud:
         server, wire = ResponsesServer(cloud), Wire()
@@ -99,8 +120,7 @@ def main() -> int:
                 app.ask(f"question {i}")
             rss1 = app.rss_mb()
             rows.append(("RSS after the first turn", f"{rss0:.0f} MB", "≤ 180 MB"))
-            rows.append((f"RSS after {args.turns} more turns", f"{rss1:.0f} MB (+{rss1 - rss0:.1f})",
-                         "growth ≤ 5 MB"))
+            rows.append((f"RSS after {args.turns} more turns", f"{rss1:.0f} MB (+{rss1 - rss0:.1f})", "growth ≤ 5 MB"))
         finally:
             app.stop()
 
@@ -109,9 +129,11 @@ def main() -> int:
     print(f"| {'-' * width} | --- | --- |")
     for name, value, target in rows:
         print(f"| {name:<{width}} | {value} | {target} |")
-    print(f"\n(end of speech → first audio per run, ms: no delay {[round(v) for v in base]}, "
-          f"1 sentence {[round(v) for v in one]}, 10 sentences {[round(v) for v in ten]}; "
-          f"injected: transcription {STT_MS}, model {LLM_MS}, speech {TTS_MS} ms to first byte)")
+    print(
+        f"\n(end of speech → first audio per run, ms: no delay {[round(v) for v in base]}, "
+        f"1 sentence {[round(v) for v in one]}, 10 sentences {[round(v) for v in ten]}; "
+        f"injected: transcription {STT_MS}, model {LLM_MS}, speech {TTS_MS} ms to first byte)"
+    )
     return 0
 
 

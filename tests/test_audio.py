@@ -15,8 +15,9 @@ from appliance.cancel import CancelToken
 from appliance.ports import FRAME_SAMPLES
 
 
-@pytest.mark.parametrize("rate,channels,width", [(48000, 2, 2), (44100, 1, 2), (8000, 1, 1), (22050, 2, 3),
-                                                 (16000, 1, 4)])
+@pytest.mark.parametrize(
+    "rate,channels,width", [(48000, 2, 2), (44100, 1, 2), (8000, 1, 1), (22050, 2, 3), (16000, 1, 4)]
+)
 def test_wav_microphone_converts_any_format_to_16k_mono_frames(tmp_path, rate, channels, width):
     x = tone(440, 1.0, rate).astype(np.float64) / 32768
     if width == 1:
@@ -30,7 +31,7 @@ def test_wav_microphone_converts_any_format_to_16k_mono_frames(tmp_path, rate, c
         data = (x * 2147483647).astype("<i4").tobytes()
     if channels == 2:
         sample = width
-        frames = [data[i:i + sample] for i in range(0, len(data), sample)]
+        frames = [data[i : i + sample] for i in range(0, len(data), sample)]
         data = b"".join(f + f for f in frames)
     path = tmp_path / "in.wav"
     with wave.open(str(path), "wb") as w:
@@ -99,12 +100,13 @@ def test_stream_resampler_has_no_clicks_at_chunk_boundaries():
     x = tone(440, 1.0, 24000).astype(np.float32) / 32768
     whole = StreamResampler(24000, 48000).process(x, last=True)
     r = StreamResampler(24000, 48000)
-    pieces = [r.process(x[i:i + 997]) for i in range(0, len(x), 997)] + [r.process(np.zeros(0, np.float32),
-                                                                                   last=True)]
+    pieces = [r.process(x[i : i + 997]) for i in range(0, len(x), 997)] + [
+        r.process(np.zeros(0, np.float32), last=True)
+    ]
     chunked = np.concatenate(pieces)
     n = min(len(whole), len(chunked))
     assert abs(len(whole) - len(chunked)) < 64
-    assert np.max(np.abs(np.diff(chunked[200:n - 200]))) < 0.05  # a 440 Hz sine at 48 kHz moves < 0.03/sample
+    assert np.max(np.abs(np.diff(chunked[200 : n - 200]))) < 0.05  # a 440 Hz sine at 48 kHz moves < 0.03/sample
 
 
 def test_frame_chunker_and_mono_mixdown():

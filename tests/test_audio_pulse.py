@@ -58,7 +58,7 @@ def test_speaker_plays_on_the_sink_gaplessly(pulse, tmp_path):
     samples, rate = read_wav(recording)
     loud = np.flatnonzero(np.abs(samples) > 0.2)
     assert len(loud), "nothing was played on the sink"
-    played = samples[loud[0]:loud[-1]]
+    played = samples[loud[0] : loud[-1]]
     # 1.2 s were played; the monitor source may miss a few tens of ms at the very start
     assert 1.05 < len(played) / rate < 1.3
     assert dominant_frequency(played, rate) == pytest.approx(600, abs=10)

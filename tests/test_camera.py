@@ -49,8 +49,12 @@ def png_bytes() -> bytes:
         return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
 
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", (2).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00")
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", (2).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00")
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def labelled(label: str) -> bytes:
@@ -106,17 +110,36 @@ class StandIn:
                 standin.violations.append(f"undocumented attribute Picamera2.{name}")
                 raise AttributeError(name)
 
-            def create_still_configuration(self, main={}, lores=None, raw={}, transform=None,  # noqa: B006
-                                           colour_space=None, buffer_count=1, controls={},  # noqa: B006
-                                           display=None, encode=None, queue=True, sensor={},  # noqa: B006
-                                           use_case="still"):
-                standin.calls.append(("create_still_configuration", {"main": main, "lores": lores,
-                                                                     "buffer_count": buffer_count}))
+            def create_still_configuration(
+                self,
+                main={},  # noqa: B006  (picamera2's own documented defaults)
+                lores=None,
+                raw={},  # noqa: B006
+                transform=None,
+                colour_space=None,
+                buffer_count=1,
+                controls={},  # noqa: B006
+                display=None,
+                encode=None,
+                queue=True,
+                sensor={},  # noqa: B006
+                use_case="still",
+            ):
+                standin.calls.append(
+                    ("create_still_configuration", {"main": main, "lores": lores, "buffer_count": buffer_count})
+                )
                 if not self.is_open:
                     raise RuntimeError("Camera not opened")
-                return {"use_case": use_case, "buffer_count": buffer_count, "queue": queue,
-                        "main": {"format": "BGR888", "size": (4608, 2592), **main},
-                        "lores": lores, "raw": raw, "controls": dict(controls), "sensor": sensor}
+                return {
+                    "use_case": use_case,
+                    "buffer_count": buffer_count,
+                    "queue": queue,
+                    "main": {"format": "BGR888", "size": (4608, 2592), **main},
+                    "lores": lores,
+                    "raw": raw,
+                    "controls": dict(controls),
+                    "sensor": sensor,
+                }
 
             def configure(self, camera_config=None):
                 standin.calls.append(("configure", {"camera_config": camera_config}))
@@ -130,10 +153,12 @@ class StandIn:
                     raise RuntimeError("Camera has not been configured")
                 self.started = True
 
-            def capture_file(self, file_output, name="main", format=None, wait=None, signal_function=None,
-                             exif_data=None):
-                standin.calls.append(("capture_file", {"file_output": file_output, "name": name,
-                                                       "format": format, "wait": wait}))
+            def capture_file(
+                self, file_output, name="main", format=None, wait=None, signal_function=None, exif_data=None
+            ):
+                standin.calls.append(
+                    ("capture_file", {"file_output": file_output, "name": name, "format": format, "wait": wait})
+                )
                 if not self.started:
                     standin.violations.append("capture_file before start() (picamera2 would wait forever)")
                     raise RuntimeError("not started")
@@ -192,8 +217,15 @@ def test_picamera2_configured_once_started_once_captures_jpeg_in_memory(standin:
     frames = [camera.capture_jpeg() for _ in range(3)]
     assert frames == [JPEG] * 3
     names = standin.names()
-    assert names == ["Picamera2", "create_still_configuration", "configure", "start",
-                     "capture_file", "capture_file", "capture_file"]
+    assert names == [
+        "Picamera2",
+        "create_still_configuration",
+        "configure",
+        "start",
+        "capture_file",
+        "capture_file",
+        "capture_file",
+    ]
     calls = dict(standin.calls[:4])
     assert calls["Picamera2"] == {"camera_num": 0}
     assert calls["create_still_configuration"]["main"] == {"size": (1024, 768)}
@@ -304,8 +336,10 @@ def test_picamera2_oversize_and_non_jpeg_frames_are_refused(standin: StandIn) ->
 
 
 def test_importing_the_camera_package_never_imports_picamera2() -> None:
-    code = ("import sys, appliance.camera, appliance.camera.tool, appliance.camera.files; "
-            "assert 'picamera2' not in sys.modules, 'picamera2 imported'")
+    code = (
+        "import sys, appliance.camera, appliance.camera.tool, appliance.camera.files; "
+        "assert 'picamera2' not in sys.modules, 'picamera2 imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
 
 
@@ -413,16 +447,22 @@ def leds(mock_pins: Any) -> Any:
     leds.close()
 
 
-def make_ctx(camera: Any, leds: Any, settings: Settings | None = None, allowed: bool = True
-             ) -> tuple[ToolContext, Recorder]:
+def make_ctx(
+    camera: Any, leds: Any, settings: Settings | None = None, allowed: bool = True
+) -> tuple[ToolContext, Recorder]:
     recorder = Recorder()
-    ctx = ToolContext(controls=Controls(allowed), camera=camera, indicators=leds, cancel=CancelToken(),
-                      emit=recorder, settings=settings or Settings())
+    ctx = ToolContext(
+        controls=Controls(allowed),
+        camera=camera,
+        indicators=leds,
+        cancel=CancelToken(),
+        emit=recorder,
+        settings=settings or Settings(),
+    )
     return ctx, recorder
 
 
-def test_tool_returns_text_and_image_parts_with_led_lit_only_during_capture(leds: Any, mock_pins: Any
-                                                                            ) -> None:
+def test_tool_returns_text_and_image_parts_with_led_lit_only_during_capture(leds: Any, mock_pins: Any) -> None:
     from appliance.camera.tool import describe_image
 
     pin = mock_pins.pin(GpioSettings().camera_led_pin)
@@ -442,7 +482,7 @@ def test_tool_returns_text_and_image_parts_with_led_lit_only_during_capture(leds
     assert image["image_url"].startswith(prefix)
     import base64
 
-    assert base64.b64decode(image["image_url"][len(prefix):]) == JPEG
+    assert base64.b64decode(image["image_url"][len(prefix) :]) == JPEG
     assert [e.what for e in recorder.of(Info)] == ["camera_capture"]
     assert recorder.of(Error) == []
     # without a question the text still tells the model what the photo is
@@ -481,11 +521,14 @@ def test_tool_capture_timeout_through_picamera2_adapter(leds: Any, mock_pins: An
     camera.close()
 
 
-@pytest.mark.parametrize(("case", "expected"), [
-    ("disabled", "switched off in the settings"),
-    ("muted", "switched off right now"),
-    ("no_camera", "no camera on this device"),
-])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("disabled", "switched off in the settings"),
+        ("muted", "switched off right now"),
+        ("no_camera", "no camera on this device"),
+    ],
+)
 def test_tool_refuses_without_capturing(case: str, expected: str, leds: Any, mock_pins: Any) -> None:
     from appliance.camera.tool import describe_image
 
@@ -493,8 +536,9 @@ def test_tool_refuses_without_capturing(case: str, expected: str, leds: Any, moc
     camera = LedWatchingCamera(FileCamera(X_JPG), pin)
     settings = Settings()
     settings.camera.enabled = case != "disabled"
-    ctx, recorder = make_ctx(None if case == "no_camera" else camera, leds, settings,
-                             allowed=case not in ("muted", "disabled"))
+    ctx, recorder = make_ctx(
+        None if case == "no_camera" else camera, leds, settings, allowed=case not in ("muted", "disabled")
+    )
     out = describe_image(ctx)
     assert isinstance(out, str) and expected in out
     assert camera.led_during == [] and pin.state == 0

@@ -11,14 +11,20 @@ from appliance.sim.cloud import Json, Status
 
 def settings_for(cloud, openai_key="sk-doctor-0123456789", eleven_key="el-doctor-0123456789"):
     s = Settings()
-    s.secrets = Secrets(openai_api_key=openai_key, elevenlabs_api_key=eleven_key,
-                        openai_base_url=cloud.openai_base_url, elevenlabs_base_url=cloud.elevenlabs_base_url)
+    s.secrets = Secrets(
+        openai_api_key=openai_key,
+        elevenlabs_api_key=eleven_key,
+        openai_base_url=cloud.openai_base_url,
+        elevenlabs_base_url=cloud.elevenlabs_base_url,
+    )
     return s
 
 
 def test_keys_accepted_with_latency(cloud):
-    cloud.default("models", Json({"object": "list", "data": [{"id": "gpt-6-luna", "object": "model",
-                                                              "created": 0, "owned_by": "openai"}]}))
+    cloud.default(
+        "models",
+        Json({"object": "list", "data": [{"id": "gpt-6-luna", "object": "model", "created": 0, "owned_by": "openai"}]}),
+    )
     cloud.default("user", Json({"subscription": {"tier": "starter"}}))
     s = settings_for(cloud)
     assert doctor.check_openai(s).status == "OK" and "ms" in doctor.check_openai(s).message
@@ -43,8 +49,12 @@ def test_missing_keys():
 
 def test_unreachable_cloud():
     s = Settings()
-    s.secrets = Secrets(openai_api_key="sk-x", elevenlabs_api_key="el-x", openai_base_url="http://127.0.0.1:9/v1",
-                        elevenlabs_base_url="http://127.0.0.1:9")
+    s.secrets = Secrets(
+        openai_api_key="sk-x",
+        elevenlabs_api_key="el-x",
+        openai_base_url="http://127.0.0.1:9/v1",
+        elevenlabs_base_url="http://127.0.0.1:9",
+    )
     assert doctor.check_openai(s).status == "FAIL"
     assert doctor.check_elevenlabs(s).status == "FAIL"
 

@@ -23,8 +23,15 @@ ANSWER = "Mount Everest is the tallest."
 @pytest.fixture(scope="module")
 def question_wav(tmp_path_factory):
     path = tmp_path_factory.mktemp("audio") / "q.wav"
-    write_wav(path, room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16),
-                                synth("What is the tallest mountain on Earth?")), snr_db=45, lead=0.8, tail=3.0))
+    write_wav(
+        path,
+        room(
+            concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("What is the tallest mountain on Earth?")),
+            snr_db=45,
+            lead=0.8,
+            tail=3.0,
+        ),
+    )
     return path
 
 
@@ -37,8 +44,9 @@ def answering(cloud):
 def test_an_api_key_echoed_in_a_tts_error_never_reaches_the_events_file_or_the_log(cloud, tmp_path, question_wav):
     answering(cloud)
     cloud.default("tts", echo_key_error(401))
-    result = run(tmp_path, question_wav, "--pace", PACE, "--log-level", "DEBUG",
-                 env=appliance_env(cloud.env(), home=tmp_path))
+    result = run(
+        tmp_path, question_wav, "--pace", PACE, "--log-level", "DEBUG", env=appliance_env(cloud.env(), home=tmp_path)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     key = cloud.env()["ELEVENLABS_API_KEY"]
     assert cloud.of("tts") and key in cloud.of("tts")[0].headers["xi-api-key"]
@@ -66,8 +74,14 @@ def test_a_tts_200_with_a_json_body_is_one_error_and_poisons_nothing(cloud, tmp_
 def test_piper_speaks_the_answer_with_no_elevenlabs_key(cloud, tmp_path, question_wav):
     answering(cloud)
     env = {k: v for k, v in cloud.env().items() if not k.startswith("ELEVENLABS_")}
-    result = run(tmp_path, question_wav, "--pace", PACE, config='[tts]\nprovider = "piper"\n',
-                 env=appliance_env(env, home=tmp_path))
+    result = run(
+        tmp_path,
+        question_wav,
+        "--pace",
+        PACE,
+        config='[tts]\nprovider = "piper"\n',
+        env=appliance_env(env, home=tmp_path),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.states() == ["idle", "listening", "thinking", "speaking", "idle"]
     assert result.of("error") == [] and cloud.of("tts") == []

@@ -27,18 +27,31 @@ PACE = "2"  # the WAV microphone and speaker at twice real time: same audio, hal
 @pytest.fixture(scope="module")
 def question_wav(tmp_path_factory):
     path = tmp_path_factory.mktemp("audio") / "q.wav"
-    write_wav(path, room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16),
-                                synth("What is the tallest mountain on Earth?")), snr_db=45, lead=0.8, tail=3.0))
+    write_wav(
+        path,
+        room(
+            concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("What is the tallest mountain on Earth?")),
+            snr_db=45,
+            lead=0.8,
+            tail=3.0,
+        ),
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def two_questions_wav(tmp_path_factory):
     path = tmp_path_factory.mktemp("audio") / "qq.wav"
-    first = room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("My name is Ada.")),
-                 snr_db=45, lead=0.8, tail=4.0)
-    second = room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("What is my name?")),
-                  snr_db=45, lead=0.5, tail=3.0, seed=1)
+    first = room(
+        concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("My name is Ada.")), snr_db=45, lead=0.8, tail=4.0
+    )
+    second = room(
+        concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("What is my name?")),
+        snr_db=45,
+        lead=0.5,
+        tail=3.0,
+        seed=1,
+    )
     write_wav(path, concat(first, second))
     return path
 
@@ -56,17 +69,19 @@ def test_a_plain_question_is_answered_out_loud(cloud, tmp_path, question_wav):
     cloud.default("transcriptions", transcript("What is the tallest mountain on Earth?"))
     speak_everything(cloud)
     server.then(wire.text("Mount Everest is the tallest. It is 8849 metres high."))
-    result = run(tmp_path, question_wav, "--pace", PACE, "--log-level", "DEBUG",
-                 env=env_for(cloud, tmp_path))
+    result = run(tmp_path, question_wav, "--pace", PACE, "--log-level", "DEBUG", env=env_for(cloud, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.states() == ["idle", "listening", "thinking", "speaking", "idle"]
     assert result.of("transcript")[0]["text"] == "What is the tallest mountain on Earth?"
-    assert [s["text"] for s in result.of("sentence")] == ["Mount Everest is the tallest.",
-                                                           "It is 8849 metres high."]
+    assert [s["text"] for s in result.of("sentence")] == ["Mount Everest is the tallest.", "It is 8849 metres high."]
     turn = result.of("turn")[0]
     assert turn["outcome"] == "answered"
-    for key in ("stt_ms", "transcript_to_first_delta_ms", "first_sentence_to_first_audio_ms",
-                "end_of_speech_to_first_audio_ms"):
+    for key in (
+        "stt_ms",
+        "transcript_to_first_delta_ms",
+        "first_sentence_to_first_audio_ms",
+        "end_of_speech_to_first_audio_ms",
+    ):
         assert key in turn
     assert result.of("error") == []
     # the transcription got the recorded question as WAV; the speaker file holds chime + both sentences
@@ -114,8 +129,9 @@ def test_a_vision_question_with_the_image_camera(cloud, tmp_path, question_wav):
     speak_everything(cloud)
     call = wire.calls(("describe_image", {"question": "What do you see?"}))
     server.then(call, wire.text("I see a red circle on a white background."))
-    result = run(tmp_path, question_wav, "--pace", PACE, "--camera", str(ROOT / "tests/data/x.jpg"),
-                 env=env_for(cloud, tmp_path))
+    result = run(
+        tmp_path, question_wav, "--pace", PACE, "--camera", str(ROOT / "tests/data/x.jpg"), env=env_for(cloud, tmp_path)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert [c["name"] for c in result.of("tool_call")] == ["describe_image"]
     [output] = [i for i in server.bodies()[1]["input"] if i.get("type") == "function_call_output"]
@@ -142,8 +158,7 @@ def test_a_button_press_in_the_middle_of_speaking(cloud, tmp_path, question_wav)
     cloud.default("tts", lambda r: tts(pcm(4.0, seed=1), chunk=4800, delay=0.02))
     server.then(wire.text("Once upon a time there was a mountain. It was very tall. The end."))
     sock = str(tmp_path / "ctl.sock")
-    proc, events, speaker = start(tmp_path, question_wav, "--control-socket", sock,
-                                  env=env_for(cloud, tmp_path))
+    proc, events, speaker = start(tmp_path, question_wav, "--control-socket", sock, env=env_for(cloud, tmp_path))
     try:
         wait_event(events, lambda e: e.get("state") == "speaking", proc)
         pressed = time.monotonic()
@@ -239,11 +254,16 @@ def test_the_cloud_unreachable(tmp_path, question_wav):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = appliance_env({"OPENAI_API_KEY": "sk-x-0123456789", "ELEVENLABS_API_KEY": "el-x-0123456789",
-                         "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
-                         "ELEVENLABS_BASE_URL": f"http://127.0.0.1:{port}"}, home=tmp_path)
-    result = run(tmp_path, question_wav, "--pace", PACE, env=env,
-                 config="[stt]\ntimeout = 1.0\nmax_retries = 1\n")
+    env = appliance_env(
+        {
+            "OPENAI_API_KEY": "sk-x-0123456789",
+            "ELEVENLABS_API_KEY": "el-x-0123456789",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "ELEVENLABS_BASE_URL": f"http://127.0.0.1:{port}",
+        },
+        home=tmp_path,
+    )
+    result = run(tmp_path, question_wav, "--pace", PACE, env=env, config="[stt]\ntimeout = 1.0\nmax_retries = 1\n")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.of("error")[0]["kind"] == "connection"
     assert result.of("turn")[0]["outcome"] == "error"

@@ -16,8 +16,9 @@ from appliance.sim.voice import concat, silence, synth, write_wav
 @pytest.fixture(scope="module")
 def question_wav(tmp_path_factory):
     path = tmp_path_factory.mktemp("audio") / "question.wav"
-    audio = concat(silence(1.0), synth("Hey Jarvis!"), silence(0.4),
-                   synth("What is the tallest mountain on Earth?"), silence(2.5))
+    audio = concat(
+        silence(1.0), synth("Hey Jarvis!"), silence(0.4), synth("What is the tallest mountain on Earth?"), silence(2.5)
+    )
     write_wav(path, audio)
     return path
 
@@ -79,8 +80,12 @@ def test_appliance_ctl_against_a_running_appliance(tmp_path):
     proc, events, _speaker = start(tmp_path, mic, "--control-socket", sock, env=appliance_env(home=tmp_path))
 
     def ctl(*args):
-        return subprocess.run([sys.executable, "-m", "appliance", "ctl", "--socket", sock, *args],
-                              capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [sys.executable, "-m", "appliance", "ctl", "--socket", sock, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     try:
         deadline = time.monotonic() + 60

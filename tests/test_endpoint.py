@@ -27,6 +27,7 @@ def feed(segmenter, pattern, step=0.08):
 
 # --- the segmenter, time passed in ---------------------------------------------------------------------
 
+
 def test_trailing_silence_ends_the_recording():
     s = Segmenter(trailing_silence=0.7, start_timeout=5, max_seconds=15, min_speech_seconds=0.15)
     outcome, t = feed(s, "..." + "S" * 20 + "." * 20, step=0.1)
@@ -104,6 +105,7 @@ def test_frame_sized_steps_add_up_exactly():
 
 # --- pre-roll and follow-up ----------------------------------------------------------------------------
 
+
 def test_preroll_keeps_the_last_half_second():
     p = Preroll(0.5)
     for i in range(20):
@@ -119,27 +121,31 @@ def test_preroll_keeps_the_last_half_second():
     assert off.take() == []
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("Which city do you mean?", True),
-    ("It is sunny. Anything else?  \n", True),
-    ('Did you say "Paris?"', True),
-    ("**Shall I set it?**", True),
-    ("Really?!", True),
-    ("(Is that all?)", True),
-    ("要我帮你设置吗？", True),
-    ("Isn't that amazing?", True),  # rhetorical: counted as a question, documented
-    ("It is sunny.", False),
-    ("Is it raining? No, it is sunny.", False),
-    ("Stop!", False),
-    ("The what? The bridge.", False),
-    ("", False),
-    ("   ", False),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Which city do you mean?", True),
+        ("It is sunny. Anything else?  \n", True),
+        ('Did you say "Paris?"', True),
+        ("**Shall I set it?**", True),
+        ("Really?!", True),
+        ("(Is that all?)", True),
+        ("要我帮你设置吗？", True),
+        ("Isn't that amazing?", True),  # rhetorical: counted as a question, documented
+        ("It is sunny.", False),
+        ("Is it raining? No, it is sunny.", False),
+        ("Stop!", False),
+        ("The what? The bridge.", False),
+        ("", False),
+        ("   ", False),
+    ],
+)
 def test_follow_up_when_the_answer_asks_back(text, expected):
     assert expects_reply(text) is expected
 
 
 # --- VAD + segmenter on real speech --------------------------------------------------------------------
+
 
 def endpoint(audio, vad=None, **kw):
     """Run Silero VAD + the segmenter over ``audio``: (outcome, seconds when it ended, segmenter)."""
@@ -148,7 +154,7 @@ def endpoint(audio, vad=None, **kw):
     seg = Segmenter(**kw)
     threshold = EndpointSettings().vad_threshold
     for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-        outcome = seg.process(vad.speech_probability(audio[i:i + FRAME_SAMPLES]) >= threshold, FRAME_SECONDS)
+        outcome = seg.process(vad.speech_probability(audio[i : i + FRAME_SAMPLES]) >= threshold, FRAME_SECONDS)
         if outcome != Outcome.CONTINUE:
             return outcome, (i + FRAME_SAMPLES) / SAMPLE_RATE, seg
     return Outcome.CONTINUE, len(audio) / SAMPLE_RATE, seg
@@ -162,15 +168,17 @@ def test_vad_hears_speech_not_the_room_and_repeats_itself_after_reset():
 
     def probabilities():
         vad.reset()
-        return [vad.speech_probability(audio[i:i + FRAME_SAMPLES])
-                for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+        return [
+            vad.speech_probability(audio[i : i + FRAME_SAMPLES])
+            for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
+        ]
 
     first = probabilities()
     assert probabilities() == first
     start, end = voiced_span(speech)
     per_second = round(1 / FRAME_SECONDS)
-    room_frames = first[:per_second - 2] + first[-per_second + 5:]
-    voiced = first[round((1.0 + start) / FRAME_SECONDS) + 2:round((1.0 + end) / FRAME_SECONDS) - 2]
+    room_frames = first[: per_second - 2] + first[-per_second + 5 :]
+    voiced = first[round((1.0 + start) / FRAME_SECONDS) + 2 : round((1.0 + end) / FRAME_SECONDS) - 2]
     assert max(room_frames) < 0.2
     assert np.mean([p >= 0.5 for p in voiced]) > 0.8
     with pytest.raises(ValueError, match="1280 int16 samples"):
@@ -179,8 +187,10 @@ def test_vad_hears_speech_not_the_room_and_repeats_itself_after_reset():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("voice", ["piper", "espeak"])
-@pytest.mark.parametrize("text", ["What is the tallest mountain in the world?",
-                                  "What's the weather tomorrow, and should I take an umbrella?"])
+@pytest.mark.parametrize(
+    "text",
+    ["What is the tallest mountain in the world?", "What's the weather tomorrow, and should I take an umbrella?"],
+)
 def test_recording_ends_within_a_second_of_the_end_of_speech(voice, text):
     question = synth(text, voice=voice)
     start, end = voiced_span(question)
@@ -206,7 +216,7 @@ def trimmed(pcm: np.ndarray) -> np.ndarray:
     """Only the voiced part: the synthesizers pad every phrase with silence, people running words
     together do not."""
     start, end = voiced_span(pcm)
-    return pcm[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
+    return pcm[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
 
 
 @pytest.mark.slow
@@ -230,7 +240,7 @@ def test_preroll_keeps_the_first_syllable_when_the_user_does_not_pause(voice):
     recording: list[np.ndarray] = []
     woke_at = rec_start = rec_end = None
     for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-        frame, t = audio[i:i + FRAME_SAMPLES], (i + FRAME_SAMPLES) / SAMPLE_RATE
+        frame, t = audio[i : i + FRAME_SAMPLES], (i + FRAME_SAMPLES) / SAMPLE_RATE
         if woke_at is None:
             preroll.push(frame)
             if detector.process(frame):
@@ -248,4 +258,4 @@ def test_preroll_keeps_the_first_syllable_when_the_user_does_not_pause(voice):
     # the recording is the same audio the microphone delivered
     recorded = np.concatenate(recording)
     offset = round(rec_start * SAMPLE_RATE)
-    assert np.array_equal(recorded, audio[offset:offset + len(recorded)])
+    assert np.array_equal(recorded, audio[offset : offset + len(recorded)])

@@ -21,7 +21,7 @@ ANSWER = "The weather today is sunny with a light breeze and a high of twenty de
 
 
 def frames(audio: np.ndarray) -> list[np.ndarray]:
-    return [audio[i:i + FRAME_SAMPLES] for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+    return [audio[i : i + FRAME_SAMPLES] for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
 
 
 def echo_of(far: np.ndarray, delay_s: float = 0.06, gain: float = 0.3, seed: int = 0) -> np.ndarray:
@@ -127,7 +127,7 @@ def run(settings: FrontEndSettings, far: np.ndarray, mic: np.ndarray) -> np.ndar
     fe = make_frontend(settings)
     out = []
     for i, frame in enumerate(frames(mic)):
-        fe.reference(far[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES], 16000)  # played as the mic hears it
+        fe.reference(far[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES], 16000)  # played as the mic hears it
         out.append(fe.process(frame))
     return np.concatenate(out)
 
@@ -146,10 +146,10 @@ def test_echo_cancellation_keeps_the_users_voice_while_the_appliance_speaks(answ
     user = synth("hey jarvis", voice="piper")
     mic = echo_of(answer).astype(np.int32)
     at = len(mic) // 2
-    mic[at:at + len(user)] += user
+    mic[at : at + len(user)] += user
     mic16 = np.clip(mic, -32768, 32767).astype(np.int16)
     out = run(FrontEndSettings(), answer, mic16)
-    kept = 10 * np.log10(energy(out[at:at + len(user)]) / energy(user))
+    kept = 10 * np.log10(energy(out[at : at + len(user)]) / energy(user))
     assert kept > -6.0, f"the user's voice lost {-kept:.1f} dB"
 
 
@@ -158,8 +158,11 @@ def test_each_stage_is_switched_by_settings():
     hum = (3000 * np.sin(2 * np.pi * 30 * np.arange(48000) / 16000) + rng.normal(0, 300, 48000)).astype(np.int16)
     silent_far = np.zeros_like(hum)
     hp = run(FrontEndSettings(echo_cancellation=False, noise_suppression=False, high_pass=True), silent_far, hum)
-    none = run(FrontEndSettings(echo_cancellation=False, noise_suppression=False, high_pass=False,
-                                auto_gain=False), silent_far, hum)
+    none = run(
+        FrontEndSettings(echo_cancellation=False, noise_suppression=False, high_pass=False, auto_gain=False),
+        silent_far,
+        hum,
+    )
     assert energy(hp[16000:]) < 0.2 * energy(hum[16000:])  # 30 Hz rumble removed
     assert np.array_equal(none, hum[: len(none)])  # every stage off = pass-through
     steady = noise(3.0, -35.0, seed=4)

@@ -58,11 +58,14 @@ def test_the_happy_path_of_a_turn_is_allowed():
     assert m.state == State.IDLE
 
 
-@pytest.mark.parametrize("source,target", [
-    (State.IDLE, State.SPEAKING),
-    (State.MUTED, State.LISTENING),
-    (State.MUTED, State.SPEAKING),
-])
+@pytest.mark.parametrize(
+    "source,target",
+    [
+        (State.IDLE, State.SPEAKING),
+        (State.MUTED, State.LISTENING),
+        (State.MUTED, State.SPEAKING),
+    ],
+)
 def test_invalid_transitions_raise(source, target):
     m = StateMachine(source)
     with pytest.raises(InvalidTransition):
@@ -106,19 +109,29 @@ def kinds(effects):
 
 
 def test_a_spoken_turn_from_the_wake_word():
-    s, states, fx = run(WakeWord("hey_jarvis", 0.97), RecordingEnded(True), TurnProgress(1, Progress.SPEAKING),
-                        TurnDone(1, "answered"))
+    s, states, fx = run(
+        WakeWord("hey_jarvis", 0.97), RecordingEnded(True), TurnProgress(1, Progress.SPEAKING), TurnDone(1, "answered")
+    )
     assert states == ["idle", "listening", "thinking", "speaking", "idle"]
-    assert fx[:4] == [Emit(Wake("wake_word", "hey_jarvis", 0.97)), Emit(StateChanged("listening", "idle", "wake_word")),
-                      StartListening(preroll=True), PlayEarcon(Earcon.CHIME)]
+    assert fx[:4] == [
+        Emit(Wake("wake_word", "hey_jarvis", 0.97)),
+        Emit(StateChanged("listening", "idle", "wake_word")),
+        StartListening(preroll=True),
+        PlayEarcon(Earcon.CHIME),
+    ]
     assert StartTurn(1, None) in fx and FinishTurn(1, "answered") in fx
     assert fx[-1] == Emit(StateChanged("idle", "speaking", "answered"))
     assert s.turn == 0 and s.turns == 1
 
 
 def test_a_tool_round_after_a_spoken_filler_shows_thinking_again():
-    _, states, fx = run(Ask("weather?"), TurnProgress(1, Progress.SPEAKING), TurnProgress(1, Progress.THINKING),
-                        TurnProgress(1, Progress.SPEAKING), TurnDone(1, "answered"))
+    _, states, fx = run(
+        Ask("weather?"),
+        TurnProgress(1, Progress.SPEAKING),
+        TurnProgress(1, Progress.THINKING),
+        TurnProgress(1, Progress.SPEAKING),
+        TurnDone(1, "answered"),
+    )
     assert states == ["idle", "thinking", "speaking", "thinking", "speaking", "idle"]
     assert Emit(StateChanged("thinking", "speaking", "tool_round")) in fx
 
@@ -142,8 +155,13 @@ def test_every_transition_the_table_allows_is_produced_by_a_sequence_of_events()
         assert s.state == a
         n, fx = step(s, events[-1])
         assert n.state == b
-        assert any(isinstance(e, Emit) and isinstance(e.event, StateChanged) and e.event.state == b.value
-                   and e.event.previous == a.value for e in fx)
+        assert any(
+            isinstance(e, Emit)
+            and isinstance(e.event, StateChanged)
+            and e.event.state == b.value
+            and e.event.previous == a.value
+            for e in fx
+        )
 
 
 def test_the_derived_table_is_the_one_documented():
@@ -176,8 +194,12 @@ def test_late_news_of_a_cancelled_turn_is_ignored():
 def test_barge_in_cancels_the_turn_and_listens_with_preroll():
     s, states, fx = run(Ask("x"), TurnProgress(1, Progress.SPEAKING), WakeWord("w", 0.9))
     assert states == ["idle", "thinking", "speaking", "listening"]
-    assert fx[-4:] == [CancelTurn(1, "barge_in"), Emit(StateChanged("listening", "speaking", "wake_word")),
-                       StartListening(preroll=True), PlayEarcon(Earcon.CHIME)]
+    assert fx[-4:] == [
+        CancelTurn(1, "barge_in"),
+        Emit(StateChanged("listening", "speaking", "wake_word")),
+        StartListening(preroll=True),
+        PlayEarcon(Earcon.CHIME),
+    ]
 
 
 def test_no_speech_reports_an_empty_turn_and_rests():
@@ -189,8 +211,11 @@ def test_no_speech_reports_an_empty_turn_and_rests():
 def test_follow_up_listens_without_chime_or_preroll():
     s, states, fx = run(Ask("x"), TurnDone(1, "answered", follow_up=True))
     assert states == ["idle", "thinking", "listening"]
-    assert fx[-3:] == [Emit(Info("follow_up")), Emit(StateChanged("listening", "thinking", "follow_up")),
-                       StartListening(preroll=False, follow_up=True)]
+    assert fx[-3:] == [
+        Emit(Info("follow_up")),
+        Emit(StateChanged("listening", "thinking", "follow_up")),
+        StartListening(preroll=False, follow_up=True),
+    ]
     _, states, _ = run(Ask("x"), TurnDone(1, "error", follow_up=True))
     assert states[-1] == "idle"
 
@@ -250,9 +275,17 @@ def test_say_never_overlaps_a_turn():
     assert step(s, Say("hi")) == (s, (Refuse("busy (thinking)"),))
 
 
-@pytest.mark.parametrize("event,reason", [(SHORT, "button"), (LONG, "mute"), (SetMuted(True), "mute"),
-                                          (WakeWord("w", 0.9), "barge_in"), (Ask("q"), "turn"),
-                                          (Shutdown(), "shutdown")])
+@pytest.mark.parametrize(
+    "event,reason",
+    [
+        (SHORT, "button"),
+        (LONG, "mute"),
+        (SetMuted(True), "mute"),
+        (WakeWord("w", 0.9), "barge_in"),
+        (Ask("q"), "turn"),
+        (Shutdown(), "shutdown"),
+    ],
+)
 def test_the_button_mute_a_new_turn_and_shutdown_stop_an_announcement(event, reason):
     s, _ = step(Snapshot(), Say("a long story"))
     n, fx = step(s, event)
@@ -280,8 +313,12 @@ def test_a_timer_rings_in_idle_and_a_press_or_the_wake_word_stops_it():
 
 
 def test_a_timer_ending_during_a_turn_rings_when_the_turn_is_done():
-    s, states, fx = run(WakeWord("w", 0.9), TimerEnded("eggs", missed=False), RecordingEnded(True),
-                        TurnDone(1, "answered", follow_up=True))
+    s, states, fx = run(
+        WakeWord("w", 0.9),
+        TimerEnded("eggs", missed=False),
+        RecordingEnded(True),
+        TurnDone(1, "answered", follow_up=True),
+    )
     assert states == ["idle", "listening", "thinking", "alerting"]  # instead of the follow-up
     assert fx[-1] == Emit(StateChanged("alerting", "thinking", "timer")) and StartAlert("eggs", False) in fx
 

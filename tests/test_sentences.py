@@ -17,7 +17,7 @@ def split(text: str, *, step: int | None = 1, seed: int = 0, **kwargs: int) -> l
     i = 0
     while i < len(text):
         n = step if step is not None else rng.randint(1, 9)
-        out += splitter.feed(text[i:i + n])
+        out += splitter.feed(text[i : i + n])
         i += n
     return out + splitter.flush()
 
@@ -28,17 +28,20 @@ def test_plain_sentences(step: int | None) -> None:
     assert split(text, step=step) == ["Hello there!", "How are you today?", "I am fine.", "Thanks for asking."]
 
 
-@pytest.mark.parametrize("text", [
-    "Dr. Smith and Mrs. Jones met St. Peter at noon.",
-    "Use a tool, e.g. a hammer, or i.e. anything hard.",
-    "Pi is about 3.14 and e is about 2.718 today.",
-    "The U.S. Army and the U.K. Navy were there.",
-    "Well... maybe tomorrow, or… perhaps not at all.",
-    "You need: 1. eggs 2. milk 3. flour and nothing else.",
-    "John F. Kennedy gave a speech.",
-    'He said "stop." and left the room.',
-    "Version 2.0.1 is out, see section 4.2 for details.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dr. Smith and Mrs. Jones met St. Peter at noon.",
+        "Use a tool, e.g. a hammer, or i.e. anything hard.",
+        "Pi is about 3.14 and e is about 2.718 today.",
+        "The U.S. Army and the U.K. Navy were there.",
+        "Well... maybe tomorrow, or… perhaps not at all.",
+        "You need: 1. eggs 2. milk 3. flour and nothing else.",
+        "John F. Kennedy gave a speech.",
+        'He said "stop." and left the room.',
+        "Version 2.0.1 is out, see section 4.2 for details.",
+    ],
+)
 def test_no_false_splits(text: str) -> None:
     for step in (1, 2, None):
         assert split(text, step=step) == [text], f"split wrongly with step {step}"
@@ -46,7 +49,11 @@ def test_no_false_splits(text: str) -> None:
 
 def test_sentence_after_closing_quote_and_bracket() -> None:
     assert split('She said "yes." Then she left. (It was late.) Bye.') == [
-        'She said "yes."', "Then she left.", "(It was late.)", "Bye."]
+        'She said "yes."',
+        "Then she left.",
+        "(It was late.)",
+        "Bye.",
+    ]
 
 
 def test_numbered_and_bulleted_lists_on_lines() -> None:

@@ -16,9 +16,14 @@ def test_defaults_validate():
 def test_file_then_environment_override(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[wake]\nthreshold = 0.6\nmodels = ["alexa"]\n[gpio]\nbutton_pin = 5\n')
-    config = s.load(path, env={"APPLIANCE_WAKE__THRESHOLD": "0.7",
-                               "APPLIANCE_GPIO__RGB_LED_PINS": "[5, 6, 13]",
-                               "APPLIANCE_GPIO__BUTTON_PIN": "26"})
+    config = s.load(
+        path,
+        env={
+            "APPLIANCE_WAKE__THRESHOLD": "0.7",
+            "APPLIANCE_GPIO__RGB_LED_PINS": "[5, 6, 13]",
+            "APPLIANCE_GPIO__BUTTON_PIN": "26",
+        },
+    )
     assert config.wake.threshold == 0.7
     assert config.wake.models == ("alexa",)
     assert config.gpio.rgb_led_pins == (5, 6, 13)
@@ -40,8 +45,12 @@ def test_missing_keys_name_the_variable_and_how_to_set_it():
 
 
 def test_secrets_are_a_mapping_per_provider_from_the_environment():
-    env = {"OPENAI_API_KEY": " sk-one-0123 ", "ELEVENLABS_API_KEY": "el-two-4567",
-           "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "APPLIANCE_SECRET__ACME__TOKEN": "acme-token-89"}
+    env = {
+        "OPENAI_API_KEY": " sk-one-0123 ",
+        "ELEVENLABS_API_KEY": "el-two-4567",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "APPLIANCE_SECRET__ACME__TOKEN": "acme-token-89",
+    }
     secrets = s.load(None, env=env).secrets
     assert secrets.get("openai", "api_key") == "sk-one-0123"
     assert secrets["elevenlabs"]["api_key"] == "el-two-4567"
@@ -54,10 +63,13 @@ def test_secrets_are_a_mapping_per_provider_from_the_environment():
     assert "sk-one" not in repr(secrets) and "acme" in repr(secrets)
 
 
-@pytest.mark.parametrize("config,needed", [
-    ("", ["OPENAI_API_KEY", "ELEVENLABS_API_KEY"]),
-    ('[tts]\nprovider = "piper"\n', ["OPENAI_API_KEY"]),  # piper needs no key
-])
+@pytest.mark.parametrize(
+    "config,needed",
+    [
+        ("", ["OPENAI_API_KEY", "ELEVENLABS_API_KEY"]),
+        ('[tts]\nprovider = "piper"\n', ["OPENAI_API_KEY"]),  # piper needs no key
+    ],
+)
 def test_missing_keys_follow_the_selected_providers(tmp_path, config, needed):
     path = tmp_path / "c.toml"
     path.write_text(config)
@@ -87,23 +99,31 @@ def test_settings_are_frozen_after_load_and_use_literals(tmp_path):
 
 def test_engines_are_named_in_settings_with_defaults():
     config = s.load(None, env={})
-    assert (config.wake.engine, config.vad.engine, config.stt.provider, config.tts.provider,
-            config.audio.backend) == ("openwakeword", "silero", "openai", "elevenlabs", "pyaudio")
+    assert (config.wake.engine, config.vad.engine, config.stt.provider, config.tts.provider, config.audio.backend) == (
+        "openwakeword",
+        "silero",
+        "openai",
+        "elevenlabs",
+        "pyaudio",
+    )
     assert s.load(None, env={"APPLIANCE_TTS__PROVIDER": "piper"}).tts.provider == "piper"
 
 
-@pytest.mark.parametrize("text,env,message", [
-    ("[wake]\nthreshold = 2.0\n", {}, "wake.threshold"),
-    ("[wake]\nthreshold = 'high'\n", {}, "wake.threshold: expected a number"),
-    ("[nope]\nx = 1\n", {}, "unknown section"),
-    ("[wake]\nthreshhold = 0.5\n", {}, "unknown key 'threshhold'"),
-    ("[wake\n", {}, "not valid TOML"),
-    ("", {"APPLIANCE_ENDPOINT__MAX_SECONDS": "abc"}, "APPLIANCE_ENDPOINT__MAX_SECONDS: expected a number"),
-    ("[gpio]\nbutton_pin = 17\n", {}, "the same pin is used twice"),
-    ("[tts]\nsample_rate = 44100\n", {}, "tts.sample_rate: 44100 is not one of 16000, 22050, 24000"),
-    ("[tts]\nprovider = ''\n", {}, "tts.provider: name an engine"),
-    ("[camera]\ndetail = 'ultra'\n", {}, "camera.detail"),
-])
+@pytest.mark.parametrize(
+    "text,env,message",
+    [
+        ("[wake]\nthreshold = 2.0\n", {}, "wake.threshold"),
+        ("[wake]\nthreshold = 'high'\n", {}, "wake.threshold: expected a number"),
+        ("[nope]\nx = 1\n", {}, "unknown section"),
+        ("[wake]\nthreshhold = 0.5\n", {}, "unknown key 'threshhold'"),
+        ("[wake\n", {}, "not valid TOML"),
+        ("", {"APPLIANCE_ENDPOINT__MAX_SECONDS": "abc"}, "APPLIANCE_ENDPOINT__MAX_SECONDS: expected a number"),
+        ("[gpio]\nbutton_pin = 17\n", {}, "the same pin is used twice"),
+        ("[tts]\nsample_rate = 44100\n", {}, "tts.sample_rate: 44100 is not one of 16000, 22050, 24000"),
+        ("[tts]\nprovider = ''\n", {}, "tts.provider: name an engine"),
+        ("[camera]\ndetail = 'ultra'\n", {}, "camera.detail"),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path, text, env, message):
     path = tmp_path / "config.toml"
     path.write_text(text)
@@ -121,8 +141,9 @@ def test_none_disables_a_pin(tmp_path):
 def test_cli_bad_config_is_one_line_and_exit_2(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("[audio]\nvolume = 3\n")
-    proc = subprocess.run([sys.executable, "-m", "appliance", "config", "check", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "appliance", "config", "check", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -8,29 +8,32 @@ from appliance.llm.sentences import SentenceSplitter
 from appliance.llm.speakable import SpeakableFilter, speakable
 
 
-@pytest.mark.parametrize(("raw", "spoken"), [
-    ("**Bold** and __strong__ words", "Bold and strong words"),
-    ("An *italic* and _emphasised_ word", "An italic and emphasised word"),
-    ("## The heading", "The heading"),
-    ("Run `ls -la` now", "Run ls -la now"),
-    ("- an item", "an item"),
-    ("* another item", "another item"),
-    ("3. third step", "3: third step"),
-    ("> quoted wisdom", "quoted wisdom"),
-    ("See [the docs](https://example.com/docs?a=1) for more", "See the docs for more"),
-    ("![a cat](https://x.org/cat.png)", "a cat"),
-    ("Visit https://www.example.com/path/page.html today.", "Visit example.com today."),
-    ("Go to www.python.org.", "Go to python.org."),
-    ("Great job 🎉👍🏽!", "Great job!"),
-    ("I ❤️ it", "I it"),
-    ("~~old~~ new", "old new"),
-    ("snake_case_name and 2*3*4 stay", "snake_case_name and 2*3*4 stay"),
-    ("---", ""),
-    ("| Name | Age |", "Name, Age"),
-    ("|---|---|", ""),
-    ("🙂", ""),
-    ("Plain text stays.", "Plain text stays."),
-])
+@pytest.mark.parametrize(
+    ("raw", "spoken"),
+    [
+        ("**Bold** and __strong__ words", "Bold and strong words"),
+        ("An *italic* and _emphasised_ word", "An italic and emphasised word"),
+        ("## The heading", "The heading"),
+        ("Run `ls -la` now", "Run ls -la now"),
+        ("- an item", "an item"),
+        ("* another item", "another item"),
+        ("3. third step", "3: third step"),
+        ("> quoted wisdom", "quoted wisdom"),
+        ("See [the docs](https://example.com/docs?a=1) for more", "See the docs for more"),
+        ("![a cat](https://x.org/cat.png)", "a cat"),
+        ("Visit https://www.example.com/path/page.html today.", "Visit example.com today."),
+        ("Go to www.python.org.", "Go to python.org."),
+        ("Great job 🎉👍🏽!", "Great job!"),
+        ("I ❤️ it", "I it"),
+        ("~~old~~ new", "old new"),
+        ("snake_case_name and 2*3*4 stay", "snake_case_name and 2*3*4 stay"),
+        ("---", ""),
+        ("| Name | Age |", "Name, Age"),
+        ("|---|---|", ""),
+        ("🙂", ""),
+        ("Plain text stays.", "Plain text stays."),
+    ],
+)
 def test_pieces(raw: str, spoken: str) -> None:
     assert speakable(raw) == spoken
 

@@ -31,8 +31,9 @@ class Rig:
         self.out = tmp_path / "out.wav"
         self.speaker = WavSpeaker(self.out, rate=RATE, pace=pace, block_ms=20)
         self.phrases = PhraseCache(phrases_dir)
-        self.pipeline = SpeechPipeline(self.synth, self.speaker, self.settings, self.phrases,
-                                       cache_phrases=phrases_dir is not None)
+        self.pipeline = SpeechPipeline(
+            self.synth, self.speaker, self.settings, self.phrases, cache_phrases=phrases_dir is not None
+        )
         self.events = Recorder()
 
     def speak(self, sentences, cancel=None, on_first_audio=None):
@@ -219,8 +220,9 @@ def test_playback_through_pyaudio_on_a_real_sound_server(cloud, tmp_path, pulse)
     recorder = pulse.record(recording)
     try:
         time.sleep(0.3)
-        pipeline = SpeechPipeline(ElevenLabsSynth(settings, secrets), speaker, settings, PhraseCache(None),
-                                  cache_phrases=False)
+        pipeline = SpeechPipeline(
+            ElevenLabsSynth(settings, secrets), speaker, settings, PhraseCache(None), cache_phrases=False
+        )
         result = pipeline.speak(iter(["One.", "Two."]), CancelToken(), lambda e: None)
         time.sleep(0.3)
     finally:

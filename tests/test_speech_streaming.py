@@ -27,8 +27,19 @@ from appliance.tts.elevenlabs_ws import StreamInputConnection, ws_base_url
 
 RATE = 24000
 KEY = "el-test-fakecloud-0123456789"
-ANSWER = ["It is ", "sunny in ", "Paris today, ", "with a light ", "breeze. ", "Take ", "sunglasses ", "if you ",
-          "go out. ", "Enjoy ", "it!"]
+ANSWER = [
+    "It is ",
+    "sunny in ",
+    "Paris today, ",
+    "with a light ",
+    "breeze. ",
+    "Take ",
+    "sunglasses ",
+    "if you ",
+    "go out. ",
+    "Enjoy ",
+    "it!",
+]
 SENTENCES = ["It is sunny in Paris today, with a light breeze.", "Take sunglasses if you go out.", "Enjoy it!"]
 
 
@@ -39,20 +50,36 @@ def service() -> Iterator[FakeStreamInputTTS]:
 
 
 class Rig:
-    def __init__(self, service: FakeStreamInputTTS, cloud: FakeCloud, tmp_path: Path, *, pace: float = 0.0,
-                 timeout: float = 1.0, schedule: list[int] | None = None, key: str = KEY) -> None:
+    def __init__(
+        self,
+        service: FakeStreamInputTTS,
+        cloud: FakeCloud,
+        tmp_path: Path,
+        *,
+        pace: float = 0.0,
+        timeout: float = 1.0,
+        schedule: list[int] | None = None,
+        key: str = KEY,
+    ) -> None:
         self.service, self.cloud = service, cloud
         self.out = tmp_path / "out.wav"
         self.speaker = WavSpeaker(self.out, rate=RATE, pace=pace, block_ms=20)
         settings = TtsSettings(sample_rate=RATE, timeout=timeout)
         secrets = Secrets(elevenlabs_api_key=KEY, elevenlabs_base_url=cloud.elevenlabs_base_url)
-        self.fallback = SpeechPipeline(ElevenLabsSynth(settings, secrets), self.speaker, settings, PhraseCache(None),
-                                       cache_phrases=False)
+        self.fallback = SpeechPipeline(
+            ElevenLabsSynth(settings, secrets), self.speaker, settings, PhraseCache(None), cache_phrases=False
+        )
         self.connections: list[StreamInputConnection] = []
 
         def connect() -> StreamInputConnection:
-            conn = StreamInputConnection(api_key=key, voice_id="voice-1", model="eleven_flash_v2_5", rate=RATE,
-                                         base_url=service.url, chunk_schedule=schedule or [50])
+            conn = StreamInputConnection(
+                api_key=key,
+                voice_id="voice-1",
+                model="eleven_flash_v2_5",
+                rate=RATE,
+                base_url=service.url,
+                chunk_schedule=schedule or [50],
+            )
             self.connections.append(conn)
             return conn
 
@@ -125,8 +152,9 @@ def test_a_refused_upgrade_speaks_the_whole_answer_over_http(service, cloud, tmp
     assert "over HTTP" in info.detail
 
 
-@pytest.mark.parametrize("fault", [Fault(close_after=2), Fault(stall_after=2),
-                                   Fault(error="internal_error", error_after=2)])
+@pytest.mark.parametrize(
+    "fault", [Fault(close_after=2), Fault(stall_after=2), Fault(error="internal_error", error_after=2)]
+)
 def test_a_break_mid_answer_goes_on_over_http_from_the_next_sentence(service, cloud, tmp_path, fault) -> None:
     """Two audio messages are the whole first sentence (the stand-in splits each generation in two); it
     breaks before the second sentence's audio: only the second and third go over HTTP, once each."""

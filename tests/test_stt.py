@@ -109,8 +109,10 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(cloud):
     from appliance.deadline import Deadline
     from appliance.sim.cloud import Stream
 
-    cloud.default("transcriptions", Stream([b'{"text": "' + b"a" * 10 + b'"}'] * 1 + [b" "] * 100,
-                                           content_type="application/json", delay=0.2))
+    cloud.default(
+        "transcriptions",
+        Stream([b'{"text": "' + b"a" * 10 + b'"}'] * 1 + [b" "] * 100, content_type="application/json", delay=0.2),
+    )
     transcriber = make(cloud, timeout=5.0, max_retries=2)
     start = time.monotonic()
     with pytest.raises(ApplianceError) as info:

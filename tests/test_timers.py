@@ -216,25 +216,33 @@ def test_the_model_sets_lists_extends_and_cancels_timers_through_the_tools() -> 
 
     clock = [MONO]
     service = TimerService(None, lambda t, m: None, Recorder(), clock=lambda: clock[0], wall=lambda: WALL)
-    ctx = ToolContext(controls=Controls(timers=service), camera=None, indicators=None, cancel=CancelToken(),
-                      emit=lambda e: None)
+    ctx = ToolContext(
+        controls=Controls(timers=service), camera=None, indicators=None, cancel=CancelToken(), emit=lambda e: None
+    )
     assert _call(registry, ctx, "set_timer", {"seconds": 480, "label": "pasta"}) == (
-        "The pasta timer is set for 8 minutes.")
+        "The pasta timer is set for 8 minutes."
+    )
     assert _call(registry, ctx, "set_timer", {"seconds": 90, "label": None}) == (
-        "The timer is set for 1 minute and 30 seconds.")
+        "The timer is set for 1 minute and 30 seconds."
+    )
     clock[0] += 30
     assert _call(registry, ctx, "list_timers", {}) == (
         "2 timers are running. The timer has 1 minute left (set for 1 minute and 30 seconds). "
-        "The pasta timer has 7 minutes and 30 seconds left (set for 8 minutes).")
+        "The pasta timer has 7 minutes and 30 seconds left (set for 8 minutes)."
+    )
     assert _call(registry, ctx, "add_time_to_timer", {"seconds": 60, "label": "pasta"}) == (
-        "The pasta timer now has 8 minutes and 30 seconds left.")
+        "The pasta timer now has 8 minutes and 30 seconds left."
+    )
     assert _call(registry, ctx, "cancel_timer", {"label": None, "all_timers": False}).startswith(
-        "Nothing cancelled: Several timers are running")
+        "Nothing cancelled: Several timers are running"
+    )
     assert _call(registry, ctx, "cancel_timer", {"label": "pasta", "all_timers": False}) == (
-        "Cancelled the pasta timer.")
+        "Cancelled the pasta timer."
+    )
     assert _call(registry, ctx, "cancel_timer", {"label": None, "all_timers": True}) == "Cancelled the timer."
     assert _call(registry, ctx, "set_timer", {"seconds": 0, "label": None}) == (
-        "Not set: A timer needs at least one second.")
+        "Not set: A timer needs at least one second."
+    )
     assert _call(registry, ctx, "list_timers", {}) == "No timers are running."
 
 
@@ -251,4 +259,5 @@ def test_timer_tools_say_so_when_the_appliance_keeps_no_timers() -> None:
         registry.register(function)
     ctx = ToolContext(controls=Controls(), camera=None, indicators=None, cancel=CancelToken(), emit=lambda e: None)
     assert _call(registry, ctx, "set_timer", {"seconds": 60, "label": None}) == (
-        "Not set: Timers are not available on this device.")
+        "Not set: Timers are not available on this device."
+    )

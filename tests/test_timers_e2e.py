@@ -31,8 +31,9 @@ pytestmark = pytest.mark.slow
 
 
 class Running:
-    def __init__(self, cloud: FakeCloud, tmp_path: Path, mic: Path, monkeypatch: pytest.MonkeyPatch,
-                 config: str = "") -> None:
+    def __init__(
+        self, cloud: FakeCloud, tmp_path: Path, mic: Path, monkeypatch: pytest.MonkeyPatch, config: str = ""
+    ) -> None:
         monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
         monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
         cfg = tmp_path / "config.toml"
@@ -41,8 +42,9 @@ class Running:
         self.events = Recorder()
         bus = EventBus()
         bus.subscribe(self.events)
-        options = RunOptions(mic=str(mic), speaker=str(tmp_path / "out.wav"), pace=1.0,
-                             state_dir=str(tmp_path / "state"))
+        options = RunOptions(
+            mic=str(mic), speaker=str(tmp_path / "out.wav"), pace=1.0, state_dir=str(tmp_path / "state")
+        )
         self.app, self.ports = build(self.settings, options, bus)
         self.thread = threading.Thread(target=self.app.run, daemon=True)
         self.thread.start()
@@ -54,8 +56,9 @@ class Running:
         return speaker
 
     def wait_state(self, state: str, timeout: float = 30.0, after: int = 0) -> StateChanged:
-        event = self.events.wait_for(lambda e: isinstance(e, StateChanged) and e.state == state
-                                     and self.events.events.index(e) >= after, timeout)
+        event = self.events.wait_for(
+            lambda e: isinstance(e, StateChanged) and e.state == state and self.events.events.index(e) >= after, timeout
+        )
         assert isinstance(event, StateChanged)
         return event
 
@@ -76,8 +79,12 @@ def app_of(running: Running) -> App:
 @pytest.fixture(scope="module")
 def timer_question(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("audio") / "timer.wav"
-    spoken = room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("Set a pasta timer for three seconds.")),
-                  snr_db=45, lead=0.8, tail=1.0)
+    spoken = room(
+        concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("Set a pasta timer for three seconds.")),
+        snr_db=45,
+        lead=0.8,
+        tail=1.0,
+    )
     write_wav(path, concat(spoken, silence(40.0)))
     return path
 
@@ -93,8 +100,9 @@ def speak_everything(cloud: FakeCloud) -> None:
     cloud.default("tts", lambda r: tts(pcm(0.4, seed=len(r.body) % 7)))
 
 
-def test_the_model_sets_a_timer_it_rings_on_time_and_a_press_stops_it(cloud, tmp_path, timer_question,
-                                                                        monkeypatch) -> None:
+def test_the_model_sets_a_timer_it_rings_on_time_and_a_press_stops_it(
+    cloud, tmp_path, timer_question, monkeypatch
+) -> None:
     server, wire = ResponsesServer(cloud), Wire()
     cloud.default("transcriptions", transcript("Set a pasta timer for three seconds."))
     speak_everything(cloud)
@@ -129,15 +137,29 @@ def test_the_model_sets_a_timer_it_rings_on_time_and_a_press_stops_it(cloud, tmp
         run.stop()
 
 
-def test_a_timer_set_before_a_restart_rings_after_it_and_a_missed_one_rings_once(cloud, tmp_path, quiet_mic,
-                                                                                   monkeypatch) -> None:
+def test_a_timer_set_before_a_restart_rings_after_it_and_a_missed_one_rings_once(
+    cloud, tmp_path, quiet_mic, monkeypatch
+) -> None:
     state = tmp_path / "state"
     state.mkdir()
     now = time.time()
-    (state / "timers.json").write_text(json.dumps({"version": 1, "next_id": 3, "timers": [
-        {"id": 1, "label": "bread", "seconds": 600, "due_wall": now - 30},  # ended while the appliance was off
-        {"id": 2, "label": "tea", "seconds": 240, "due_wall": now + 4},  # still running: 4 s left
-    ]}))
+    (state / "timers.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "next_id": 3,
+                "timers": [
+                    {
+                        "id": 1,
+                        "label": "bread",
+                        "seconds": 600,
+                        "due_wall": now - 30,
+                    },  # ended while the appliance was off
+                    {"id": 2, "label": "tea", "seconds": 240, "due_wall": now + 4},  # still running: 4 s left
+                ],
+            }
+        )
+    )
     speak_everything(cloud)
     run = Running(cloud, tmp_path, quiet_mic, monkeypatch, config="[timers]\nring_seconds = 3\n")
     try:
@@ -157,8 +179,9 @@ def test_a_timer_set_before_a_restart_rings_after_it_and_a_missed_one_rings_once
         run.stop()
 
 
-def test_announce_plays_a_chime_and_speaks_and_never_overlaps_an_answer(cloud, tmp_path, quiet_mic,
-                                                                          monkeypatch) -> None:
+def test_announce_plays_a_chime_and_speaks_and_never_overlaps_an_answer(
+    cloud, tmp_path, quiet_mic, monkeypatch
+) -> None:
     server, wire = ResponsesServer(cloud), Wire()
     gate = threading.Event()
 

@@ -31,8 +31,9 @@ def test_unit_verifies(analyze, tmp_path):
 
 
 def test_security_exposure_is_at_most_3(analyze):
-    proc = subprocess.run([analyze, "security", "--offline=true", "--no-pager", str(UNIT)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [analyze, "security", "--offline=true", "--no-pager", str(UNIT)], capture_output=True, text=True
+    )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout + proc.stderr)
     assert match, proc.stdout + proc.stderr
     assert float(match.group(1)) <= 3.0, proc.stdout
@@ -40,7 +41,17 @@ def test_security_exposure_is_at_most_3(analyze):
 
 def test_the_unit_is_what_the_appliance_expects():
     text = UNIT.read_text()
-    for line in ("Type=notify", "WatchdogSec=", "Restart=always", "RuntimeDirectory=appliance",
-                 "StateDirectory=appliance", "EnvironmentFile=-/etc/appliance/env", "NoNewPrivileges=yes",
-                 "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "SupplementaryGroups=audio gpio video"):
+    for line in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=always",
+        "RuntimeDirectory=appliance",
+        "StateDirectory=appliance",
+        "EnvironmentFile=-/etc/appliance/env",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "SupplementaryGroups=audio gpio video",
+    ):
         assert line in text

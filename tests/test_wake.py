@@ -25,7 +25,7 @@ THRESHOLD = WakeSettings().threshold  # 0.5, openWakeWord's own recommendation
 
 def frames(audio: np.ndarray):
     for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-        yield audio[i:i + FRAME_SAMPLES]
+        yield audio[i : i + FRAME_SAMPLES]
 
 
 def scores(detector: OpenWakeWordDetector, audio: np.ndarray, model: str = "hey_jarvis") -> list[float]:
@@ -57,16 +57,32 @@ def detector():
 
 
 # piper: 3 speeds x 2 levels (normal, 20 dB quieter) x quiet room / noise 10 dB under the speech
-PIPER = [dict(speed=s, gain_db=g, snr_db=n) for s, g, n in itertools.product((0.8, 1.0, 1.25), (-20.0, 0.0),
-                                                                             (None, 10.0))]
+PIPER = [
+    dict(speed=s, gain_db=g, snr_db=n) for s, g, n in itertools.product((0.8, 1.0, 1.25), (-20.0, 0.0), (None, 10.0))
+]
 # espeak: the harder voice, in the conditions where the bench measured it reliable (quiet room, 0.9-1.1x)
 ESPEAK = [dict(speed=s, gain_db=g, snr_db=None) for s, g in itertools.product((0.9, 1.0, 1.1), (-10.0, 0.0))]
-ORDINARY = ["What time is it?", "Turn on the lights please.", "The jar is empty.", "Have this one.",
-            "Hey, are you there?", "Tell me a joke about computers.", "What's the weather like tomorrow?",
-            "Remind me to call my mother at six."]
+ORDINARY = [
+    "What time is it?",
+    "Turn on the lights please.",
+    "The jar is empty.",
+    "Have this one.",
+    "Hey, are you there?",
+    "Tell me a joke about computers.",
+    "What's the weather like tomorrow?",
+    "Remind me to call my mother at six.",
+]
 # near misses the model tells apart (a different vowel or several different sounds)
-DISTINCT = ["Hey Davis!", "Hey Marvin!", "Hey Marcus!", "Hey Curtis!", "Hey Mavis!", "Harvest this.",
-            "A jar of jam is on the shelf.", "The jury was nervous."]
+DISTINCT = [
+    "Hey Davis!",
+    "Hey Marvin!",
+    "Hey Marcus!",
+    "Hey Curtis!",
+    "Hey Mavis!",
+    "Harvest this.",
+    "A jar of jam is on the shelf.",
+    "The jury was nervous.",
+]
 
 
 def clip(text, voice="piper", speed=1.0, gain_db=0.0, snr_db=None, seed=0):
@@ -75,11 +91,11 @@ def clip(text, voice="piper", speed=1.0, gain_db=0.0, snr_db=None, seed=0):
 
 @pytest.mark.slow
 def test_recall_on_hey_jarvis_across_voices_speeds_levels_and_noise(detector):
-    piper = {tuple(kw.values()): best(detector, clip("Hey Jarvis!", **kw, seed=i))
-             for i, kw in enumerate(PIPER)}
-    espeak = {tuple(kw.values()): best(detector, clip(text, "espeak", **kw, seed=i))
-              for i, (text, kw) in enumerate(itertools.product(("Hey Jarvis!", "Hey Jarvis, what time is it?"),
-                                                               ESPEAK))}
+    piper = {tuple(kw.values()): best(detector, clip("Hey Jarvis!", **kw, seed=i)) for i, kw in enumerate(PIPER)}
+    espeak = {
+        tuple(kw.values()): best(detector, clip(text, "espeak", **kw, seed=i))
+        for i, (text, kw) in enumerate(itertools.product(("Hey Jarvis!", "Hey Jarvis, what time is it?"), ESPEAK))
+    }
     recall_piper = np.mean([s >= THRESHOLD for s in piper.values()])
     recall_espeak = np.mean([s >= THRESHOLD for s in espeak.values()])
     assert recall_piper == 1.0, piper  # measured: every piper clip >= 0.96
@@ -89,8 +105,10 @@ def test_recall_on_hey_jarvis_across_voices_speeds_levels_and_noise(detector):
 
 @pytest.mark.slow
 def test_no_false_accepts_on_ordinary_speech_or_distinct_near_misses(detector):
-    results = {(text, voice): best(detector, clip(text, voice))
-               for text, voice in itertools.product(ORDINARY + DISTINCT, ("piper", "espeak"))}
+    results = {
+        (text, voice): best(detector, clip(text, voice))
+        for text, voice in itertools.product(ORDINARY + DISTINCT, ("piper", "espeak"))
+    }
     accepted = {k: s for k, s in results.items() if s >= THRESHOLD}
     assert accepted == {}
     # ordinary speech is nowhere near the threshold (measured < 0.01)
@@ -184,14 +202,16 @@ def test_custom_model_paths_and_configuration_errors(tmp_path):
     config_error(WakeSettings(models=["hey_siri"]), "no built-in model 'hey_siri'.*shipped: alexa")
     config_error(WakeSettings(models=["melspectrogram"]), "no built-in model 'melspectrogram'")
     config_error(WakeSettings(models=[str(tmp_path / "nope.tflite")]), "no model file at")
-    config_error(WakeSettings(models=["hey_jarvis", str(resolve_model("hey_jarvis", "tflite")[1])]),
-                 "hey_jarvis named twice")
+    config_error(
+        WakeSettings(models=["hey_jarvis", str(resolve_model("hey_jarvis", "tflite")[1])]), "hey_jarvis named twice"
+    )
     config_error(WakeSettings(models=["hey_jarvis"], runtime="onnx"), "shipped for the tflite runtime only")
     custom = tmp_path / "my_word.onnx"
     custom.write_bytes(b"not loaded: the feature models are checked first")
     config_error(WakeSettings(models=[str(custom)]), "needs wake.runtime = 'onnx'")
-    config_error(WakeSettings(models=[str(custom)], runtime="onnx"),
-                 "melspectrogram.onnx and embedding_model.onnx must be in")
+    config_error(
+        WakeSettings(models=[str(custom)], runtime="onnx"), "melspectrogram.onnx and embedding_model.onnx must be in"
+    )
 
 
 def test_frames_must_be_80_ms_of_int16():

@@ -16,7 +16,7 @@ from appliance.wake.oww import OpenWakeWordDetector
 
 
 def frames(audio: np.ndarray) -> list[np.ndarray]:
-    return [audio[i:i + FRAME_SAMPLES] for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+    return [audio[i : i + FRAME_SAMPLES] for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
 
 
 def hits(detector, audio: np.ndarray) -> list[tuple[int, WakeHit]]:
@@ -30,18 +30,23 @@ def oww():
 
 
 # the wake word begins at the first voiced sample: no lead-in, after 20 s of a quiet room
-ONSETS = [("piper", 0.8, 0.0), ("piper", 1.0, 0.0), ("piper", 1.25, 0.0), ("piper", 1.0, -20.0),
-          ("piper", 1.0, -30.0), ("espeak", 1.0, 0.0)]
+ONSETS = [
+    ("piper", 0.8, 0.0),
+    ("piper", 1.0, 0.0),
+    ("piper", 1.25, 0.0),
+    ("piper", 1.0, -20.0),
+    ("piper", 1.0, -30.0),
+    ("espeak", 1.0, 0.0),
+]
 
 
 def onset_clip(voice: str, speed: float, gain_db: float, floor: np.ndarray) -> np.ndarray:
     word = synth("hey jarvis", voice=voice, speed=speed, gain_db=gain_db)
     start = int(np.flatnonzero(np.abs(word) > 100)[0])  # synthesizers pad with silence: cut it
     word = word[start:].astype(np.int32)
-    body = floor[-len(word) - 16000:].astype(np.int32).copy()
+    body = floor[-len(word) - 16000 :].astype(np.int32).copy()
     body[: len(word)] += word
-    return np.clip(np.concatenate([floor[: -len(word) - 16000].astype(np.int32), body]), -32768,
-                   32767).astype(np.int16)
+    return np.clip(np.concatenate([floor[: -len(word) - 16000].astype(np.int32), body]), -32768, 32767).astype(np.int16)
 
 
 @pytest.mark.parametrize("voice,speed,gain_db", ONSETS)
@@ -66,7 +71,7 @@ def test_the_gate_learns_steady_noise_and_still_opens_for_a_wake_word_at_5_db_sn
     background = pink_noise(16000 * 25, rms / 10 ** (5 / 20), seed=9)
     at = 16000 * 22
     mix = background.copy()
-    mix[at:at + len(word)] += word
+    mix[at : at + len(word)] += word
     audio = np.clip(np.round(mix), -32768, 32767).astype(np.int16)
     gated_detector = GatedWakeDetector(oww)
     gated = hits(gated_detector, audio)

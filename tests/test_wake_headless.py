@@ -31,10 +31,17 @@ def test_wake_word_then_question_is_recorded_from_before_the_question_to_after_i
     q_start, q_end = (q_offset + t for t in voiced_span(question))
     mic, events = write_wav(tmp_path / "mic.wav", audio), tmp_path / "events.jsonl"
 
-    cmd = [*appliance_command(), "run", "--mic", str(mic), "--events", str(events),
-           "--state-dir", str(tmp_path / "state")]
-    result = subprocess.run(cmd, cwd=ROOT, env=appliance_env(home=tmp_path), capture_output=True, text=True,
-                            timeout=90)
+    cmd = [
+        *appliance_command(),
+        "run",
+        "--mic",
+        str(mic),
+        "--events",
+        str(events),
+        "--state-dir",
+        str(tmp_path / "state"),
+    ]
+    result = subprocess.run(cmd, cwd=ROOT, env=appliance_env(home=tmp_path), capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr[-3000:]
     log = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
     assert all("t" in e and "event" in e for e in log)

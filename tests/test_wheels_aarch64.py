@@ -15,8 +15,9 @@ PYTHONS = (11, 13)
 
 
 def wheel_ok(filename: str, minor: int) -> bool:
-    match = re.match(r"^(?P<name>.+?)-(?P<ver>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$",
-                     filename)
+    match = re.match(
+        r"^(?P<name>.+?)-(?P<ver>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$", filename
+    )
     if not match:
         return False
     py, abi, plat = match["py"], match["abi"], match["plat"]

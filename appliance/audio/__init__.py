@@ -58,8 +58,9 @@ def _wav_microphone(settings: Settings, options: AudioOptions) -> Microphone:
 def _wav_speaker(settings: Settings, options: AudioOptions) -> Speaker:
     from .wavfile import WavSpeaker
 
-    return WavSpeaker(options.speaker, rate=options.speaker_rate, pace=options.pace,
-                      block_ms=settings.audio.playback_block_ms)
+    return WavSpeaker(
+        options.speaker, rate=options.speaker_rate, pace=options.pace, block_ms=settings.audio.playback_block_ms
+    )
 
 
 PYAUDIO = AudioBackend(_pyaudio_microphone, _pyaudio_speaker)

@@ -17,8 +17,7 @@ def to_mono_float(data: bytes, channels: int, sample_width: int) -> np.ndarray:
     elif sample_width == 3:
         raw = np.frombuffer(data, dtype=np.uint8)
         raw = raw[: len(raw) - len(raw) % 3].reshape(-1, 3)
-        ints = (raw[:, 0].astype(np.int32) | (raw[:, 1].astype(np.int32) << 8)
-                | (raw[:, 2].astype(np.int32) << 16))
+        ints = raw[:, 0].astype(np.int32) | (raw[:, 1].astype(np.int32) << 8) | (raw[:, 2].astype(np.int32) << 16)
         ints = np.where(ints & 0x800000, ints - 0x1000000, ints)
         x = ints.astype(np.float32) / 8388608.0
     elif sample_width == 4:
@@ -53,8 +52,7 @@ class StreamResampler:
     def __init__(self, in_rate: int, out_rate: int) -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self._stream = (None if in_rate == out_rate
-                        else soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32"))
+        self._stream = None if in_rate == out_rate else soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32")
 
     def process(self, x: np.ndarray, last: bool = False) -> np.ndarray:
         """float32 mono in, float32 mono out."""
@@ -73,8 +71,8 @@ class FrameChunker:
     def push(self, x: np.ndarray) -> list[np.ndarray]:
         self._buffer = np.concatenate([self._buffer, x.astype(np.int16, copy=False)])
         n = len(self._buffer) // self.frame_samples
-        frames = [self._buffer[i * self.frame_samples:(i + 1) * self.frame_samples].copy() for i in range(n)]
-        self._buffer = self._buffer[n * self.frame_samples:]
+        frames = [self._buffer[i * self.frame_samples : (i + 1) * self.frame_samples].copy() for i in range(n)]
+        self._buffer = self._buffer[n * self.frame_samples :]
         return frames
 
     def flush(self) -> np.ndarray | None:

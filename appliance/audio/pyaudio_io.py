@@ -47,8 +47,10 @@ def list_devices(pa: Any) -> list[dict[str, Any]]:
 def _device_fix(kind: str) -> str:
     setting = "output_device" if kind == "output" else "input_device"
     thing = "speaker" if kind == "output" else "microphone"
-    return (f"plug in a {thing}, or set [audio] {setting} to an index or part of a name from "
-            "`appliance doctor` (empty = the system default)")
+    return (
+        f"plug in a {thing}, or set [audio] {setting} to an index or part of a name from "
+        "`appliance doctor` (empty = the system default)"
+    )
 
 
 def find_device(pa: Any, spec: str, *, output: bool) -> dict[str, Any]:
@@ -65,16 +67,19 @@ def find_device(pa: Any, spec: str, *, output: bool) -> dict[str, Any]:
             info = pa.get_device_info_by_index(int(spec))
             if info[key] > 0:
                 return info
-            raise MissingResource(ErrorKind.AUDIO, f"audio device {spec} ({info.get('name')}) has no {kind} "
-                                                   "channels", _device_fix(kind))
+            raise MissingResource(
+                ErrorKind.AUDIO, f"audio device {spec} ({info.get('name')}) has no {kind} channels", _device_fix(kind)
+            )
     except (OSError, ValueError) as exc:
-        raise MissingResource(ErrorKind.AUDIO, f"no {kind} audio device {spec or '(default)'} ({exc})",
-                              _device_fix(kind)) from exc
+        raise MissingResource(
+            ErrorKind.AUDIO, f"no {kind} audio device {spec or '(default)'} ({exc})", _device_fix(kind)
+        ) from exc
     matches = [d for d in list_devices(pa) if spec.lower() in str(d["name"]).lower() and d[key] > 0]
     if not matches:
         names = ", ".join(f"{d['index']}: {d['name']}" for d in list_devices(pa) if d[key] > 0) or "none"
-        raise MissingResource(ErrorKind.AUDIO, f"no {kind} audio device matches {spec!r} (have: {names})",
-                              _device_fix(kind))
+        raise MissingResource(
+            ErrorKind.AUDIO, f"no {kind} audio device matches {spec!r} (have: {names})", _device_fix(kind)
+        )
     return matches[0]
 
 
@@ -99,19 +104,26 @@ class PyAudioMicrophone:
         native = int(info["defaultSampleRate"])
         most = max(1, min(2, int(info["maxInputChannels"])))
         tried = []
-        for rate, channels in dict.fromkeys([(native, 1), (native, most), (48000, 1), (48000, 2),
-                                             (44100, 1), (44100, 2), (16000, 1), (16000, 2)]):
+        for rate, channels in dict.fromkeys(
+            [(native, 1), (native, most), (48000, 1), (48000, 2), (44100, 1), (44100, 2), (16000, 1), (16000, 2)]
+        ):
             if channels > int(info["maxInputChannels"]):
                 continue
             try:
-                stream = self._pa.open(format=pyaudio.paInt16, channels=channels, rate=rate, input=True,
-                                       input_device_index=int(info["index"]),
-                                       frames_per_buffer=max(1, int(rate * block_seconds)))
+                stream = self._pa.open(
+                    format=pyaudio.paInt16,
+                    channels=channels,
+                    rate=rate,
+                    input=True,
+                    input_device_index=int(info["index"]),
+                    frames_per_buffer=max(1, int(rate * block_seconds)),
+                )
                 return stream, rate, channels
             except (OSError, ValueError) as exc:
                 tried.append(f"{rate} Hz x{channels}: {exc}")
-        raise ApplianceError(ErrorKind.AUDIO, f"microphone {self.device_name!r} accepts none of the formats "
-                                              f"tried ({'; '.join(tried)})")
+        raise ApplianceError(
+            ErrorKind.AUDIO, f"microphone {self.device_name!r} accepts none of the formats tried ({'; '.join(tried)})"
+        )
 
     def frames(self) -> Iterator[np.ndarray]:
         resampler = StreamResampler(self.rate, SAMPLE_RATE)
@@ -172,9 +184,14 @@ class PyAudioSpeaker:
                 continue
             block = max(1, rate * self.block_ms // 1000)
             try:
-                self._stream = self._pa.open(format=self._pyaudio.paInt16, channels=channels, rate=rate,
-                                             output=True, output_device_index=self.device_index,
-                                             frames_per_buffer=block)
+                self._stream = self._pa.open(
+                    format=self._pyaudio.paInt16,
+                    channels=channels,
+                    rate=rate,
+                    output=True,
+                    output_device_index=self.device_index,
+                    frames_per_buffer=block,
+                )
             except (OSError, ValueError) as exc:
                 tried.append(f"{rate} Hz x{channels}: {exc}")
                 continue
@@ -182,8 +199,7 @@ class PyAudioSpeaker:
                 self._resamplers.clear()
             self.rate, self.channels, self.block = rate, channels, block
             return self._stream
-        raise ApplianceError(ErrorKind.AUDIO, f"cannot open the speaker {self.device_name!r} "
-                                              f"({'; '.join(tried)})")
+        raise ApplianceError(ErrorKind.AUDIO, f"cannot open the speaker {self.device_name!r} ({'; '.join(tried)})")
 
     def play(self, pcm: np.ndarray, rate: int, cancel: CancelToken | None = None) -> bool:
         with self._lock:
@@ -195,7 +211,7 @@ class PyAudioSpeaker:
             for start in range(0, len(pcm), self.block):
                 if cancel is not None and cancel.cancelled:
                     return False
-                block = pcm[start:start + self.block]
+                block = pcm[start : start + self.block]
                 if self.channels > 1:
                     block = np.repeat(block, self.channels)
                 try:

@@ -133,8 +133,7 @@ class WavSpeaker:
     Playback is paced like a device: ``play`` returns when the audio would have been heard, so a cancel
     mid-sentence cuts it there and the file holds only what was heard."""
 
-    def __init__(self, path: str | Path | None, rate: int = 24_000, pace: float = 1.0,
-                 block_ms: int = 40) -> None:
+    def __init__(self, path: str | Path | None, rate: int = 24_000, pace: float = 1.0, block_ms: int = 40) -> None:
         self.rate = rate
         self.pace = pace
         self.block = max(1, rate * block_ms // 1000)
@@ -161,15 +160,18 @@ class WavSpeaker:
     def play(self, pcm: np.ndarray, rate: int, cancel: CancelToken | None = None) -> bool:
         if len(pcm) == 0:
             return not (cancel and cancel.cancelled)
-        out = pcm if rate == self.rate else float_to_int16(
-            self._resampler(rate).process(pcm.astype(np.float32) / 32768.0))
+        out = (
+            pcm
+            if rate == self.rate
+            else float_to_int16(self._resampler(rate).process(pcm.astype(np.float32) / 32768.0))
+        )
         with self._lock:
             heard = max(self._busy_until, time.monotonic()) if self.pace > 0 else time.monotonic()
             self.journal.append((heard, self.samples_written, len(out)))
         for start in range(0, len(out), self.block):
             if cancel is not None and cancel.cancelled:
                 return False
-            block = out[start:start + self.block]
+            block = out[start : start + self.block]
             now = time.monotonic()
             with self._lock:
                 if self._writer is not None:
@@ -177,8 +179,9 @@ class WavSpeaker:
                 self.samples_written += len(block)
                 if self.first_sample_at is None:
                     self.first_sample_at = now
-                self._busy_until = max(self._busy_until, now) + (len(block) / self.rate / self.pace
-                                                                 if self.pace > 0 else 0.0)
+                self._busy_until = max(self._busy_until, now) + (
+                    len(block) / self.rate / self.pace if self.pace > 0 else 0.0
+                )
             # Like a device with a short buffer: block until the audio before this block has been heard.
             self._wait_until(self._busy_until - len(block) / self.rate / max(self.pace, 1e-9), cancel)
         return not (cancel and cancel.cancelled)

@@ -41,8 +41,10 @@ def _read(path: Path, max_bytes: int) -> bytes:
 
 def _require_jpeg_name(path: Path) -> None:
     if path.suffix.lower() not in EXTENSIONS:
-        raise CameraError(f"{path}: only JPEG images (.jpg, .jpeg) are supported "
-                          f"(convert it first, e.g. `convert {path.name} {path.stem}.jpg`)")
+        raise CameraError(
+            f"{path}: only JPEG images (.jpg, .jpeg) are supported "
+            f"(convert it first, e.g. `convert {path.name} {path.stem}.jpg`)"
+        )
 
 
 class FileCamera:

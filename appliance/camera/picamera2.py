@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 
 CLOSE_WAIT = 1.0  # seconds close() waits for a capture in progress
 
-INSTALL_HINT = ("picamera2 is not available: on Raspberry Pi OS install it with "
-                "`sudo apt install python3-picamera2` and create the venv with --system-site-packages")
+INSTALL_HINT = (
+    "picamera2 is not available: on Raspberry Pi OS install it with "
+    "`sudo apt install python3-picamera2` and create the venv with --system-site-packages"
+)
 
 
 def import_picamera2() -> ModuleType:
@@ -65,8 +67,10 @@ def describe_open_error(exc: BaseException, camera_num: int) -> str:
         seen = seen.__cause__ or seen.__context__
     text = " ".join(str(e) for e in chain).lower()
     if any(isinstance(e, IndexError) for e in chain) or "not found" in text or "no camera" in text:
-        return (f"no camera is attached (camera {camera_num} not found; check the ribbon cable and "
-                "that `rpicam-hello --list-cameras` lists it)")
+        return (
+            f"no camera is attached (camera {camera_num} not found; check the ribbon cable and "
+            "that `rpicam-hello --list-cameras` lists it)"
+        )
     if "busy" in text or "in use" in text or "-16" in text or "acquire" in text:
         return "the camera is busy: another program is using it"
     return f"the camera could not be opened ({chain[-1].__class__.__name__}: {chain[-1]})"
@@ -178,8 +182,7 @@ class Picamera2Camera:
         except Exception as exc:  # IndexError (no camera), RuntimeError (busy, init failed)
             raise CameraError(describe_open_error(exc, num)) from exc
         try:
-            config = camera.create_still_configuration(main={"size": (self.settings.width,
-                                                                      self.settings.height)})
+            config = camera.create_still_configuration(main={"size": (self.settings.width, self.settings.height)})
             camera.configure(config)
             camera.start()
         except Exception as exc:

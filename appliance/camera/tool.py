@@ -43,7 +43,7 @@ TOOL_PARAMETERS: dict[str, Any] = {
     "properties": {
         "question": {
             "type": "string",
-            "description": "What to look for in the photo, e.g. \"what is the person holding?\"",
+            "description": 'What to look for in the photo, e.g. "what is the person holding?"',
         },
     },
     "required": [],
@@ -134,6 +134,7 @@ def _keep_for_debugging(jpeg: bytes, directory: Path) -> None:
 
 # --- the optional separate vision request --------------------------------------------------------------
 
+
 def _client(settings: Settings) -> Any:
     if client_factory is not None:
         return client_factory(settings)
@@ -157,10 +158,15 @@ def _describe_separately(ctx: ToolContext, settings: Settings, prompt: str, url:
         response = client.responses.create(
             model=model,
             instructions=VISION_INSTRUCTIONS,
-            input=[{"role": "user", "content": [
-                {"type": "input_text", "text": prompt},
-                {"type": "input_image", "image_url": url, "detail": camera_settings.detail},
-            ]}],
+            input=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": prompt},
+                        {"type": "input_image", "image_url": url, "detail": camera_settings.detail},
+                    ],
+                }
+            ],
             store=False,  # the image stays out of any stored conversation
             max_output_tokens=300,
         )

@@ -14,8 +14,12 @@ from .policy import Action, EndOfTurn, EndReason, TurnPolicy
 
 log = logging.getLogger(__name__)
 
-_OUTCOMES = {EndReason.COMPLETE: Outcome.SPEECH_ENDED, EndReason.PAUSE: Outcome.SPEECH_ENDED,
-             EndReason.MAX_LENGTH: Outcome.MAX_LENGTH, EndReason.NO_SPEECH: Outcome.NO_SPEECH}
+_OUTCOMES = {
+    EndReason.COMPLETE: Outcome.SPEECH_ENDED,
+    EndReason.PAUSE: Outcome.SPEECH_ENDED,
+    EndReason.MAX_LENGTH: Outcome.MAX_LENGTH,
+    EndReason.NO_SPEECH: Outcome.NO_SPEECH,
+}
 
 
 class SemanticPolicy:
@@ -29,9 +33,14 @@ class SemanticPolicy:
 
     def _new(self, start_timeout: float) -> TurnDetector:
         e = self._settings
-        policy = TurnPolicy(short_pause=e.short_pause, long_pause=e.long_pause, threshold=e.turn_threshold,
-                            start_timeout=start_timeout, max_seconds=e.max_seconds,
-                            min_speech_seconds=e.min_speech_seconds)
+        policy = TurnPolicy(
+            short_pause=e.short_pause,
+            long_pause=e.long_pause,
+            threshold=e.turn_threshold,
+            start_timeout=start_timeout,
+            max_seconds=e.max_seconds,
+            min_speech_seconds=e.min_speech_seconds,
+        )
         return TurnDetector(policy, self._model)
 
     def set_model(self, model: TurnModel | None) -> None:

@@ -17,8 +17,9 @@ class PressButton:
     A long press fires as soon as the button has been held ``long_press_seconds`` (the user gets feedback
     without letting go); its release is then not a short press."""
 
-    def __init__(self, pin: int, long_press_seconds: float, on_press: Callable[[str], None],
-                 bounce_time: float | None = 0.03) -> None:
+    def __init__(
+        self, pin: int, long_press_seconds: float, on_press: Callable[[str], None], bounce_time: float | None = 0.03
+    ) -> None:
         self._on_press = on_press
         self._held = False
         self._lock = threading.Lock()

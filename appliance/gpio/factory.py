@@ -35,8 +35,9 @@ def setup_pin_factory(name: str = "") -> str:
                 os.environ["GPIOZERO_PIN_FACTORY"] = name  # how gpiozero names a factory
             Device.ensure_pin_factory()
     except (BadPinFactory, ImportError, OSError, RuntimeError) as exc:
-        log.info("gpio: pin factory %s unavailable (%s); using gpiozero's mock pins (simulation)",
-                 name or "(default)", exc)
+        log.info(
+            "gpio: pin factory %s unavailable (%s); using gpiozero's mock pins (simulation)", name or "(default)", exc
+        )
         _use_mock()
         return "MockFactory"
     return type(Device.pin_factory).__name__

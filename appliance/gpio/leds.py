@@ -48,8 +48,9 @@ PATTERNS: dict[str, Look] = {
     # the microphone is off: a short blink every two seconds, red
     "muted": Look(status="slow_blink", pwm=0.0, rgb=(1.0, 0.0, 0.0), blink_on=0.1, blink_off=1.9),
     # something went wrong: fast red flashing for a moment
-    "error": Look(status="blink", pwm=0.0, pwm_pulse=0.1, rgb=(1.0, 0.0, 0.0), rgb_pulse=0.1,
-                  blink_on=0.1, blink_off=0.1),
+    "error": Look(
+        status="blink", pwm=0.0, pwm_pulse=0.1, rgb=(1.0, 0.0, 0.0), rgb_pulse=0.1, blink_on=0.1, blink_off=0.1
+    ),
 }
 
 ERROR_SECONDS = 1.5
@@ -115,8 +116,9 @@ class Leds:
                 self.pwm.value = look.pwm
         if self.rgb is not None:
             if look.rgb_pulse:
-                self.rgb.pulse(fade_in_time=look.rgb_pulse, fade_out_time=look.rgb_pulse,
-                               on_color=look.rgb, off_color=(0, 0, 0))
+                self.rgb.pulse(
+                    fade_in_time=look.rgb_pulse, fade_out_time=look.rgb_pulse, on_color=look.rgb, off_color=(0, 0, 0)
+                )
             else:
                 self.rgb.color = look.rgb
 

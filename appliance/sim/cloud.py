@@ -84,8 +84,14 @@ class Json(Reply):
         handler.wfile.write(data)
 
 
-def Status(status: int, message: str = "", *, retry_after: float | None = None,
-           code: str | None = None, error_type: str = "error") -> Json:
+def Status(
+    status: int,
+    message: str = "",
+    *,
+    retry_after: float | None = None,
+    code: str | None = None,
+    error_type: str = "error",
+) -> Json:
     """An API error in OpenAI's shape (ElevenLabs SDKs read the status and body too)."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     body = {"error": {"message": message or f"status {status}", "type": error_type, "code": code}}
@@ -213,8 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             Status(404, f"no route {self.command} {path}").send(self)
             return
-        request = self.server.cloud._record(route, self.command, self.path, dict(self.headers.items()),
-                                            body, self.connection_id)
+        request = self.server.cloud._record(
+            route, self.command, self.path, dict(self.headers.items()), body, self.connection_id
+        )
         reply = self.server.cloud._next_reply(route, request)
         if reply.ttfb and self.server.stall_wait(reply.ttfb):
             return
@@ -262,8 +269,9 @@ class FakeCloud:
 
     def __init__(self) -> None:
         self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fakecloud", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fakecloud", daemon=True
+        )
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[Reply | Handler]] = defaultdict(deque)
         self._defaults: dict[str, Handler] = {}
@@ -341,12 +349,14 @@ class FakeCloud:
                 self._cond.wait(remaining)
 
     # --- internals
-    def _record(self, route: str, method: str, path: str, headers: dict[str, str], body: bytes,
-                connection: int) -> Request:
+    def _record(
+        self, route: str, method: str, path: str, headers: dict[str, str], body: bytes, connection: int
+    ) -> Request:
         with self._cond:
             self._counts[route] += 1
-            request = Request(self._counts[route], route, method, path,
-                              {k.lower(): v for k, v in headers.items()}, body, connection)
+            request = Request(
+                self._counts[route], route, method, path, {k.lower(): v for k, v in headers.items()}, body, connection
+            )
             self.requests.append(request)
             self._cond.notify_all()
             return request

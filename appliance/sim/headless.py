@@ -30,33 +30,54 @@ class Run:
 
 
 def appliance_env(extra: dict[str, str] | None = None, home: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("APPLIANCE_", "OPENAI_", "ELEVENLABS_", "GPIOZERO_"))}
-    env.update({"GPIOZERO_PIN_FACTORY": "mock", "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin",
-                "PYTHONUNBUFFERED": "1"})
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("APPLIANCE_", "OPENAI_", "ELEVENLABS_", "GPIOZERO_"))
+    }
+    env.update({"GPIOZERO_PIN_FACTORY": "mock", "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin", "PYTHONUNBUFFERED": "1"})
     if home is not None:
         env["XDG_CACHE_HOME"] = str(home / "cache")
     env.update(extra or {})
     return env
 
 
-def start(tmp_path: Path, mic: Path, *args: str, env: dict[str, str] | None = None,
-          config: str | None = None) -> tuple[subprocess.Popen[str], Path, Path]:
+def start(
+    tmp_path: Path, mic: Path, *args: str, env: dict[str, str] | None = None, config: str | None = None
+) -> tuple[subprocess.Popen[str], Path, Path]:
     events = tmp_path / "events.jsonl"
     speaker = tmp_path / "speaker.wav"
-    cmd = [sys.executable, "-m", "appliance", "run", "--mic", str(mic), "--speaker", str(speaker),
-           "--events", str(events), "--state-dir", str(tmp_path / "state"), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "appliance",
+        "run",
+        "--mic",
+        str(mic),
+        "--speaker",
+        str(speaker),
+        "--events",
+        str(events),
+        "--state-dir",
+        str(tmp_path / "state"),
+        *args,
+    ]
     if config is not None:
         path = tmp_path / "config.toml"
         path.write_text(config)
         cmd[4:4] = ["--config", str(path)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env or appliance_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env or appliance_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     return proc, events, speaker
 
 
-def run(tmp_path: Path, mic: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120,
-        config: str | None = None) -> Run:
+def run(
+    tmp_path: Path,
+    mic: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    config: str | None = None,
+) -> Run:
     proc, events, speaker = start(tmp_path, mic, *args, env=env, config=config)
     try:
         _out, err = proc.communicate(timeout=timeout)

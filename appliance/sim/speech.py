@@ -24,14 +24,27 @@ def pcm(seconds: float, rate: int = 24000, seed: int = 0) -> bytes:
 
 
 def chunks(data: bytes, size: int) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-def tts(data: bytes, *, chunk: int = 4801, delay: float = 0.0, ttfb: float = 0.0,
-        disconnect_after: int | None = None, stall_after: int | None = None) -> Stream:
+def tts(
+    data: bytes,
+    *,
+    chunk: int = 4801,
+    delay: float = 0.0,
+    ttfb: float = 0.0,
+    disconnect_after: int | None = None,
+    stall_after: int | None = None,
+) -> Stream:
     """Chunked raw PCM like /v1/text-to-speech/{voice}/stream (odd chunk sizes split samples)."""
-    return Stream(chunks(data, chunk), content_type="audio/pcm", delay=delay, ttfb=ttfb,
-                  disconnect_after=disconnect_after, stall_after=stall_after)
+    return Stream(
+        chunks(data, chunk),
+        content_type="audio/pcm",
+        delay=delay,
+        ttfb=ttfb,
+        disconnect_after=disconnect_after,
+        stall_after=stall_after,
+    )
 
 
 def tts_json_error(message: str = "voice_not_found", *, content_type: str = "application/json") -> Json:

@@ -106,8 +106,9 @@ class FakeStreamInputTTS:
             self._default = fault
 
     def start(self) -> FakeStreamInputTTS:
-        self._server = serve(self._handle, self._host, 0, process_request=self._handshake,
-                             compression=None, ping_interval=None)
+        self._server = serve(
+            self._handle, self._host, 0, process_request=self._handshake, compression=None, ping_interval=None
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-tts-ws", daemon=True)
         self._thread.start()
         return self
@@ -205,7 +206,7 @@ class FakeStreamInputTTS:
             seed = self._generation
         pcm = tone_for(text, rate, seed)
         half = (len(text) + 1) // 2
-        pieces = [(text[:half], pcm[: len(pcm) // 4 * 2]), (text[half:], pcm[len(pcm) // 4 * 2:])]
+        pieces = [(text[:half], pcm[: len(pcm) // 4 * 2]), (text[half:], pcm[len(pcm) // 4 * 2 :])]
         for chars, audio in pieces:
             if not chars:
                 continue
@@ -222,10 +223,21 @@ class FakeStreamInputTTS:
                     pass
                 return False
             starts = [i * MS_PER_CHAR for i in range(len(chars))]
-            alignment = {"chars": list(chars), "charStartTimesMs": starts,
-                         "charDurationsMs": [MS_PER_CHAR] * len(chars)}
-            ws.send(json.dumps({"audio": base64.b64encode(audio).decode(), "isFinal": None,
-                                "alignment": alignment, "normalizedAlignment": alignment}))
+            alignment = {
+                "chars": list(chars),
+                "charStartTimesMs": starts,
+                "charDurationsMs": [MS_PER_CHAR] * len(chars),
+            }
+            ws.send(
+                json.dumps(
+                    {
+                        "audio": base64.b64encode(audio).decode(),
+                        "isFinal": None,
+                        "alignment": alignment,
+                        "normalizedAlignment": alignment,
+                    }
+                )
+            )
             conn.audio_messages += 1
         return True
 

@@ -68,8 +68,11 @@ def _synth_espeak(text: str, speed: float) -> np.ndarray:
     _version("espeak")  # fails clearly when espeak-ng is missing
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "e.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(round(165 * speed)), "-w", str(out), "--", text],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", str(round(165 * speed)), "-w", str(out), "--", text],
+            check=True,
+            capture_output=True,
+        )
         with wave.open(str(out), "rb") as w:
             rate = w.getframerate()
             audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
@@ -103,8 +106,15 @@ def _voice(text: str, voice: str, speed: float) -> np.ndarray:
     return pcm
 
 
-def synth(text: str, *, voice: str = "piper", speed: float = 1.0, gain_db: float = 0.0,
-          noise_db: float | None = None, seed: int = 0) -> np.ndarray:
+def synth(
+    text: str,
+    *,
+    voice: str = "piper",
+    speed: float = 1.0,
+    gain_db: float = 0.0,
+    noise_db: float | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """``text`` spoken as 16 kHz mono int16 (a new array each call).
 
     ``speed`` > 1 speaks faster; ``gain_db`` scales the voice; ``noise_db`` adds seeded white noise whose RMS
@@ -132,15 +142,16 @@ def noise(seconds: float, level_db: float = -50.0, seed: int = 0) -> np.ndarray:
     return np.clip(np.round(samples), -32768, 32767).astype(np.int16)
 
 
-def room(speech: np.ndarray, snr_db: float | None = None, seed: int = 0, lead: float = 0.6,
-         tail: float = 1.0) -> np.ndarray:
+def room(
+    speech: np.ndarray, snr_db: float | None = None, seed: int = 0, lead: float = 0.6, tail: float = 1.0
+) -> np.ndarray:
     """``speech`` as a microphone in a room hears it: a noise floor before (``lead`` s), under and after it
     (``tail`` s). The floor is -60 dBFS, or ``snr_db`` below the speech's RMS. Microphones never deliver
     digital silence, and exact zeros change what the wake word model sees."""
     voiced = speech[speech != 0].astype(np.float64)
-    rms = np.sqrt(np.mean(voiced ** 2)) if len(voiced) else 1.0
+    rms = np.sqrt(np.mean(voiced**2)) if len(voiced) else 1.0
     level = -60.0 if snr_db is None else 20 * np.log10(rms / 32767) - snr_db
-    body = np.clip(speech + noise(len(speech) / RATE, level, seed=seed + 1)[:len(speech)], -32768, 32767)
+    body = np.clip(speech + noise(len(speech) / RATE, level, seed=seed + 1)[: len(speech)], -32768, 32767)
     return concat(noise(lead, level, seed=seed), body, noise(tail, level, seed=seed + 2))
 
 
@@ -155,7 +166,7 @@ def voiced_span(pcm: np.ndarray, floor_db: float = -40.0) -> tuple[float, float]
     n = len(pcm) // win
     if n == 0:
         return 0.0, 0.0
-    rms = np.sqrt(np.mean(pcm[:n * win].astype(np.float64).reshape(n, win) ** 2, axis=1))
+    rms = np.sqrt(np.mean(pcm[: n * win].astype(np.float64).reshape(n, win) ** 2, axis=1))
     loud = np.flatnonzero(rms > 32767 * 10 ** (floor_db / 20))
     if len(loud) == 0:
         return 0.0, 0.0

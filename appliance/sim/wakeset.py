@@ -37,8 +37,7 @@ TALK = (
     "Remind me to call my sister about the birthday party.",
 )
 #: piper's voice, then espeak-ng voices and variants (the unit tests use piper and plain espeak en-us)
-VOICES = ("piper", "espeak:en-us+m3", "espeak:en-us+f2", "espeak:en-gb", "espeak:en-gb-scotland+m2",
-          "espeak:en-us+f4")
+VOICES = ("piper", "espeak:en-us+m3", "espeak:en-us+f2", "espeak:en-gb", "espeak:en-gb-scotland+m2", "espeak:en-us+f4")
 SPEEDS = (0.85, 1.0, 1.2)
 CONDITIONS = ("clean", "pink10", "pink5", "far")
 
@@ -73,8 +72,11 @@ def _espeak(text: str, name: str, speed: float) -> np.ndarray:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "e.wav"
-            subprocess.run(["espeak-ng", "-v", name, "-s", str(round(165 * speed)), "-w", str(out), "--", text],
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["espeak-ng", "-v", name, "-s", str(round(165 * speed)), "-w", str(out), "--", text],
+                check=True,
+                capture_output=True,
+            )
             with wave.open(str(out), "rb") as w:
                 rate = w.getframerate()
                 audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
@@ -142,13 +144,19 @@ def render(sample: Sample, lead: float = 1.5, tail: float = 1.0) -> np.ndarray:
     return np.clip(np.round(x), -32768, 32767).astype(np.int16)
 
 
-def samples(*, voices: tuple[str, ...] = VOICES, speeds: tuple[float, ...] = SPEEDS,
-            conditions: tuple[str, ...] = CONDITIONS, negatives: tuple[str, ...] = NEAR_MISSES + TALK,
-            seed: int = 0) -> list[Sample]:
+def samples(
+    *,
+    voices: tuple[str, ...] = VOICES,
+    speeds: tuple[float, ...] = SPEEDS,
+    conditions: tuple[str, ...] = CONDITIONS,
+    negatives: tuple[str, ...] = NEAR_MISSES + TALK,
+    seed: int = 0,
+) -> list[Sample]:
     """Every (text, voice, speed, condition), each with its own seed."""
     out = []
     for i, (text, voice, speed, condition) in enumerate(
-            (t, v, s, c) for t in (WAKE, *negatives) for v in voices for s in speeds for c in conditions):
+        (t, v, s, c) for t in (WAKE, *negatives) for v in voices for s in speeds for c in conditions
+    ):
         out.append(Sample(text, voice, speed, condition, seed * 100_000 + i))
     return out
 
@@ -164,8 +172,12 @@ class Scored:
     seconds: float
 
 
-def score_all(items: list[Sample], detector: WakeDetectorWithScores, model: str = "hey_jarvis",
-              frontend: Callable[[], FrontEnd] | None = None) -> list[Scored]:
+def score_all(
+    items: list[Sample],
+    detector: WakeDetectorWithScores,
+    model: str = "hey_jarvis",
+    frontend: Callable[[], FrontEnd] | None = None,
+) -> list[Scored]:
     """Each clip through a fresh front end (when given) and the reset detector; the best score is kept, so
     recall and false wakes at any threshold follow from one run."""
     out = []
@@ -175,7 +187,7 @@ def score_all(items: list[Sample], detector: WakeDetectorWithScores, model: str 
         detector.reset()
         best = 0.0
         for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-            frame = audio[i:i + FRAME_SAMPLES]
+            frame = audio[i : i + FRAME_SAMPLES]
             if fe is not None:
                 frame = fe.process(frame)
             detector.process(frame)
@@ -209,6 +221,13 @@ def summarize(scored: list[Scored], threshold: float) -> list[Summary]:
         mine = [s for s in scored if condition in ("all", s.sample.condition)]
         pos = [s for s in mine if s.sample.positive]
         neg = [s for s in mine if not s.sample.positive]
-        rows.append(Summary(condition, sum(s.score >= threshold for s in pos), len(pos),
-                            sum(s.score >= threshold for s in neg), sum(s.seconds for s in neg)))
+        rows.append(
+            Summary(
+                condition,
+                sum(s.score >= threshold for s in pos),
+                len(pos),
+                sum(s.score >= threshold for s in neg),
+                sum(s.seconds for s in neg),
+            )
+        )
     return rows

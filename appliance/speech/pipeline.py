@@ -46,8 +46,16 @@ class _Job:
 
 
 class SpeechPipeline:
-    def __init__(self, synth: Synthesizer, speaker: Speaker, settings: TtsSettings, phrases: PhraseCache, *,
-                 volume: Callable[[], float] = lambda: 1.0, cache_phrases: bool = True) -> None:
+    def __init__(
+        self,
+        synth: Synthesizer,
+        speaker: Speaker,
+        settings: TtsSettings,
+        phrases: PhraseCache,
+        *,
+        volume: Callable[[], float] = lambda: 1.0,
+        cache_phrases: bool = True,
+    ) -> None:
         self.synth = synth
         self.speaker = speaker
         self.settings = settings
@@ -62,13 +70,19 @@ class SpeechPipeline:
 
     # --- ports.Speech ------------------------------------------------------------------------------
 
-    def speak(self, sentences: Iterator[str], cancel: CancelToken, emit: Emit,
-              on_first_audio: Callable[[], None] | None = None) -> SpeechResult:
+    def speak(
+        self,
+        sentences: Iterator[str],
+        cancel: CancelToken,
+        emit: Emit,
+        on_first_audio: Callable[[], None] | None = None,
+    ) -> SpeechResult:
         result = SpeechResult()
         jobs: queue.Queue[Any] = queue.Queue()
         slots = threading.Semaphore(2)  # the sentence playing + the one being fetched
-        fetcher = threading.Thread(target=self._fetch, args=(sentences, jobs, slots, cancel, emit, result),
-                                   name="tts-fetch", daemon=True)
+        fetcher = threading.Thread(
+            target=self._fetch, args=(sentences, jobs, slots, cancel, emit, result), name="tts-fetch", daemon=True
+        )
         fetcher.start()
         try:
             while True:
@@ -100,8 +114,15 @@ class SpeechPipeline:
 
     # --- fetching ----------------------------------------------------------------------------------
 
-    def _fetch(self, sentences: Iterator[str], jobs: queue.Queue[Any], slots: threading.Semaphore,
-               cancel: CancelToken, emit: Emit, result: SpeechResult) -> None:
+    def _fetch(
+        self,
+        sentences: Iterator[str],
+        jobs: queue.Queue[Any],
+        slots: threading.Semaphore,
+        cancel: CancelToken,
+        emit: Emit,
+        result: SpeechResult,
+    ) -> None:
         previous = ""
         dead = False  # synthesis refused for this turn (key, quota, or unreachable)
         try:
@@ -213,8 +234,9 @@ class SpeechPipeline:
 
     # --- playing -----------------------------------------------------------------------------------
 
-    def _play_job(self, job: _Job, cancel: CancelToken, result: SpeechResult,
-                  on_first_audio: Callable[[], None] | None) -> bool:
+    def _play_job(
+        self, job: _Job, cancel: CancelToken, result: SpeechResult, on_first_audio: Callable[[], None] | None
+    ) -> bool:
         carry = b""
         played = False
         while True:
@@ -268,4 +290,3 @@ class SpeechPipeline:
 @dataclass
 class _Failure:
     error: ApplianceError
-

@@ -63,9 +63,18 @@ class StreamingSpeech:
     wants_fragments = True
     """The turn asks the assistant for fragments (a few words at a time), not whole sentences."""
 
-    def __init__(self, connect: Callable[[], StreamInputConnection], fallback: SpeechPipeline, speaker: Speaker,
-                 *, timeout: float, open_timeout: float = 3.0, volume: Callable[[], float] = lambda: 1.0,
-                 idle_seconds: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], StreamInputConnection],
+        fallback: SpeechPipeline,
+        speaker: Speaker,
+        *,
+        timeout: float,
+        open_timeout: float = 3.0,
+        volume: Callable[[], float] = lambda: 1.0,
+        idle_seconds: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``connect`` makes an unopened connection; ``timeout``: seconds without audio while text waits to be
         spoken before the socket counts as stalled; ``idle_seconds``: how long a connection opened ahead
         (``prepare``) is kept for a turn that has not started."""
@@ -125,9 +134,16 @@ class StreamingSpeech:
     def phrase(self, key: str, cancel: CancelToken | None = None) -> None:
         self.fallback.phrase(key, cancel)
 
-    def speak(self, pieces: Iterator[str], cancel: CancelToken, emit: Emit,
-              on_first_audio: Callable[[], None] | None = None, *, deadline: Deadline | None = None,
-              timings: TurnTimings | None = None) -> SpeechResult:
+    def speak(
+        self,
+        pieces: Iterator[str],
+        cancel: CancelToken,
+        emit: Emit,
+        on_first_audio: Callable[[], None] | None = None,
+        *,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
+    ) -> SpeechResult:
         deadline = deadline or Deadline.unlimited()
         result = SpeechResult()
         answer = _Answer()
@@ -136,8 +152,9 @@ class StreamingSpeech:
         except ApplianceError as exc:
             return self._whole_over_http(exc, pieces, cancel, emit, on_first_audio, result)
         remove = cancel.on_cancel(conn.close)
-        producer = threading.Thread(target=self._produce, args=(pieces, conn, answer, cancel, emit, result),
-                                    name="tts-ws-send", daemon=True)
+        producer = threading.Thread(
+            target=self._produce, args=(pieces, conn, answer, cancel, emit, result), name="tts-ws-send", daemon=True
+        )
         producer.start()
         try:
             self._play(conn, answer, cancel, result, on_first_audio)
@@ -155,8 +172,15 @@ class StreamingSpeech:
 
     # --- sending
 
-    def _produce(self, pieces: Iterator[str], conn: StreamInputConnection, answer: _Answer, cancel: CancelToken,
-                 emit: Emit, result: SpeechResult) -> None:
+    def _produce(
+        self,
+        pieces: Iterator[str],
+        conn: StreamInputConnection,
+        answer: _Answer,
+        cancel: CancelToken,
+        emit: Emit,
+        result: SpeechResult,
+    ) -> None:
         splitter = SentenceSplitter()
         raw = ""
         sent = 0
@@ -223,8 +247,14 @@ class StreamingSpeech:
 
     # --- playing
 
-    def _play(self, conn: StreamInputConnection, answer: _Answer, cancel: CancelToken, result: SpeechResult,
-              on_first_audio: Callable[[], None] | None) -> int:
+    def _play(
+        self,
+        conn: StreamInputConnection,
+        answer: _Answer,
+        cancel: CancelToken,
+        result: SpeechResult,
+        on_first_audio: Callable[[], None] | None,
+    ) -> int:
         """Play until the final message; returns the characters spoken. Raises ApplianceError (carrying the
         characters spoken so far) when the socket fails."""
         spoken = 0
@@ -270,9 +300,17 @@ class StreamingSpeech:
 
     # --- failures
 
-    def _after_failure(self, exc: ApplianceError, conn: StreamInputConnection, answer: _Answer, spoken: int,
-                       cancel: CancelToken, emit: Emit, on_first_audio: Callable[[], None] | None,
-                       result: SpeechResult) -> None:
+    def _after_failure(
+        self,
+        exc: ApplianceError,
+        conn: StreamInputConnection,
+        answer: _Answer,
+        spoken: int,
+        cancel: CancelToken,
+        emit: Emit,
+        on_first_audio: Callable[[], None] | None,
+        result: SpeechResult,
+    ) -> None:
         fatal = exc.kind in (ErrorKind.AUTH, ErrorKind.QUOTA)
         heard = result.first_audio is not None
         with answer.lock:
@@ -292,16 +330,24 @@ class StreamingSpeech:
                 result.failed.append(sentence)
             return
         rest = _drain(answer.queue, skip=resume, cancel=cancel)
-        more = self.fallback.speak(rest, cancel, _without_sentences(emit),
-                                   on_first_audio=None if heard else on_first_audio)
+        more = self.fallback.speak(
+            rest, cancel, _without_sentences(emit), on_first_audio=None if heard else on_first_audio
+        )
         if result.first_audio is None:
             result.first_audio = more.first_audio
         result.spoken += more.spoken
         result.failed += more.failed
         result.interrupted = result.interrupted or more.interrupted
 
-    def _whole_over_http(self, exc: ApplianceError, pieces: Iterator[str], cancel: CancelToken, emit: Emit,
-                         on_first_audio: Callable[[], None] | None, result: SpeechResult) -> SpeechResult:
+    def _whole_over_http(
+        self,
+        exc: ApplianceError,
+        pieces: Iterator[str],
+        cancel: CancelToken,
+        emit: Emit,
+        on_first_audio: Callable[[], None] | None,
+        result: SpeechResult,
+    ) -> SpeechResult:
         fatal = exc.kind in (ErrorKind.AUTH, ErrorKind.QUOTA)
         if fatal:  # HTTP would be refused too: the answer stays text (in the events), reported once
             self._report(exc, emit, fatal, "")

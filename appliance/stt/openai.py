@@ -132,8 +132,14 @@ class OpenAITranscriber:
             raise box["error"]
         return box["result"]
 
-    def transcribe(self, pcm: np.ndarray, cancel: CancelToken, *, deadline: Deadline | None = None,
-                   timings: TurnTimings | None = None) -> str:
+    def transcribe(
+        self,
+        pcm: np.ndarray,
+        cancel: CancelToken,
+        *,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
+    ) -> str:
         from ..llm.client import classify_openai_error, make_timeout, retry_after
 
         wav = to_wav(pcm)

@@ -39,8 +39,9 @@ class _Stream:
 
 
 class StreamingTranscriber:
-    def __init__(self, client: Callable[[], Any], batch: Transcriber, options: RealtimeSttOptions,
-                 emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self, client: Callable[[], Any], batch: Transcriber, options: RealtimeSttOptions, emit: Callable[[Event], None]
+    ) -> None:
         """``client`` returns the OpenAI client the session uses (called off the main loop: the SDK import
         is slow); ``batch`` uploads the recording when the stream fails."""
         self._client = client
@@ -98,8 +99,14 @@ class StreamingTranscriber:
             if session is not None:
                 session.abort()
 
-    def transcribe(self, pcm: np.ndarray, cancel: CancelToken, *, deadline: Deadline | None = None,
-                   timings: TurnTimings | None = None) -> str:
+    def transcribe(
+        self,
+        pcm: np.ndarray,
+        cancel: CancelToken,
+        *,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
+    ) -> str:
         with self._lock:
             stream, self._stream = self._stream, None
         session: RealtimeSession | None = None
@@ -112,8 +119,8 @@ class StreamingTranscriber:
         remove = cancel.on_cancel(session.abort) if session is not None else (lambda: None)
         try:
             result = transcribe_with_fallback(
-                session, pcm, lambda audio: self._batch.transcribe(audio, cancel, deadline=deadline),
-                deadline=deadline)
+                session, pcm, lambda audio: self._batch.transcribe(audio, cancel, deadline=deadline), deadline=deadline
+            )
         finally:
             remove()
         if timings is not None:

@@ -30,9 +30,18 @@ FALLBACK_PHRASE = "timer_done"
 
 
 class Alarm:
-    def __init__(self, speaker: Speaker, speech: Callable[[], Speech | None], emit: Callable[[Event], None],
-                 on_stopped: Callable[[str], None], *, ring_seconds: float, pause_seconds: float = 1.0,
-                 volume: Callable[[], float] = lambda: 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        speaker: Speaker,
+        speech: Callable[[], Speech | None],
+        emit: Callable[[Event], None],
+        on_stopped: Callable[[str], None],
+        *,
+        ring_seconds: float,
+        pause_seconds: float = 1.0,
+        volume: Callable[[], float] = lambda: 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``speech`` is read when an alert starts (the pipeline is built after the app); ``pause_seconds``
         of quiet between two rounds of the alarm."""
         self._speaker = speaker

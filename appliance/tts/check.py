@@ -70,14 +70,18 @@ def checked(chunks: Iterator[bytes], stage: str = "tts") -> Iterator[bytes]:
         total = len(head)
         yield head
     if total % 2:
-        raise ApplianceError(ErrorKind.TTS, f"speech synthesis sent {total} bytes, not whole 16-bit samples",
-                             stage=stage)
+        raise ApplianceError(
+            ErrorKind.TTS, f"speech synthesis sent {total} bytes, not whole 16-bit samples", stage=stage
+        )
 
 
 def _check_head(head: bytes, stage: str) -> None:
     if looks_like_text(head):
-        raise ApplianceError(ErrorKind.TTS, "speech synthesis sent a text document instead of audio: "
-                             + head[:120].decode("utf-8", "replace"), stage=stage)
+        raise ApplianceError(
+            ErrorKind.TTS,
+            "speech synthesis sent a text document instead of audio: " + head[:120].decode("utf-8", "replace"),
+            stage=stage,
+        )
 
 
 def _check_samples(chunk: bytes, stage: str) -> None:

@@ -46,14 +46,22 @@ class ElevenLabsSynth:
                 from elevenlabs.client import ElevenLabs
 
                 if not self.secrets.elevenlabs_api_key:
-                    raise ApplianceError(ErrorKind.AUTH, "ELEVENLABS_API_KEY is not set: add it to "
-                                                         "/etc/appliance/env", stage="tts")
-                timeout = httpx.Timeout(connect=min(5.0, self.settings.timeout), read=self.settings.timeout,
-                                        write=self.settings.timeout, pool=5.0)
+                    raise ApplianceError(
+                        ErrorKind.AUTH, "ELEVENLABS_API_KEY is not set: add it to /etc/appliance/env", stage="tts"
+                    )
+                timeout = httpx.Timeout(
+                    connect=min(5.0, self.settings.timeout),
+                    read=self.settings.timeout,
+                    write=self.settings.timeout,
+                    pool=5.0,
+                )
                 self._http = httpx.Client(timeout=timeout)
-                self._client = ElevenLabs(api_key=self.secrets.elevenlabs_api_key,
-                                          base_url=self.secrets.elevenlabs_base_url or DEFAULT_BASE_URL,
-                                          httpx_client=self._http, timeout=self.settings.timeout)
+                self._client = ElevenLabs(
+                    api_key=self.secrets.elevenlabs_api_key,
+                    base_url=self.secrets.elevenlabs_base_url or DEFAULT_BASE_URL,
+                    httpx_client=self._http,
+                    timeout=self.settings.timeout,
+                )
             return self._client
 
     def warm(self) -> None:
@@ -80,8 +88,11 @@ class ElevenLabsSynth:
 
         client = self._sdk()
         remove = cancel.on_cancel(self.abort)
-        kwargs: dict[str, Any] = {"text": text, "model_id": self.settings.model,
-                                  "output_format": f"pcm_{self.sample_rate}"}
+        kwargs: dict[str, Any] = {
+            "text": text,
+            "model_id": self.settings.model,
+            "output_format": f"pcm_{self.sample_rate}",
+        }
         if previous_text:
             kwargs["previous_text"] = previous_text
         if self.settings.speed != 1.0:
@@ -101,10 +112,15 @@ class ElevenLabsSynth:
             if cancel.cancelled:
                 raise Cancelled(cancel.reason) from exc
             if isinstance(exc, httpx.TimeoutException):
-                raise ApplianceError(ErrorKind.TIMEOUT, f"speech synthesis timed out ({type(exc).__name__})",
-                                     stage="tts", retryable=True) from exc
-            raise ApplianceError(ErrorKind.CONNECTION, f"speech synthesis connection failed "
-                                                       f"({type(exc).__name__})", stage="tts", retryable=True) from exc
+                raise ApplianceError(
+                    ErrorKind.TIMEOUT, f"speech synthesis timed out ({type(exc).__name__})", stage="tts", retryable=True
+                ) from exc
+            raise ApplianceError(
+                ErrorKind.CONNECTION,
+                f"speech synthesis connection failed ({type(exc).__name__})",
+                stage="tts",
+                retryable=True,
+            ) from exc
         finally:
             remove()
 

@@ -49,8 +49,17 @@ class StreamInputConnection:
     """One input-streaming session. ``send`` and ``receive`` may run on different threads; ``close``
     from any thread makes a blocked ``receive`` fail at once."""
 
-    def __init__(self, *, api_key: str, voice_id: str, model: str, rate: int, base_url: str,
-                 chunk_schedule: list[int], speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        voice_id: str,
+        model: str,
+        rate: int,
+        base_url: str,
+        chunk_schedule: list[int],
+        speed: float = 1.0,
+    ) -> None:
         self._api_key = api_key
         self._rate = rate
         query = urlencode({"model_id": model, "output_format": f"pcm_{rate}"})
@@ -72,16 +81,28 @@ class StreamInputConnection:
         CONNECTION, TIMEOUT)."""
         try:
             # entered as the context manager websockets asks for; close() leaves it
-            ws = connect(self.url, additional_headers={"xi-api-key": self._api_key}, open_timeout=timeout,
-                         close_timeout=0.5, compression=None, max_size=2**22, ping_interval=None).__enter__()
+            ws = connect(
+                self.url,
+                additional_headers={"xi-api-key": self._api_key},
+                open_timeout=timeout,
+                close_timeout=0.5,
+                compression=None,
+                max_size=2**22,
+                ping_interval=None,
+            ).__enter__()
         except InvalidStatus as exc:
             raise _status_error(exc.response.status_code) from exc
         except TimeoutError as exc:
-            raise ApplianceError(ErrorKind.TIMEOUT, f"speech WebSocket did not open within {timeout:.1f} s",
-                                 stage=_STAGE, retryable=True) from exc
+            raise ApplianceError(
+                ErrorKind.TIMEOUT, f"speech WebSocket did not open within {timeout:.1f} s", stage=_STAGE, retryable=True
+            ) from exc
         except (OSError, InvalidHandshake) as exc:
-            raise ApplianceError(ErrorKind.CONNECTION, f"speech WebSocket failed to connect ({type(exc).__name__})",
-                                 stage=_STAGE, retryable=True) from exc
+            raise ApplianceError(
+                ErrorKind.CONNECTION,
+                f"speech WebSocket failed to connect ({type(exc).__name__})",
+                stage=_STAGE,
+                retryable=True,
+            ) from exc
         with self._lock:
             if self._closed:
                 ws.close()
@@ -120,17 +141,20 @@ class StreamInputConnection:
             try:
                 raw = ws.recv(timeout=timeout)
             except TimeoutError as exc:
-                raise ApplianceError(ErrorKind.TIMEOUT, f"no speech audio for {timeout:.1f} s", stage=_STAGE,
-                                     retryable=True) from exc
+                raise ApplianceError(
+                    ErrorKind.TIMEOUT, f"no speech audio for {timeout:.1f} s", stage=_STAGE, retryable=True
+                ) from exc
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else "no close frame"
-                raise ApplianceError(ErrorKind.CONNECTION, f"speech WebSocket closed ({code})", stage=_STAGE,
-                                     retryable=True) from exc
+                raise ApplianceError(
+                    ErrorKind.CONNECTION, f"speech WebSocket closed ({code})", stage=_STAGE, retryable=True
+                ) from exc
             try:
                 data = json.loads(raw)
             except ValueError as exc:
-                raise ApplianceError(ErrorKind.TTS, "speech WebSocket sent a message that is not JSON",
-                                     stage=_STAGE) from exc
+                raise ApplianceError(
+                    ErrorKind.TTS, "speech WebSocket sent a message that is not JSON", stage=_STAGE
+                ) from exc
             if not isinstance(data, dict):
                 raise ApplianceError(ErrorKind.TTS, "speech WebSocket sent an unexpected message", stage=_STAGE)
             if "message" in data or "error" in data:
@@ -140,8 +164,9 @@ class StreamInputConnection:
                 try:
                     pcm = base64.b64decode(audio, validate=True)
                 except ValueError as exc:
-                    raise ApplianceError(ErrorKind.TTS, "speech WebSocket sent audio that is not base64",
-                                         stage=_STAGE) from exc
+                    raise ApplianceError(
+                        ErrorKind.TTS, "speech WebSocket sent audio that is not base64", stage=_STAGE
+                    ) from exc
                 alignment = data.get("alignment") or data.get("normalizedAlignment") or {}
                 chars = alignment.get("chars") if isinstance(alignment, dict) else None
                 return AudioPiece(pcm, len(chars) if isinstance(chars, list) else -1)
@@ -165,8 +190,9 @@ class StreamInputConnection:
         try:
             ws.send(json.dumps(message))
         except (ConnectionClosed, OSError) as exc:
-            raise ApplianceError(ErrorKind.CONNECTION, "speech WebSocket closed while sending", stage=_STAGE,
-                                 retryable=True) from exc
+            raise ApplianceError(
+                ErrorKind.CONNECTION, "speech WebSocket closed while sending", stage=_STAGE, retryable=True
+            ) from exc
 
 
 def _status_error(status: int) -> ApplianceError:

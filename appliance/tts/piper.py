@@ -73,8 +73,9 @@ class PiperSynth:
                 try:
                     self._voice = PiperVoice.load(self.model, self.config)
                 except (OSError, ValueError, RuntimeError) as exc:
-                    raise ApplianceError(ErrorKind.TTS, f"cannot load the piper voice {self.model}: {exc}",
-                                         stage="tts") from exc
+                    raise ApplianceError(
+                        ErrorKind.TTS, f"cannot load the piper voice {self.model}: {exc}", stage="tts"
+                    ) from exc
                 self._rate = int(self._voice.config.sample_rate)
             return self._voice
 

@@ -60,7 +60,6 @@ def _skip_verifier_training() -> None:
     sys.modules[name] = module
 
 
-
 def _skip_onnx_vad() -> None:
     """openwakeword's package also imports its own Silero VAD, which loads onnxruntime (tens of MB)
     whether or not it is used. The appliance has its own VAD and never enables openwakeword's."""
@@ -101,25 +100,34 @@ def resolve_model(name: str, runtime: str) -> tuple[str, Path]:
     path = Path(name).expanduser()
     if path.suffix in (".tflite", ".onnx"):
         if not path.is_file():
-            raise MissingResource(ErrorKind.CONFIG, f"wake.models: no model file at {path}",
-                                  "fix the path in [wake] models, or name a built-in model "
-                                  f"({', '.join(shipped_models())})")
+            raise MissingResource(
+                ErrorKind.CONFIG,
+                f"wake.models: no model file at {path}",
+                f"fix the path in [wake] models, or name a built-in model ({', '.join(shipped_models())})",
+            )
         if path.suffix != suffix:
             wanted = "onnx" if path.suffix == ".onnx" else "tflite"
             raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {path.name} needs wake.runtime = {wanted!r}")
         return path.stem, path
     if "/" in name or "\\" in name:
-        raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {name!r} is neither a built-in model name "
-                                               "nor a path to a .tflite/.onnx file")
+        raise ApplianceError(
+            ErrorKind.CONFIG,
+            f"wake.models: {name!r} is neither a built-in model name nor a path to a .tflite/.onnx file",
+        )
     if runtime == "onnx":
-        raise ApplianceError(ErrorKind.CONFIG, f"wake.models: the built-in models ({name!r}) are shipped for "
-                                               "the tflite runtime only; use wake.runtime = 'tflite', or give "
-                                               "paths to .onnx models")
+        raise ApplianceError(
+            ErrorKind.CONFIG,
+            f"wake.models: the built-in models ({name!r}) are shipped for "
+            "the tflite runtime only; use wake.runtime = 'tflite', or give "
+            "paths to .onnx models",
+        )
     candidate = models_dir() / f"{name}{suffix}"
     if not candidate.is_file() or name in FEATURE_MODELS:
-        raise MissingResource(ErrorKind.CONFIG, f"wake.models: no built-in model {name!r} "
-                                                f"(shipped: {', '.join(shipped_models())})",
-                              "set [wake] models to one of these, or to the path of a .tflite/.onnx model")
+        raise MissingResource(
+            ErrorKind.CONFIG,
+            f"wake.models: no built-in model {name!r} (shipped: {', '.join(shipped_models())})",
+            "set [wake] models to one of these, or to the path of a .tflite/.onnx model",
+        )
     return name, candidate
 
 
@@ -136,8 +144,9 @@ def feature_models(runtime: str, wake_models: list[Path]) -> tuple[Path, Path]:
     found = tuple(folder / f"{stem}{suffix}" for stem in FEATURE_MODELS)
     missing = [p.name for p in found if not p.is_file()]
     if missing:
-        raise ApplianceError(ErrorKind.CONFIG, f"wake.runtime = {runtime!r}: {' and '.join(missing)} "
-                                               f"must be in {folder}")
+        raise ApplianceError(
+            ErrorKind.CONFIG, f"wake.runtime = {runtime!r}: {' and '.join(missing)} must be in {folder}"
+        )
     return found[0], found[1]
 
 
@@ -156,8 +165,10 @@ class OpenWakeWordDetector:
         self.names: list[str] = [name for name, _ in resolved]
         duplicates = sorted({n for n in self.names if self.names.count(n) > 1})
         if duplicates:
-            raise ApplianceError(ErrorKind.CONFIG, f"wake.models: {', '.join(duplicates)} named twice "
-                                                   "(model files are told apart by their file name)")
+            raise ApplianceError(
+                ErrorKind.CONFIG,
+                f"wake.models: {', '.join(duplicates)} named twice (model files are told apart by their file name)",
+            )
         melspec, embedding = feature_models(runtime, [p for _, p in resolved])
         _skip_verifier_training()
         if runtime == "tflite":
@@ -166,15 +177,24 @@ class OpenWakeWordDetector:
         from openwakeword.model import Model
 
         try:
-            self._model = Model(wakeword_models=[str(p) for _, p in resolved], inference_framework=runtime,
-                                melspec_model_path=str(melspec), embedding_model_path=str(embedding))
+            self._model = Model(
+                wakeword_models=[str(p) for _, p in resolved],
+                inference_framework=runtime,
+                melspec_model_path=str(melspec),
+                embedding_model_path=str(embedding),
+            )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise MissingResource(ErrorKind.WAKE, f"cannot load the wake word model(s): {exc}",
-                                  "the file is damaged or not an openWakeWord model: replace it, or set "
-                                  "[wake] models to a built-in name") from exc
+            raise MissingResource(
+                ErrorKind.WAKE,
+                f"cannot load the wake word model(s): {exc}",
+                "the file is damaged or not an openWakeWord model: replace it, or set [wake] models to a built-in name",
+            ) from exc
         # a model scores under its file name; a multi-class model (rare) under each of its class labels
-        self.names = [label for name in self.names for label in
-                      ([name] if self._model.model_outputs[name] == 1 else self._model.class_mapping[name].values())]
+        self.names = [
+            label
+            for name in self.names
+            for label in ([name] if self._model.model_outputs[name] == 1 else self._model.class_mapping[name].values())
+        ]
         # openwakeword starts (and resets) its feature buffer from unseeded random noise, so the first second
         # after a reset scored differently on every run; seeded noise, computed once, makes it repeatable.
         noise = np.random.default_rng(seed).integers(-1000, 1000, SAMPLE_RATE * 4).astype(np.int16)

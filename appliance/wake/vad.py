@@ -40,6 +40,6 @@ class SileroVad:
         audio = np.concatenate([self._carry, frame.astype(np.float32) / 32767.0])
         n = len(audio) // CHUNK
         # process_samples wants a sequence of floats; a list is what its C loop reads fastest
-        best = max(float(self._vad.process_samples(audio[i * CHUNK:(i + 1) * CHUNK].tolist())) for i in range(n))
-        self._carry = audio[n * CHUNK:]
+        best = max(float(self._vad.process_samples(audio[i * CHUNK : (i + 1) * CHUNK].tolist())) for i in range(n))
+        self._carry = audio[n * CHUNK :]
         return best

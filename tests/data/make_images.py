@@ -21,10 +21,24 @@ HERE = Path(__file__).resolve().parent
 
 IMAGES = {
     "x.jpg": [
-        "-size", "320x240", "xc:white",
-        "-fill", "#d01010", "-stroke", "#600000", "-strokewidth", "3",
-        "-draw", "circle 160,120 160,40",
-        "-strip", "-interlace", "none", "-sampling-factor", "2x2", "-quality", "85",
+        "-size",
+        "320x240",
+        "xc:white",
+        "-fill",
+        "#d01010",
+        "-stroke",
+        "#600000",
+        "-strokewidth",
+        "3",
+        "-draw",
+        "circle 160,120 160,40",
+        "-strip",
+        "-interlace",
+        "none",
+        "-sampling-factor",
+        "2x2",
+        "-quality",
+        "85",
     ],
 }
 
