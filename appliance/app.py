@@ -17,16 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
 from . import machine as m
 from . import ports as p
 from .audio.convert import apply_volume
 from .audio.earcons import chime, mute_tone
 from .cancel import CancelToken
-from .commands import BY_NAME
+from .commands import execute
+from .controls import ControlsView
 from .errors import ApplianceError, ErrorKind
 from .events import (
-    EndOfTurn,
     Error,
     Event,
     EventBus,
@@ -39,9 +38,9 @@ from .events import (
     TurnOutcome,
 )
 from .inbox import Command, Frame, Inbox
-from .listener import EndOfTurnPolicy, Listener, SilencePolicy, Utterance
+from .listener import EndOfTurnPolicy, Listener, SilencePolicy, Utterance, end_of_turn_event
 from .settings import Settings
-from .turn import Announcement, Stages, TurnRunner
+from .turn import Announcement, Stages, TurnRunner, prepare_connections
 
 if TYPE_CHECKING:
     from .timers.service import TimerService
@@ -170,7 +169,7 @@ class App:
         if runner is not None:
             runner.tool_round()
         return p.ToolContext(
-            controls=_ControlsView(self),
+            controls=ControlsView(self),
             camera=self.ports.camera,
             indicators=self.ports.indicators,
             cancel=cancel,
@@ -232,7 +231,7 @@ class App:
                 wake = self.settings.wake
                 timeout = wake.follow_up_seconds if follow_up else self.settings.endpoint.start_timeout
                 self.listener.start(preroll=preroll, start_timeout=timeout)
-                self._prepare_connections()
+                prepare_connections(self.ports.assistant, self.ports.speech)
                 stream = self._stream()
                 if stream is not None:  # the turn is open: its audio may stream to transcription now
                     stream.begin()
@@ -372,56 +371,13 @@ class App:
         command.reply(reply)
 
     def _on_command(self, name: str, args: tuple[str, ...]) -> dict[str, Any]:
-        if name not in BY_NAME:
-            return {"ok": False, "error": f"unknown command {name!r}"}
-        text = " ".join(args).strip()
-        if name == "status":
-            return {
-                "ok": True,
-                "state": self.state.value,
-                "muted": self.muted,
-                "ready": self.ready,
-                "turns": self.turns_completed,
-                "volume": self.volume,
-                "version": __version__,
-            }
-        if name == "reset":
-            self.reset_conversation()
-            return {"ok": True}
-        if name == "timers":
-            return self._timers_reply()
-        if name == "press":
-            self._feed(m.Press(m.PressKind.SHORT, "ctl"))
-            return {"ok": True, "state": self.state.value}
-        if name in ("mute", "unmute"):
-            self._feed(m.SetMuted(name == "mute", "ctl"))
-            return {"ok": True, "muted": self.muted}
-        if BY_NAME[name].needs_text and not text:
-            return {"ok": False, "error": "ask needs the question" if name == "ask" else f"{name} needs the text"}
-        if name in ("say", "announce") and self.ports.speech is None:
-            return {"ok": False, "error": "speech is not configured"}
+        return execute(self, name, args)
+
+    def feed(self, event: m.MachineEvent) -> str:
+        """Feed a control command's event to the machine (main loop only); returns its refusal, if any."""
         self._refusal = ""
-        self._feed(m.Ask(text) if name == "ask" else m.Say(text, chime=name == "announce"))
-        if self._refusal:
-            return {"ok": False, "error": self._refusal}
-        return {"ok": True, "turn": self.snapshot.turns} if name == "ask" else {"ok": True}
-
-    def _prepare_connections(self) -> None:
-        """A turn opened: the connections it will use (model, speech) open now, in the background, so its
-        first request pays no DNS, TCP, TLS or handshake. Off the loop: a cloud client may still be loading."""
-        stages = [s for s in (self.ports.assistant, self.ports.speech) if s is not None]
-
-        def run() -> None:
-            for stage in stages:
-                prepare = getattr(stage, "prepare", None)
-                if prepare is None:
-                    continue
-                try:
-                    prepare()
-                except Exception as exc:  # a head start missed, nothing more: the turn opens its own
-                    log.info("preparing a connection failed: %s", exc)
-
-        threading.Thread(target=run, name="prepare", daemon=True).start()
+        self._feed(event)
+        return self._refusal
 
     def _stream(self) -> Any:
         """The transcriber, when it transcribes while the user speaks (it has ``begin``/``feed``)."""
@@ -434,36 +390,11 @@ class App:
             stream.discard()
 
     def _report_end_of_turn(self, utterance: Utterance) -> None:
-        """The ``end_of_turn`` event: how the end was heard, and the endpointing wait for the turn timings."""
-        last = getattr(self.listener.policy, "last", None)
-        if last is not None:
-            wait = round(last.wait * 1000, 1)
-            self.bus.emit(
-                EndOfTurn(last.reason.value, wait, None if last.probability is None else round(last.probability, 3))
-            )
-        elif utterance.reason == "speech_ended":
-            wait = round(self.settings.endpoint.trailing_silence * 1000, 1)
-            self.bus.emit(EndOfTurn("silence", wait))
-        else:
-            self._endpoint_wait_ms = None
-            return
-        self._endpoint_wait_ms = wait
-
-    def _timers_reply(self) -> dict[str, Any]:
-        service = self.ports.timers
-        if service is None:
-            return {"ok": False, "error": "this appliance keeps no timers (timers.enabled = false)"}
-        from .timers.words import status
-
-        now = service.now()
-        running = service.running()
-        return {
-            "ok": True,
-            "text": status(running, now),
-            "timers": [
-                {"label": t.label, "seconds": round(t.seconds, 1), "left": round(t.left(now), 1)} for t in running
-            ],
-        }
+        """The ``end_of_turn`` event, and the endpointing wait for the next turn's timings."""
+        event = end_of_turn_event(self.listener.policy, utterance, self.settings.endpoint.trailing_silence)
+        self._endpoint_wait_ms = None if event is None else event.wait_ms
+        if event is not None:
+            self.bus.emit(event)
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -505,28 +436,3 @@ class App:
                 closer()
             except Exception:
                 log.exception("closing failed")
-
-
-class _ControlsView:
-    """What tools may do (ports.Controls), backed by the app."""
-
-    def __init__(self, app: App) -> None:
-        self._app = app
-
-    def volume(self) -> float:
-        return self._app.get_volume()
-
-    def set_volume(self, value: float) -> float:
-        return self._app.set_volume(value)
-
-    def stop_turn(self) -> None:
-        self._app.stop_turn()
-
-    def reset_conversation(self) -> None:
-        self._app.reset_conversation()
-
-    def camera_allowed(self) -> bool:
-        return self._app.camera_allowed()
-
-    def timers(self) -> TimerService | None:
-        return self._app.ports.timers

@@ -4,6 +4,10 @@ and the app runs them. Commands that change state become events for the state ma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import App
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,57 @@ def describe() -> str:
     """Every command with its help, one a line (the ``ctl`` subcommand's epilog)."""
     width = max(len(f"{c.name} {c.arguments}".strip()) for c in COMMAND_TABLE)
     return "\n".join(f"  {f'{c.name} {c.arguments}'.strip():<{width}}  {c.help}" for c in COMMAND_TABLE)
+
+
+def execute(app: App, name: str, args: tuple[str, ...]) -> dict[str, Any]:
+    """Run one command in the app's main loop and say how it went (the control socket's reply)."""
+    from . import __version__
+    from . import machine as m
+
+    if name not in BY_NAME:
+        return {"ok": False, "error": f"unknown command {name!r}"}
+    text = " ".join(args).strip()
+    if name == "status":
+        return {
+            "ok": True,
+            "state": app.state.value,
+            "muted": app.muted,
+            "ready": app.ready,
+            "turns": app.turns_completed,
+            "volume": app.volume,
+            "version": __version__,
+        }
+    if name == "reset":
+        app.reset_conversation()
+        return {"ok": True}
+    if name == "timers":
+        return _timers(app)
+    if name == "press":
+        app.feed(m.Press(m.PressKind.SHORT, "ctl"))
+        return {"ok": True, "state": app.state.value}
+    if name in ("mute", "unmute"):
+        app.feed(m.SetMuted(name == "mute", "ctl"))
+        return {"ok": True, "muted": app.muted}
+    if BY_NAME[name].needs_text and not text:
+        return {"ok": False, "error": "ask needs the question" if name == "ask" else f"{name} needs the text"}
+    if name in ("say", "announce") and app.ports.speech is None:
+        return {"ok": False, "error": "speech is not configured"}
+    refusal = app.feed(m.Ask(text) if name == "ask" else m.Say(text, chime=name == "announce"))
+    if refusal:
+        return {"ok": False, "error": refusal}
+    return {"ok": True, "turn": app.snapshot.turns} if name == "ask" else {"ok": True}
+
+
+def _timers(app: App) -> dict[str, Any]:
+    service = app.ports.timers
+    if service is None:
+        return {"ok": False, "error": "this appliance keeps no timers (timers.enabled = false)"}
+    from .timers.words import status
+
+    now = service.now()
+    running = service.running()
+    return {
+        "ok": True,
+        "text": status(running, now),
+        "timers": [{"label": t.label, "seconds": round(t.seconds, 1), "left": round(t.left(now), 1)} for t in running],
+    }

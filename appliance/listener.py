@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .events import EndOfTurn
 from .ports import FRAME_SECONDS, SAMPLE_RATE, VoiceActivity
 from .settings import EndpointSettings
 from .wake.preroll import Preroll
@@ -135,3 +136,15 @@ class Listener:
         self.recording = False
         start = self._start
         return Utterance(audio, start, start + len(audio) / SAMPLE_RATE, reason, speech)
+
+
+def end_of_turn_event(policy: EndOfTurnPolicy, utterance: Utterance, trailing_silence: float) -> EndOfTurn | None:
+    """How the end of ``utterance`` was heard: the semantic policy's verdict, or the silence that ended it
+    (None when the question did not end by itself: no speech, the hard cap, the input ended)."""
+    last = getattr(policy, "last", None)
+    if last is not None:
+        probability = None if last.probability is None else round(last.probability, 3)
+        return EndOfTurn(last.reason.value, round(last.wait * 1000, 1), probability)
+    if utterance.reason == "speech_ended":
+        return EndOfTurn("silence", round(trailing_silence * 1000, 1))
+    return None

@@ -266,3 +266,20 @@ class Announcement:
                 self.stages.report(ApplianceError(ErrorKind.TTS, f"announcement failed: {exc}", stage="say"))
         finally:
             self.stages.post(AnnouncementDone(self.job))
+
+
+def prepare_connections(*stages: object) -> None:
+    """A turn opened: the connections it will use (model, speech) open now, in the background, so its first
+    request pays no DNS, TCP, TLS or handshake. Off the loop: a cloud client may still be loading."""
+
+    def run() -> None:
+        for stage in stages:
+            prepare = getattr(stage, "prepare", None)
+            if prepare is None:
+                continue
+            try:
+                prepare()
+            except Exception as exc:  # a head start missed, nothing more: the turn opens its own
+                log.info("preparing a connection failed: %s", exc)
+
+    threading.Thread(target=run, name="prepare", daemon=True).start()
