@@ -73,3 +73,19 @@ def test_the_wheel_tag_check_itself():
     assert not wheel_ok("soxr-1.1.0-cp312-abi3-manylinux_2_26_aarch64.whl", 11)
     assert wheel_ok("six-1.17.0-py2.py3-none-any.whl", 11)
     assert not wheel_ok("tflite_runtime-2.14.0-cp311-cp311-manylinux_2_34_aarch64.whl", 13)
+
+
+# Packages whose every release declares Requires-Python < 3.11 (backports of what 3.11 has): pip on a Pi
+# refuses them, so the lock must only ever reach them under a marker that excludes 3.11 and later.
+BACKPORTS_BEFORE_311 = {"backports-strenum"}
+
+
+def test_pip_on_311_and_313_never_meets_a_backport_it_would_refuse():
+    lock = tomllib.loads(LOCK.read_text())
+    edges = [(p["name"], d) for p in lock["package"] for d in p.get("dependencies", [])
+             if d["name"] in BACKPORTS_BEFORE_311]
+    unguarded = [f"{name} -> {dep['name']} ({dep.get('marker', 'no marker')})" for name, dep in edges
+                 if not re.search(r"python_(full_)?version < '3\.11'", dep.get("marker", ""))]
+    assert not unguarded, f"pip would refuse these on Python 3.11+: {unguarded}"
+    locked = {p["name"] for p in lock["package"]}
+    assert not BACKPORTS_BEFORE_311 & locked or edges  # locked only as someone's guarded dependency

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""One headless turn of the appliance installed in an emulated arm64 root (scripts/test-arm64 runs this).
+
+The stand-in cloud runs here on the host, on 127.0.0.1 (proot shares the network): under emulation
+every Python line costs ~35x the CPU, and the cloud is not what is being tested. The appliance itself
+runs inside the root through ``scripts/test-arm64 guest RELEASE``. The question is synthesized here (piper
+is a development dependency, not installed on a Pi) and read through the bind-mounted work directory.
+
+    uv run python scripts/arm64_turn.py RELEASE WORKDIR      (WORKDIR is /smoke inside the root)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from appliance.sim.cloud import FakeCloud, Request, Stream
+from appliance.sim.responses import ResponsesServer, Wire
+from appliance.sim.speech import pcm, transcript, tts
+from appliance.sim.voice import concat, room, synth, write_wav
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "What time is it?"
+ANSWER = "It is time for a cup of tea."
+EXPECTED = ("ready", "wake", "transcript", "tool_call", "answer", "turn")
+TIMEOUT = 600.0  # emulated: the turn itself takes ~7x its native wall time, start-up more
+
+
+def question_wav(path: Path) -> None:
+    write_wav(
+        path,
+        room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth(QUESTION)), snr_db=45, lead=1.0, tail=4.0),
+    )
+
+
+def stand_in_cloud() -> FakeCloud:
+    """Transcribes the question, asks for the time tool, then answers; speech is a seeded tone."""
+    cloud = FakeCloud().start()
+    cloud.default("transcriptions", transcript(QUESTION))
+
+    def speak(request: Request) -> Stream:
+        return tts(pcm(0.5, seed=len(request.body) % 7))
+
+    cloud.default("tts", speak)
+    wire = Wire()
+    ResponsesServer(cloud).then(wire.calls(("get_current_time", {})), wire.text(ANSWER))
+    return cloud
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def check(events: list[dict[str, Any]]) -> list[str]:
+    """What is wrong with the turn's event stream (nothing when the turn was answered with the tool)."""
+    problems: list[str] = []
+    names = [e["event"] for e in events]
+    missing = [n for n in EXPECTED if n not in names]
+    if missing:
+        problems.append(f"missing events: {missing}")
+    firsts = [names.index(n) for n in EXPECTED if n in names]
+    if firsts != sorted(firsts):
+        problems.append(f"events out of order: {[n for n in names if n in EXPECTED]}")
+    by = {n: [e for e in events if e["event"] == n] for n in EXPECTED}
+    if by["wake"] and not (by["wake"][0].get("model") == "hey_jarvis" and by["wake"][0].get("score", 0) > 0.5):
+        problems.append(f"wake: {by['wake'][0]}")
+    if by["transcript"] and by["transcript"][0].get("text") != QUESTION:
+        problems.append(f"transcript: {by['transcript'][0]}")
+    if by["tool_call"] and not (by["tool_call"][0].get("name") == "get_current_time" and by["tool_call"][0].get("ok")):
+        problems.append(f"tool_call: {by['tool_call'][0]}")
+    if by["answer"] and by["answer"][-1].get("text") != ANSWER:
+        problems.append(f"answer: {by['answer'][-1]}")
+    if by["turn"] and by["turn"][-1].get("outcome") != "answered":
+        problems.append(f"turn: {by['turn'][-1]}")
+    errors = [e for e in events if e["event"] == "error"]
+    if errors:
+        problems.append(f"errors: {errors}")
+    return problems
+
+
+def main() -> int:
+    release, work = sys.argv[1], Path(sys.argv[2])
+    work.mkdir(parents=True, exist_ok=True)
+    events_path = work / "events.jsonl"
+    events_path.unlink(missing_ok=True)
+    question_wav(work / "question.wav")
+    cloud = stand_in_cloud()
+    env = {
+        **cloud.env(),
+        "GPIOZERO_PIN_FACTORY": "mock",
+        "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin",
+        "PYTHONUNBUFFERED": "1",
+        "XDG_CACHE_HOME": "/smoke/cache",
+    }
+    cmd = [
+        str(ROOT / "scripts" / "test-arm64"),
+        "guest",
+        release,
+        "env",
+        *(f"{k}={v}" for k, v in env.items()),
+        "appliance",
+        "run",
+        "--mic",
+        "/smoke/question.wav",
+        "--speaker",
+        "/smoke/answer.wav",
+        "--events",
+        "/smoke/events.jsonl",
+        "--state-dir",
+        "/smoke/state",
+    ]
+    started = time.monotonic()
+    try:
+        with open(work / "turn-stderr.txt", "w") as stderr:
+            proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=stderr, timeout=TIMEOUT)
+        code: int | str = proc.returncode
+    except subprocess.TimeoutExpired:
+        code = f"timeout after {TIMEOUT:.0f} s"
+    finally:
+        cloud.stop()
+    took = time.monotonic() - started
+    events = read_events(events_path)
+    print(f"  {'t (s)':>7}  event")
+    for event in events:
+        if event["event"] in EXPECTED or event["event"] == "error":
+            detail = {k: v for k, v in event.items() if k not in ("t", "event")}
+            print(f"  {event.get('t', 0):7.2f}  {event['event']:<10} {json.dumps(detail)[:100]}")
+    problems = check(events)
+    if code != 0:
+        problems.insert(0, f"appliance run exited with {code}")
+    if problems:
+        print(f"arm64 turn ({release}): FAIL after {took:.0f} s:", *problems, sep="\n  ")
+        print((work / "turn-stderr.txt").read_text()[-3000:])
+        return 1
+    print(
+        f"arm64 turn ({release}): ready -> wake -> transcript -> tool_call -> answer -> turn answered "
+        f"in {took:.0f} s wall (whole process, emulated)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
