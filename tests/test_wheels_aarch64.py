@@ -82,10 +82,14 @@ BACKPORTS_BEFORE_311 = {"backports-strenum"}
 
 def test_pip_on_311_and_313_never_meets_a_backport_it_would_refuse():
     lock = tomllib.loads(LOCK.read_text())
-    edges = [(p["name"], d) for p in lock["package"] for d in p.get("dependencies", [])
-             if d["name"] in BACKPORTS_BEFORE_311]
-    unguarded = [f"{name} -> {dep['name']} ({dep.get('marker', 'no marker')})" for name, dep in edges
-                 if not re.search(r"python_(full_)?version < '3\.11'", dep.get("marker", ""))]
+    edges = [
+        (p["name"], d) for p in lock["package"] for d in p.get("dependencies", []) if d["name"] in BACKPORTS_BEFORE_311
+    ]
+    unguarded = [
+        f"{name} -> {dep['name']} ({dep.get('marker', 'no marker')})"
+        for name, dep in edges
+        if not re.search(r"python_(full_)?version < '3\.11'", dep.get("marker", ""))
+    ]
     assert not unguarded, f"pip would refuse these on Python 3.11+: {unguarded}"
     locked = {p["name"] for p in lock["package"]}
     assert not BACKPORTS_BEFORE_311 & locked or edges  # locked only as someone's guarded dependency
