@@ -21,7 +21,7 @@ from appliance.settings import WakeSettings
 from appliance.sim.voice import synth
 from appliance.wake.oww import OpenWakeWordDetector
 
-pytestmark = pytest.mark.pulse
+pytestmark = [pytest.mark.pulse, pytest.mark.slow]  # real-time playback of synthesized speech
 
 #: answers that say the wake word themselves: the worst case for waking on one's own voice
 SELF = (

@@ -17,6 +17,8 @@ from appliance.ports import FRAME_SAMPLES
 from appliance.sim.turns import Sample, complete, paused, with_noise_in_pause
 from appliance.wake.vad import SileroVad
 
+pytestmark = pytest.mark.slow  # synthesized speech through the turn model
+
 
 @functools.lru_cache(maxsize=1)
 def model() -> SmartTurn:

@@ -14,6 +14,8 @@ from appliance.sim.wakeset import pink_noise
 from appliance.wake.gate import EnergyGate, GatedWakeDetector, GateSettings
 from appliance.wake.oww import OpenWakeWordDetector
 
+pytestmark = pytest.mark.slow  # synthesized speech through the real wake-word model
+
 
 def frames(audio: np.ndarray) -> list[np.ndarray]:
     return [audio[i : i + FRAME_SAMPLES] for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]

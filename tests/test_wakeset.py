@@ -13,6 +13,7 @@ from appliance.settings import WakeSettings
 from appliance.sim import wakeset
 from appliance.wake.oww import OpenWakeWordDetector
 
+pytestmark = pytest.mark.slow  # the synthesized wake-word set through the real model
 SUBSET = wakeset.samples(
     voices=("piper", "espeak:en-gb"), speeds=(1.0,), negatives=("hey travis", "hey marvin", *wakeset.TALK[:2])
 )
