@@ -287,10 +287,13 @@ def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App)
     from .tts.elevenlabs_ws import StreamInputConnection
 
     tts, secrets = settings.tts, settings.secrets
+    # ws(s)://host of the HTTP address unless the socket has an address of its own (a local stand-in)
+    base_url = (secrets.get("elevenlabs", "websocket_base_url") or secrets.elevenlabs_base_url
+                or DEFAULT_BASE_URL)
 
     def connect() -> StreamInputConnection:
         return StreamInputConnection(api_key=secrets.elevenlabs_api_key, voice_id=tts.voice_id, model=tts.model,
-                                     rate=tts.sample_rate, base_url=secrets.elevenlabs_base_url or DEFAULT_BASE_URL,
+                                     rate=tts.sample_rate, base_url=base_url,
                                      chunk_schedule=list(tts.chunk_schedule), speed=tts.speed)
 
     return StreamingSpeech(connect, pipeline, speaker, timeout=tts.timeout, open_timeout=min(3.0, tts.timeout),
