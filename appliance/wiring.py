@@ -209,6 +209,7 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
             import openai.types.responses  # noqa: F401  (parsing the first stream would load them)
 
             _ = made._client.responses
+            _warm_event_types()
             return made
 
         assistant = Deferred(make_assistant)
@@ -226,6 +227,20 @@ def _build(settings: Settings, options: RunOptions, bus: EventBus, closers: list
         closers.append(button.close)
     ports.closers = list(reversed(closers))
     return app, ports
+
+
+def _warm_event_types() -> list[Any]:
+    """The SDK builds its parser for a stream's event union on the first event it parses, and that took ~220 ms
+    here (scripts/bench_latency.py): paid on the first answer after a start, between the model's first word
+    and the speech. Parse one event of each transport's union now, while the appliance waits for a question."""
+    from openai._models import construct_type_unchecked
+    from openai.types.responses.response_stream_event import ResponseStreamEvent
+    from openai.types.responses.responses_server_event import ResponsesServerEvent
+
+    event = {"type": "response.output_text.delta", "item_id": "msg_0", "output_index": 0, "content_index": 0,
+             "delta": "", "logprobs": [], "sequence_number": 0}
+    return [construct_type_unchecked(value=dict(event), type_=union)
+            for union in (ResponseStreamEvent, ResponsesServerEvent)]
 
 
 def _timers(settings: Settings, ports: Ports, app: App, bus: EventBus, speaker: Any, state_dir: Path | None,

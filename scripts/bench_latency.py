@@ -210,8 +210,9 @@ def fmt(value: float | None) -> str:
 def table(results: dict[str, list[Measure]]) -> str:
     rows = [
         "| mode | end of speech → first audio (ms) | endpointing wait (ms): measured (audio + lag) / reported "
-        "| end of turn → transcript (ms) | first text delta → first audio (ms) | end of turn by | cut? |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| end of turn → transcript (ms) | transcript → first text delta (ms) | first text delta → first audio (ms) "
+        "| end of turn by | cut? |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for key, ms in results.items():
         mode = MODES[key]
@@ -231,6 +232,9 @@ def table(results: dict[str, list[Measure]]) -> str:
             else (" ✓" if delta <= TARGETS["delta"] else " ✗") + f" (≤ {TARGETS['delta']:.0f})"
         )
         transcript = med([m.transcript_ms for m in ms])
+        model = med(
+            [None if m.to_delta is None or m.transcript_ms is None else m.to_delta - m.transcript_ms for m in ms]
+        )
         reasons = ", ".join(sorted({m.reason for m in ms}))
         cuts = sum(m.cut for m in ms)
         cut = f"yes, {cuts} of {len(ms)} (measured from the pause)" if cuts else "no"
@@ -240,7 +244,7 @@ def table(results: dict[str, list[Measure]]) -> str:
         lag = med([m.eos_to_eot - m.audio_wait for m in ms])  # the appliance's processing behind the audio
         rows.append(
             f"| ({key}) {mode.title} | {fmt(eos)}{mark} | {fmt(wait)}{wmark} ({fmt(audio)} + {fmt(lag)}) / "
-            f"{fmt(med([m.wait_reported for m in ms]))} | {fmt(transcript)} | {fmt(delta)}{dmark} "
+            f"{fmt(med([m.wait_reported for m in ms]))} | {fmt(transcript)} | {fmt(model)} | {fmt(delta)}{dmark} "
             f"| {reasons} | {cut} |"
         )
     return "\n".join(rows)
@@ -253,42 +257,64 @@ def waterfall(results: dict[str, list[Measure]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     stages = [
-        ("endpointing wait", "#8c8c8c"),
-        ("transcript", "#4c72b0"),
-        ("model to first delta", "#dd8452"),
+        ("end of turn: audio heard after the last word", "#8c8c8c"),
+        ("end of turn: processing behind the audio", "#c7c7c7"),
+        ("transcript ready", "#4c72b0"),
+        ("model to first text delta", "#dd8452"),
         ("first delta to first audio", "#55a868"),
     ]
-    fig, ax = plt.subplots(figsize=(10, 1.0 + 0.75 * len(results)))
+    fig, ax = plt.subplots(figsize=(11, 1.6 + 0.8 * len(results)))
     labels = []
     for row, (key, ms) in enumerate(results.items()):
         ordered = sorted(ms, key=lambda m: m.eos_to_audio)
         m = ordered[len(ordered) // 2]  # the median run
         eot = m.eos_to_eot
-        transcript = eot + (m.transcript_ms or 0.0)
-        delta = eot + (m.to_delta or 0.0)
-        edges = [0.0, eot, transcript, delta, m.eos_to_audio]
+        edges = [
+            0.0,
+            min(m.audio_wait, eot),
+            eot,
+            eot + (m.transcript_ms or 0.0),
+            eot + (m.to_delta or 0.0),
+            m.eos_to_audio,
+        ]
         for i, (name, colour) in enumerate(stages):
             width = edges[i + 1] - edges[i]
             ax.barh(
                 row, width, left=edges[i], color=colour, edgecolor="white", height=0.6, label=name if row == 0 else None
             )
-            if width > 60:
-                ax.text(edges[i] + width / 2, row, f"{width:.0f}", ha="center", va="center", fontsize=8, color="white")
-        ax.text(m.eos_to_audio + 15, row, f"{m.eos_to_audio:,.0f} ms", va="center", fontsize=9)
+            if width > 70:
+                ax.text(
+                    edges[i] + width / 2,
+                    row,
+                    f"{width:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if i == 1 else "white",
+                )
+        ax.text(m.eos_to_audio + 20, row, f"{m.eos_to_audio:,.0f} ms", va="center", fontsize=9)
         labels.append(f"({key}) {MODES[key].title}" + ("\n[cut at the pause]" if m.cut else ""))
-    for x, style in ((900, ":"), (1200, "--")):
+    for x, style, side in ((900, ":", "right"), (1200, "--", "left")):
         ax.axvline(x, color="#c44e52", linestyle=style, linewidth=1)
-        ax.text(x, len(results) - 0.45, f"{x} ms", color="#c44e52", fontsize=8, ha="center")
+        ax.text(
+            x + (8 if side == "left" else -8),
+            -0.55,
+            f"target {x} ms",
+            color="#c44e52",
+            fontsize=8,
+            ha=side,
+            va="bottom",
+        )
     ax.set_yticks(range(len(results)), labels)
-    ax.invert_yaxis()
-    ax.set_xlabel("ms after the end of speech (median run; stages from the turn's events)")
+    ax.set_ylim(len(results) - 0.5, -0.8)
+    ax.set_xlabel("ms after the end of speech (the median run of each mode; stages from the turn's events)")
     ax.set_title(
-        f"One turn per mode (injected: transcription {STT_S * 1000:.0f} ms, model {LLM_S * 1000:.0f} ms "
-        f"to first delta, speech {TTS_S * 1000:.0f} ms to first audio)",
+        f"End of speech → first audio, one turn per mode\ninjected: transcription {STT_S * 1000:.0f} ms, "
+        f"model {LLM_S * 1000:.0f} ms to its first delta, speech {TTS_S * 1000:.0f} ms to its first audio",
         fontsize=10,
     )
-    ax.legend(loc="lower right", fontsize=8, ncol=2)
-    ax.set_xlim(0, max(m.eos_to_audio for ms in results.values() for m in ms) * 1.15)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, ncol=3, frameon=False)
+    ax.set_xlim(0, max(m.eos_to_audio for ms in results.values() for m in ms) * 1.12)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -300,7 +326,14 @@ def main() -> int:
     parser.add_argument("--modes", default="abcd")
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "latency.png")
     parser.add_argument("--json", type=Path, default=None, help="also write every run's figures here")
+    parser.add_argument("--replot", type=Path, default=None, help="table and picture from a --json file, no runs")
     args = parser.parse_args()
+    if args.replot:
+        saved = json.loads(args.replot.read_text())
+        replotted = {k: [Measure(**m) for m in v] for k, v in saved.items()}
+        print(table(replotted))
+        waterfall(replotted, args.png)
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     results: dict[str, list[Measure]] = {}
     for key in args.modes:
