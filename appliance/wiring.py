@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .app import App, Ports
 from .cancel import CancelToken
@@ -239,7 +239,7 @@ def _warm_event_types() -> list[Any]:
 
     event = {"type": "response.output_text.delta", "item_id": "msg_0", "output_index": 0, "content_index": 0,
              "delta": "", "logprobs": [], "sequence_number": 0}
-    return [construct_type_unchecked(value=dict(event), type_=union)
+    return [construct_type_unchecked(value=dict(event), type_=cast(Any, union))
             for union in (ResponseStreamEvent, ResponsesServerEvent)]
 
 
