@@ -19,6 +19,7 @@ VARIABLES: dict[tuple[str, str], str] = {
     ("openai", "websocket_base_url"): "OPENAI_WEBSOCKET_BASE_URL",
     ("elevenlabs", "api_key"): "ELEVENLABS_API_KEY",
     ("elevenlabs", "base_url"): "ELEVENLABS_BASE_URL",
+    ("elevenlabs", "websocket_base_url"): "ELEVENLABS_WEBSOCKET_BASE_URL",
 }
 GENERIC_PREFIX = "APPLIANCE_SECRET__"
 #: What each provider's key is for, in the line that says it is missing.

@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .app import App, Ports
 from .cancel import CancelToken
@@ -230,6 +230,7 @@ def _build(
             import openai.types.responses  # noqa: F401  (parsing the first stream would load them)
 
             _ = made._client.responses
+            _warm_event_types()
             return made
 
         assistant = Deferred(make_assistant)
@@ -247,6 +248,29 @@ def _build(
         closers.append(button.close)
     ports.closers = list(reversed(closers))
     return app, ports
+
+
+def _warm_event_types() -> list[Any]:
+    """The SDK builds its parser for a stream's event union on the first event it parses, and that took ~220 ms
+    here (scripts/bench_latency.py): paid on the first answer after a start, between the model's first word
+    and the speech. Parse one event of each transport's union now, while the appliance waits for a question."""
+    from openai._models import construct_type_unchecked
+    from openai.types.responses.response_stream_event import ResponseStreamEvent
+    from openai.types.responses.responses_server_event import ResponsesServerEvent
+
+    event = {
+        "type": "response.output_text.delta",
+        "item_id": "msg_0",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": "",
+        "logprobs": [],
+        "sequence_number": 0,
+    }
+    return [
+        construct_type_unchecked(value=dict(event), type_=cast(Any, union))
+        for union in (ResponseStreamEvent, ResponsesServerEvent)
+    ]
 
 
 def _timers(
@@ -320,6 +344,8 @@ def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App)
     from .tts.elevenlabs_ws import StreamInputConnection
 
     tts, secrets = settings.tts, settings.secrets
+    # ws(s)://host of the HTTP address unless the socket has an address of its own (a local stand-in)
+    base_url = secrets.get("elevenlabs", "websocket_base_url") or secrets.elevenlabs_base_url or DEFAULT_BASE_URL
 
     def connect() -> StreamInputConnection:
         return StreamInputConnection(
@@ -327,7 +353,7 @@ def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App)
             voice_id=tts.voice_id,
             model=tts.model,
             rate=tts.sample_rate,
-            base_url=secrets.elevenlabs_base_url or DEFAULT_BASE_URL,
+            base_url=base_url,
             chunk_schedule=list(tts.chunk_schedule),
             speed=tts.speed,
         )

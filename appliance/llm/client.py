@@ -57,6 +57,9 @@ def make_openai_client(
     return openai.OpenAI(
         api_key=secrets.openai_api_key,
         base_url=base_url,
+        # the sockets' own address when one is set (the same one the realtime transcription uses); else the
+        # SDK derives ws(s):// from base_url
+        websocket_base_url=secrets.get("openai", "websocket_base_url") or None,
         timeout=timeout,
         max_retries=assistant.max_retries if max_retries is None else max_retries,
     )
