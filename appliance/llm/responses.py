@@ -29,7 +29,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -50,19 +49,16 @@ from .client import classify_openai_error, is_previous_response_missing, make_op
 from .conversation import Conversation, Owed
 from .parsing import EventParser, Failed, Finished, MessageDone, TextDelta
 from .retrying import Failure, PreviousMissing, retrying
+from .spoken import APOLOGIES as APOLOGIES
+from .spoken import LOST_CONNECTION as LOST_CONNECTION
+from .spoken import SOMETHING_WENT_WRONG as SOMETHING_WENT_WRONG
+from .spoken import TOO_MANY_ROUNDS as TOO_MANY_ROUNDS
+from .spoken import TurnState as _Turn
+from .spoken import apology as _apology
 from .stream import CancelledRead, OutOfTime, Stalled, StreamReader
 from .transport import DEFAULT_TRANSPORT, IDLE_CLOSE, SocketStreams, make_streams
 
 log = logging.getLogger(__name__)
-
-#: Spoken when the connection fails after part of the answer was spoken.
-LOST_CONNECTION = "Sorry, I lost the connection."
-#: Spoken when a request fails for another reason after part of the answer was spoken.
-SOMETHING_WENT_WRONG = "Sorry, something went wrong."
-#: Spoken when the model keeps calling tools past ``max_tool_rounds``.
-TOO_MANY_ROUNDS = "Sorry, I couldn't finish that."
-#: The sentences this module may yield on its own; the speech stage can map them to cached phrases.
-APOLOGIES = {"lost_connection": LOST_CONNECTION, "error": SOMETHING_WENT_WRONG, "too_many_rounds": TOO_MANY_ROUNDS}
 
 #: A spoken answer ends at the first sentence end past this many characters (about 90 s of speech), unless
 #: the settings say otherwise (``assistant.max_answer_chars``).
@@ -84,14 +80,6 @@ __all__ = [
 _STAGE = "assistant"
 _TOOL_STAGE = "tool"
 _MAX_EVENT_ARGUMENTS = 1000
-
-#: The assistant's marks on the turn's timings, and the keys of ``last_timings`` they were before.
-_MARKS = {
-    "request_start": "llm_request_start",
-    "first_delta": "llm_first_delta",
-    "first_sentence": "llm_first_sentence",
-    "done": "llm_done",
-}
 
 
 class ResponsesAssistant:
@@ -417,55 +405,5 @@ def _user_message(text: str) -> dict[str, Any]:
     return {"role": "user", "content": text}
 
 
-def _apology(kind: ErrorKind) -> str:
-    if kind in (
-        ErrorKind.CONNECTION,
-        ErrorKind.TIMEOUT,
-        ErrorKind.SERVER,
-        ErrorKind.RATE_LIMITED,
-        ErrorKind.RESPONSE_FAILED,
-    ):
-        return LOST_CONNECTION
-    return SOMETHING_WENT_WRONG
-
-
 def _out_of_time(budget: Budget) -> ApplianceError:
     return ApplianceError(ErrorKind.TIMEOUT, f"no answer within {budget.seconds:g} s", stage=_STAGE)
-
-
-@dataclass
-class _Turn:
-    text: str
-    cancel: CancelToken
-    emit: Emit
-    legacy: dict[str, float]
-    timings: TurnTimings | None
-    budget: Budget
-    answer: Answer
-    yielded: bool = False
-
-    def mark(self, name: str) -> None:
-        now = time.monotonic()
-        if name == "done":
-            self.legacy[name] = now
-            if self.timings is not None:
-                self.timings.set(_MARKS[name], now)
-            return
-        self.legacy.setdefault(name, now)
-        if self.timings is not None:
-            self.timings.mark(_MARKS[name], now)
-
-    def say(self, pieces: list[str]) -> Generator[str, None, bool]:
-        """Yield ``pieces``; the budget's clock stops while the consumer holds one. True if any was."""
-        for piece in pieces:
-            if not self.answer.fragments or getattr(piece, "sentence_end", False):
-                self.mark("first_sentence")
-            if self.timings is not None and self.answer.fragments:
-                self.timings.mark("llm_first_fragment")
-            self.yielded = True
-            self.budget.hold()
-            try:
-                yield piece
-            finally:
-                self.budget.release()
-        return bool(pieces)

@@ -1,0 +1,82 @@
+"""What one turn of the assistant holds while it runs (its text, token, timings, budget, spoken answer), and
+the short apologies the assistant may say on its own when a request fails after part of an answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+
+from ..cancel import CancelToken
+from ..errors import ErrorKind
+from ..ports import Emit
+from ..timings import TurnTimings
+from .answer import Answer
+from .budget import Budget
+
+#: Spoken when the connection fails after part of the answer was spoken.
+LOST_CONNECTION = "Sorry, I lost the connection."
+#: Spoken when a request fails for another reason after part of the answer was spoken.
+SOMETHING_WENT_WRONG = "Sorry, something went wrong."
+#: Spoken when the model keeps calling tools past ``max_tool_rounds``.
+TOO_MANY_ROUNDS = "Sorry, I couldn't finish that."
+#: The sentences this module may yield on its own; the speech stage can map them to cached phrases.
+APOLOGIES = {"lost_connection": LOST_CONNECTION, "error": SOMETHING_WENT_WRONG, "too_many_rounds": TOO_MANY_ROUNDS}
+
+#: The assistant's marks on the turn's timings, and the keys of ``last_timings`` they were before.
+_MARKS = {
+    "request_start": "llm_request_start",
+    "first_delta": "llm_first_delta",
+    "first_sentence": "llm_first_sentence",
+    "done": "llm_done",
+}
+
+
+def apology(kind: ErrorKind) -> str:
+    if kind in (
+        ErrorKind.CONNECTION,
+        ErrorKind.TIMEOUT,
+        ErrorKind.SERVER,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.RESPONSE_FAILED,
+    ):
+        return LOST_CONNECTION
+    return SOMETHING_WENT_WRONG
+
+
+@dataclass
+class TurnState:
+    text: str
+    cancel: CancelToken
+    emit: Emit
+    legacy: dict[str, float]
+    timings: TurnTimings | None
+    budget: Budget
+    answer: Answer
+    yielded: bool = False
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        if name == "done":
+            self.legacy[name] = now
+            if self.timings is not None:
+                self.timings.set(_MARKS[name], now)
+            return
+        self.legacy.setdefault(name, now)
+        if self.timings is not None:
+            self.timings.mark(_MARKS[name], now)
+
+    def say(self, pieces: list[str]) -> Generator[str, None, bool]:
+        """Yield ``pieces``; the budget's clock stops while the consumer holds one. True if any was."""
+        for piece in pieces:
+            if not self.answer.fragments or getattr(piece, "sentence_end", False):
+                self.mark("first_sentence")
+            if self.timings is not None and self.answer.fragments:
+                self.timings.mark("llm_first_fragment")
+            self.yielded = True
+            self.budget.hold()
+            try:
+                yield piece
+            finally:
+                self.budget.release()
+        return bool(pieces)
