@@ -10,8 +10,12 @@ from ..settings_types import Section, check_range
 
 @dataclass
 class FrontEndSettings(Section):
-    enabled: bool = True
-    """Run the WebRTC audio processing at all (false = microphone frames pass through untouched)."""
+    enabled: bool = False
+    """Run the WebRTC audio processing (echo cancellation with the speaker's output as reference, noise
+    suppression, high-pass, gain) on the microphone. Off by default for now: measured here it stops the
+    appliance waking on its own voice, but its suppressor also damps a user who talks over the answer (barge-in
+    8 of 10) and it did not raise wake-word recall in noise (docs/wake-word.md). Turn it on where the speaker
+    is loud and close to the microphone."""
     echo_cancellation: bool = True
     """Subtract what the speaker plays (the reference) from the microphone."""
     noise_suppression: bool = True
