@@ -817,7 +817,7 @@ def test_a_trickling_answer_ends_at_the_deadline(cloud: FakeCloud, server: Respo
     said, error, took = timed_ask(h, "Tell me.", Deadline(2.0))
     assert said == []
     assert error is not None and error.kind is ErrorKind.TIMEOUT and "2 s" in error.message
-    assert 1.8 < took < 2.8
+    assert 1.8 < took < 4.0  # without the deadline: 24 s (the slack is for a loaded machine)
     assert len(server.requests) == 1  # no retry: the deadline is spent
 
 
@@ -831,7 +831,7 @@ def test_a_trickle_after_the_first_sentence_ends_with_an_apology(
     said, error, took = timed_ask(h, "Tell me.", Deadline(3.0))
     assert error is None
     assert said == ["Sure thing.", LOST_CONNECTION]
-    assert took < 3.8
+    assert took < 5.0
     [timeout] = [e for e in h.events.of(Error) if e.kind == "timeout"]
     assert "cut short" in timeout.message
     assert h.assistant.previous_response_id is None  # the cut-off response is not the conversation
@@ -875,7 +875,7 @@ def test_a_runaway_answer_without_a_cap_ends_at_the_deadline(
     server.then(wire.runaway("More words here, ", every=0.002))
     said, error, took = timed_ask(h, "Go on.", Deadline(1.5))
     assert error is None and said and said[-1] == LOST_CONNECTION
-    assert took < 2.5
+    assert took < 3.5  # without the deadline it would never end
     assert "timeout" in h.error_kinds()
 
 
@@ -886,7 +886,7 @@ def test_slowly_streamed_call_arguments_end_at_the_deadline(
     server.then(wire.endless_arguments("lookup", total_chars=1_000_000, chunk="x" * 64, every=0.05))
     said, error, took = timed_ask(h, "Look it up.", Deadline(2.0))
     assert said == [] and error is not None and error.kind is ErrorKind.TIMEOUT
-    assert took < 2.8
+    assert took < 4.0  # without the deadline: 50 s
     assert h.events.of(ToolCall) == []  # nothing half-received was run
 
 
@@ -906,7 +906,7 @@ def test_a_tool_gets_only_what_is_left_of_the_deadline(cloud: FakeCloud, server:
     server.then(calls)
     said, error, took = timed_ask(h, "Slowly.", Deadline(1.5))
     assert said == [] and error is not None and error.kind is ErrorKind.TIMEOUT
-    assert took < 2.3
+    assert took < 3.5  # without the deadline: the tool's 10 s
     assert h.tool_tokens[0].cancelled
     [call] = h.events.of(ToolCall)
     assert not call.ok and "tool_timeout" in h.error_kinds()
