@@ -74,7 +74,7 @@ def bench_stages(answer: np.ndarray, mic: np.ndarray) -> list[tuple[str, float, 
     """(stage, ms of CPU per 10 ms block, % of one core) with the answer playing (every stage busy)."""
     rows = []
     for name, flags in STAGES.items():
-        fe = make_frontend(FrontEndSettings(idle_bypass_db=-120.0, **flags), ReferenceBuffer())
+        fe = make_frontend(FrontEndSettings(enabled=True, idle_bypass_db=-120.0, **flags), ReferenceBuffer())
         fe.reference(answer, RATE)
         chunks = frames(mic)
         t0 = time.process_time()
@@ -96,7 +96,7 @@ def bench_idle(seconds: float) -> list[tuple[str, float, float]]:
     for room, audio in (("quiet room (-55 dBFS pink)", quiet), ("talk (ordinary speech, no wake word)", talk)):
         pcm = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
         for label, gated in (("front end + gate + model", True), ("front end + model, no gate", False)):
-            fe = make_frontend(FrontEndSettings(), ReferenceBuffer())
+            fe = make_frontend(FrontEndSettings(enabled=True), ReferenceBuffer())
             model = OpenWakeWordDetector(WakeSettings(), seed=0)
             detector = GatedWakeDetector(model) if gated else model
             chunks = frames(pcm)
@@ -113,7 +113,7 @@ def bench_erle(answer: np.ndarray) -> list[tuple[str, float]]:
     rows = []
     for delay_ms, gain_db in ((40, -6.0), (120, -6.0), (300, 0.0), (900, -6.0)):
         mic = echo_of(answer, delay_ms, gain_db, seed=delay_ms)
-        fe = make_frontend(FrontEndSettings(), ReferenceBuffer())
+        fe = make_frontend(FrontEndSettings(enabled=True), ReferenceBuffer())
         clean = run_with_reference(fe, mic, answer)
         raw = mic[: len(clean)].astype(np.float64)
         skip = 2 * RATE  # after the canceller's first two seconds
@@ -130,7 +130,7 @@ def bench_set(quick: bool, speeds: tuple[float, ...], threshold: float) -> None:
     detector = OpenWakeWordDetector(WakeSettings(refractory_seconds=0.0), seed=0)
     fronts: dict[str, Callable[[], FrontEnd] | None] = {
         "off": None,
-        "on": lambda: make_frontend(FrontEndSettings(), ReferenceBuffer()),
+        "on": lambda: make_frontend(FrontEndSettings(enabled=True), ReferenceBuffer()),
     }
     print(
         f"\n## Held-out set at threshold {threshold} ({len(items)} clips; "

@@ -56,7 +56,7 @@ def play_answer(session: DuplexSession, pcm: np.ndarray) -> tuple[float, float]:
 def test_never_wakes_on_its_own_voice_and_reports_erle(pulse, detector, capsys):
     detector.reset()
     with echo_path(pulse, latency_ms=40, volume=0.8):
-        session = DuplexSession(detector, FrontEndSettings())
+        session = DuplexSession(detector, FrontEndSettings(enabled=True))
         try:
             session.wait_heard(1.0)
             spans = [play_answer(session, answer_24k(text)) for text in SELF]
@@ -102,7 +102,7 @@ def test_barge_in_by_the_wake_word_while_speaking_is_found(pulse, detector, tmp_
     answer = answer_24k(ANSWER)
     found = 0
     with echo_path(pulse, latency_ms=40, volume=BARGE_ECHO_VOLUME):
-        session = DuplexSession(detector, FrontEndSettings())
+        session = DuplexSession(detector, FrontEndSettings(enabled=True))
         try:
             session.wait_heard(0.5)
             for run in range(BARGE_INS):

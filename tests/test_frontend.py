@@ -134,7 +134,7 @@ def run(settings: FrontEndSettings, far: np.ndarray, mic: np.ndarray) -> np.ndar
 
 def test_echo_cancellation_removes_the_speakers_voice_from_the_microphone(answer):
     mic = echo_of(answer)
-    on = run(FrontEndSettings(noise_suppression=False, high_pass=False), answer, mic)
+    on = run(FrontEndSettings(enabled=True, noise_suppression=False, high_pass=False), answer, mic)
     off = run(FrontEndSettings(enabled=False), answer, mic)
     assert np.array_equal(off, mic)
     half = len(mic) // 2  # after the canceller has converged
@@ -148,7 +148,7 @@ def test_echo_cancellation_keeps_the_users_voice_while_the_appliance_speaks(answ
     at = len(mic) // 2
     mic[at : at + len(user)] += user
     mic16 = np.clip(mic, -32768, 32767).astype(np.int16)
-    out = run(FrontEndSettings(), answer, mic16)
+    out = run(FrontEndSettings(enabled=True), answer, mic16)
     kept = 10 * np.log10(energy(out[at : at + len(user)]) / energy(user))
     assert kept > -6.0, f"the user's voice lost {-kept:.1f} dB"
 
@@ -157,21 +157,27 @@ def test_each_stage_is_switched_by_settings():
     rng = np.random.default_rng(3)
     hum = (3000 * np.sin(2 * np.pi * 30 * np.arange(48000) / 16000) + rng.normal(0, 300, 48000)).astype(np.int16)
     silent_far = np.zeros_like(hum)
-    hp = run(FrontEndSettings(echo_cancellation=False, noise_suppression=False, high_pass=True), silent_far, hum)
+    hp = run(
+        FrontEndSettings(enabled=True, echo_cancellation=False, noise_suppression=False, high_pass=True),
+        silent_far,
+        hum,
+    )
     none = run(
-        FrontEndSettings(echo_cancellation=False, noise_suppression=False, high_pass=False, auto_gain=False),
+        FrontEndSettings(
+            enabled=True, echo_cancellation=False, noise_suppression=False, high_pass=False, auto_gain=False
+        ),
         silent_far,
         hum,
     )
     assert energy(hp[16000:]) < 0.2 * energy(hum[16000:])  # 30 Hz rumble removed
     assert np.array_equal(none, hum[: len(none)])  # every stage off = pass-through
     steady = noise(3.0, -35.0, seed=4)
-    ns = run(FrontEndSettings(echo_cancellation=False, high_pass=False), np.zeros_like(steady), steady)
+    ns = run(FrontEndSettings(enabled=True, echo_cancellation=False, high_pass=False), np.zeros_like(steady), steady)
     assert energy(ns[16000:]) < 0.3 * energy(steady[16000:])  # stationary noise suppressed
 
 
 def test_quiet_frames_skip_the_processing_while_nothing_plays():
-    fe = make_frontend(FrontEndSettings())
+    fe = make_frontend(FrontEndSettings(enabled=True))
     quiet = noise(1.0, -65.0)
     for frame in frames(quiet):
         assert fe.process(frame) is frame
@@ -185,8 +191,8 @@ def test_without_the_livekit_wheel_the_front_end_passes_through_and_says_so_once
     monkeypatch.delitem(sys.modules, "appliance.frontend.webrtc", raising=False)
     monkeypatch.setattr(base, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="appliance.frontend.base"):
-        first = make_frontend(FrontEndSettings())
-        second = make_frontend(FrontEndSettings())
+        first = make_frontend(FrontEndSettings(enabled=True))
+        second = make_frontend(FrontEndSettings(enabled=True))
     assert isinstance(first, PassThroughFrontEnd) and isinstance(second, PassThroughFrontEnd)
     assert len([r for r in caplog.records if "front end off" in r.message]) == 1
     frame = noise(0.08, -30.0)
@@ -194,6 +200,6 @@ def test_without_the_livekit_wheel_the_front_end_passes_through_and_says_so_once
 
 
 def test_frames_must_be_80_ms_of_int16():
-    fe = make_frontend(FrontEndSettings())
+    fe = make_frontend(FrontEndSettings(enabled=True))
     with pytest.raises(ValueError):
         fe.process(np.zeros(160, np.int16))

@@ -23,7 +23,9 @@ THRESHOLD = WakeSettings().threshold
 @pytest.fixture(scope="module")
 def summary() -> dict[str, wakeset.Summary]:
     detector = OpenWakeWordDetector(WakeSettings(refractory_seconds=0.0), seed=0)
-    scored = wakeset.score_all(SUBSET, detector, frontend=lambda: make_frontend(FrontEndSettings(), ReferenceBuffer()))
+    scored = wakeset.score_all(
+        SUBSET, detector, frontend=lambda: make_frontend(FrontEndSettings(enabled=True), ReferenceBuffer())
+    )
     return {row.condition: row for row in wakeset.summarize(scored, THRESHOLD)}
 
 
