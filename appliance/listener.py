@@ -10,12 +10,12 @@ clock, so the listener is tested with arrays of samples and no pacing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from .events import EndOfTurn
-from .ports import FRAME_SECONDS, SAMPLE_RATE, VoiceActivity
+from .ports import FRAME_SECONDS, SAMPLE_RATE, TailVoiceActivity, VoiceActivity
 from .settings import EndpointSettings
 from .wake.preroll import Preroll
 from .wake.segmenter import Outcome, Segmenter
@@ -47,12 +47,21 @@ class EndOfTurnPolicy(Protocol):
         """A new recording starts; give up after ``start_timeout`` seconds without speech."""
         ...
 
-    def process(self, frame: np.ndarray, probability: float, seconds: float) -> Outcome: ...
+    def process(self, frame: np.ndarray, probability: float, seconds: float, tail: float | None = None) -> Outcome:
+        """``tail``: the VAD's probability for the frame's last window, when it can tell."""
+        ...
 
     @property
     def started(self) -> bool:
         """Speech long enough to be a question was heard."""
         ...
+
+
+@runtime_checkable
+class TextAwarePolicy(Protocol):
+    """An end-of-turn policy that also reads the transcript of the question so far (see endpoint.semantic)."""
+
+    def heard_text(self, text: str, token: object) -> Outcome: ...
 
 
 class SilencePolicy:
@@ -74,7 +83,7 @@ class SilencePolicy:
     def begin(self, start_timeout: float) -> None:
         self._segmenter = self._new(start_timeout)
 
-    def process(self, frame: np.ndarray, probability: float, seconds: float) -> Outcome:
+    def process(self, frame: np.ndarray, probability: float, seconds: float, tail: float | None = None) -> Outcome:
         return self._segmenter.process(probability >= self._settings.vad_threshold, seconds)
 
     @property
@@ -101,10 +110,21 @@ class Listener:
                 self._preroll.push(frame)
             return None
         self._frames.append(frame)
-        outcome = self.policy.process(frame, self.vad.speech_probability(frame), FRAME_SECONDS)
+        probability = self.vad.speech_probability(frame)
+        tail = self.vad.tail_probability() if isinstance(self.vad, TailVoiceActivity) else None
+        return self._outcome(self.policy.process(frame, probability, FRAME_SECONDS, tail))
+
+    def _outcome(self, outcome: Outcome) -> ListenerResult | None:
         if outcome == Outcome.CONTINUE:
             return None
         return self._finish(outcome != Outcome.NO_SPEECH, outcome.value)
+
+    def heard_text(self, text: str, token: object) -> ListenerResult | None:
+        """The transcript of the question so far arrived (asked for by the end-of-turn policy at a pause):
+        the utterance when it lets the turn end now."""
+        if not self.recording or not isinstance(self.policy, TextAwarePolicy):
+            return None
+        return self._outcome(self.policy.heard_text(text, token))
 
     def start(self, *, preroll: bool, start_timeout: float) -> None:
         """Start recording, with the frames just before this moment when ``preroll``."""

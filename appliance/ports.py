@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -71,6 +71,15 @@ class VoiceActivity(Protocol):
         ...
 
     def reset(self) -> None: ...
+
+
+@runtime_checkable
+class TailVoiceActivity(Protocol):
+    """A VAD that can also say how its latest frame ended (finer than the 80 ms frame)."""
+
+    def tail_probability(self) -> float:
+        """Probability (0..1) that the end of the latest frame passed to ``speech_probability`` is speech."""
+        ...
 
 
 class Transcriber(Protocol):

@@ -140,14 +140,20 @@ class EndpointSettings(Section):
     mode: Literal["semantic", "silence"] = "semantic"
     """"semantic": a short pause asks the turn-detection model (smart-turn) whether the question is finished;
     "silence": `trailing_silence` of silence ends it."""
-    short_pause: float = 0.16
-    """Semantic mode: the pause after speech at which the model is asked."""
+    short_pause: float = 0.08
+    """Semantic mode: the pause after speech before a "finished" verdict ends the question (the model is asked
+    as soon as the VAD hears the last frame's tail fall silent, or at this pause)."""
     long_pause: float = 2.0
     """Semantic mode: the pause that ends the question anyway (the model said unfinished, or is missing)."""
     turn_threshold: float = 0.5
     """Semantic mode: the model's probability above which the question counts as finished."""
     turn_threads: int = 1
     """Threads the turn-detection model may use."""
+    transcript_check: bool = True
+    """Semantic mode with streaming transcription: a "finished" verdict waits for the transcript of the speech
+    so far, and one that stops on a dangling word ("... like in") keeps listening."""
+    transcript_wait: float = 0.5
+    """Longest pause spent waiting for that transcript before the model's verdict stands alone."""
 
     def validate(self) -> None:
         check_range("endpoint.vad_threshold", self.vad_threshold, 0.05, 0.99)
@@ -157,6 +163,7 @@ class EndpointSettings(Section):
             raise SettingsError("endpoint.long_pause: must be at least endpoint.short_pause")
         check_range("endpoint.turn_threshold", self.turn_threshold, 0.05, 0.95)
         check_range("endpoint.turn_threads", self.turn_threads, 1, 4)
+        check_range("endpoint.transcript_wait", self.transcript_wait, 0.08, 2.0)
         check_range("endpoint.trailing_silence", self.trailing_silence, 0.1, 5.0)
         check_range("endpoint.start_timeout", self.start_timeout, 0.5, 60.0)
         check_range("endpoint.max_seconds", self.max_seconds, 1.0, 120.0)

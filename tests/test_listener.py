@@ -90,7 +90,7 @@ class FixedPolicy:
     def begin(self, start_timeout: float) -> None:
         self.seen = []
 
-    def process(self, frame: np.ndarray, probability: float, seconds: float) -> Outcome:
+    def process(self, frame: np.ndarray, probability: float, seconds: float, tail: float | None = None) -> Outcome:
         self.seen.append(probability)
         return Outcome.SPEECH_ENDED if len(self.seen) >= self.n else Outcome.CONTINUE
 

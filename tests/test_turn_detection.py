@@ -11,11 +11,9 @@ import numpy as np
 import pytest
 
 from appliance.endpoint.detector import TurnDetector
-from appliance.endpoint.policy import Action, EndReason, TurnPolicy
+from appliance.endpoint.policy import EndReason, TurnPolicy
 from appliance.endpoint.smart_turn import SmartTurn, features, model_path
-from appliance.ports import FRAME_SAMPLES
-from appliance.sim.turns import Sample, complete, paused, with_noise_in_pause
-from appliance.wake.vad import SileroVad
+from appliance.sim.turns import Sample, complete, endpoint, paused, with_noise_in_pause
 
 pytestmark = pytest.mark.slow  # synthesized speech through the turn model
 
@@ -25,14 +23,9 @@ def model() -> SmartTurn:
     return SmartTurn()
 
 
-def detect(sample: Sample, *, use_model: bool = True) -> TurnDetector:
-    vad = SileroVad()
-    detector = TurnDetector(TurnPolicy(short_pause=0.16, long_pause=2.0), model() if use_model else None)
-    pcm = sample.pcm
-    for i in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-        frame = pcm[i : i + FRAME_SAMPLES]
-        if detector.process(frame, vad.speech_probability(frame) > 0.5) is Action.END:
-            break
+def detect(sample: Sample, *, use_model: bool = True, transcript: bool = False) -> TurnDetector:
+    policy = TurnPolicy(short_pause=0.08, long_pause=2.0, hold_for_text=transcript)
+    detector = endpoint(sample, TurnDetector(policy, model() if use_model else None), transcript=transcript)
     assert detector.result is not None, "the turn never ended"
     return detector
 
@@ -49,7 +42,6 @@ COMPLETE = [
     ("piper", "What time is it?"),
     ("piper", "Turn off the kitchen lights."),
     ("piper", "Set a timer for ten minutes."),
-    ("espeak", "What time is it?"),
     ("espeak", "Turn off the kitchen lights."),
     ("espeak", "Tell me a joke."),
 ]
@@ -66,29 +58,50 @@ def test_a_complete_question_ends_within_400_ms_of_the_end_of_speech(voice, text
     assert 0 < result.at - sample.speech_end <= 0.4, f"ended {result.at - sample.speech_end:.2f} s after speech"
 
 
-#: (sentence, words before the pause) per voice: where smart-turn hears "not finished" on that voice
-QUESTION = {
-    "piper": ("What is the weather like in Paris today?", "What is the weather like"),
-    "espeak": ("What is the weather like in Paris, today?", "What is the weather like in"),
-}
-PAUSED = [(voice, pause, fill) for voice in ("piper", "espeak") for pause in (1.0, 1.3, 1.5) for fill in (-60, -40)]
+#: (sentence, words before the pause): the cut stops on a dangling word, which the transcript check hears
+DANGLING = [
+    ("What is the weather like in Paris, today?", "What is the weather like in"),
+    ("Can you set a timer for ten minutes?", "Can you set a timer for"),
+    ("What is the capital of France?", "What is the capital of"),
+]
+WITH_TRANSCRIPT = [
+    pytest.param(voice, q, pause, id=f"{voice}-{q[1].split()[-2]}-{pause}")
+    for voice in ("piper", "espeak")
+    for q in DANGLING
+    for pause in (1.0, 1.5)
+]
 
 
-@pytest.mark.parametrize(("voice", "pause", "fill"), PAUSED)
-def test_a_thinking_pause_mid_sentence_does_not_cut_the_question(voice, pause, fill):
-    sample = paused(*QUESTION[voice], pause, voice, fill_db=fill)
+@pytest.mark.parametrize(("voice", "question", "pause"), WITH_TRANSCRIPT)
+def test_a_thinking_pause_after_a_dangling_word_does_not_cut_the_question(voice, question, pause):
+    """The model alone calls most of these pauses complete (synthesized speech ends each fragment with a
+    finished pitch); the transcript of the words so far holds the turn open until the user goes on."""
+    sample = paused(*question, pause, voice)
+    result = detect(sample, transcript=True).result
+    assert result is not None and result.reason in (EndReason.COMPLETE, EndReason.PAUSE)
+    assert sample.pause is not None and result.at > sample.pause[1], "the turn ended during the pause"
+    assert result.speech_end == pytest.approx(sample.speech_end, abs=0.25)  # the whole question is in it
+    assert result.at - sample.speech_end <= 2.0 + 0.25  # it ended after the question (model or long pause)
+
+
+@pytest.mark.parametrize(("pause", "fill"), [(p, f) for p in (1.0, 1.5) for f in (-60, -40)])
+def test_where_the_model_hears_a_pause_as_unfinished_it_holds_on_its_own(pause, fill):
+    sample = paused(
+        "What is the weather like in Paris today?", "What is the weather like", pause, "piper", fill_db=fill
+    )
     detector = detect(sample)
     result = detector.result
-    assert result is not None and result.reason in (EndReason.COMPLETE, EndReason.PAUSE)
-    assert result.at > sample.speech_end, "the turn ended during the pause"
-    assert result.speech_end == pytest.approx(sample.speech_end, abs=0.25)  # the whole question is in it
+    assert result is not None and result.at > sample.speech_end
+    assert result.speech_end == pytest.approx(sample.speech_end, abs=0.25)
     assert detector.verdicts[0].probability < 0.5  # the model was asked in the pause and said "go on"
 
 
-@pytest.mark.parametrize("voice", ["piper", "espeak"])
-def test_noise_in_a_pause_does_not_end_the_turn_early(voice):
-    sample = with_noise_in_pause(paused(*QUESTION[voice], 1.3, voice), level_db=-35.0, bursts=3)
-    result = detect(sample).result
+@pytest.mark.parametrize("transcript", [False, True])
+def test_noise_in_a_pause_does_not_end_the_turn_early(transcript):
+    question = ("What is the weather like in Paris, today?", "What is the weather like in")
+    base = paused("What is the weather like in Paris today?", "What is the weather like", 1.3, "piper")
+    sample = with_noise_in_pause(paused(*question, 1.3, "espeak") if transcript else base, level_db=-35.0, bursts=3)
+    result = detect(sample, transcript=transcript).result
     assert result is not None and result.at > sample.speech_end
     assert result.speech_end == pytest.approx(sample.speech_end, abs=0.25)
 

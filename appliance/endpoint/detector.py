@@ -1,9 +1,10 @@
 """The end-of-turn policy joined to its model and the utterance's audio: what the listener calls for each frame.
 
 It keeps the last 8 s of the turn (all the model ever looks at) and, when the policy asks, runs the model on the
-listener's thread: one decision per pause, ~120 ms of CPU here (more on a Pi), which the microphone's buffer
-absorbs. The policy also takes a late verdict (``TurnPolicy.verdict(p, pause_id)``) should the model move to a
-worker thread. The policy stays pure; this is the only place that pairs it with audio.
+listener's thread: ~120 ms of CPU here (more on a Pi), which the microphone's buffer absorbs; frames that came
+meanwhile are read at once afterwards, so a verdict asked on the last speech frame is ready when the first
+silent frame is. Running it on a worker thread would not make it sooner: the answer is what the turn waits
+for. The policy stays pure; this is the only place that pairs it with audio.
 """
 
 from __future__ import annotations
@@ -47,14 +48,18 @@ class TurnDetector:
             return np.zeros(0, dtype=np.int16)
         return np.concatenate(list(self._frames))
 
-    def process(self, frame: npt.NDArray[np.int16], is_speech: bool, seconds: float | None = None) -> Action:
-        """One frame of the turn and the VAD's verdict on it. Returns CONTINUE or END (never ASK: the model is
-        asked here)."""
+    def process(
+        self, frame: npt.NDArray[np.int16], is_speech: bool, seconds: float | None = None, *, tail_silent: bool = False
+    ) -> Action:
+        """One frame of the turn and the VAD's verdict on it. Returns CONTINUE, TEXT or END (never ASK: the model
+        is asked here)."""
         self._frames.append(frame)
         self._samples += len(frame)
         while self._samples - len(self._frames[0]) >= WINDOW_SAMPLES:
             self._samples -= len(self._frames.popleft())
-        action = self.policy.process(is_speech, len(frame) / 16000 if seconds is None else seconds)
+        action = self.policy.process(
+            is_speech, len(frame) / 16000 if seconds is None else seconds, tail_silent=tail_silent
+        )
         if action is Action.ASK:
             if self.model is None:
                 return Action.CONTINUE

@@ -1,11 +1,19 @@
-"""When is the user's turn over? A short pause asks the turn model; its verdict ends the turn or buys a longer pause.
+"""When is the user's turn over? The turn model is asked as soon as speech stops; its verdict ends the turn at a
+short pause, or buys time up to a long pause; a transcript that stops on a dangling word overrules it.
 
-Pure logic in audio time: the caller passes each frame's VAD verdict and duration, and hands the model's
-probability back through :meth:`TurnPolicy.verdict` whenever it has it (at once, or a few frames later from a
-worker thread). No clock and no model inside, so tests run on patterns of frames with exact times.
+Pure logic in audio time: the caller passes each frame's VAD verdict and duration (and whether the frame's last
+VAD window was already silent), and hands back what it was asked for -- the model's probability through
+:meth:`TurnPolicy.verdict`, the transcript's judgement through :meth:`TurnPolicy.text` -- whenever it has it (at
+once, or later from another thread). No clock and no model inside, so tests run on patterns of frames.
 
 Why not a fixed silence: 0.7 s is too long after a finished question (the user waits for nothing) and too short
 for a thinking pause ("What is the weather like in ... Paris?"), which a fixed silence cuts in two.
+
+Where the time goes, and why the model is asked early: the VAD frame is 80 ms and the frame holding the last
+word's tail counts as speech, so the first silent frame ends 80-220 ms after the speech; the model then costs
+~130 ms of CPU here. Asking on the frame whose *last* VAD window is already silent (a speculative question:
+speech may still go on) lets the verdict be ready by the time the first silent frame confirms the pause. A
+verdict is valid only for the speech it heard: any speech counted after it was asked makes it stale.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ _EPS = 1e-9  # sums of frame durations are not exact in binary floating point
 class Action(StrEnum):
     CONTINUE = "continue"
     ASK = "ask"  # run the turn model on the audio so far and pass its probability to verdict()
+    TEXT = "text"  # transcribe the speech so far and pass whether it reads unfinished to text()
     END = "end"  # the turn is over: see TurnPolicy.result
 
 
@@ -42,12 +51,15 @@ class EndOfTurn:
     """The model's last probability that the utterance was complete (None if it was never asked)."""
     speech_start: float | None
     speech_end: float | None
+    held: bool = False
+    """The transcript read unfinished at a pause the model called complete, so the turn went on."""
 
 
 @dataclass
 class TurnPolicy:
-    short_pause: float = 0.16
-    """Pause after speech that asks the turn model (two 80 ms frames; the VAD's own hangover comes on top)."""
+    short_pause: float = 0.08
+    """Pause after speech before a "complete" verdict may end the turn (one 80 ms frame: the VAD's own
+    hangover comes on top). Without a verdict yet, the model is asked at this pause."""
     long_pause: float = 2.0
     """Pause that ends the turn anyway when the model said incomplete (or could not answer)."""
     threshold: float = 0.5
@@ -57,11 +69,25 @@ class TurnPolicy:
     min_speech_seconds: float = 0.15
     """A run of speech shorter than this neither starts a question nor interrupts a pause (a click, a knock,
     a burst of noise the VAD took for speech)."""
+    reask_pause: float | None = None
+    """When the model said incomplete, ask it once more at this pause (a finished question it misjudged then
+    ends well before the long pause). Off by default: on the synthesized sets the second verdict more often
+    turns a thinking pause into a cut than it shortens a finished question's wait."""
+    speculative_interval: float = 0.32
+    """Least audio between two speculative questions (asked on a speech frame whose tail is silent), which
+    bounds the model's CPU while the user speaks with short gaps between words."""
+    hold_for_text: bool = False
+    """Check the transcript before a "complete" verdict ends the turn (when streaming transcription can say
+    what was said so far): one that stops on a dangling word holds the turn open."""
+    text_wait: float = 0.5
+    """Longest pause spent waiting for that transcript; past it the model's verdict stands alone."""
     result: EndOfTurn | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.short_pause <= self.long_pause:
             raise ValueError("need 0 < short_pause <= long_pause")
+        if self.reask_pause is not None and self.reask_pause <= 0:
+            raise ValueError("need reask_pause > 0")
         self.reset()
 
     def reset(self) -> None:
@@ -74,31 +100,38 @@ class TurnPolicy:
         self.result = None
         self._run = 0.0  # current run of speech frames
         self._run_start = 0.0
-        self._pause_id = 0  # which pause a pending question belongs to
-        self._asked = False  # the model was asked during the current pause
-        self._pending = False  # asked, no verdict yet
+        self._speech_frames = 0  # counted speech frames so far: what a question's answer is valid for
+        self._pending: int | None = None  # asked (for that speech), no verdict yet
+        self._asked_at_pause = 0.0  # the pause when the model was last asked
+        self._last_speculative: float | None = None
+        self._verdict: tuple[int, float] | None = None  # (speech it heard, probability)
+        self._text_asked: int | None = None
+        self._text_asked_at = 0.0  # the pause when the transcript was asked for
+        self._held: int | None = None  # the transcript read unfinished for that speech
 
     @property
     def pause_id(self) -> int:
-        """Identifies the current pause; a verdict for an older one is ignored (the user spoke meanwhile)."""
-        return self._pause_id
+        """Identifies the speech heard so far; an answer given for an older one is ignored (the user spoke
+        meanwhile)."""
+        return self._speech_frames
 
-    def process(self, is_speech: bool, seconds: float) -> Action:
-        """Account for one frame; say whether to go on, ask the model, or stop."""
+    def process(self, is_speech: bool, seconds: float, *, tail_silent: bool = False) -> Action:
+        """Account for one frame; say whether to go on, ask the model, ask for the transcript, or stop.
+        ``tail_silent``: the VAD heard the frame's end as silence although the frame counts as speech."""
         if self.result is not None:
             return Action.END
         self.elapsed += seconds
+        counted = False
         if is_speech:
             if self._run == 0.0:
                 self._run_start = self.elapsed - seconds
             self._run += seconds
             if self._run >= self.min_speech_seconds - _EPS:
+                counted = True
                 if not self.started:
                     self.started = True
                     self.speech_start = self._run_start
-                if self.pause > 0.0:  # the user goes on: a new pause will be judged afresh
-                    self._pause_id += 1
-                    self._asked = self._pending = False
+                self._speech_frames += 1
                 self.pause = 0.0
                 self.speech_end = self.elapsed
             elif self.started:
@@ -115,24 +148,83 @@ class TurnPolicy:
             return Action.CONTINUE
         if self.pause >= self.long_pause - _EPS:
             return self._end(EndReason.PAUSE)
-        if self.pause >= self.short_pause - _EPS and not self._asked:
-            self._asked = self._pending = True
-            return Action.ASK
-        return Action.CONTINUE
+        if counted:
+            return self._speculate() if tail_silent else Action.CONTINUE
+        return self._decide()
 
     def verdict(self, probability: float, pause_id: int | None = None) -> Action:
-        """The model's probability for the question asked during pause ``pause_id`` (default: the current one)."""
+        """The model's probability for the question asked about speech ``pause_id`` (default: the latest)."""
         if self.result is not None:
             return Action.END
-        if (pause_id is not None and pause_id != self._pause_id) or not self._pending:
+        heard = self._speech_frames if pause_id is None else pause_id
+        if heard != self._speech_frames or self._pending != heard:
             return Action.CONTINUE  # stale: the user spoke again since it was asked
-        self._pending = False
+        self._pending = None
         self.probability = probability
-        if probability > self.threshold:
-            return self._end(EndReason.COMPLETE)
+        self._verdict = (heard, probability)
+        return self._decide()
+
+    def text(self, unfinished: bool, pause_id: int | None = None) -> Action:
+        """Whether the transcript of the speech ``pause_id`` (default: the latest) stops on a dangling word."""
+        if self.result is not None:
+            return Action.END
+        heard = self._speech_frames if pause_id is None else pause_id
+        if heard != self._speech_frames or self._text_asked != heard:
+            return Action.CONTINUE
+        self._text_asked = None
+        if unfinished:
+            self._held = heard
+            return Action.CONTINUE
+        return self._end(EndReason.COMPLETE)
+
+    # --- the rules
+
+    def _speculate(self) -> Action:
+        if self._pending is not None:
+            return Action.CONTINUE
+        if (
+            self._last_speculative is not None
+            and self.elapsed - self._last_speculative < self.speculative_interval - _EPS
+        ):
+            return Action.CONTINUE
+        self._last_speculative = self.elapsed
+        return self._ask()
+
+    def _decide(self) -> Action:
+        """After a frame of pause or a verdict: end, wait, or ask."""
+        if self.pause < self.short_pause - _EPS:
+            return Action.CONTINUE
+        now = self._speech_frames
+        verdict = self._verdict if self._verdict is not None and self._verdict[0] == now else None
+        if verdict is None:
+            return self._ask() if self._pending != now else Action.CONTINUE
+        if verdict[1] > self.threshold:
+            if not self.hold_for_text:
+                return self._end(EndReason.COMPLETE)
+            if self._held == now:
+                return Action.CONTINUE  # the transcript said "not finished": only the long pause (or speech) ends it
+            if self._text_asked != now:
+                self._text_asked, self._text_asked_at = now, self.pause
+                return Action.TEXT
+            if self.pause - self._text_asked_at >= self.text_wait - _EPS:
+                return self._end(EndReason.COMPLETE)  # no transcript in time: the model's verdict stands
+            return Action.CONTINUE
+        if (
+            self.reask_pause is not None
+            and self._pending != now
+            and self._asked_at_pause < self.reask_pause - _EPS
+            and self.pause >= self.reask_pause - _EPS
+        ):
+            return self._ask()
         return Action.CONTINUE
+
+    def _ask(self) -> Action:
+        self._pending = self._speech_frames
+        self._asked_at_pause = self.pause
+        return Action.ASK
 
     def _end(self, reason: EndReason) -> Action:
         wait = self.pause if self.started else 0.0
-        self.result = EndOfTurn(reason, self.elapsed, wait, self.probability, self.speech_start, self.speech_end)
+        held = self._held is not None
+        self.result = EndOfTurn(reason, self.elapsed, wait, self.probability, self.speech_start, self.speech_end, held)
         return Action.END

@@ -1,9 +1,13 @@
 """The listener's end-of-turn policy on the turn-detection model: a short pause asks smart-turn whether the
-question is finished; a long pause ends it anyway (see :mod:`appliance.endpoint.policy`)."""
+question is finished; a long pause ends it anyway (see :mod:`appliance.endpoint.policy`). With streaming
+transcription, a "finished" verdict is checked against the transcript of the speech so far, which the
+transcriber commits at that pause: one that reads cut short ("... like in") holds the turn open."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,6 +15,7 @@ from ..settings import EndpointSettings
 from ..wake.segmenter import Outcome
 from .detector import TurnDetector, TurnModel
 from .policy import Action, EndOfTurn, EndReason, TurnPolicy
+from .text import reads_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +27,28 @@ _OUTCOMES = {
 }
 
 
+@dataclass(frozen=True)
+class TextToken:
+    """Which recording and which speech a transcript asked for belongs to (a late one is ignored)."""
+
+    recording: int
+    pause_id: int
+
+
+#: Commits the speech so far to the transcriber and arranges for its text to reach ``Listener.heard_text`` with
+#: this token; False when it cannot (no live streaming session).
+TextRequest = Callable[[TextToken], bool]
+
+
 class SemanticPolicy:
     """listener.EndOfTurnPolicy on :class:`TurnDetector`; ``last`` is the latest turn's end (the event)."""
 
     def __init__(self, settings: EndpointSettings, model: TurnModel | None) -> None:
         self._settings = settings
         self._model = model
+        self._request: TextRequest | None = None
+        self._recording = 0
+        self._committed: int | None = None  # the speech (pause_id) last committed for its transcript
         self._detector = self._new(settings.start_timeout)
         self.last: EndOfTurn | None = None
 
@@ -40,23 +61,59 @@ class SemanticPolicy:
             start_timeout=start_timeout,
             max_seconds=e.max_seconds,
             min_speech_seconds=e.min_speech_seconds,
+            hold_for_text=self._request is not None and e.transcript_check,
+            text_wait=e.transcript_wait,
         )
         return TurnDetector(policy, self._model)
+
+    def set_text_request(self, request: TextRequest | None) -> None:
+        """How to get the transcript of the speech so far (from the next recording on); None: never check."""
+        self._request = request
 
     def set_model(self, model: TurnModel | None) -> None:
         """The model, once loaded (from the next question on)."""
         self._model = model
 
     def begin(self, start_timeout: float) -> None:
+        self._recording += 1
+        self._committed = None
         self._detector = self._new(start_timeout)
         self.last = None
 
-    def process(self, frame: np.ndarray, probability: float, seconds: float) -> Outcome:
-        action = self._detector.process(frame, probability >= self._settings.vad_threshold, seconds)
+    def process(self, frame: np.ndarray, probability: float, seconds: float, tail: float | None = None) -> Outcome:
+        threshold = self._settings.vad_threshold
+        tail_silent = tail is not None and tail < threshold
+        return self._outcome(self._detector.process(frame, probability >= threshold, seconds, tail_silent=tail_silent))
+
+    def heard_text(self, text: str, token: object) -> Outcome:
+        if not isinstance(token, TextToken) or token.recording != self._recording:
+            return Outcome.CONTINUE  # from an earlier recording
+        unfinished = reads_unfinished(text)
+        if unfinished:
+            log.info("the question reads unfinished (%r): listening on", text[-40:])
+        return self._outcome(self._detector.policy.text(unfinished, token.pause_id))
+
+    @property
+    def speech_after_commit(self) -> bool:
+        """Speech was heard since the transcriber last committed (so the end of the recording needs its own
+        transcript); True when nothing was committed."""
+        return self._committed is None or self._committed != self._detector.policy.pause_id
+
+    def _outcome(self, action: Action) -> Outcome:
+        if action is Action.TEXT:
+            action = self._ask_text()
         if action is not Action.END or self._detector.result is None:
             return Outcome.CONTINUE
         self.last = self._detector.result
         return _OUTCOMES[self.last.reason]
+
+    def _ask_text(self) -> Action:
+        policy = self._detector.policy
+        token = TextToken(self._recording, policy.pause_id)
+        if self._request is not None and self._request(token):
+            self._committed = token.pause_id
+            return Action.CONTINUE
+        return policy.text(False, token.pause_id)  # no transcript to be had: the model's verdict stands
 
     @property
     def started(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ..endpoint.detector import TurnDetector
 from .voice import RATE, concat, noise, room, synth, voiced_span
 
 COMPLETE = (
@@ -43,6 +44,17 @@ class Sample:
     """Seconds into ``pcm`` where the last word ends (from the audio itself)."""
     pause: tuple[float, float] | None = None
     """(start, end) of the inserted pause, if any."""
+    text: str = ""
+    """What is said, whole."""
+    before: str = ""
+    """The words before the inserted pause (empty without one)."""
+
+    def heard(self, t: float) -> str:
+        """An ideal transcript of the speech up to ``t`` s into ``pcm``: the words before the pause until the pause
+        ends, then the whole sentence (what a transcriber would have, without its errors)."""
+        if self.pause is not None and self.before and t < self.pause[1]:
+            return self.before
+        return self.text
 
 
 def _cut_point(full: npt.NDArray[np.int16], prefix_seconds: float, search: float = 0.2) -> int:
@@ -57,7 +69,7 @@ def _cut_point(full: npt.NDArray[np.int16], prefix_seconds: float, search: float
 
 def complete(text: str, voice: str = "piper", *, seed: int = 0, tail: float = 2.5) -> Sample:
     pcm = room(synth(text, voice=voice), seed=seed, tail=tail)
-    return Sample(text, voice, pcm, voiced_span(pcm, -45.0)[1])
+    return Sample(text, voice, pcm, voiced_span(pcm, -45.0)[1], text=text)
 
 
 def paused(
@@ -82,7 +94,7 @@ def paused(
     pcm = room(body, seed=seed, lead=lead, tail=tail)
     name = f"{before} ... {sentence[len(before) :].strip()}"
     at = lead + cut / RATE
-    return Sample(name, voice, pcm, voiced_span(pcm, -45.0)[1], (at, at + pause))
+    return Sample(name, voice, pcm, voiced_span(pcm, -45.0)[1], (at, at + pause), sentence, before)
 
 
 def with_noise_in_pause(sample: Sample, level_db: float = -35.0, bursts: int = 3, seed: int = 0) -> Sample:
@@ -96,4 +108,33 @@ def with_noise_in_pause(sample: Sample, level_db: float = -35.0, bursts: int = 3
         burst = noise(0.08, level_db, seed=seed + i)
         pcm[at : at + len(burst)] = np.clip(pcm[at : at + len(burst)].astype(np.int32) + burst, -32768, 32767)
     del rng
-    return Sample(sample.name + " (noise in the pause)", sample.voice, pcm, sample.speech_end, sample.pause)
+    return Sample(
+        sample.name + " (noise in the pause)",
+        sample.voice,
+        pcm,
+        sample.speech_end,
+        sample.pause,
+        sample.text,
+        sample.before,
+    )
+
+
+def endpoint(sample: Sample, detector: TurnDetector, *, transcript: bool = False) -> TurnDetector:
+    """Run ``sample`` through Silero VAD and ``detector`` until the turn ends; with ``transcript``, the policy's
+    requests for the transcript are answered from :meth:`Sample.heard` (the policy must hold for text)."""
+    from ..endpoint.policy import Action
+    from ..endpoint.text import reads_unfinished
+    from ..ports import FRAME_SAMPLES
+    from ..wake.vad import SileroVad
+
+    vad = SileroVad()
+    pcm = sample.pcm
+    for i in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        frame = pcm[i : i + FRAME_SAMPLES]
+        speech = vad.speech_probability(frame) > 0.5
+        action = detector.process(frame, speech, tail_silent=vad.tail_probability() <= 0.5)
+        if action is Action.TEXT and transcript:
+            action = detector.policy.text(reads_unfinished(sample.heard((i + FRAME_SAMPLES) / RATE)))
+        if action is Action.END:
+            break
+    return detector

