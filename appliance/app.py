@@ -39,6 +39,7 @@ from .events import (
 )
 from .inbox import Command, Frame, Inbox
 from .listener import EndOfTurnPolicy, Listener, SilencePolicy, Utterance, end_of_turn_event
+from .live_transcript import HeardText, LiveTranscript
 from .settings import Settings
 from .turn import Announcement, Stages, TurnRunner, prepare_connections
 
@@ -96,6 +97,9 @@ class App:
         self.volume = settings.audio.volume
         policy = ports.end_of_turn or SilencePolicy(settings.endpoint)
         self.listener = Listener(ports.vad, policy, settings.wake.preroll_seconds)
+        self.live = LiveTranscript(ports.transcriber, lambda message: self.inbox.put(message, audio=True))
+        if self.live.segments and hasattr(policy, "set_text_request"):
+            policy.set_text_request(self.live.request_text)
         self._endpoint_wait_ms: float | None = None
         self._on_status, self._on_tick, self._on_ready = on_status, on_tick, on_ready
         self._runner: TurnRunner | None = None
@@ -206,6 +210,10 @@ class App:
         try:
             if isinstance(message, Frame):
                 self._on_frame(message.pcm)
+            elif isinstance(message, HeardText):
+                utterance = self.listener.heard_text(message.text, message.token)
+                if utterance is not None:
+                    self._recorded(utterance)
             elif isinstance(message, Command):
                 self._answer(message)
             else:
@@ -232,16 +240,12 @@ class App:
                 timeout = wake.follow_up_seconds if follow_up else self.settings.endpoint.start_timeout
                 self.listener.start(preroll=preroll, start_timeout=timeout)
                 prepare_connections(self.ports.assistant, self.ports.speech)
-                stream = self._stream()
-                if stream is not None:  # the turn is open: its audio may stream to transcription now
-                    stream.begin()
-                    for frame in self.listener.recorded():
-                        stream.feed(frame)
+                self.live.begin(self.listener.recorded())  # the turn is open: its audio may stream now
             case m.EndRecording(reason):
                 self._recorded(self.listener.finish(reason))
             case m.DiscardRecording(report):
                 start, end = self.listener.discard()
-                self._discard_stream()
+                self.live.discard()
                 if report:
                     self.bus.emit(
                         Recording(round(start, 3), round(end, 3), RecordingEnd.CANCELLED, round(end - start, 3))
@@ -323,9 +327,7 @@ class App:
     def _on_frame(self, frame: np.ndarray) -> None:
         s = self.snapshot
         if self.listener.recording:
-            stream = self._stream()
-            if stream is not None:
-                stream.feed(frame)
+            self.live.feed(frame)
         utterance = self.listener.process(frame, keep=not s.muted)
         if utterance is not None:
             self._recorded(utterance)
@@ -356,7 +358,9 @@ class App:
         self.ports.wake.reset()
         self._report_end_of_turn(utterance)
         if not utterance.speech:
-            self._discard_stream()
+            self.live.discard()
+        else:
+            self.live.ended(getattr(self.listener.policy, "speech_after_commit", True))
         self._utterance = utterance if utterance.speech else None
         self._feed(m.RecordingEnded(utterance.speech))
 
@@ -378,16 +382,6 @@ class App:
         self._refusal = ""
         self._feed(event)
         return self._refusal
-
-    def _stream(self) -> Any:
-        """The transcriber, when it transcribes while the user speaks (it has ``begin``/``feed``)."""
-        transcriber = self.ports.transcriber
-        return transcriber if hasattr(type(transcriber), "begin") else None
-
-    def _discard_stream(self) -> None:
-        stream = self._stream()
-        if stream is not None:
-            stream.discard()
 
     def _report_end_of_turn(self, utterance: Utterance) -> None:
         """The ``end_of_turn`` event, and the endpointing wait for the next turn's timings."""
