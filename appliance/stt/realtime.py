@@ -98,7 +98,7 @@ class RealtimeSession:
         self._seen_updated = False
         self._ledger = SegmentLedger()
         self._uncommitted = 0  # 16 kHz samples queued since the last commit
-        self._committed_at: list[float] = []
+        self._sent_at: list[float] = []  # when the worker sent each commit (a slow connect is no stall)
         self._unregister: Callable[[], None] = lambda: None
         self._worker: threading.Thread | None = None
         self._reader: threading.Thread | None = None
@@ -201,22 +201,20 @@ class RealtimeSession:
         self._shutdown(abort=True)
 
     def _commit(self) -> int | None:
-        now = time.monotonic()
+        wait, now = self.options.finish_timeout, time.monotonic()
         with self._lock:
-            overdue = [i for i in self._ledger.pending() if now - self._committed_at[i] > self.options.finish_timeout]
+            sent = self._sent_at
+            overdue = [i for i in self._ledger.pending() if i < len(sent) and now - sent[i] > wait]
             if overdue or self._error is not None or self._closing or self._uncommitted < MIN_COMMIT_SAMPLES:
-                index = None
+                index: int | None = None
             else:
                 try:
                     self._queue.put_nowait(_COMMIT)
+                    index = self._ledger.add()
+                    self._uncommitted = 0
                 except queue.Full:
                     index = -1
-                else:
-                    index = self._ledger.add()
-                    self._committed_at.append(now)
-                    self._uncommitted = 0
         if overdue:  # seen at the next pause rather than only at the end of the turn
-            wait = self.options.finish_timeout
             self._fail(RealtimeSttError(Failure.STALL, f"no transcript for item(s) {overdue} {wait:.2f} s on"))
         elif index == -1:
             self._fail(RealtimeSttError(Failure.OVERFLOW, "no room to commit: the socket is not moving"))
@@ -248,6 +246,8 @@ class RealtimeSession:
                     self._append(resampler.process(np.zeros(0, dtype=np.float32), last=True))
                     resampler = StreamResampler(MIC_RATE, API_RATE)
                     self._connection.send({"type": "input_audio_buffer.commit"})
+                    with self._lock:
+                        self._sent_at.append(time.monotonic())
                     continue
                 pcm = cast(npt.NDArray[np.int16], item)
                 self.audio_seconds += len(pcm) / MIC_RATE
@@ -314,24 +314,15 @@ class RealtimeSession:
             self._fail(RealtimeSttError(Failure.CLOSED, f"reading the realtime socket failed: {e!r}"))
 
     def _handle(self, event: Any) -> None:
-        from openai.types.realtime import (
-            ConversationItemInputAudioTranscriptionCompletedEvent as Completed,
-        )
-        from openai.types.realtime import (
-            ConversationItemInputAudioTranscriptionDeltaEvent as Delta,
-        )
-        from openai.types.realtime import (
-            ConversationItemInputAudioTranscriptionFailedEvent as TranscriptionFailed,
-        )
-        from openai.types.realtime import (
-            InputAudioBufferCommittedEvent,
-            RealtimeErrorEvent,
-            SessionCreatedEvent,
-            SessionUpdatedEvent,
-        )
+        from openai.types import realtime as rt
+
+        Completed = rt.ConversationItemInputAudioTranscriptionCompletedEvent
+        Delta = rt.ConversationItemInputAudioTranscriptionDeltaEvent
+        TranscriptionFailed = rt.ConversationItemInputAudioTranscriptionFailedEvent
+        InputAudioBufferCommittedEvent, SessionCreatedEvent = rt.InputAudioBufferCommittedEvent, rt.SessionCreatedEvent
 
         kind = getattr(event, "type", "?")
-        if isinstance(event, RealtimeErrorEvent):
+        if isinstance(event, rt.RealtimeErrorEvent):
             code = event.error.code or event.error.type
             raise RealtimeSttError(Failure.ERROR_EVENT, f"realtime error event: {code}: {event.error.message}")
         if isinstance(event, TranscriptionFailed):
@@ -341,7 +332,7 @@ class RealtimeSession:
                 raise RealtimeSttError(Failure.PROTOCOL, f"{kind} before session.created")
             self._seen_created = True
             return
-        if isinstance(event, SessionUpdatedEvent):
+        if isinstance(event, rt.SessionUpdatedEvent):
             self._seen_updated = True
             return
         if not isinstance(event, (InputAudioBufferCommittedEvent, Delta, Completed)):
