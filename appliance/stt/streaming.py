@@ -132,8 +132,8 @@ class StreamingTranscriber:
         commit (under the API's 0.1 s minimum since the last commit; frames still waiting for the socket
         count). ``on_text`` later gets the text of every segment up to this one, joined, once they have all
         arrived; it runs on the socket's reader thread, so keep it short (hand it to your own loop) and never
-        call back into this transcriber from it. It is not called if the stream fails (the turn's
-        ``transcribe`` then uploads the recording)."""
+        wait on the transcriber from it (``transcribe`` would wait for that very thread). It is not called if
+        the stream fails (the turn's ``transcribe`` then uploads the recording)."""
         with self._lock:
             stream = self._stream
         if stream is None:
