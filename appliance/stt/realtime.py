@@ -399,13 +399,3 @@ class RealtimeSession:
                 connection.close()
             except Exception:  # closing a broken socket complains; it is closed all the same
                 log.debug("closing the realtime socket failed", exc_info=True)
-
-
-def __getattr__(name: str) -> Any:
-    """``Transcript`` and ``transcribe_with_fallback`` moved to :mod:`.fallback` (which imports this module);
-    the old names still resolve, lazily, so nothing cycles."""
-    if name in ("Transcript", "transcribe_with_fallback"):
-        from . import fallback
-
-        return getattr(fallback, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
