@@ -100,6 +100,7 @@ def test_an_item_answered_late_still_joins_in_commit_order(fake):
     assert session.finish(Deadline(5.0)) == "What is the weather like in Paris today?"
     assert arrived == [1, 0]
     (rec,) = fake.wait_sessions(1)
+    assert rec.closed.wait(2)
     first, second = (a["item_id"] for a in committed(rec))
     assert completions(rec) == [second, first]
 

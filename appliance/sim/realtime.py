@@ -81,7 +81,7 @@ class Session:
     headers: dict[str, str]
     messages: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
-    """The events the fake sent (in the order they left)."""
+    """The events the fake sent, in the order they left (the last may have met a closed socket)."""
     audio: bytearray = field(default_factory=bytearray)
     """Everything appended, committed or not."""
     commits: list[float] = field(default_factory=list)
@@ -137,11 +137,11 @@ class _Outbox:
                         message = heapq.heappop(self._heap)[2]
                         break
                     self._cond.wait(self._heap[0][0] - now if self._heap else None)
+            self._session.sent.append(json.loads(message))  # before it leaves: a test reads it once it arrived
             try:
                 self._ws.send(message)
             except ConnectionClosed:
                 return  # the client went away, or the fault closed the socket
-            self._session.sent.append(json.loads(message))
 
 
 class FakeRealtime:
