@@ -18,6 +18,7 @@ from appliance.settings import Secrets, SttSettings
 from appliance.sim.realtime import FakeRealtime, Fault, Script
 from appliance.sim.speech import transcript
 from appliance.sim.voice import synth
+from appliance.stt.fallback import transcribe_with_fallback
 from appliance.stt.openai import OpenAITranscriber
 from appliance.stt.realtime import (
     API_RATE,
@@ -26,7 +27,6 @@ from appliance.stt.realtime import (
     RealtimeSttError,
     RealtimeSttOptions,
     preload,
-    transcribe_with_fallback,
 )
 
 preload()

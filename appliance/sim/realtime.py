@@ -3,8 +3,11 @@
 It speaks the protocol the ``openai`` SDK parses (``session.created`` on connect, ``session.update`` answered by
 ``session.updated``, ``input_audio_buffer.append`` / ``commit`` answered by ``input_audio_buffer.committed``, then
 transcription deltas and ``...transcription.completed``), enforces the API's rules that matter here (a
-transcription session, 24 kHz PCM, base64 audio, no empty commit, the bearer key), and records what it received.
-Each connection takes the next :class:`Script` (transcript, latency, fault), or the default one.
+transcription session, 24 kHz PCM, base64 audio, no commit of less than 0.1 s, the bearer key), and records what
+it received. Every commit becomes an item of its own, acknowledged at once and in order (``previous_item_id``
+chained) and transcribed after its own latency on a sender thread, so later commits are taken meanwhile and the
+items may complete out of order, as the API's do. Each connection takes the next :class:`Script` (transcripts,
+latencies, fault), or the default one.
 
 Point the SDK at it with ``openai.OpenAI(..., websocket_base_url=fake.ws_base_url)``.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import itertools
 import json
 import threading
@@ -32,9 +36,11 @@ MIN_COMMIT_SECONDS = 0.1  # the API refuses to commit less audio than this
 
 
 class Fault(StrEnum):
+    """Per connection; the commit faults hit only the commits after the first ``Script.fault_after``."""
+
     NONE = "none"
     REFUSE = "refuse"  # the upgrade is answered with an HTTP status (Script.status)
-    CLOSE = "close"  # the socket closes after Script.close_after appends
+    CLOSE = "close"  # the socket closes after Script.close_after appends (counted from the fault_after-th commit)
     STALL = "stall"  # the commit is never answered (the socket stays open and keeps reading)
     ERROR = "error"  # the commit is answered with an error event
     WRONG_ORDER = "wrong_order"  # the transcript completes before the commit is acknowledged
@@ -43,13 +49,27 @@ class Fault(StrEnum):
 @dataclass
 class Script:
     transcript: str = "What is the weather like in Paris today?"
+    transcripts: tuple[str, ...] = ()
+    """One per commit, the last repeated if more commits come; empty: ``transcript`` for every commit."""
     deltas: int = 4
-    """The transcript arrives in this many deltas before the completion."""
+    """Each item's transcript arrives in this many deltas before its completion."""
     latency: float = 0.0
-    """Seconds between the commit and the first delta (the cloud's transcription time)."""
+    """Seconds between a commit and its first delta (the cloud's transcription time)."""
+    latencies: tuple[float, ...] = ()
+    """One per commit, the last repeated; empty: ``latency`` for every commit. A later commit with a shorter
+    latency completes first."""
     fault: Fault = Fault.NONE
+    fault_after: int = 0
+    """Commits answered normally before the fault: STALL leaves the later ones unanswered, ERROR answers the
+    next with an error event, WRONG_ORDER completes it before acknowledging it, CLOSE starts counting appends."""
     status: int = 401
     close_after: int = 3
+
+    def transcript_for(self, commit: int) -> str:
+        return self.transcripts[min(commit, len(self.transcripts) - 1)] if self.transcripts else self.transcript
+
+    def latency_for(self, commit: int) -> float:
+        return self.latencies[min(commit, len(self.latencies) - 1)] if self.latencies else self.latency
 
 
 @dataclass
@@ -60,7 +80,12 @@ class Session:
     query: dict[str, list[str]]
     headers: dict[str, str]
     messages: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    """The events the fake sent, in the order they left (the last may have met a closed socket)."""
     audio: bytearray = field(default_factory=bytearray)
+    """Everything appended, committed or not."""
+    commits: list[float] = field(default_factory=list)
+    """Seconds of audio in each accepted commit."""
     config: dict[str, Any] | None = None
     closed: threading.Event = field(default_factory=threading.Event)
 
@@ -70,6 +95,53 @@ class Session:
     @property
     def audio_seconds(self) -> float:
         return len(self.audio) / 2 / RATE
+
+    def sent_types(self) -> list[str]:
+        return [str(m.get("type")) for m in self.sent]
+
+
+class _Outbox:
+    """Sends one connection's events at their due times from a thread of its own, so the connection keeps
+    reading (and takes the next commit) while an earlier item is still being transcribed. Events due at the
+    same time leave in the order they were queued."""
+
+    def __init__(self, ws: ServerConnection, session: Session) -> None:
+        self._ws = ws
+        self._session = session
+        self._heap: list[tuple[float, int, str]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="fake-realtime-send", daemon=True)
+        self._thread.start()
+
+    def send(self, message: str, delay: float = 0.0) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), message))
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(1.0)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._closed:
+                        return
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        message = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+            self._session.sent.append(json.loads(message))  # before it leaves: a test reads it once it arrived
+            try:
+                self._ws.send(message)
+            except ConnectionClosed:
+                return  # the client went away, or the fault closed the socket
 
 
 class FakeRealtime:
@@ -168,12 +240,14 @@ class FakeRealtime:
         with self._lock:
             self.sessions.append(session)
             self._lock.notify_all()
-        appends = 0
-        committed = False
+        out = _Outbox(ws, session)
+        appends = 0  # since the fault_after-th commit (CLOSE)
+        pending = 0  # bytes appended since the last accepted commit (the API's input buffer)
+        previous: str | None = None
         try:
             if session.query.get("intent") != ["transcription"]:
-                ws.send(self._error("invalid_request_error", "missing_intent", "intent=transcription expected"))
-            ws.send(self._event("session.created", session={"type": "transcription", "id": "sess_fake"}))
+                out.send(self._error("invalid_request_error", "missing_intent", "intent=transcription expected"))
+            out.send(self._event("session.created", session={"type": "transcription", "id": "sess_fake"}))
             for raw in ws:
                 message = json.loads(raw)
                 session.messages.append(message)
@@ -181,68 +255,69 @@ class FakeRealtime:
                 if kind == "session.update":
                     problem = self._check_config(message.get("session") or {})
                     if problem:
-                        ws.send(self._error("invalid_request_error", "invalid_value", problem))
+                        out.send(self._error("invalid_request_error", "invalid_value", problem))
                         continue
                     session.config = message["session"]
-                    ws.send(self._event("session.updated", session=session.config))
+                    out.send(self._event("session.updated", session=session.config))
                 elif kind == "input_audio_buffer.append":
                     try:
-                        session.audio += base64.b64decode(message.get("audio", ""), validate=True)
+                        audio = base64.b64decode(message.get("audio", ""), validate=True)
                     except binascii.Error:
-                        ws.send(self._error("invalid_request_error", "invalid_value", "audio is not base64"))
+                        out.send(self._error("invalid_request_error", "invalid_value", "audio is not base64"))
                         continue
-                    appends += 1
+                    session.audio += audio
+                    pending += len(audio)
+                    if len(session.commits) >= script.fault_after:
+                        appends += 1
                     if script.fault is Fault.CLOSE and appends >= script.close_after:
                         ws.close(1011, "internal error")
                         return
                 elif kind == "input_audio_buffer.commit":
-                    if committed or script.fault is Fault.STALL:
+                    if pending // 2 < RATE * MIN_COMMIT_SECONDS:
+                        ms = pending / 2 / RATE * 1000
+                        problem = f"buffer too small: expected at least 100ms of audio, but buffer only has {ms:.2f}ms"
+                        out.send(self._error("invalid_request_error", "input_audio_buffer_commit_empty", problem))
                         continue
-                    if session.audio_seconds < MIN_COMMIT_SECONDS:
-                        ws.send(
-                            self._error("invalid_request_error", "input_audio_buffer_commit_empty", "buffer too small")
-                        )
-                        continue
-                    committed = True
-                    self._transcribe(ws, script, session)
+                    commit = len(session.commits)
+                    session.commits.append(pending / 2 / RATE)
+                    pending = 0
+                    previous = self._answer(out, script, commit, previous, session.commits[-1])
                 else:
-                    ws.send(self._error("invalid_request_error", "unknown_event", f"unknown event {kind!r}"))
+                    out.send(self._error("invalid_request_error", "unknown_event", f"unknown event {kind!r}"))
         except ConnectionClosed:
             pass  # the client went away: what it sent is recorded
         finally:
+            out.close()
             session.closed.set()
 
-    def _transcribe(self, ws: ServerConnection, script: Script, session: Session) -> None:
+    def _answer(self, out: _Outbox, script: Script, commit: int, previous: str | None, seconds: float) -> str | None:
+        """Acknowledge and transcribe one commit; the item id the next commit follows."""
+        faulty = script.fault is not Fault.NONE and commit >= script.fault_after
+        if faulty and script.fault is Fault.STALL:
+            return previous  # never answered, so never an item
+        if faulty and script.fault is Fault.ERROR:
+            out.send(self._error("server_error", "server_error", "The server had an error"))
+            return previous
         item = f"item_{next(self._ids)}"
-        if script.fault is Fault.ERROR:
-            ws.send(self._error("server_error", "server_error", "The server had an error"))
-            return
-        committed = self._event("input_audio_buffer.committed", item_id=item, previous_item_id=None)
-        if script.fault is not Fault.WRONG_ORDER:
-            ws.send(committed)
-        if script.latency:
-            time.sleep(script.latency)  # the cloud's transcription time (this connection's own thread)
-        words = script.transcript.split(" ")
+        committed = self._event("input_audio_buffer.committed", item_id=item, previous_item_id=previous)
+        wrong_order = faulty and script.fault is Fault.WRONG_ORDER
+        if not wrong_order:
+            out.send(committed)
+        latency = script.latency_for(commit)  # the cloud's transcription time, on the sender's clock
+        text = script.transcript_for(commit)
+        words = text.split(" ")
         n = max(1, min(script.deltas, len(words)))
         size = -(-len(words) // n)
         for i in range(0, len(words), size):
             delta = " ".join(words[i : i + size]) + (" " if i + size < len(words) else "")
-            ws.send(
-                self._event(
-                    "conversation.item.input_audio_transcription.delta", item_id=item, content_index=0, delta=delta
-                )
-            )
-        ws.send(
-            self._event(
-                "conversation.item.input_audio_transcription.completed",
-                item_id=item,
-                content_index=0,
-                transcript=script.transcript,
-                usage={"type": "duration", "seconds": round(session.audio_seconds, 3)},
-            )
-        )
-        if script.fault is Fault.WRONG_ORDER:
-            ws.send(committed)
+            event = "conversation.item.input_audio_transcription.delta"
+            out.send(self._event(event, item_id=item, content_index=0, delta=delta), latency)
+        usage = {"type": "duration", "seconds": round(seconds, 3)}
+        event = "conversation.item.input_audio_transcription.completed"
+        out.send(self._event(event, item_id=item, content_index=0, transcript=text, usage=usage), latency)
+        if wrong_order:
+            out.send(committed, latency)
+        return item
 
     def _error(self, kind: str, code: str, message: str) -> str:
         return self._event("error", error={"type": kind, "code": code, "message": message, "param": None})

@@ -2,14 +2,15 @@
 
 The turn is opened (wake word or button) before anything is sent: ``start()`` connects in a worker thread, so the
 listener's thread never waits for the network. The listener ``feed()``s 16 kHz frames into a bounded queue (never
-blocking); the worker resamples them to the 24 kHz ``audio/pcm`` the API accepts and appends them. At the end of
-the turn the appliance (not the server: ``turn_detection`` is off) commits, and ``finish()`` waits for that item's
-transcript, which is ready a moment later because the audio is already there.
+blocking); the worker resamples them to the 24 kHz ``audio/pcm`` the API accepts and appends them. The appliance
+(not the server: ``turn_detection`` is off) commits at every pause, so each stretch of speech is transcribed while
+the end-of-turn model still decides and the partial text is there to veto a cut after a dangling word; at the end
+of the turn ``finish()`` commits the tail and waits for every item, joined in commit order.
 
 Every failure (no connection, a refused upgrade, a close or stall mid-session, an ``error`` event, events out of
 order, a full queue) becomes :class:`RealtimeSttError` at once or, at the latest, when ``finish()`` runs out of
-time. The caller keeps the recording in memory and falls back to the batch upload. The SDK's own reconnection is
-left off: a new socket would start a new, empty audio buffer.
+time. The caller keeps the recording in memory and falls back to the batch upload of all of it. The SDK's own
+reconnection is left off: a new socket would start a new, empty audio buffer.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, cast
 
 import numpy as np
@@ -30,46 +29,22 @@ import numpy.typing as npt
 from ..audio.convert import StreamResampler, float_to_int16, int16_to_float
 from ..cancel import CancelToken
 from ..deadline import Deadline
-from ..errors import ApplianceError, Cancelled, ErrorKind
+from ..errors import Cancelled
+from .realtime_config import API_RATE, MIC_RATE, Failure, RealtimeSttError, RealtimeSttOptions
+from .segments import OutOfOrder, SegmentLedger
+
+__all__ = [
+    "API_RATE",
+    "MIC_RATE",
+    "MIN_COMMIT_SAMPLES",
+    "Failure",
+    "RealtimeSession",
+    "RealtimeSttError",
+    "RealtimeSttOptions",
+    "preload",
+]
 
 log = logging.getLogger(__name__)
-
-API_RATE = 24000  # the only rate of the realtime API's audio/pcm input
-MIC_RATE = 16000
-
-
-class Failure(StrEnum):
-    CONNECT = "connect"  # no TCP connection or no handshake in time
-    REFUSED = "refused"  # the server answered the upgrade with an HTTP status (401, 403, 5xx)
-    CLOSED = "closed"  # the socket closed before the transcript
-    STALL = "stall"  # no transcript within the time allowed
-    ERROR_EVENT = "error_event"  # an ``error`` or ``...transcription.failed`` event
-    PROTOCOL = "protocol"  # events out of order (or for another item)
-    OVERFLOW = "overflow"  # the worker fell behind the microphone (the socket does not take audio)
-    STATE = "state"  # the caller used the session out of order
-
-
-class RealtimeSttError(ApplianceError):
-    """Streaming transcription failed; the recording is still in memory, so the caller uploads it instead."""
-
-    def __init__(self, failure: Failure, message: str, *, status: int | None = None) -> None:
-        kind = ErrorKind.AUTH if status in (401, 403) else ErrorKind.STT
-        super().__init__(kind, message, stage="stt.realtime", retryable=True)
-        self.failure = failure
-        self.status = status
-
-
-@dataclass(frozen=True)
-class RealtimeSttOptions:
-    model: str = "gpt-live-transcribe"
-    language: str = ""
-    noise_reduction: str = ""
-    """"" (off), "near_field" or "far_field"."""
-    connect_timeout: float = 3.0
-    finish_timeout: float = 1.5
-    """Longest wait after the commit for the final transcript (capped by the turn's deadline)."""
-    queue_frames: int = 400
-    """Frames (80 ms) the listener may be ahead of the socket before the session gives up: 32 s."""
 
 
 def preload() -> None:
@@ -81,13 +56,19 @@ def preload() -> None:
 
 
 _COMMIT = object()
+_END = object()
 _STOP = object()
+MIN_COMMIT_SAMPLES = MIC_RATE // 10  # the API refuses to commit less than 0.1 s ("input_audio_buffer_commit_empty")
 
 
 class RealtimeSession:
     """One turn's streaming transcription. Methods may be called from different threads; none blocks except
-    ``finish()``, which waits at most its deadline. ``on_partial`` runs on the reader thread with the transcript
-    so far (keep it short: emit an event)."""
+    ``finish()``, which waits at most its deadline.
+
+    Each ``commit()`` (at a pause) makes a conversation item the server transcribes while the user goes on, so
+    at the end of the turn only the last stretch is left to transcribe. ``on_partial`` runs on the reader
+    thread with the whole turn so far (keep it short: emit an event); ``on_segment`` runs there too, once per
+    item, as its transcript completes: possibly out of commit order, hence the index."""
 
     def __init__(
         self,
@@ -95,25 +76,29 @@ class RealtimeSession:
         options: RealtimeSttOptions | None = None,
         *,
         on_partial: Callable[[str], None] | None = None,
+        on_segment: Callable[[int, str], None] | None = None,
         cancel: CancelToken | None = None,
     ) -> None:
         self.client = client
         self.options = options or RealtimeSttOptions()
         self.on_partial = on_partial
+        self.on_segment = on_segment
         self.cancel = cancel
         self._queue: queue.Queue[object] = queue.Queue(maxsize=self.options.queue_frames)
         self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._changed = threading.Condition(self._lock)
+        self._done = threading.Event()  # the outcome is settled: the text or the failure
         self._error: RealtimeSttError | None = None
         self._connection: Any = None
         self._closing = False
         self._started = False
-        self._committed_sent = False
+        self._ended = False  # finish() ran: nothing more is fed or committed
+        self._sent_all = False  # the worker has sent everything queued before finish()
         self._seen_created = False
         self._seen_updated = False
-        self._item_id: str | None = None
-        self._partial = ""
-        self._text: str | None = None
+        self._ledger = SegmentLedger()
+        self._uncommitted = 0  # 16 kHz samples queued since the last commit
+        self._sent_at: list[float] = []  # when the worker sent each commit (a slow connect is no stall)
         self._unregister: Callable[[], None] = lambda: None
         self._worker: threading.Thread | None = None
         self._reader: threading.Thread | None = None
@@ -133,12 +118,26 @@ class RealtimeSession:
 
     def feed(self, pcm16k: npt.NDArray[np.int16]) -> None:
         """Queue a 16 kHz int16 chunk. Never blocks: a full queue fails the session (the socket is not moving)."""
-        if self._error is not None or self._closing or self._committed_sent:
-            return
-        try:
-            self._queue.put_nowait(np.asarray(pcm16k, dtype=np.int16).copy())
-        except queue.Full:
-            self._fail(RealtimeSttError(Failure.OVERFLOW, "the realtime socket fell behind the microphone"))
+        frame = np.asarray(pcm16k, dtype=np.int16).copy()
+        with self._lock:
+            if self._error is not None or self._closing or self._ended:
+                return
+            try:
+                self._queue.put_nowait(frame)
+            except queue.Full:
+                pass
+            else:
+                self._uncommitted += len(frame)
+                return
+        self._fail(RealtimeSttError(Failure.OVERFLOW, "the realtime socket fell behind the microphone"))
+
+    def commit(self) -> int | None:
+        """Make what was fed since the last commit an item of its own (at a pause), so the server transcribes it
+        while the user may still go on. Never blocks. The item's index in the turn, or None: less than the API's
+        0.1 s minimum (nothing is sent), or the session has failed or ended."""
+        if self._ended:
+            return None
+        return self._commit()
 
     @property
     def failed(self) -> RealtimeSttError | None:
@@ -147,29 +146,48 @@ class RealtimeSession:
 
     @property
     def partial(self) -> str:
-        return self._partial
+        """The turn so far, in commit order (items still transcribing as far as their deltas go)."""
+        with self._lock:
+            return self._ledger.partial()
 
-    def finish(self, deadline: Deadline | None = None) -> str:
-        """Commit what was fed and wait for its transcript. Raises RealtimeSttError (fall back to the upload)
-        or Cancelled; closes the session in every case."""
+    @property
+    def segments(self) -> int:
+        return len(self._ledger)
+
+    def finish(self, deadline: Deadline | None = None, *, commit_tail: bool = True) -> str:
+        """Commit the rest (unless ``commit_tail`` is False: the caller knows it is silence, or it is under
+        0.1 s), wait for every item's transcript, and return them joined in commit order. Raises
+        RealtimeSttError (fall back to the upload) or Cancelled; closes the session in every case."""
         deadline = deadline or Deadline.unlimited()
+        text = ""
         try:
             if not self._started:
                 raise RealtimeSttError(Failure.STATE, "finish() before start()")
-            if self._error is None and not self._committed_sent:
-                self._committed_sent = True
+            if commit_tail:
+                self._commit()
+            with self._lock:
+                self._ended = True
+            if self._error is None:
                 try:
-                    self._queue.put(_COMMIT, timeout=deadline.cap(0.2))
+                    self._queue.put(_END, timeout=deadline.cap(0.2))
                 except queue.Full:
-                    self._fail(RealtimeSttError(Failure.OVERFLOW, "no room to commit: the socket is not moving"))
+                    self._fail(RealtimeSttError(Failure.OVERFLOW, "no room to end the turn: the socket is not moving"))
             wait = deadline.cap(self.options.finish_timeout)
-            if not self._done.wait(wait):
-                self._fail(RealtimeSttError(Failure.STALL, f"no transcript {wait:.2f} s after the commit"))
+            with self._changed:
+                ready = self._changed.wait_for(
+                    lambda: self._error is not None or (self._sent_all and self._ledger.done()), wait
+                )
+                if ready and self._error is None:
+                    self._done.set()  # settled: closing the socket now is no failure
+                    text = self._ledger.text()
+                pending = self._ledger.pending()
+            if not ready:
+                self._fail(RealtimeSttError(Failure.STALL, f"no transcript for item(s) {pending} {wait:.2f} s on"))
             if self.cancel is not None and self.cancel.cancelled:
                 raise Cancelled(self.cancel.reason)
             if self._error is not None:
                 raise self._error
-            return self._text or ""
+            return text
         finally:
             self.close()
 
@@ -181,6 +199,27 @@ class RealtimeSession:
         """Cut the socket at once (cancel): a blocked send or read returns immediately."""
         self._fail(RealtimeSttError(Failure.CLOSED, "cancelled"))
         self._shutdown(abort=True)
+
+    def _commit(self) -> int | None:
+        wait, now = self.options.finish_timeout, time.monotonic()
+        with self._lock:
+            sent = self._sent_at
+            overdue = [i for i in self._ledger.pending() if i < len(sent) and now - sent[i] > wait]
+            if overdue or self._error is not None or self._closing or self._uncommitted < MIN_COMMIT_SAMPLES:
+                index: int | None = None
+            else:
+                try:
+                    self._queue.put_nowait(_COMMIT)
+                    index = self._ledger.add()
+                    self._uncommitted = 0
+                except queue.Full:
+                    index = -1
+        if overdue:  # seen at the next pause rather than only at the end of the turn
+            self._fail(RealtimeSttError(Failure.STALL, f"no transcript for item(s) {overdue} {wait:.2f} s on"))
+        elif index == -1:
+            self._fail(RealtimeSttError(Failure.OVERFLOW, "no room to commit: the socket is not moving"))
+            return None
+        return index
 
     # --- the worker and the reader ------------------------------------------------------------------------
 
@@ -196,11 +235,19 @@ class RealtimeSession:
             if item is _STOP or self._error is not None or self._closing:
                 return
             try:
+                if item is _END:
+                    with self._changed:
+                        self._sent_all = True
+                        self._changed.notify_all()
+                    return
                 if item is _COMMIT:
-                    tail = resampler.process(np.zeros(0, dtype=np.float32), last=True)
-                    if len(tail):
-                        self._append(tail)
+                    # The filter's tail belongs to this item (each is transcribed on its own); the next item
+                    # starts a fresh filter, at a pause, so no click is heard and 0.1 s fed is 0.1 s sent.
+                    self._append(resampler.process(np.zeros(0, dtype=np.float32), last=True))
+                    resampler = StreamResampler(MIC_RATE, API_RATE)
                     self._connection.send({"type": "input_audio_buffer.commit"})
+                    with self._lock:
+                        self._sent_at.append(time.monotonic())
                     continue
                 pcm = cast(npt.NDArray[np.int16], item)
                 self.audio_seconds += len(pcm) / MIC_RATE
@@ -267,24 +314,15 @@ class RealtimeSession:
             self._fail(RealtimeSttError(Failure.CLOSED, f"reading the realtime socket failed: {e!r}"))
 
     def _handle(self, event: Any) -> None:
-        from openai.types.realtime import (
-            ConversationItemInputAudioTranscriptionCompletedEvent as Completed,
-        )
-        from openai.types.realtime import (
-            ConversationItemInputAudioTranscriptionDeltaEvent as Delta,
-        )
-        from openai.types.realtime import (
-            ConversationItemInputAudioTranscriptionFailedEvent as TranscriptionFailed,
-        )
-        from openai.types.realtime import (
-            InputAudioBufferCommittedEvent,
-            RealtimeErrorEvent,
-            SessionCreatedEvent,
-            SessionUpdatedEvent,
-        )
+        from openai.types import realtime as rt
+
+        Completed = rt.ConversationItemInputAudioTranscriptionCompletedEvent
+        Delta = rt.ConversationItemInputAudioTranscriptionDeltaEvent
+        TranscriptionFailed = rt.ConversationItemInputAudioTranscriptionFailedEvent
+        InputAudioBufferCommittedEvent, SessionCreatedEvent = rt.InputAudioBufferCommittedEvent, rt.SessionCreatedEvent
 
         kind = getattr(event, "type", "?")
-        if isinstance(event, RealtimeErrorEvent):
+        if isinstance(event, rt.RealtimeErrorEvent):
             code = event.error.code or event.error.type
             raise RealtimeSttError(Failure.ERROR_EVENT, f"realtime error event: {code}: {event.error.message}")
         if isinstance(event, TranscriptionFailed):
@@ -294,34 +332,41 @@ class RealtimeSession:
                 raise RealtimeSttError(Failure.PROTOCOL, f"{kind} before session.created")
             self._seen_created = True
             return
-        if isinstance(event, SessionUpdatedEvent):
+        if isinstance(event, rt.SessionUpdatedEvent):
             self._seen_updated = True
             return
-        if isinstance(event, InputAudioBufferCommittedEvent):
-            if not self._seen_updated or not self._committed_sent or self._item_id is not None:
-                raise RealtimeSttError(Failure.PROTOCOL, "input_audio_buffer.committed out of order")
-            self._item_id = event.item_id
+        if not isinstance(event, (InputAudioBufferCommittedEvent, Delta, Completed)):
+            log.debug("realtime event ignored: %s", kind)
             return
-        if isinstance(event, (Delta, Completed)):
-            if self._item_id is None or event.item_id != self._item_id:
-                raise RealtimeSttError(Failure.PROTOCOL, f"{kind} for item {event.item_id} before its commit")
-            if isinstance(event, Delta):
-                self._partial += event.delta or ""
-                if self.on_partial is not None and event.delta:
-                    self.on_partial(self._partial)
-                return
-            self._text = event.transcript
-            self._done.set()
-            return
-        log.debug("realtime event ignored: %s", kind)
+        if not self._seen_updated:
+            raise RealtimeSttError(Failure.PROTOCOL, f"{kind} before session.updated")
+        partial: str | None = None
+        completed: tuple[int, str] | None = None
+        try:
+            with self._changed:
+                if isinstance(event, InputAudioBufferCommittedEvent):
+                    self._ledger.acknowledge(event.item_id, event.previous_item_id)
+                elif isinstance(event, Delta):
+                    self._ledger.delta(event.item_id, event.delta or "")
+                    partial = self._ledger.partial() if event.delta else None
+                else:
+                    completed = (self._ledger.complete(event.item_id, event.transcript), event.transcript)
+                    self._changed.notify_all()
+        except OutOfOrder as e:
+            raise RealtimeSttError(Failure.PROTOCOL, f"{kind} out of order: {e}") from e
+        if partial is not None and self.on_partial is not None:
+            self.on_partial(partial)
+        if completed is not None and self.on_segment is not None:
+            self.on_segment(*completed)
 
     # --- ending -------------------------------------------------------------------------------------------
 
     def _fail(self, error: RealtimeSttError) -> None:
-        with self._lock:
+        with self._changed:
             if self._error is not None or self._done.is_set():
                 return
             self._error = error
+            self._changed.notify_all()
         log.info("realtime transcription failed (%s): %s", error.failure.value, error.message)
         self._done.set()
 
@@ -354,40 +399,3 @@ class RealtimeSession:
                 connection.close()
             except Exception:  # closing a broken socket complains; it is closed all the same
                 log.debug("closing the realtime socket failed", exc_info=True)
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """The turn's transcript and how it was obtained (for the ``turn`` timings)."""
-
-    text: str
-    streamed: bool
-    """True if the realtime session delivered it; False if the recording was uploaded instead."""
-    error: RealtimeSttError | None
-    """Why the stream was abandoned (None when it worked)."""
-    final_after_end_ms: float
-    """From the end of the turn (this call) to the final transcript."""
-
-
-def transcribe_with_fallback(
-    session: RealtimeSession | None,
-    recording: npt.NDArray[np.int16],
-    upload: Callable[[npt.NDArray[np.int16]], str],
-    *,
-    deadline: Deadline | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> Transcript:
-    """The streamed transcript, or the batch upload of ``recording`` when the stream failed (or never ran).
-
-    Cancelled propagates: a stopped turn uploads nothing."""
-    start = clock()
-    error: RealtimeSttError | None = None
-    if session is not None:
-        try:
-            text = session.finish(deadline)
-            return Transcript(text.strip(), True, None, (clock() - start) * 1000.0)
-        except RealtimeSttError as e:
-            error = e
-            log.warning("streaming transcription failed (%s), uploading the recording", e.failure.value)
-    text = upload(recording)
-    return Transcript(text, False, error, (clock() - start) * 1000.0)
