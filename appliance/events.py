@@ -329,3 +329,6 @@ class EndOfTurn(Event):
     """The pause between the last speech and the end: the endpointing wait."""
     probability: float | None = None
     """The turn model's last probability that the question was finished (None: not asked)."""
+    held: bool = False
+    """The transcript so far read unfinished ("... like in") at a pause the model called finished, so the
+    listener waited on."""

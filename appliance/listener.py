@@ -164,7 +164,7 @@ def end_of_turn_event(policy: EndOfTurnPolicy, utterance: Utterance, trailing_si
     last = getattr(policy, "last", None)
     if last is not None:
         probability = None if last.probability is None else round(last.probability, 3)
-        return EndOfTurn(last.reason.value, round(last.wait * 1000, 1), probability)
+        return EndOfTurn(last.reason.value, round(last.wait * 1000, 1), probability, last.held)
     if utterance.reason == "speech_ended":
         return EndOfTurn("silence", round(trailing_silence * 1000, 1))
     return None

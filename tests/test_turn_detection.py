@@ -25,7 +25,9 @@ def model() -> SmartTurn:
 
 def detect(sample: Sample, *, use_model: bool = True, transcript: bool = False) -> TurnDetector:
     policy = TurnPolicy(short_pause=0.08, long_pause=2.0, hold_for_text=transcript)
-    detector = endpoint(sample, TurnDetector(policy, model() if use_model else None), transcript=transcript)
+    detector = endpoint(
+        sample, TurnDetector(policy, model() if use_model else None), transcript=0.3 if transcript else None
+    )
     assert detector.result is not None, "the turn never ended"
     return detector
 

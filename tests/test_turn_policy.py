@@ -25,16 +25,15 @@ def run(
     for i, c in enumerate(pattern):
         t = round((i + 1) * STEP, 3)
         action = policy.process(c in "Ss", STEP, tail_silent=c == "s")
-        if action is Action.ASK:
+        asked, wants_text = policy.pause_id, action in (Action.TEXT, Action.ASK_TEXT)
+        if action is not Action.CONTINUE and action is not Action.END:
             seen.append((t, action))
+        if action in (Action.ASK, Action.ASK_TEXT):
             p = model(t)
-            if p is not None:
-                action = policy.verdict(p)
-        if action is Action.TEXT:
-            seen.append((t, action))
-            unfinished = text(t)
-            if unfinished is not None:
-                action = policy.text(unfinished)
+            action = Action.CONTINUE if p is None else policy.verdict(p)
+        unfinished = text(t) if wants_text else None
+        if unfinished is not None and action is not Action.END:  # the transcript comes after the verdict
+            action = policy.text(unfinished, asked)
         if action is Action.END:
             seen.append((t, action))
             break
@@ -178,15 +177,22 @@ def test_a_transcript_that_stops_on_a_dangling_word_holds_the_turn_until_the_use
     p = TurnPolicy(short_pause=0.08, long_pause=2.0, hold_for_text=True)
     unfinished = iter([True, False])
     seen = run(p, "S" * 10 + "." * 15 + "S" * 6 + "." * 5, lambda t: 0.9, lambda t: next(unfinished))
-    assert seen == [
-        (0.88, Action.ASK),
-        (0.88, Action.TEXT),
-        (2.56, Action.ASK),
-        (2.56, Action.TEXT),
-        (2.56, Action.END),
-    ]
+    assert seen == [(0.88, Action.ASK_TEXT), (2.56, Action.ASK_TEXT), (2.56, Action.END)]
     assert p.result is not None and p.result.reason is EndReason.COMPLETE and p.result.held
     assert p.result.speech_end == pytest.approx(2.48)
+
+
+def test_the_transcript_is_asked_for_with_the_speculative_question_and_may_come_later():
+    """Asked on the last speech frame with the model; the turn ends when the transcript arrives, not before."""
+    p = TurnPolicy(short_pause=0.08, hold_for_text=True)
+    assert [p.process(True, STEP) for _ in range(5)][-1] is Action.CONTINUE
+    assert p.process(True, STEP, tail_silent=True) is Action.ASK_TEXT
+    asked = p.pause_id
+    assert p.verdict(0.9, asked) is Action.CONTINUE  # no pause yet
+    assert p.process(False, STEP) is Action.CONTINUE  # a pause and a "complete" verdict, but no transcript
+    assert p.process(False, STEP) is Action.CONTINUE
+    assert p.text(False, asked) is Action.END
+    assert p.result is not None and p.result.wait == pytest.approx(0.16) and not p.result.held
 
 
 def test_a_held_pause_still_ends_at_the_long_pause():
@@ -199,13 +205,13 @@ def test_a_held_pause_still_ends_at_the_long_pause():
 def test_without_a_transcript_in_time_the_model_decides_alone():
     p = TurnPolicy(short_pause=0.08, hold_for_text=True, text_wait=0.32)
     seen = run(p, "S" * 5 + "." * 20, lambda t: 0.9, lambda t: None)
-    assert seen == [(0.48, Action.ASK), (0.48, Action.TEXT), (0.8, Action.END)]
+    assert seen == [(0.48, Action.ASK_TEXT), (0.8, Action.END)]
     assert p.result is not None and p.result.reason is EndReason.COMPLETE and not p.result.held
 
 
 def test_a_late_transcript_for_older_speech_is_ignored():
     p = TurnPolicy(short_pause=0.08, hold_for_text=True)
-    run(p, "SSSSS.", lambda t: 0.9)
+    run(p, "SSSSS.", lambda t: 0.1)
     asked = p.pause_id
-    run(p, "SSSS", lambda t: 0.9)
+    run(p, "SSSS", lambda t: 0.1)
     assert p.text(False, asked) is Action.CONTINUE and p.result is None

@@ -10,6 +10,7 @@ for. The policy stays pure; this is the only place that pairs it with audio.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,10 +25,15 @@ class TurnModel(Protocol):
 
 
 class TurnDetector:
-    def __init__(self, policy: TurnPolicy, model: TurnModel | None) -> None:
-        """``model`` None: the policy's long pause decides every turn (no model installed or it failed)."""
+    def __init__(
+        self, policy: TurnPolicy, model: TurnModel | None, request_text: Callable[[int], bool] | None = None
+    ) -> None:
+        """``model`` None: the policy's long pause decides every turn (no model installed or it failed).
+        ``request_text(pause_id)`` starts the transcript of the speech so far, whose verdict comes back through
+        ``policy.text``; False (or no such callable) when it cannot, and the model's verdict stands alone."""
         self.policy = policy
         self.model = model
+        self.request_text = request_text
         self.verdicts: list[TurnVerdict] = []
         self._frames: deque[npt.NDArray[np.int16]] = deque()
         self._samples = 0
@@ -51,8 +57,8 @@ class TurnDetector:
     def process(
         self, frame: npt.NDArray[np.int16], is_speech: bool, seconds: float | None = None, *, tail_silent: bool = False
     ) -> Action:
-        """One frame of the turn and the VAD's verdict on it. Returns CONTINUE, TEXT or END (never ASK: the model
-        is asked here)."""
+        """One frame of the turn and the VAD's verdict on it. Returns CONTINUE or END (the model is asked and the
+        transcript requested here)."""
         self._frames.append(frame)
         self._samples += len(frame)
         while self._samples - len(self._frames[0]) >= WINDOW_SAMPLES:
@@ -60,6 +66,18 @@ class TurnDetector:
         action = self.policy.process(
             is_speech, len(frame) / 16000 if seconds is None else seconds, tail_silent=tail_silent
         )
+        return self._carry_out(action)
+
+    def _carry_out(self, action: Action) -> Action:
+        if action in (Action.TEXT, Action.ASK_TEXT):
+            asked = self.policy.pause_id
+            if self.request_text is None or not self.request_text(asked):
+                after = self.policy.text(False, asked)
+                if action is Action.TEXT:
+                    return after
+            elif action is Action.TEXT:
+                return Action.CONTINUE
+            action = Action.ASK
         if action is Action.ASK:
             if self.model is None:
                 return Action.CONTINUE

@@ -28,6 +28,7 @@ class Action(StrEnum):
     CONTINUE = "continue"
     ASK = "ask"  # run the turn model on the audio so far and pass its probability to verdict()
     TEXT = "text"  # transcribe the speech so far and pass whether it reads unfinished to text()
+    ASK_TEXT = "ask_text"  # both: start the transcript first (it takes longest), then ask the model
     END = "end"  # the turn is over: see TurnPolicy.result
 
 
@@ -78,9 +79,11 @@ class TurnPolicy:
     bounds the model's CPU while the user speaks with short gaps between words."""
     hold_for_text: bool = False
     """Check the transcript before a "complete" verdict ends the turn (when streaming transcription can say
-    what was said so far): one that stops on a dangling word holds the turn open."""
-    text_wait: float = 0.5
-    """Longest pause spent waiting for that transcript; past it the model's verdict stands alone."""
+    what was said so far): one that stops on a dangling word holds the turn open. The transcript is asked for
+    with the model (ASK_TEXT), so its latency runs alongside the model's instead of after it; the turn needs
+    it anyway, so waiting for it costs the answer nothing."""
+    text_wait: float = 0.6
+    """Longest wait for that transcript, in audio from when it was asked; past it the verdict stands alone."""
     result: EndOfTurn | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -105,8 +108,9 @@ class TurnPolicy:
         self._asked_at_pause = 0.0  # the pause when the model was last asked
         self._last_speculative: float | None = None
         self._verdict: tuple[int, float] | None = None  # (speech it heard, probability)
-        self._text_asked: int | None = None
-        self._text_asked_at = 0.0  # the pause when the transcript was asked for
+        self._text_for: int | None = None  # the speech the transcript was asked for
+        self._text_asked_at = 0.0  # audio time of that request
+        self._unfinished: bool | None = None  # its answer (None: not yet)
         self._held: int | None = None  # the transcript read unfinished for that speech
 
     @property
@@ -165,17 +169,17 @@ class TurnPolicy:
         return self._decide()
 
     def text(self, unfinished: bool, pause_id: int | None = None) -> Action:
-        """Whether the transcript of the speech ``pause_id`` (default: the latest) stops on a dangling word."""
+        """Whether the transcript of the speech ``pause_id`` (default: the latest) stops on a dangling word
+        (False also when no transcript can be had: the model's verdict then stands)."""
         if self.result is not None:
             return Action.END
         heard = self._speech_frames if pause_id is None else pause_id
-        if heard != self._speech_frames or self._text_asked != heard:
+        if heard != self._speech_frames or self._text_for != heard or self._unfinished is not None:
             return Action.CONTINUE
-        self._text_asked = None
+        self._unfinished = unfinished
         if unfinished:
             self._held = heard
-            return Action.CONTINUE
-        return self._end(EndReason.COMPLETE)
+        return self._decide()
 
     # --- the rules
 
@@ -201,13 +205,13 @@ class TurnPolicy:
         if verdict[1] > self.threshold:
             if not self.hold_for_text:
                 return self._end(EndReason.COMPLETE)
-            if self._held == now:
-                return Action.CONTINUE  # the transcript said "not finished": only the long pause (or speech) ends it
-            if self._text_asked != now:
-                self._text_asked, self._text_asked_at = now, self.pause
+            if self._text_for != now:
+                self._want_text()
                 return Action.TEXT
-            if self.pause - self._text_asked_at >= self.text_wait - _EPS:
-                return self._end(EndReason.COMPLETE)  # no transcript in time: the model's verdict stands
+            if self._unfinished:
+                return Action.CONTINUE  # the transcript said "not finished": only the long pause (or speech) ends it
+            if self._unfinished is False or self.elapsed - self._text_asked_at >= self.text_wait - _EPS:
+                return self._end(EndReason.COMPLETE)  # read finished, or no transcript in time: the verdict stands
             return Action.CONTINUE
         if (
             self.reask_pause is not None
@@ -221,7 +225,13 @@ class TurnPolicy:
     def _ask(self) -> Action:
         self._pending = self._speech_frames
         self._asked_at_pause = self.pause
+        if self.hold_for_text and self._text_for != self._speech_frames:
+            self._want_text()
+            return Action.ASK_TEXT
         return Action.ASK
+
+    def _want_text(self) -> None:
+        self._text_for, self._text_asked_at, self._unfinished = self._speech_frames, self.elapsed, None
 
     def _end(self, reason: EndReason) -> Action:
         wait = self.pause if self.started else 0.0

@@ -64,7 +64,7 @@ class SemanticPolicy:
             hold_for_text=self._request is not None and e.transcript_check,
             text_wait=e.transcript_wait,
         )
-        return TurnDetector(policy, self._model)
+        return TurnDetector(policy, self._model, self._ask_text)
 
     def set_text_request(self, request: TextRequest | None) -> None:
         """How to get the transcript of the speech so far (from the next recording on); None: never check."""
@@ -100,20 +100,16 @@ class SemanticPolicy:
         return self._committed is None or self._committed != self._detector.policy.pause_id
 
     def _outcome(self, action: Action) -> Outcome:
-        if action is Action.TEXT:
-            action = self._ask_text()
         if action is not Action.END or self._detector.result is None:
             return Outcome.CONTINUE
         self.last = self._detector.result
         return _OUTCOMES[self.last.reason]
 
-    def _ask_text(self) -> Action:
-        policy = self._detector.policy
-        token = TextToken(self._recording, policy.pause_id)
-        if self._request is not None and self._request(token):
-            self._committed = token.pause_id
-            return Action.CONTINUE
-        return policy.text(False, token.pause_id)  # no transcript to be had: the model's verdict stands
+    def _ask_text(self, pause_id: int) -> bool:
+        if self._request is None or not self._request(TextToken(self._recording, pause_id)):
+            return False
+        self._committed = pause_id
+        return True
 
     @property
     def started(self) -> bool:

@@ -27,6 +27,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
+import numpy.typing as npt
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
@@ -58,6 +60,15 @@ class Script:
     latencies: tuple[float, ...] = ()
     """One per commit, the last repeated; empty: ``latency`` for every commit. A later commit with a shorter
     latency completes first."""
+    phrases: tuple[str, ...] = ()
+    """The question's phrases in the order spoken, each a stretch of speech ended by a pause of at least
+    ``phrase_gap``: a commit is then transcribed as the phrases whose speech it holds and no earlier commit
+    did, found in the audio itself, so the text follows wherever the client chose to commit (overrides
+    ``transcript``/``transcripts``)."""
+    phrase_gap: float = 0.5
+    phrase_min: float = 0.6
+    """Shorter stretches of sound are not phrases: the tail of the wake word in the turn's pre-roll (0.5 s by
+    default), a knock."""
     fault: Fault = Fault.NONE
     fault_after: int = 0
     """Commits answered normally before the fault: STALL leaves the later ones unanswered, ERROR answers the
@@ -88,6 +99,8 @@ class Session:
     """Seconds of audio in each accepted commit."""
     config: dict[str, Any] | None = None
     closed: threading.Event = field(default_factory=threading.Event)
+    phrases_heard: int = 0
+    """With ``Script.phrases``: how many were transcribed by the commits so far."""
 
     def types(self) -> list[str]:
         return [str(m.get("type")) for m in self.messages]
@@ -281,7 +294,7 @@ class FakeRealtime:
                     commit = len(session.commits)
                     session.commits.append(pending / 2 / RATE)
                     pending = 0
-                    previous = self._answer(out, script, commit, previous, session.commits[-1])
+                    previous = self._answer(out, script, session, commit, previous, session.commits[-1])
                 else:
                     out.send(self._error("invalid_request_error", "unknown_event", f"unknown event {kind!r}"))
         except ConnectionClosed:
@@ -290,7 +303,19 @@ class FakeRealtime:
             out.close()
             session.closed.set()
 
-    def _answer(self, out: _Outbox, script: Script, commit: int, previous: str | None, seconds: float) -> str | None:
+    @staticmethod
+    def _heard(script: Script, session: Session) -> str:
+        """The phrases whose speech the audio so far holds and no earlier commit transcribed."""
+        pcm = np.frombuffer(bytes(session.audio), dtype="<i2")
+        runs = speech_runs(pcm, RATE, script.phrase_gap, script.phrase_min)
+        count = min(runs, len(script.phrases))
+        text = " ".join(script.phrases[session.phrases_heard : count])
+        session.phrases_heard = max(session.phrases_heard, count)
+        return text
+
+    def _answer(
+        self, out: _Outbox, script: Script, session: Session, commit: int, previous: str | None, seconds: float
+    ) -> str | None:
         """Acknowledge and transcribe one commit; the item id the next commit follows."""
         faulty = script.fault is not Fault.NONE and commit >= script.fault_after
         if faulty and script.fault is Fault.STALL:
@@ -304,7 +329,7 @@ class FakeRealtime:
         if not wrong_order:
             out.send(committed)
         latency = script.latency_for(commit)  # the cloud's transcription time, on the sender's clock
-        text = script.transcript_for(commit)
+        text = self._heard(script, session) if script.phrases else script.transcript_for(commit)
         words = text.split(" ")
         n = max(1, min(script.deltas, len(words)))
         size = -(-len(words) // n)
@@ -333,3 +358,20 @@ class FakeRealtime:
         if not (audio_in.get("transcription") or {}).get("model"):
             return "audio.input.transcription.model is required"
         return ""
+
+
+def speech_runs(pcm: npt.NDArray[np.int16], rate: int, gap: float, least: float, level_db: float = -40.0) -> int:
+    """Stretches of sound in ``pcm`` (20 ms windows louder than ``level_db`` dBFS) separated by at least ``gap``
+    s of quiet and lasting ``least`` s or more, first loud window to last; one still going at the end counts."""
+    win = rate // 50
+    n = len(pcm) // win
+    if n == 0:
+        return 0
+    frames = pcm[: n * win].astype(np.float64).reshape(n, win) / 32768.0
+    loud = np.flatnonzero(np.sqrt(np.mean(frames**2, axis=1)) > 10 ** (level_db / 20))
+    if len(loud) == 0:
+        return 0
+    breaks = np.flatnonzero(np.diff(loud) * win / rate > gap)  # a quiet stretch longer than ``gap`` between them
+    starts = np.concatenate([[loud[0]], loud[breaks + 1]])
+    ends = np.concatenate([loud[breaks], [loud[-1]]])
+    return int(np.sum((ends - starts + 1) * win / rate >= least))

@@ -119,9 +119,10 @@ def with_noise_in_pause(sample: Sample, level_db: float = -35.0, bursts: int = 3
     )
 
 
-def endpoint(sample: Sample, detector: TurnDetector, *, transcript: bool = False) -> TurnDetector:
-    """Run ``sample`` through Silero VAD and ``detector`` until the turn ends; with ``transcript``, the policy's
-    requests for the transcript are answered from :meth:`Sample.heard` (the policy must hold for text)."""
+def endpoint(sample: Sample, detector: TurnDetector, *, transcript: float | None = None) -> TurnDetector:
+    """Run ``sample`` through Silero VAD and ``detector`` until the turn ends. With ``transcript`` (seconds of
+    audio), the policy's requests for the transcript are answered that much later from :meth:`Sample.heard`:
+    an ideal transcriber with that latency (the policy must hold for text)."""
     from ..endpoint.policy import Action
     from ..endpoint.text import reads_unfinished
     from ..ports import FRAME_SAMPLES
@@ -129,12 +130,24 @@ def endpoint(sample: Sample, detector: TurnDetector, *, transcript: bool = False
 
     vad = SileroVad()
     pcm = sample.pcm
+    due: list[tuple[float, str, int]] = []  # (audio time it arrives, text, pause_id)
+    t = 0.0
+
+    def request(pause_id: int) -> bool:
+        if transcript is None:
+            return False
+        due.append((t + transcript, sample.heard(t), pause_id))
+        return True
+
+    detector.request_text = request
     for i in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         frame = pcm[i : i + FRAME_SAMPLES]
+        t = (i + FRAME_SAMPLES) / RATE
         speech = vad.speech_probability(frame) > 0.5
         action = detector.process(frame, speech, tail_silent=vad.tail_probability() <= 0.5)
-        if action is Action.TEXT and transcript:
-            action = detector.policy.text(reads_unfinished(sample.heard((i + FRAME_SAMPLES) / RATE)))
+        while action is not Action.END and due and due[0][0] <= t + 1e-9:
+            _, text, pause_id = due.pop(0)
+            action = detector.policy.text(reads_unfinished(text), pause_id)
         if action is Action.END:
             break
     return detector

@@ -49,6 +49,7 @@ class _Stream:
         self.waiting: dict[int, Callable[[str], None]] = {}  # segment index -> commit_segment's on_text
         self.texts: dict[int, str] = {}
         self.reported = 0  # segments below this index have all arrived (and their on_text ran)
+        self.commit_tail = True  # set_commit_tail: whether the audio after the last commit is transcribed
 
     def arrived(self, index: int, text: str) -> list[tuple[Callable[[str], None], str]]:
         """The on_text calls due now that ``index`` arrived: each waits for every earlier segment too, so the
@@ -154,6 +155,14 @@ class StreamingTranscriber:
             stream.waiting[index] = on_text
             return True
 
+    def set_commit_tail(self, commit_tail: bool) -> None:
+        """The recording ended: False when nothing was said since the last ``commit_segment`` (the listener
+        knows; the transcriber hears only audio), so the trailing silence is not sent to be transcribed."""
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.commit_tail = commit_tail
+
     def discard(self) -> None:
         """The recording was dropped (a press, mute, no speech): close its stream."""
         with self._lock:
@@ -193,7 +202,7 @@ class StreamingTranscriber:
                 pcm,
                 lambda audio: self._batch.transcribe(audio, cancel, deadline=deadline),
                 deadline=deadline,
-                commit_tail=commit_tail,
+                commit_tail=commit_tail and (stream is None or stream.commit_tail),
             )
         finally:
             remove()
