@@ -440,3 +440,13 @@ def test_plain_sentences_and_a_zero_setting_go_a_sentence_a_request(cloud, tmp_p
     rig.speak(fragments(["It is ", "sunny. ", "Go out."]))
     texts = [r.json["text"] for r in cloud.of("tts")]
     assert texts == ["It is sunny in Paris today.", "Go out.", "It is sunny.", "Go out."]
+
+
+def test_a_fragment_that_ends_its_sentence_or_plain_text_is_never_cut(cloud, tmp_path):
+    cloud.default("tts", lambda r: tts(pcm(0.1, seed=1)))
+    rig = Rig(cloud, tmp_path)
+    rig.speak([Fragment("Sorry, I couldn't finish that.", sentence_end=True)])  # stays its cached phrase
+    rig = Rig(cloud, tmp_path)
+    rig.pipeline.speak(iter(["Dinner is ready. Come now."]), CancelToken(), rig.events, fragments=True)
+    texts = [r.json["text"] for r in cloud.of("tts")]
+    assert texts == ["Sorry, I couldn't finish that.", "Dinner is ready.", "Come now."]

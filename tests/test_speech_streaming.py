@@ -15,6 +15,7 @@ from appliance.audio.wavfile import WavSpeaker, read_wav
 from appliance.cancel import CancelToken
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, Sentence
+from appliance.llm.answer import Fragment
 from appliance.settings import Secrets, TtsSettings
 from appliance.sim.cloud import FakeCloud
 from appliance.sim.speech import pcm, tts
@@ -90,7 +91,9 @@ class Rig:
         self.events = Recorder()
 
     def speak(self, pieces: Iterator[str] | list[str], cancel: CancelToken | None = None, **kwargs: object):
-        result = self.speech.speak(iter(pieces), cancel or CancelToken(), self.events, **kwargs)  # type: ignore[arg-type]
+        """``pieces`` as the assistant gives them when the turn asks for fragments."""
+        fragments = (as_fragment(p) for p in pieces)
+        result = self.speech.speak(fragments, cancel or CancelToken(), self.events, **kwargs)  # type: ignore[arg-type]
         self.speaker.close()
         return result
 
@@ -101,6 +104,10 @@ class Rig:
 
     def errors(self) -> list[Error]:
         return self.events.of(Error)
+
+
+def as_fragment(text: str) -> Fragment:
+    return text if isinstance(text, Fragment) else Fragment(text, sentence_end=text.rstrip().endswith((".", "!")))
 
 
 def generations(conn, schedule: list[int]) -> list[str]:
@@ -342,3 +349,20 @@ def test_the_first_flush_is_at_the_first_clause_or_words_whichever_is_sooner(
     [conn] = service.connections
     assert flushed_first(conn) == first
     assert " ".join(result.spoken) == "".join(pieces)
+
+
+def test_an_announcements_plain_text_is_not_cut_at_its_first_words(service, cloud, tmp_path) -> None:
+    rig = Rig(service, cloud, tmp_path)
+    result = rig.speech.speak(iter(["Dinner is ready."]), CancelToken(), rig.events)
+    [conn] = service.connections
+    assert conn.flushes == 1 and generations(conn, [50]) == ["Dinner is ready. "]
+    assert result.spoken == ["Dinner is ready."]
+
+
+def test_an_announcement_over_http_is_one_request(service, cloud, tmp_path) -> None:
+    service.script(Fault(refuse=500))
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=1)))
+    rig = Rig(service, cloud, tmp_path)
+    result = rig.speech.speak(iter(["Dinner is ready."]), CancelToken(), rig.events)
+    assert [r.json["text"] for r in cloud.of("tts")] == ["Dinner is ready."]
+    assert result.spoken == ["Dinner is ready."]

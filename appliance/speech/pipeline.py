@@ -98,7 +98,8 @@ class SpeechPipeline:
     ) -> SpeechResult:
         """``fragments``: the pieces are fragments of the answer's text (put together exactly), not
         sentences; None: they are if they are :class:`~appliance.llm.answer.Fragment` s (what the assistant
-        gives when the turn asked for fragments), so an announcement's plain text stays one piece."""
+        gives when the turn asked for fragments). Only a Fragment that leaves its sentence unfinished is cut
+        at the first words: plain text (an announcement) is whole already, so cutting it gains nothing."""
         result = SpeechResult()
         jobs: queue.Queue[Any] = queue.Queue()
         slots = threading.Semaphore(2)  # the piece playing + the one being fetched
@@ -339,6 +340,6 @@ def _pieces_of(items: Iterator[str], words: int, fragments: bool | None) -> Iter
             yield Piece(item, (item,))
             continue
         splitter = splitter or FirstWordsSplitter(words)
-        yield from splitter.feed(item, sentence_end=bool(getattr(item, "sentence_end", False)))
+        yield from splitter.feed(item, sentence_end=bool(getattr(item, "sentence_end", True)))
     if splitter is not None:
         yield from splitter.flush()

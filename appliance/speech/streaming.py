@@ -235,7 +235,7 @@ class StreamingSpeech:
                     sent = max(sent, boundary)
                     started = True
                     completed(done)
-                elif not started and (cut := first_words_cut(raw, self._first_words)) is not None:
+                elif not started and _unfinished(piece) and (cut := first_words_cut(raw, self._first_words)):
                     send(raw[sent:cut] if cut > sent else " ", True)  # no sentence has ended: raw is all pending
                     sent = max(sent, cut)
                     started = True
@@ -422,6 +422,12 @@ def _sentences_of(pieces: Iterator[str]) -> Iterator[str]:
     for piece in pieces:
         yield from splitter.feed(piece)
     yield from splitter.flush()
+
+
+def _unfinished(piece: str) -> bool:
+    """A fragment whose sentence goes on: the only kind worth an early flush (plain text, such as an
+    announcement, came whole, and so did a fragment that ends its sentence)."""
+    return not getattr(piece, "sentence_end", True)
 
 
 def _without_sentences(emit: Emit) -> Emit:
