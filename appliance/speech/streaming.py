@@ -6,16 +6,18 @@ same splitter the HTTP path uses, sends the text at once and a flush at each sen
 after the answer's first few words (``tts.first_flush_words``, or its first clause if sooner).
 
 Why that first flush: the service buffers text until its ``chunk_length_schedule`` (50 characters at
-least) fills or a flush comes. ElevenLabs documents ``flush`` as forcing the generation of what is buffered
-even when it is shorter than the schedule's next length, without closing the input; the text after it goes
-on into the same stream (the connection keeps its context). What is flushed mid-sentence is spoken as a
-phrase of its own, and the docs warn that generating small amounts of text may lower the audio's quality,
-so only the very first words are flushed early: the first audio then waits for two words, not a sentence,
-and every later flush is at a sentence end. The cut is at whitespace, never inside a word, and before any
-possible sentence end (:func:`~appliance.speech.first_words.first_words_cut`), so the sentence bookkeeping
-(what was sent when each sentence ended, against the alignment's count of what was heard) is unchanged. The calling
-thread plays the audio. The alignment that comes with each audio message says how many characters of the
-sent text have been spoken, so a failure is handled by what the user has heard:
+least) fills or a flush comes. ElevenLabs documents ``flush`` as forcing the generation of the buffered text
+even when it is shorter than the schedule asks, without closing the connection; text sent after it is
+buffered and generated as before. So a flush mid-sentence makes the words so far a generation of their
+own, and the docs warn that generating small amounts of text may lower the audio's quality: only the very
+first words are flushed early (the first audio then waits for two words, not a sentence), and every later
+flush is at a sentence end. The cut is at whitespace, never inside a word, and before any possible
+sentence end (:func:`~appliance.speech.first_words.first_words_cut`), so the sentence bookkeeping (what was
+sent when each sentence ended, against the alignment's count of what was heard) is unchanged; a break
+after only the first words were heard cuts the first sentence there, like any break inside a sentence.
+
+The calling thread plays the audio. The alignment that comes with each audio message says how many
+characters of the sent text have been spoken, so a failure is handled by what the user has heard:
 
 - before the first audio (refused upgrade, connect error, early stall): the whole answer goes over HTTP;
 - mid-answer (close, stall, error message): the sentence being spoken is cut there, and the answer goes
