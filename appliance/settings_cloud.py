@@ -123,10 +123,15 @@ class TtsSettings(Section):
     chunk_schedule: list[int] = field(default_factory=lambda: [50, 90, 140, 200])
     """WebSocket: characters buffered before each of the first generations (50 is the service's least); small
     first values make the first audio come after the first few words."""
+    first_flush_words: int = 2
+    """The first audio starts after this many words of the answer (or its first clause, if sooner) instead
+    of its first sentence: a flush on the WebSocket, a first request of its own over HTTP. 0 waits for the
+    first sentence to end."""
 
     def validate(self) -> None:
         check_name("tts.provider", self.provider)
         if not self.chunk_schedule or any(not 50 <= n <= 500 for n in self.chunk_schedule):
             raise SettingsError("tts.chunk_schedule: each value must be between 50 and 500 characters")
         check_range("tts.speed", self.speed, 0.7, 1.2)
+        check_range("tts.first_flush_words", self.first_flush_words, 0, 20)
         check_range("tts.timeout", self.timeout, 0.5, 120.0)

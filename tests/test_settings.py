@@ -122,6 +122,8 @@ def test_engines_are_named_in_settings_with_defaults():
         ("[tts]\nsample_rate = 44100\n", {}, "tts.sample_rate: 44100 is not one of 16000, 22050, 24000"),
         ("[tts]\nprovider = ''\n", {}, "tts.provider: name an engine"),
         ("[camera]\ndetail = 'ultra'\n", {}, "camera.detail"),
+        ("[tts]\nfirst_flush_words = 21\n", {}, "tts.first_flush_words: 21 is out of range"),
+        ("[tts]\nfirst_flush_words = -1\n", {}, "tts.first_flush_words"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, env, message):
@@ -130,6 +132,15 @@ def test_bad_values_name_the_key(tmp_path, text, env, message):
     with pytest.raises(s.SettingsError) as info:
         s.load(path, env=env)
     assert message in str(info.value)
+
+
+def test_first_flush_words_defaults_to_two_and_zero_turns_it_off(tmp_path):
+    assert s.load(None, env={}).tts.first_flush_words == 2
+    path = tmp_path / "c.toml"
+    path.write_text("[tts]\nfirst_flush_words = 0\n")
+    assert s.load(path, env={}).tts.first_flush_words == 0
+    assert s.load(None, env={"APPLIANCE_TTS__FIRST_FLUSH_WORDS": "4"}).tts.first_flush_words == 4
+    assert "first_flush_words = 2  # The first audio starts after this many words" in s.describe()
 
 
 def test_none_disables_a_pin(tmp_path):

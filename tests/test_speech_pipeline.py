@@ -12,6 +12,7 @@ import pytest
 from appliance.audio.wavfile import WavSpeaker, read_wav
 from appliance.cancel import CancelToken
 from appliance.events import Error, Recorder, Sentence
+from appliance.llm.answer import Fragment
 from appliance.settings import Secrets, TtsSettings
 from appliance.sim.cloud import Reset, Stall, Status
 from appliance.sim.speech import echo_key_error, pcm, tts, tts_json_error
@@ -359,3 +360,93 @@ def test_piper_needs_no_key_and_names_a_missing_voice_file(tmp_path):
     with pytest.raises(ApplianceError) as info:
         voice_files(str(tmp_path / "nope.onnx"))
     assert "tts.piper_voice" in info.value.message and info.value.kind.value == "config"
+
+
+# --- the first words early (tts.first_flush_words) -----------------------------------------------------------
+
+FRAGMENTS = ["It is ", "sunny in ", "Paris today, ", "with a light ", "breeze. ", "Take ", "sunglasses ", "if you "]
+FRAGMENTS += ["go out. ", "Enjoy ", "it!"]
+SENTENCES = ["It is sunny in Paris today, with a light breeze.", "Take sunglasses if you go out.", "Enjoy it!"]
+
+
+def fragments(texts):
+    """What the assistant gives when the turn asked for fragments (the last one ends the answer's sentence)."""
+    return [Fragment(t, sentence_end=t.rstrip().endswith((".", "!"))) for t in texts]
+
+
+def test_the_first_request_is_the_first_words_and_every_sentence_is_heard_once(cloud, tmp_path):
+    cloud.default("tts", lambda r: tts(pcm(0.3, seed=len(r.json["text"]))))
+    rig = Rig(cloud, tmp_path, pace=1.0)
+    first_audio = threading.Event()
+
+    def pieces():
+        yield from fragments(FRAGMENTS[:2])  # "It is sunny in ": no sentence end yet
+        assert first_audio.wait(10), "no audio before the first sentence ended"
+        yield from fragments(FRAGMENTS[2:])
+
+    result = rig.speak(pieces(), on_first_audio=first_audio.set)
+    requests = [r.json for r in cloud.of("tts")]
+    rest = SENTENCES[0].removeprefix("It is ")
+    assert [r["text"] for r in requests] == ["It is", rest, *SENTENCES[1:]]
+    assert requests[1]["previous_text"] == "It is"  # the rest of the sentence goes on from its start
+    assert result.spoken == SENTENCES and not result.failed
+    assert [e.text for e in rig.events.of(Sentence)] == SENTENCES  # announced once each, whole
+    assert rig.played() == b"".join(pcm(0.3, seed=len(r["text"])) for r in requests)  # each heard once
+
+
+def test_the_rest_of_the_sentence_is_fetched_while_the_first_words_play(cloud, tmp_path):
+    cloud.script("tts", tts(pcm(1.0, seed=1), chunk=9600), tts(pcm(0.2, seed=2)), tts(pcm(0.2, seed=3)))
+    rig = Rig(cloud, tmp_path, pace=1.0)
+    result = rig.speak(fragments(["The weather ", "in Paris ", "is sunny. ", "Go out."]))
+    head, rest = cloud.of("tts")[:2]
+    assert head.json["text"] == "The weather" and rest.json["text"] == "in Paris is sunny."
+    assert rest.time < result.first_audio + 1.0 - 0.5  # asked for long before the first words end
+    assert result.spoken == ["The weather in Paris is sunny.", "Go out."]
+
+
+def test_the_first_clause_goes_first_when_it_comes_before_the_words(cloud, tmp_path):
+    cloud.default("tts", lambda r: tts(pcm(0.1, seed=1)))
+    rig = Rig(cloud, tmp_path)
+    rig.settings.first_flush_words = 4
+    result = rig.speak(fragments(["Well, ", "I think ", "it will rain. "]))
+    assert [r.json["text"] for r in cloud.of("tts")] == ["Well,", "I think it will rain."]
+    assert result.spoken == ["Well, I think it will rain."]
+
+
+def test_a_sentence_of_just_the_first_words_is_one_request_and_counts_as_heard(cloud, tmp_path):
+    cloud.default("tts", lambda r: tts(pcm(0.1, seed=1)))
+    rig = Rig(cloud, tmp_path)
+    result = rig.speak([Fragment("Hi there "), Fragment("")])
+    assert [r.json["text"] for r in cloud.of("tts")] == ["Hi there"]
+    assert result.spoken == ["Hi there"] and [e.text for e in rig.events.of(Sentence)] == ["Hi there"]
+
+
+def test_a_refused_key_on_the_first_words_keeps_every_sentence_as_text(cloud, tmp_path):
+    cloud.default("tts", Status(401, "invalid api key"))
+    rig = Rig(cloud, tmp_path)
+    result = rig.speak(fragments(FRAGMENTS))
+    assert result.spoken == [] and result.failed == SENTENCES
+    assert len(cloud.of("tts")) == 1 and [e.kind for e in rig.events.of(Error)] == ["auth"]
+
+
+def test_plain_sentences_and_a_zero_setting_go_a_sentence_a_request(cloud, tmp_path):
+    cloud.default("tts", lambda r: tts(pcm(0.1, seed=1)))
+    rig = Rig(cloud, tmp_path)
+    assert rig.pipeline.wants_fragments
+    rig.speak(["It is sunny in Paris today.", "Go out."])  # an announcement's plain text: never cut
+    rig = Rig(cloud, tmp_path)
+    rig.settings.first_flush_words = 0
+    assert not rig.pipeline.wants_fragments
+    rig.speak(fragments(["It is ", "sunny. ", "Go out."]))
+    texts = [r.json["text"] for r in cloud.of("tts")]
+    assert texts == ["It is sunny in Paris today.", "Go out.", "It is sunny.", "Go out."]
+
+
+def test_a_fragment_that_ends_its_sentence_or_plain_text_is_never_cut(cloud, tmp_path):
+    cloud.default("tts", lambda r: tts(pcm(0.1, seed=1)))
+    rig = Rig(cloud, tmp_path)
+    rig.speak([Fragment("Sorry, I couldn't finish that.", sentence_end=True)])  # stays its cached phrase
+    rig = Rig(cloud, tmp_path)
+    rig.pipeline.speak(iter(["Dinner is ready. Come now."]), CancelToken(), rig.events, fragments=True)
+    texts = [r.json["text"] for r in cloud.of("tts")]
+    assert texts == ["Sorry, I couldn't finish that.", "Dinner is ready.", "Come now."]

@@ -15,6 +15,7 @@ from appliance.audio.wavfile import WavSpeaker, read_wav
 from appliance.cancel import CancelToken
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, Sentence
+from appliance.llm.answer import Fragment
 from appliance.settings import Secrets, TtsSettings
 from appliance.sim.cloud import FakeCloud
 from appliance.sim.speech import pcm, tts
@@ -60,6 +61,7 @@ class Rig:
         timeout: float = 1.0,
         schedule: list[int] | None = None,
         key: str = KEY,
+        first_words: int | None = None,
     ) -> None:
         self.service, self.cloud = service, cloud
         self.out = tmp_path / "out.wav"
@@ -83,11 +85,15 @@ class Rig:
             self.connections.append(conn)
             return conn
 
-        self.speech = StreamingSpeech(connect, self.fallback, self.speaker, timeout=timeout, open_timeout=2.0)
+        self.speech = StreamingSpeech(
+            connect, self.fallback, self.speaker, timeout=timeout, open_timeout=2.0, first_flush_words=first_words
+        )
         self.events = Recorder()
 
     def speak(self, pieces: Iterator[str] | list[str], cancel: CancelToken | None = None, **kwargs: object):
-        result = self.speech.speak(iter(pieces), cancel or CancelToken(), self.events, **kwargs)  # type: ignore[arg-type]
+        """``pieces`` as the assistant gives them when the turn asks for fragments."""
+        fragments = (as_fragment(p) for p in pieces)
+        result = self.speech.speak(fragments, cancel or CancelToken(), self.events, **kwargs)  # type: ignore[arg-type]
         self.speaker.close()
         return result
 
@@ -98,6 +104,30 @@ class Rig:
 
     def errors(self) -> list[Error]:
         return self.events.of(Error)
+
+
+def as_fragment(text: str) -> Fragment:
+    return text if isinstance(text, Fragment) else Fragment(text, sentence_end=text.rstrip().endswith((".", "!")))
+
+
+def generations(conn, schedule: list[int]) -> list[str]:
+    """The texts the stand-in generated audio for, by its rule (a flush, the schedule's length, the end)."""
+    out: list[str] = []
+    buffer = ""
+    for message in conn.messages[1:]:
+        text = str(message.get("text", ""))
+        buffer += text
+        threshold = schedule[min(len(out), len(schedule) - 1)]
+        if buffer.strip() and (text == "" or message.get("flush") or len(buffer) >= threshold):
+            out.append(buffer)
+            buffer = ""
+    return out
+
+
+def flushed_first(conn) -> str:
+    """What the client had sent when it sent its first flush."""
+    at = next(i for i, m in enumerate(conn.messages) if m.get("flush"))
+    return "".join(str(m["text"]) for m in conn.messages[1 : at + 1])
 
 
 def test_ws_base_url() -> None:
@@ -116,15 +146,18 @@ def test_text_streams_in_as_it_comes_with_flushes_at_sentence_ends(service, clou
     first = conn.messages[0]
     assert first["text"] == " " and first["generation_config"] == {"chunk_length_schedule": [50]}
     assert conn.text.split() == " ".join(ANSWER).split()  # every word sent once, in order
-    assert conn.flushes == 3  # one per sentence
+    assert flushed_first(conn) == "It is "  # the first two words, then...
+    assert conn.flushes == 4  # ...one per sentence
     assert conn.messages[-1] == {"text": ""}  # the end of input
     assert [e.text for e in rig.events.of(Sentence)] == SENTENCES
     assert len(rig.played()) > 0 and rig.errors() == []
     assert cloud.of("tts") == []  # HTTP never used
 
 
-def test_first_audio_comes_after_the_first_words_before_the_first_sentence_ends(service, cloud, tmp_path) -> None:
-    rig = Rig(service, cloud, tmp_path, schedule=[20])
+def test_with_no_early_flush_the_schedule_starts_the_audio_before_the_first_sentence_ends(
+    service, cloud, tmp_path
+) -> None:
+    rig = Rig(service, cloud, tmp_path, schedule=[20], first_words=0)
     heard = threading.Event()
 
     def pieces() -> Iterator[str]:
@@ -145,19 +178,22 @@ def test_a_refused_upgrade_speaks_the_whole_answer_over_http(service, cloud, tmp
     rig = Rig(service, cloud, tmp_path)
     result = rig.speak(ANSWER)
     assert result.spoken == SENTENCES
-    assert [r.json["text"] for r in cloud.of("tts")] == SENTENCES
-    assert rig.played() == b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES)
+    requests = [r.json["text"] for r in cloud.of("tts")]
+    assert requests == ["It is", SENTENCES[0].removeprefix("It is "), *SENTENCES[1:]]  # the first words early
+    assert rig.played() == b"".join(pcm(0.2, seed=len(s)) for s in requests)
+    assert [e.text for e in rig.events.of(Sentence)] == SENTENCES
     assert rig.errors() == []  # nothing was lost: a fallback, not an error
     [info] = [e for e in rig.events.of(Info) if e.what == "tts_fallback"]
     assert "over HTTP" in info.detail
 
 
 @pytest.mark.parametrize(
-    "fault", [Fault(close_after=2), Fault(stall_after=2), Fault(error="internal_error", error_after=2)]
+    "fault", [Fault(close_after=4), Fault(stall_after=4), Fault(error="internal_error", error_after=4)]
 )
 def test_a_break_mid_answer_goes_on_over_http_from_the_next_sentence(service, cloud, tmp_path, fault) -> None:
-    """Two audio messages are the whole first sentence (the stand-in splits each generation in two); it
-    breaks before the second sentence's audio: only the second and third go over HTTP, once each."""
+    """Four audio messages are the whole first sentence (its first words, then the rest; the stand-in splits
+    each generation in two); it breaks before the second sentence's audio: only the second and third go over
+    HTTP, once each."""
     service.script(fault)
     cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
     rig = Rig(service, cloud, tmp_path, timeout=0.5)
@@ -171,6 +207,22 @@ def test_a_break_mid_answer_goes_on_over_http_from_the_next_sentence(service, cl
     assert played.endswith(b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES[1:]))
     assert len(played) - len(b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES[1:])) <= len(first) + 2 * RATE // 10
     assert len(rig.errors()) == 1
+    assert [e.text for e in rig.events.of(Sentence)] == SENTENCES  # each announced once
+
+
+def test_a_break_after_the_first_words_cuts_the_first_sentence_and_goes_on_from_the_next(
+    service, cloud, tmp_path
+) -> None:
+    service.script(Fault(close_after=2))  # the first words' audio was heard, nothing of the rest
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path, timeout=0.5)
+    result = rig.speak(ANSWER)
+    assert flushed_first(service.connections[0]) == "It is "
+    assert [r.json["text"] for r in cloud.of("tts")] == SENTENCES[1:]  # nothing twice
+    assert result.spoken == SENTENCES[1:]  # the cut sentence is not counted as spoken
+    head = tone_for("It is ", RATE, 1)
+    assert rig.played() == head + b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES[1:])
+    assert [e.text for e in rig.events.of(Sentence)] == SENTENCES
 
 
 def test_a_break_inside_a_sentence_cuts_it_and_skips_to_the_next(service, cloud, tmp_path) -> None:
@@ -191,7 +243,7 @@ def test_a_refused_key_is_reported_once_and_not_retried_over_http(service, cloud
 
 
 def test_quota_mid_answer_is_reported_once_and_the_rest_kept_as_text(service, cloud, tmp_path) -> None:
-    service.script(Fault(error="quota_exceeded", error_after=2))
+    service.script(Fault(error="quota_exceeded", error_after=4))
     rig = Rig(service, cloud, tmp_path)
     result = rig.speak(ANSWER)
     assert result.spoken == SENTENCES[:1] and result.failed == SENTENCES[1:]
@@ -257,3 +309,60 @@ def test_the_assistant_failing_before_any_text_is_the_turns_error(service, cloud
     rig = Rig(service, cloud, tmp_path)
     with pytest.raises(ApplianceError, match="no answer"):
         rig.speak(pieces())
+
+
+def test_the_first_flush_comes_after_the_first_words_and_the_user_hears_each_sentence_once(
+    service, cloud, tmp_path
+) -> None:
+    rig = Rig(service, cloud, tmp_path, schedule=[50])
+    heard = threading.Event()
+
+    def pieces() -> Iterator[str]:
+        yield from ANSWER[:2]  # "It is sunny in ": two words and more, no sentence end
+        assert heard.wait(5.0), "no audio before the first sentence ended"
+        yield from ANSWER[2:]
+
+    result = rig.speak(pieces(), on_first_audio=heard.set)
+    [conn] = service.connections
+    assert flushed_first(conn) == "It is "  # whole words only, before the schedule's 50 characters
+    assert result.spoken == SENTENCES and [e.text for e in rig.events.of(Sentence)] == SENTENCES
+    made = generations(conn, [50])
+    assert made[0] == "It is " and "".join(made).split() == "".join(ANSWER).split()  # every word spoken once
+    assert rig.played() == b"".join(tone_for(text, RATE, seed) for seed, text in enumerate(made, 1))
+    assert cloud.of("tts") == []
+
+
+@pytest.mark.parametrize(
+    "pieces,words,first",
+    [
+        (["Sure, ", "the weather ", "is fine."], 4, "Sure, "),  # the first clause, sooner than four words
+        (["Well ", "I think ", "so."], 3, "Well I think "),
+        # the first sentence ended first: its flush (with a space, as its text went out already)
+        (["Yes. ", "It is ", "fine."], 3, "Yes.  "),
+    ],
+)
+def test_the_first_flush_is_at_the_first_clause_or_words_whichever_is_sooner(
+    service, cloud, tmp_path, pieces, words, first
+) -> None:
+    rig = Rig(service, cloud, tmp_path, first_words=words)
+    result = rig.speak(pieces)
+    [conn] = service.connections
+    assert flushed_first(conn) == first
+    assert " ".join(result.spoken) == "".join(pieces)
+
+
+def test_an_announcements_plain_text_is_not_cut_at_its_first_words(service, cloud, tmp_path) -> None:
+    rig = Rig(service, cloud, tmp_path)
+    result = rig.speech.speak(iter(["Dinner is ready."]), CancelToken(), rig.events)
+    [conn] = service.connections
+    assert conn.flushes == 1 and generations(conn, [50]) == ["Dinner is ready. "]
+    assert result.spoken == ["Dinner is ready."]
+
+
+def test_an_announcement_over_http_is_one_request(service, cloud, tmp_path) -> None:
+    service.script(Fault(refuse=500))
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=1)))
+    rig = Rig(service, cloud, tmp_path)
+    result = rig.speech.speak(iter(["Dinner is ready."]), CancelToken(), rig.events)
+    assert [r.json["text"] for r in cloud.of("tts")] == ["Dinner is ready."]
+    assert result.spoken == ["Dinner is ready."]

@@ -1,8 +1,13 @@
 """Speaking an answer as it streams: sentences in, audio out, the next sentence synthesized while one plays.
 
 A fetcher thread takes sentences from the assistant and synthesizes them one after another into jobs;
-the calling thread plays each job's chunks as soon as they arrive. At most one sentence is fetched ahead
-of the one playing. Faults: a sentence that fails before its first byte is retried once; one that breaks
+the calling thread plays each job's chunks as soon as they arrive. At most one piece is fetched ahead
+of the one playing. With ``tts.first_flush_words`` the turn hands over fragments instead, and the first
+request is the answer's first few words (or its first clause, :mod:`.first_words`), so the first audio
+does not wait for the first sentence to end; the rest of that sentence and every later one go a sentence a
+request, fetched while the piece before plays.
+
+Faults: a sentence that fails before its first byte is retried once; one that breaks
 mid-stream is cut there and the next sentence follows; a refused key or exhausted quota stops synthesis
 for the turn (the text still goes out as events). Every wait is bounded and sees the cancel token.
 
@@ -27,9 +32,11 @@ from ..audio.convert import apply_volume
 from ..cancel import CancelToken
 from ..errors import ApplianceError, Cancelled, ErrorKind
 from ..events import Error, Sentence
+from ..llm.answer import Fragment
 from ..ports import Emit, Speaker, SpeechResult, Synthesizer
 from ..settings import TtsSettings
 from ..tts.check import checked
+from .first_words import FirstWordsSplitter, Piece
 from .phrases import PHRASES, PhraseCache
 
 log = logging.getLogger(__name__)
@@ -41,8 +48,12 @@ _POLL = 0.02  # how often blocked waits look at the cancel token
 @dataclass
 class _Job:
     sentence: str
+    """The text synthesized (a sentence, or the first words of one)."""
+    sentences: tuple[str, ...] = ()
+    """The sentences that end with this job: heard when it is."""
     chunks: queue.Queue[Any] = field(default_factory=queue.Queue)  # bytes | np.ndarray | _END
     rate: int = 0
+    played: bool = False
 
 
 class SpeechPipeline:
@@ -70,29 +81,48 @@ class SpeechPipeline:
 
     # --- ports.Speech ------------------------------------------------------------------------------
 
+    @property
+    def wants_fragments(self) -> bool:
+        """The turn asks the assistant for fragments (a few words at a time) when the first words are to be
+        spoken before the first sentence ends."""
+        return self.settings.first_flush_words > 0
+
     def speak(
         self,
         sentences: Iterator[str],
         cancel: CancelToken,
         emit: Emit,
         on_first_audio: Callable[[], None] | None = None,
+        *,
+        fragments: bool | None = None,
     ) -> SpeechResult:
+        """``fragments``: the pieces are fragments of the answer's text (put together exactly), not
+        sentences; None: they are if they are :class:`~appliance.llm.answer.Fragment` s (what the assistant
+        gives when the turn asked for fragments). Only a Fragment that leaves its sentence unfinished is cut
+        at the first words: plain text (an announcement) is whole already, so cutting it gains nothing."""
         result = SpeechResult()
         jobs: queue.Queue[Any] = queue.Queue()
-        slots = threading.Semaphore(2)  # the sentence playing + the one being fetched
+        slots = threading.Semaphore(2)  # the piece playing + the one being fetched
+        pieces = _pieces_of(sentences, self.settings.first_flush_words, fragments)
         fetcher = threading.Thread(
-            target=self._fetch, args=(sentences, jobs, slots, cancel, emit, result), name="tts-fetch", daemon=True
+            target=self._fetch, args=(pieces, jobs, slots, cancel, emit, result), name="tts-fetch", daemon=True
         )
         fetcher.start()
+        before: _Job | None = None
         try:
             while True:
                 job = self._get(jobs, cancel)
                 if job is None or job is _END:
                     break
                 try:
-                    if not self._play_job(job, cancel, result, on_first_audio):
+                    if not job.sentence:  # a sentence that ended with the first words: heard with them
+                        job.played = before is not None and before.played
+                        if job.played:
+                            result.spoken.extend(job.sentences)
+                    elif not self._play_job(job, cancel, result, on_first_audio):
                         result.interrupted = True
                         break
+                    before = job
                 finally:
                     slots.release()
         finally:
@@ -116,7 +146,7 @@ class SpeechPipeline:
 
     def _fetch(
         self,
-        sentences: Iterator[str],
+        pieces: Iterator[Piece],
         jobs: queue.Queue[Any],
         slots: threading.Semaphore,
         cancel: CancelToken,
@@ -126,25 +156,31 @@ class SpeechPipeline:
         previous = ""
         dead = False  # synthesis refused for this turn (key, quota, or unreachable)
         try:
-            for sentence in sentences:
+            for piece in pieces:
                 if cancel.cancelled:
                     return
-                if result.first_sentence is None:
-                    result.first_sentence = time.monotonic()
-                emit(Sentence(sentence))
+                for sentence in piece.sentences:
+                    if result.first_sentence is None:
+                        result.first_sentence = time.monotonic()
+                    emit(Sentence(sentence))
                 if not self._acquire(slots, cancel):
                     return
-                job = _Job(sentence, rate=self.synth.sample_rate)
+                job = _Job(piece.text, piece.sentences, rate=self.synth.sample_rate)
                 jobs.put(job)
+                if not piece.text:  # the sentence ended with the first words (the player credits it)
+                    if dead:
+                        result.failed.extend(piece.sentences)
+                    job.chunks.put(_END)
+                    continue
                 try:
                     if dead:
                         raise ApplianceError(ErrorKind.TTS, "speech synthesis is unavailable", stage="tts")
                     self._synthesize(job, previous, cancel, emit)
-                    previous = (previous + " " + sentence).strip()[-500:]
+                    previous = (previous + " " + piece.text).strip()[-500:]
                 except ApplianceError as exc:
                     if self._play_cached_phrase(job):
                         continue
-                    result.failed.append(sentence)
+                    result.failed.extend(piece.sentences)
                     if not dead:
                         dead = True
                         self._report(exc, emit)
@@ -261,8 +297,9 @@ class SpeechPipeline:
             played = True
             if not self.speaker.play(apply_volume(pcm, self.volume()), job.rate, cancel):
                 return False
+        job.played = played
         if played:
-            result.spoken.append(job.sentence)
+            result.spoken.extend(job.sentences)
         return True
 
     @staticmethod
@@ -290,3 +327,19 @@ class SpeechPipeline:
 @dataclass
 class _Failure:
     error: ApplianceError
+
+
+def _pieces_of(items: Iterator[str], words: int, fragments: bool | None) -> Iterator[Piece]:
+    """What to synthesize: each sentence as it is, or fragments cut into the first words and sentences.
+    Runs on the fetcher thread (the assistant's stream is read there)."""
+    splitter: FirstWordsSplitter | None = None
+    for item in items:
+        if fragments is None:
+            fragments = isinstance(item, Fragment)
+        if not fragments:
+            yield Piece(item, (item,))
+            continue
+        splitter = splitter or FirstWordsSplitter(words)
+        yield from splitter.feed(item, sentence_end=bool(getattr(item, "sentence_end", True)))
+    if splitter is not None:
+        yield from splitter.flush()

@@ -2,9 +2,22 @@
 model writes it, audio played as it comes back, with the per-sentence HTTP pipeline as the fallback.
 
 A producer thread reads the answer's pieces (fragments or sentences), cuts them into sentences with the
-same splitter the HTTP path uses, sends the text at once and a flush at each sentence end. The calling
-thread plays the audio. The alignment that comes with each audio message says how many characters of the
-sent text have been spoken, so a failure is handled by what the user has heard:
+same splitter the HTTP path uses, sends the text at once and a flush at each sentence end, and one more
+after the answer's first few words (``tts.first_flush_words``, or its first clause if sooner).
+
+Why that first flush: the service buffers text until its ``chunk_length_schedule`` (50 characters at
+least) fills or a flush comes. ElevenLabs documents ``flush`` as forcing the generation of the buffered text
+even when it is shorter than the schedule asks, without closing the connection; text sent after it is
+buffered and generated as before. So a flush mid-sentence makes the words so far a generation of their
+own, and the docs warn that generating small amounts of text may lower the audio's quality: only the very
+first words are flushed early (the first audio then waits for two words, not a sentence), and every later
+flush is at a sentence end. The cut is at whitespace, never inside a word, and before any possible
+sentence end (:func:`~appliance.speech.first_words.first_words_cut`), so the sentence bookkeeping (what was
+sent when each sentence ended, against the alignment's count of what was heard) is unchanged; a break
+after only the first words were heard cuts the first sentence there, like any break inside a sentence.
+
+The calling thread plays the audio. The alignment that comes with each audio message says how many
+characters of the sent text have been spoken, so a failure is handled by what the user has heard:
 
 - before the first audio (refused upgrade, connect error, early stall): the whole answer goes over HTTP;
 - mid-answer (close, stall, error message): the sentence being spoken is cut there, and the answer goes
@@ -33,6 +46,7 @@ from ..llm.sentences import SentenceSplitter
 from ..ports import Emit, Speaker, SpeechResult
 from ..timings import TurnTimings
 from ..tts.elevenlabs_ws import StreamInputConnection
+from .first_words import first_words_cut
 from .pipeline import SpeechPipeline
 
 log = logging.getLogger(__name__)
@@ -74,10 +88,12 @@ class StreamingSpeech:
         volume: Callable[[], float] = lambda: 1.0,
         idle_seconds: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
+        first_flush_words: int | None = None,
     ) -> None:
         """``connect`` makes an unopened connection; ``timeout``: seconds without audio while text waits to be
         spoken before the socket counts as stalled; ``idle_seconds``: how long a connection opened ahead
-        (``prepare``) is kept for a turn that has not started."""
+        (``prepare``) is kept for a turn that has not started; ``first_flush_words``: words before the first
+        flush (0: the first sentence's end; None: the fallback's ``tts.first_flush_words``)."""
         self._connect = connect
         self.fallback = fallback
         self.speaker = speaker
@@ -86,6 +102,7 @@ class StreamingSpeech:
         self._volume = volume
         self._idle = idle_seconds
         self._clock = clock
+        self._first_words = fallback.settings.first_flush_words if first_flush_words is None else first_flush_words
         self._lock = threading.Lock()
         self._ready: tuple[StreamInputConnection, float] | None = None
         self._reported_fatal = False
@@ -185,6 +202,7 @@ class StreamingSpeech:
         raw = ""
         sent = 0
         alive = True
+        started = False  # a flush went out (the first words' or a sentence end's)
 
         def send(text: str, flush: bool) -> None:
             nonlocal alive
@@ -217,7 +235,12 @@ class StreamingSpeech:
                     boundary = len(raw) - len(splitter.pending)
                     send(raw[sent:boundary] if boundary > sent else " ", True)
                     sent = max(sent, boundary)
+                    started = True
                     completed(done)
+                elif not started and _unfinished(piece) and (cut := first_words_cut(raw, self._first_words)):
+                    send(raw[sent:cut] if cut > sent else " ", True)  # no sentence has ended: raw is all pending
+                    sent = max(sent, cut)
+                    started = True
                 if len(raw) > sent:
                     send(raw[sent:], False)
                     sent = len(raw)
@@ -331,7 +354,7 @@ class StreamingSpeech:
             return
         rest = _drain(answer.queue, skip=resume, cancel=cancel)
         more = self.fallback.speak(
-            rest, cancel, _without_sentences(emit), on_first_audio=None if heard else on_first_audio
+            rest, cancel, _without_sentences(emit), on_first_audio=None if heard else on_first_audio, fragments=False
         )
         if result.first_audio is None:
             result.first_audio = more.first_audio
@@ -360,7 +383,8 @@ class StreamingSpeech:
         else:  # nothing was lost: the whole answer goes over HTTP, only the attempt's time was
             log.info("speech WebSocket not available (%s); speaking over HTTP", exc.message)
             emit(Info("tts_fallback", f"{exc.message}; speaking over HTTP"))
-        return self.fallback.speak(_sentences_of(pieces), cancel, emit, on_first_audio=on_first_audio)
+        # the fragments as they are: the HTTP path cuts them itself (the first words early, then sentences)
+        return self.fallback.speak(pieces, cancel, emit, on_first_audio=on_first_audio, fragments=True)
 
     def _report(self, exc: ApplianceError, emit: Emit, fatal: bool, suffix: str) -> None:
         if fatal and self._reported_fatal:
@@ -400,6 +424,12 @@ def _sentences_of(pieces: Iterator[str]) -> Iterator[str]:
     for piece in pieces:
         yield from splitter.feed(piece)
     yield from splitter.flush()
+
+
+def _unfinished(piece: str) -> bool:
+    """A fragment whose sentence goes on: the only kind worth an early flush (plain text, such as an
+    announcement, came whole, and so did a fragment that ends its sentence)."""
+    return not getattr(piece, "sentence_end", True)
 
 
 def _without_sentences(emit: Emit) -> Emit:
