@@ -152,7 +152,7 @@ class EndpointSettings(Section):
     transcript_check: bool = True
     """Semantic mode with streaming transcription: a "finished" verdict waits for the transcript of the speech
     so far, and one that stops on a dangling word ("... like in") keeps listening."""
-    transcript_wait: float = 0.5
+    transcript_wait: float = 0.6
     """Longest pause spent waiting for that transcript before the model's verdict stands alone."""
 
     def validate(self) -> None:
