@@ -184,8 +184,8 @@ class TurnPolicy:
     # --- the rules
 
     def _speculate(self) -> Action:
-        if self._pending is not None:
-            return Action.CONTINUE
+        if self._pending == self._speech_frames:
+            return Action.CONTINUE  # already asked about this very speech
         if (
             self._last_speculative is not None
             and self.elapsed - self._last_speculative < self.speculative_interval - _EPS

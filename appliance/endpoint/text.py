@@ -11,22 +11,24 @@ from __future__ import annotations
 
 import re
 
-#: words no English sentence ends on, whatever punctuation the transcriber put after them
+#: words no English sentence ends on, whatever punctuation the transcriber put after them ("his" and "her" are
+#: left out: "call her" ends a sentence)
 NEVER_LAST = frozenset(
     """
-    a an the my your his her its our their
+    a an the my your its our their
     and or but nor because if although though unless than
     um uh er erm
     """.split()
 )
 
-#: words a sentence rarely ends on, unless it is a question ("Where are you from?", "What is it for?")
+#: words a sentence rarely ends on, unless it is a question ("Where are you from?", "What is it for?"); "like" is
+#: left out: "what is the weather like" is a whole question
 RARELY_LAST = frozenset(
     """
-    of in on at to for from with by about into onto over under between through during without within like as
+    of in on at to for from with by about into onto over under between through during without within as
     near after before around against among toward towards upon via per
     is are was were be been am do does did can could will would shall should may might must has have had
-    when while until so
+    when while until
     """.split()
 )
 
