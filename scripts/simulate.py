@@ -4,8 +4,10 @@
 A synthesized voice asks two questions into the WAV microphone ("Hey Jarvis, what do you see?" and a
 follow-up), GPIO runs on gpiozero's mock pins, the camera returns tests/data/x.jpg, the answer is written
 to run/answer.wav and the events to run/events.jsonl (and shown here as they happen). With OPENAI_API_KEY
-and ELEVENLABS_API_KEY set, the real cloud answers; without them a local stand-in of the cloud does,
-speaking its answers with the offline piper voice.
+and ELEVENLABS_API_KEY set, the real cloud answers; without them a local stand-in of the cloud does: the
+question streams to a realtime-transcription stand-in while it is spoken, the answers come over the Responses
+WebSocket stand-in, and they are spoken with the offline piper voice over the HTTP speech path (the
+WebSocket speech stand-in makes tones, not words).
 """
 
 from __future__ import annotations
@@ -22,16 +24,46 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 from appliance.sim.cloud import FakeCloud, Json, Stream  # noqa: E402
+from appliance.sim.openai_ws import OpenAiSockets  # noqa: E402
+from appliance.sim.realtime import FakeRealtime  # noqa: E402
+from appliance.sim.realtime import Script as RealtimeScript  # noqa: E402
 from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
+from appliance.sim.responses_ws import ResponsesWsServer  # noqa: E402
 from appliance.sim.voice import concat, room, synth, write_wav  # noqa: E402
 
-OUT = ROOT / "run"
+OUT = Path(os.environ.get("SIMULATE_OUT") or ROOT / "run")  # where the run goes (tests set it)
 QUESTIONS = ["What do you see?", "What time is it?"]
 
 
-def stand_in_cloud() -> FakeCloud:
-    """Transcribes the scripted questions, answers with a tool call each, and speaks with piper."""
-    cloud = FakeCloud().start()
+class StandIns:
+    """The HTTP stand-in cloud and the WebSocket ones beside it, started and stopped together."""
+
+    def __init__(self) -> None:
+        self.cloud = FakeCloud().start()
+        server = configure(self.cloud)
+        self.realtime = FakeRealtime(api_key=self.cloud.env()["OPENAI_API_KEY"]).start()
+        self.realtime.script(*(RealtimeScript(phrases=(q,), latency=0.3) for q in QUESTIONS))
+        self.responses_ws = ResponsesWsServer(server)
+        self.sockets = OpenAiSockets(self.realtime, self.responses_ws)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **self.cloud.env(),
+            "OPENAI_WEBSOCKET_BASE_URL": self.sockets.url,
+            "APPLIANCE_TTS__SAMPLE_RATE": "16000",  # piper's rate: the stand-in speaks with it
+            "APPLIANCE_TTS__TRANSPORT": "http",
+        }
+
+    def stop(self) -> None:
+        self.sockets.close()
+        self.responses_ws.close()
+        self.realtime.stop()
+        self.cloud.stop()
+
+
+def configure(cloud: FakeCloud) -> ResponsesServer:
+    """Transcribes the scripted questions (if the stream fails), answers with a tool call each, speaks with
+    piper."""
     transcripts = iter(QUESTIONS)
     cloud.default("transcriptions", lambda r: Json({"text": next(transcripts, "")}))
 
@@ -43,13 +75,14 @@ def stand_in_cloud() -> FakeCloud:
 
     cloud.default("tts", speak)
     wire = Wire()
-    ResponsesServer(cloud).then(
+    server = ResponsesServer(cloud)
+    server.then(
         wire.calls(("describe_image", {"question": "What do you see?"}), text="Let me look."),
         wire.text("I see a red circle on a white background. Anything else?"),
         wire.calls(("get_current_time", {})),
         wire.text("It's time for a cup of tea."),
     )
-    return cloud
+    return server
 
 
 def main() -> int:
@@ -59,7 +92,8 @@ def main() -> int:
     write_wav(
         mic,
         concat(
-            room(concat(synth("Hey Jarvis!"), gap, synth(QUESTIONS[0])), lead=1.0, tail=7.0),
+            # a few seconds of room first: the appliance warms its cloud clients and models up after start
+            room(concat(synth("Hey Jarvis!"), gap, synth(QUESTIONS[0])), lead=4.0, tail=7.0),
             room(synth(QUESTIONS[1]), lead=0.2, tail=6.0, seed=3),
         ),
     )
@@ -67,9 +101,8 @@ def main() -> int:
     cloud = None
     if not (env.get("OPENAI_API_KEY") and env.get("ELEVENLABS_API_KEY")):
         print("simulate: no API keys in the environment: a local stand-in cloud answers (offline voice)")
-        cloud = stand_in_cloud()
+        cloud = StandIns()
         env.update(cloud.env())
-        env["APPLIANCE_TTS__SAMPLE_RATE"] = "16000"
     env.setdefault("GPIOZERO_PIN_FACTORY", "mock")
     env.setdefault("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
     events = OUT / "events.jsonl"
