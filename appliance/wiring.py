@@ -359,7 +359,13 @@ def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App)
         )
 
     return StreamingSpeech(
-        connect, pipeline, speaker, timeout=tts.timeout, open_timeout=min(3.0, tts.timeout), volume=app.get_volume
+        connect,
+        pipeline,
+        speaker,
+        timeout=tts.timeout,
+        open_timeout=min(3.0, tts.timeout),
+        volume=app.get_volume,
+        first_flush_words=tts.first_flush_words,
     )
 
 
