@@ -68,8 +68,10 @@ def _extras(method: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
 
 
 def adopt_assistant_timings(assistant: Any, timings: TurnTimings) -> None:
-    """ADAPTER, to delete once the assistant marks ``llm_*`` on the TurnTimings it is given: copies the
-    marks it still keeps in ``last_timings`` (request_start, first_delta, first_sentence)."""
+    """ADAPTER: copies the marks an assistant keeps in ``last_timings`` (request_start, first_delta,
+    first_sentence) as ``llm_*``. The Responses assistant marks the TurnTimings it is given itself (the same
+    instants, so this changes nothing for it); what still needs it is an assistant that does not take
+    ``timings``, as the one in tests/test_app.py. Delete it with that double's change."""
     for name, at in (getattr(assistant, "last_timings", None) or {}).items():
         timings.set(f"llm_{name}", at)
 

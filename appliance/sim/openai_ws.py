@@ -8,39 +8,35 @@ each fake listens on a port of its own; this routes each upgrade to the fake tha
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from websockets.http11 import Request, Response
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from .realtime import FakeRealtime
 from .responses_ws import ResponsesWsServer
+from .ws_server import WsServer
 
 
-class OpenAiSockets:
+class OpenAiSockets(WsServer):
+    """Serves from construction until ``close()``."""
+
+    thread_name = "fake-openai-ws"
+    serve_options: ClassVar[dict[str, Any]] = {"ping_interval": None, "close_timeout": 0.2, "max_size": None}
+
     def __init__(self, realtime: FakeRealtime, responses: ResponsesWsServer) -> None:
+        super().__init__()
         self.realtime = realtime
         self.responses = responses
-        self._server: Server = serve(
-            self._handle,
-            "127.0.0.1",
-            0,
-            process_request=self._route,
-            ping_interval=None,
-            close_timeout=0.2,
-            max_size=None,
-        )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai-ws", daemon=True)
-        self._thread.start()
+        self.start()
 
     @property
     def url(self) -> str:
         """For ``OPENAI_WEBSOCKET_BASE_URL`` (the SDK appends ``/realtime`` or ``/responses``)."""
-        return f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}/v1"
+        return self.ws_base_url
 
-    def _target(self, path: str) -> Any:
+    def _target(self, path: str) -> WsServer | None:
         route = urlsplit(path).path.rstrip("/")
         if route == "/v1/realtime":
             return self.realtime
@@ -48,16 +44,17 @@ class OpenAiSockets:
             return self.responses
         return None
 
-    def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         target = self._target(request.path)
         if target is None:
             return connection.respond(404, "no such WebSocket route\n")
-        return target._process_request(connection, request)  # type: ignore[no-any-return]
+        return target._process_request(connection, request)
 
     def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        self._target(ws.request.path)._handle(ws)
+        target = self._target(ws.request.path)
+        assert target is not None  # the upgrade was refused otherwise
+        target._handle(ws)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._thread.join(2.0)
+        self.stop()

@@ -24,14 +24,16 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import numpy.typing as npt
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
+
+from .ws_server import WsServer
 
 RATE = 24000
 MIN_COMMIT_SECONDS = 0.1  # the API refuses to commit less audio than this
@@ -157,8 +159,12 @@ class _Outbox:
                 return  # the client went away, or the fault closed the socket
 
 
-class FakeRealtime:
+class FakeRealtime(WsServer):
+    thread_name = "fake-realtime"
+    serve_options: ClassVar[dict[str, Any]] = {"ping_interval": None, "close_timeout": 0.2, "max_size": None}
+
     def __init__(self, api_key: str = "test-key") -> None:
+        super().__init__()
         self.api_key = api_key
         self.sessions: list[Session] = []
         self.refused = 0
@@ -166,47 +172,8 @@ class FakeRealtime:
         self._default = Script()
         self._lock = threading.Condition()
         self._ids = itertools.count(1)
-        self._server: Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- control --------------------------------------------------------------------------------------
-
-    def start(self) -> FakeRealtime:
-        self._server = serve(
-            self._handle,
-            "127.0.0.1",
-            0,
-            process_request=self._process_request,
-            ping_interval=None,
-            close_timeout=0.2,
-            max_size=None,
-        )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-realtime", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> FakeRealtime:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "not started"
-        return int(self._server.socket.getsockname()[1])
-
-    @property
-    def ws_base_url(self) -> str:
-        """For the SDK's ``websocket_base_url`` (it appends ``/realtime``)."""
-        return f"ws://127.0.0.1:{self.port}/v1"
 
     def script(self, *scripts: Script) -> None:
         """The next connections follow these scripts, in order; later ones follow ``default``."""

@@ -20,14 +20,20 @@ from typing import Any
 
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from appliance.sim.cloud import Json, Reset, Stall
 from appliance.sim.responses import ResponsesServer, Script
+from appliance.sim.ws_server import WsServer
 
 
-class ResponsesWsServer:
+class ResponsesWsServer(WsServer):
+    """Serves from construction until ``close()``."""
+
+    thread_name = "fake-responses-ws"
+
     def __init__(self, responses: ResponsesServer, *, setup_delay: float = 0.0) -> None:
+        super().__init__()
         self.responses = responses
         self.setup_delay = setup_delay
         self.received: list[dict[str, Any]] = []
@@ -40,11 +46,8 @@ class ResponsesWsServer:
         self._open: set[ServerConnection] = set()
         self._changed = threading.Condition(self._lock)
         self._stop = threading.Event()
-        self._server = serve(self._handle, "127.0.0.1", 0, process_request=self._process_request)
-        port = self._server.socket.getsockname()[1]
-        self.url = f"ws://127.0.0.1:{port}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-responses-ws", daemon=True)
-        self._thread.start()
+        self.start()
+        self.url = self.ws_base_url
 
     def refuse(self, status: int = 403, times: int = 1) -> ResponsesWsServer:
         with self._lock:
@@ -71,9 +74,12 @@ class ResponsesWsServer:
         with self._changed:
             return self._changed.wait_for(lambda: not self._open, timeout)
 
+    def stop(self) -> None:
+        self._stop.set()  # first: a stalled reply lets go of its handler, which shutdown waits for
+        super().stop()
+
     def close(self) -> None:
-        self._stop.set()
-        self._server.shutdown()
+        self.stop()
 
     def _process_request(self, connection: ServerConnection, request: WsRequest) -> WsResponse | None:
         if self.setup_delay:

@@ -24,13 +24,15 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
+
+from .ws_server import WsServer
 
 #: Milliseconds of audio the stand-in makes per character (about 14 characters a second, as speech).
 MS_PER_CHAR = 70
@@ -80,19 +82,20 @@ def tone_for(text: str, rate: int, seed: int) -> bytes:
     return (x * 32767).astype("<i2").tobytes()
 
 
-class FakeStreamInputTTS:
+class FakeStreamInputTTS(WsServer):
     """Serve with ``with FakeStreamInputTTS() as tts:``; point the client at ``tts.url``."""
 
+    thread_name = "fake-tts-ws"
+    serve_options: ClassVar[dict[str, Any]] = {"compression": None, "ping_interval": None}
+
     def __init__(self, api_key: str = "el-test-fakecloud-0123456789", host: str = "127.0.0.1") -> None:
+        super().__init__(host)
         self.api_key = api_key
-        self._host = host
         self._faults: deque[Fault] = deque()
         self._default = Fault()
         self._lock = threading.Lock()
         self.connections: list[Connection] = []
         self.attempts = 0
-        self._server: Server | None = None
-        self._thread: threading.Thread | None = None
         self._generation = 0
 
     # --- control
@@ -105,33 +108,10 @@ class FakeStreamInputTTS:
         with self._lock:
             self._default = fault
 
-    def start(self) -> FakeStreamInputTTS:
-        self._server = serve(
-            self._handle, self._host, 0, process_request=self._handshake, compression=None, ping_interval=None
-        )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-tts-ws", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(2.0)
-
-    def __enter__(self) -> FakeStreamInputTTS:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """The base URL (ws://host:port) the client's ``ws_base_url`` takes."""
-        assert self._server is not None
-        host, port = self._server.socket.getsockname()[:2]
-        return f"ws://{host}:{port}"
+        return self.origin
 
     # --- the server
 
@@ -140,7 +120,7 @@ class FakeStreamInputTTS:
             self.attempts += 1
             return self._faults.popleft() if self._faults else self._default
 
-    def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         fault = self._next_fault()
         connection.fault = fault  # type: ignore[attr-defined]
         if fault.setup_delay:
