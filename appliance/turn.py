@@ -67,15 +67,6 @@ def _extras(method: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if _accepts(func, k)}
 
 
-def adopt_assistant_timings(assistant: Any, timings: TurnTimings) -> None:
-    """ADAPTER: copies the marks an assistant keeps in ``last_timings`` (request_start, first_delta,
-    first_sentence) as ``llm_*``. The Responses assistant marks the TurnTimings it is given itself (the same
-    instants, so this changes nothing for it); what still needs it is an assistant that does not take
-    ``timings``, as the one in tests/test_app.py. Delete it with that double's change."""
-    for name, at in (getattr(assistant, "last_timings", None) or {}).items():
-        timings.set(f"llm_{name}", at)
-
-
 class TurnRunner:
     def __init__(
         self,
@@ -179,7 +170,6 @@ class TurnRunner:
             on_first_audio=self._first_audio,
             **_extras(st.speech.speak, deadline=deadline, timings=timings),
         )
-        adopt_assistant_timings(st.assistant, timings)
         if result.first_audio is not None:
             timings.set("first_audio", result.first_audio)
         if result.first_sentence is not None:

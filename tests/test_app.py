@@ -36,6 +36,7 @@ from appliance.events import (
 from appliance.gpio.leds import Leds
 from appliance.ports import SpeechResult, WakeHit
 from appliance.settings import Settings
+from appliance.timings import TurnTimings
 
 RATE = 16000
 
@@ -106,15 +107,17 @@ class Assistant:
         self.delay = delay
         self.resets = 0
         self.questions: list[str] = []
-        self.last_timings: dict[str, float] = {}
 
-    def respond(self, text: str, cancel: CancelToken, emit) -> Iterator[str]:
+    def respond(self, text: str, cancel: CancelToken, emit, *, timings: TurnTimings | None = None) -> Iterator[str]:
+        """Marks the turn's timings as the real assistant does (``llm_request_start``, ``llm_first_delta``)."""
         self.questions.append(text)
-        self.last_timings = {"request_start": time.monotonic()}
+        if timings is not None:
+            timings.mark("llm_request_start")
         for sentence in self.sentences:
             if cancel.wait(self.delay):
                 return
-            self.last_timings.setdefault("first_delta", time.monotonic())
+            if timings is not None and "llm_first_delta" not in timings:
+                timings.mark("llm_first_delta")
             yield sentence
 
     def reset(self) -> None:
@@ -489,7 +492,6 @@ class DeadlineTranscriber(Transcriber):
 
 def test_the_turn_passes_its_deadline_and_timings_to_stages_that_accept_them(tmp_path):
     from appliance.deadline import Deadline
-    from appliance.timings import TurnTimings
 
     transcriber = DeadlineTranscriber()
     h = Harness(tmp_path, question(), transcriber=transcriber).start()
@@ -498,8 +500,7 @@ def test_the_turn_passes_its_deadline_and_timings_to_stages_that_accept_them(tmp
     assert transcriber.given["deadline"].seconds == h.settings.assistant.deadline
     assert isinstance(transcriber.given["timings"], TurnTimings)
     assert "stt_request_start" in transcriber.given["timings"]
-    # the assistant double does not take them (the turn only passes what a stage accepts), and its
-    # last_timings reach the turn event through the adapter
+    # the assistant double takes the timings only (the turn passes what a stage accepts) and marks them
     assert "transcript_to_first_delta_ms" in h.events.of(Turn)[0].timings
 
 
