@@ -215,3 +215,10 @@ def test_a_late_transcript_for_older_speech_is_ignored():
     asked = p.pause_id
     run(p, "SSSS", lambda t: 0.1)
     assert p.text(False, asked) is Action.CONTINUE and p.result is None
+
+
+def test_early_text_asks_for_the_transcript_with_the_model_but_does_not_wait_for_it():
+    p = TurnPolicy(short_pause=0.08, early_text=True)
+    seen = run(p, "S" * 5 + "." * 5, lambda t: 0.9, lambda t: None)
+    assert seen == [(0.48, Action.ASK_TEXT), (0.48, Action.END)]
+    assert p.result is not None and p.result.reason is EndReason.COMPLETE and not p.result.held

@@ -84,6 +84,9 @@ class TurnPolicy:
     it anyway, so waiting for it costs the answer nothing."""
     text_wait: float = 0.6
     """Longest wait for that transcript, in audio from when it was asked; past it the verdict stands alone."""
+    early_text: bool = False
+    """Ask for the transcript with every question to the model even when it does not hold the turn: the
+    transcription then runs alongside the model, and the turn's transcript is there when the turn ends."""
     result: EndOfTurn | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -177,7 +180,7 @@ class TurnPolicy:
         if heard != self._speech_frames or self._text_for != heard or self._unfinished is not None:
             return Action.CONTINUE
         self._unfinished = unfinished
-        if unfinished:
+        if unfinished and self.hold_for_text:
             self._held = heard
         return self._decide()
 
@@ -225,7 +228,7 @@ class TurnPolicy:
     def _ask(self) -> Action:
         self._pending = self._speech_frames
         self._asked_at_pause = self.pause
-        if self.hold_for_text and self._text_for != self._speech_frames:
+        if (self.hold_for_text or self.early_text) and self._text_for != self._speech_frames:
             self._want_text()
             return Action.ASK_TEXT
         return Action.ASK

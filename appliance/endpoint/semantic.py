@@ -63,6 +63,7 @@ class SemanticPolicy:
             min_speech_seconds=e.min_speech_seconds,
             hold_for_text=self._request is not None and e.transcript_check,
             text_wait=e.transcript_wait,
+            early_text=self._request is not None,
         )
         return TurnDetector(policy, self._model, self._ask_text)
 
