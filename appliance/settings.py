@@ -127,7 +127,7 @@ class WakeSettings(Section):
         check_range("wake.follow_up_seconds", self.follow_up_seconds, 0.5, 30.0)
         if self.verifier_threshold is not None:
             check_range("wake.verifier_threshold", self.verifier_threshold, 0.01, 1.0)
-            lowest = min(self.threshold, *self.thresholds.values())
+            lowest = min([self.threshold, *self.thresholds.values()])
             if self.verifier_threshold > lowest:
                 # a score between the two would wake without the verifier being asked
                 raise SettingsError(
