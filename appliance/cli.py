@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the hardware, the keys and the cloud, and explain fixes")
     doctor.add_argument("--config", help="settings file")
 
-    from .wake.enroll_command import add_arguments as enroll_arguments
+    from .wake.enroll_args import add_arguments as enroll_arguments
 
     enroll_arguments(
         sub.add_parser("enroll", help="teach the wake word your voice: say it 3-5 times (--remove undoes)")

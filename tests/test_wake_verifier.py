@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from appliance import cli
+from appliance.audio.wavfile import WavMicrophone
 from appliance.settings import SettingsError, WakeSettings
 from appliance.sim import wakeset
 from appliance.sim.headless import run
 from appliance.sim.voice import concat, silence, synth, write_wav
-from appliance.wake import enroll, verifier
+from appliance.wake import enroll, enroll_command, verifier
 from appliance.wake.gate import GatedWakeDetector
 from appliance.wake.oww import OpenWakeWordDetector
 
@@ -165,3 +166,24 @@ def test_appliance_run_uses_the_stored_verifier_and_survives_a_damaged_one(tmp_p
         assert "wake verifier ignored" in result.stderr and "Traceback" not in result.stderr
     else:
         assert result.stderr.count("wake verifier enrolled for hey_jarvis") == 1
+
+
+def test_recording_from_the_microphone_asks_again_for_a_bad_take(tmp_path, detector):
+    """The interactive path on the real WAV microphone: each take is a 3 s window; the second is silence."""
+    window = round(enroll_command.TAKE_SECONDS / 0.08) * 1280
+
+    def fit(audio: np.ndarray) -> np.ndarray:
+        return np.concatenate([audio, np.zeros(window - len(audio), np.int16)])[:window]
+
+    good = takes()
+    audio = concat(fit(good[0]), fit(silence(0.1)), fit(good[1]), fit(good[2]), negatives()[0], silence(10.0))
+    said: list[str] = []
+    mic = WavMicrophone(write_wav(tmp_path / "mic.wav", audio), pace=0)
+    got, others = enroll_command.record(mic, detector, "hey_jarvis", 3, said.append)
+    assert len(got) == 3  # the third window (the second good take) is take 2; WAV round trip: ±1 LSB
+    assert np.abs(got[1][: len(good[1])].astype(np.int32) - good[1]).max() <= 1
+    assert "  take 2: no speech heard: speak closer to the microphone; once more" in said
+    assert sum(line.startswith("take 2 of 3") for line in said) == 2
+    assert len(others) == 1 and len(others[0]) == round(enroll_command.NEGATIVE_SECONDS / 0.08) * 1280
+    verifier_ = enroll.enroll(got, others, WakeSettings(), detector=detector)
+    assert verifier_.model == "hey_jarvis" and verifier_.takes == 3

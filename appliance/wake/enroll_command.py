@@ -13,21 +13,10 @@ import numpy as np
 from ..audio.convert import float_to_int16, resample
 from ..audio.wavfile import AudioFileError, read_wav
 from ..errors import ApplianceError
-from ..ports import FRAME_SECONDS, SAMPLE_RATE
+from ..ports import FRAME_SECONDS, SAMPLE_RATE, Microphone
 from ..settings import Settings
 from . import enroll, verifier
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="settings file")
-    p.add_argument(
-        "--state-dir", help="where the verifier is stored (default $STATE_DIRECTORY, else /var/lib/appliance)"
-    )
-    p.add_argument("--wav", nargs="+", metavar="TAKE.wav", help="takes of the wake word instead of the microphone")
-    p.add_argument("--negative-wav", nargs="+", metavar="OTHER.wav", help="other speech of the same voice")
-    p.add_argument("--takes", type=int, default=4, help="how many takes to record (3-5, default 4)")
-    p.add_argument("--model", help="wake model to verify (default: the first of wake.models)")
-    p.add_argument("--remove", action="store_true", help="delete the stored verifier")
+from .oww import OpenWakeWordDetector
 
 
 def _read(path: str) -> np.ndarray:
@@ -35,10 +24,41 @@ def _read(path: str) -> np.ndarray:
     return float_to_int16(resample(pcm, rate, SAMPLE_RATE) if rate != SAMPLE_RATE else pcm)
 
 
+TAKE_SECONDS = 3.0
+NEGATIVE_SECONDS = 10.0
+
+
 def _record(frames: Iterator[np.ndarray], seconds: float) -> np.ndarray:
-    wanted = round(seconds / FRAME_SECONDS)
-    got = [next(frames) for _ in range(wanted)]
-    return np.concatenate(got)
+    try:
+        return np.concatenate([next(frames) for _ in range(round(seconds / FRAME_SECONDS))])
+    except StopIteration:
+        raise enroll.EnrollError("the microphone stopped before the recording was complete") from None
+
+
+def record(
+    microphone: Microphone, detector: OpenWakeWordDetector, model: str, count: int, out: Callable[[str], None]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``count`` takes, each checked at once and asked for again until it passes (at most three tries per
+    take), then the user reading the near-miss prompt. Recorded raw, as the model hears it with the front
+    end off."""
+    frames = iter(microphone.frames())
+    takes: list[np.ndarray] = []
+    tries = 0
+    while len(takes) < count:
+        n = len(takes) + 1
+        tries += 1
+        if tries > 3 * count:
+            raise enroll.EnrollError("too many takes failed their check; see the reasons above")
+        out(f"take {n} of {count}: say the wake word ({model.replace('_', ' ')}) now")
+        take = _record(frames, TAKE_SECONDS)
+        check = enroll.check_take(detector, take, model, n)
+        if check.ok:
+            out(f"  take {n}: good (score {check.score:.2f})")
+            takes.append(take)
+        else:
+            out(f"  take {n}: {check.problem}; once more")
+    out(f'now read aloud, in your normal voice: "{enroll.NEGATIVE_PROMPT}"')
+    return takes, [_record(frames, NEGATIVE_SECONDS)]
 
 
 def main(args: argparse.Namespace, settings: Settings, out: Callable[[str], None] = print) -> int:
@@ -53,9 +73,14 @@ def main(args: argparse.Namespace, settings: Settings, out: Callable[[str], None
         return 0
     try:
         if args.wav:
+            if not args.negative_wav:
+                raise enroll.EnrollError(
+                    "with --wav, give --negative-wav too: a few seconds of the same voice saying other things, "
+                    f'best the prompt "{enroll.NEGATIVE_PROMPT}"'
+                )
             takes = [_read(p) for p in args.wav]
-            negatives = [_read(p) for p in args.negative_wav or []]
-            source = "negative WAVs" if args.negative_wav else "none"
+            negatives = [_read(p) for p in args.negative_wav]
+            source = "negative WAVs"
         else:
             takes, negatives, source = _from_microphone(settings, args, out)
             if args.negative_wav:
@@ -81,32 +106,15 @@ def main(args: argparse.Namespace, settings: Settings, out: Callable[[str], None
 def _from_microphone(
     settings: Settings, args: argparse.Namespace, out: Callable[[str], None]
 ) -> tuple[list[np.ndarray], list[np.ndarray], str]:
-    """Takes one by one from the configured microphone (each re-recorded until it passes its check), then
-    the user reading the near-miss prompt. Recorded raw, as the wake model hears it with the front end off."""
     from ..audio import AUDIO_BACKENDS
     from ..wiring import RunOptions
-    from .oww import OpenWakeWordDetector
 
     if not enroll.MIN_TAKES <= args.takes <= enroll.MAX_TAKES:
         raise enroll.EnrollError(f"--takes: {enroll.MIN_TAKES} to {enroll.MAX_TAKES}")
     detector = OpenWakeWordDetector(dataclasses.replace(settings.wake, refractory_seconds=0.0), seed=0)
-    model = args.model or detector.names[0]
     microphone = AUDIO_BACKENDS.get(settings.audio.backend)().microphone(settings, RunOptions())
     try:
-        frames = iter(microphone.frames())
-        takes: list[np.ndarray] = []
-        while len(takes) < args.takes:
-            n = len(takes) + 1
-            out(f"take {n} of {args.takes}: say the wake word ({model.replace('_', ' ')}) now")
-            take = _record(frames, 3.0)
-            check = enroll.check_take(detector, take, model, n)
-            if check.ok:
-                out(f"  take {n}: good (score {check.score:.2f})")
-                takes.append(take)
-            else:
-                out(f"  take {n}: {check.problem}; again")
-        out(f'now read aloud, in your normal voice: "{enroll.NEGATIVE_PROMPT}"')
-        negatives = [_record(frames, 10.0)]
+        takes, negatives = record(microphone, detector, args.model or detector.names[0], args.takes, out)
     finally:
         microphone.close()
     return takes, negatives, "your reading of the near-miss prompt"
