@@ -61,6 +61,9 @@ def main() -> None:
     parser.add_argument("--speeds", default=",".join(map(str, wakeset.SPEEDS)))
     parser.add_argument("--voices", default=",".join(wakeset.VOICES))
     parser.add_argument("--low", type=float, default=0.3, help="the lowered threshold")
+    parser.add_argument(
+        "--ask", type=float, default=0.1, help="wake.verifier_threshold of the last row (openWakeWord's default)"
+    )
     args = parser.parse_args()
     speeds = tuple(float(x) for x in args.speeds.split(","))
     voices = tuple(args.voices.split(","))
@@ -75,23 +78,34 @@ def main() -> None:
         notes.append(f"{voice}: {note}")
         det.use_verifiers([])
         rows.setdefault("plain", []).extend(wakeset.score_all(items, det))
-        for label, threshold in (("verifier", default), ("verifier low", args.low)):
-            det = OpenWakeWordDetector(WakeSettings(refractory_seconds=0.0, threshold=threshold), seed=0)
+        for label, threshold, ask in (
+            ("verifier", default, None),
+            ("verifier low", args.low, None),
+            ("verifier asked early", default, args.ask),
+        ):
+            settings = WakeSettings(refractory_seconds=0.0, threshold=threshold, verifier_threshold=ask)
+            det = OpenWakeWordDetector(settings, seed=0)
             det.use_verifiers([verifier] if verifier else [])
             rows.setdefault(label, []).extend(wakeset.score_all(items, det))
         print(f"<!-- {voice}: {note}; {time.perf_counter() - t0:.0f} s -->", flush=True)
     n = len(rows["plain"])
     print(f"\n## Held-out set, speeds {args.speeds}, voices {len(voices)} ({n} clips per row), front end off\n")
-    print(
-        "| model | threshold | clean | pink 10 dB | pink 5 dB | far | all | false wakes (near / talk) | per hour |"
-    )
+    print("| model | threshold | clean | pink 10 dB | pink 5 dB | far | all | false wakes (near / talk) | per hour |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, threshold in (
+    names = {
+        "plain": "plain",
+        "verifier": "verifier",
+        "verifier low": "verifier",
+        "verifier asked early": f"verifier, asked from {args.ask}",
+    }
+    variants = (
         ("plain", default),
         ("plain", args.low),
         ("verifier", default),
         ("verifier low", args.low),
-    ):
+        ("verifier asked early", default),
+    )
+    for label, threshold in variants:
         scored = rows[label]
         summary = {r.condition: r for r in wakeset.summarize(scored, threshold)}
         near = sum(
@@ -101,7 +115,7 @@ def main() -> None:
         cells = " | ".join(f"{summary[c].found}/{summary[c].positives}" for c in wakeset.CONDITIONS)
         a = summary["all"]
         print(
-            f"| {label.replace(' low', '')} | {threshold} | {cells} | {a.recall:.0%} | {near} / {talk} "
+            f"| {names[label]} | {threshold} | {cells} | {a.recall:.0%} | {near} / {talk} "
             f"| {a.false_wakes_per_hour:.0f} ({a.negative_seconds / 60:.0f} min) |"
         )
         missed = sorted(

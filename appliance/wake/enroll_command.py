@@ -97,7 +97,7 @@ def main(args: argparse.Namespace, settings: Settings, out: Callable[[str], None
             out(f"the old verifier file was unreadable and is replaced ({exc})")
     verifier.save(path, [*kept, result])
     out(
-        f"stored a verifier for {result.model} in {path}: {result.takes} takes, negatives: {source}; "
+        f"stored a verifier for {result.model} in {path}: {result.takes} takes, negatives: {result.negatives}; "
         f"used from the appliance's next start (remove with `appliance enroll --remove`)"
     )
     return 0
