@@ -1,4 +1,4 @@
-"""The command line: ``appliance run | ctl | doctor | config``."""
+"""The command line: ``appliance run | ctl | doctor | enroll | config``."""
 
 from __future__ import annotations
 
@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the hardware, the keys and the cloud, and explain fixes")
     doctor.add_argument("--config", help="settings file")
 
+    from .wake.enroll_args import add_arguments as enroll_arguments
+
+    enroll_arguments(
+        sub.add_parser("enroll", help="teach the wake word your voice: say it 3-5 times (--remove undoes)")
+    )
+
     config = sub.add_parser("config", help="settings: `check FILE` validates, `reference` documents every key")
     config.add_argument("action", choices=["check", "reference"])
     config.add_argument("file", nargs="?")
@@ -83,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         from .control import ctl_main, default_socket_path
 
         return ctl_main(args.args, args.socket or default_socket_path(settings, os.environ))
+    if args.command == "enroll":
+        from .wake.enroll_command import main as enroll_main
+
+        return enroll_main(args, settings)
     if args.command == "doctor":
         from .doctor import run_doctor
         from .logs import setup_logging

@@ -111,6 +111,8 @@ class WakeSettings(Section):
     """How long a follow-up waits for speech to start."""
     runtime: Literal["tflite", "onnx"] = "tflite"
     """Inference runtime for the models: "tflite" (LiteRT) or "onnx"."""
+    verifier_threshold: float | None = None
+    """With a verifier enrolled (`appliance enroll`): model score from which it judges; none = the threshold."""
 
     def validate(self) -> None:
         check_name("wake.engine", self.engine)
@@ -123,6 +125,15 @@ class WakeSettings(Section):
         check_range("wake.speaking_boost", self.speaking_boost, 0.0, 1.0)
         check_range("wake.preroll_seconds", self.preroll_seconds, 0.0, 3.0)
         check_range("wake.follow_up_seconds", self.follow_up_seconds, 0.5, 30.0)
+        if self.verifier_threshold is not None:
+            check_range("wake.verifier_threshold", self.verifier_threshold, 0.01, 1.0)
+            lowest = min([self.threshold, *self.thresholds.values()])
+            if self.verifier_threshold > lowest:
+                # a score between the two would wake without the verifier being asked
+                raise SettingsError(
+                    f"wake.verifier_threshold: {self.verifier_threshold} is above a wake threshold ({lowest}); "
+                    "it must not exceed threshold or any of thresholds"
+                )
 
 
 @dataclass

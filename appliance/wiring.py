@@ -148,6 +148,10 @@ def _build(
 
     # --- on-device listening
     wake = make_wake(settings)
+    if options.state_dir:  # the verifier `appliance enroll` stored, if any (a damaged one is logged and ignored)
+        from .wake.verifier import attach_stored
+
+        attach_stored(wake, Path(options.state_dir))
     if settings.frontend.wake_gate:
         from .wake.gate import GatedWakeDetector
 

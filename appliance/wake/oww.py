@@ -17,7 +17,7 @@ import logging
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from ..errors import ApplianceError, ErrorKind
 from ..ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, WakeHit
 from ..settings import WakeSettings
 from ..startup import MissingResource
+
+if TYPE_CHECKING:
+    from .verifier import LinearVerifier
 
 log = logging.getLogger(__name__)
 
@@ -200,12 +203,52 @@ class OpenWakeWordDetector:
         noise = np.random.default_rng(seed).integers(-1000, 1000, SAMPLE_RATE * 4).astype(np.int16)
         self._initial_features = self._model.preprocessor._get_embeddings(noise)
         self.last_scores: dict[str, float] = {}
+        self.verified: list[str] = []  # models an enrolled verifier judges (use_verifiers)
         self._audio_seconds = 0.0  # audio time of all frames processed
         self._last_wake: dict[str, float] = {}
         self.reset()
 
     def threshold(self, name: str) -> float:
         return self.settings.thresholds.get(name, self.settings.threshold)
+
+    @property
+    def features_per_model(self) -> dict[str, int]:
+        """How many embedding frames each model reads (what a verifier for it is trained on)."""
+        return {name: int(self._model.model_inputs[name]) for name in self._model.models}
+
+    def features(self, model: str) -> np.ndarray:
+        """The features ``model`` scored on the last frame (1 × frames × 96), for enrollment."""
+        features: np.ndarray = self._model.preprocessor.get_features(self._model.model_inputs[model])
+        return features
+
+    def use_verifiers(self, verifiers: list[LinearVerifier]) -> list[str]:
+        """Let openwakeword consult these enrolled verifiers (appliance/wake/verifier.py) for their models
+        from ``wake.verifier_threshold`` on (default: the lowest wake threshold, so a verifier only vetoes);
+        ``[]`` removes them. Verifiers for models not loaded, or of another model's shape, are logged and
+        skipped. Returns the models now verified."""
+        inputs = self.features_per_model
+        chosen: dict[str, LinearVerifier] = {}
+        for v in verifiers:
+            if v.model not in inputs:
+                log.warning("wake verifier for %s ignored: that model is not in wake.models", v.model)
+            elif v.coef.shape[0] != inputs[v.model] * 96:
+                log.error("wake verifier for %s ignored: it was trained for a model of another shape", v.model)
+            else:
+                chosen[v.model] = v
+        gate = self.settings.verifier_threshold
+        if gate is None:
+            gate = min(self.threshold(name) for name in chosen) if chosen else self.settings.threshold
+        self._model.custom_verifier_models = dict(chosen)
+        self._model.custom_verifier_threshold = gate
+        self.verified = sorted(chosen)
+        if chosen:
+            log.info(
+                "wake verifier enrolled for %s (%s): asked from score %.2f",
+                ", ".join(self.verified),
+                "; ".join(f"{v.takes} takes, negatives: {v.negatives}" for v in chosen.values()),
+                gate,
+            )
+        return self.verified
 
     def reset(self) -> None:
         """Forget the audio heard so far (after a recording, so the wake word just heard cannot fire again),
