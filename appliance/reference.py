@@ -20,7 +20,7 @@ def describe(settings_cls: type, sections: list[str]) -> str:
     for section_name in sections:
         cls = hints[section_name]
         lines.append(f"[{section_name}]")
-        docs = _attribute_docs(inspect.getsource(cls))
+        docs = _parsed(cls)
         for f in dataclasses.fields(cls):
             default: Any = None
             if f.default is not dataclasses.MISSING:
@@ -30,6 +30,20 @@ def describe(settings_cls: type, sections: list[str]) -> str:
             lines.append(f"{f.name} = {_toml_value(default)}  # {docs.get(f.name, '')}".rstrip(" #"))
         lines.append("")
     return "\n".join(lines)
+
+
+def _parsed(cls: type) -> dict[str, str]:
+    """The attribute docs of ``cls``, read again if CPython 3.11 raised "AST constructor recursion depth
+    mismatch": ast.parse (which inspect.getsource uses for a class) raises it spuriously now and then in a
+    threaded program (python/cpython#106905, an error path of the AST constructor that leaves its depth count
+    off; seen once in the suite); the source is fine, and a second parse reads it."""
+    for attempt in range(3):
+        try:
+            return _attribute_docs(inspect.getsource(cls))
+        except SystemError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _toml_value(value: Any) -> str:

@@ -33,8 +33,19 @@ def pin(n):
 
 
 def test_each_state_has_a_pattern():
-    for name in ("idle", "listening", "thinking", "speaking", "muted", "error"):
-        assert name in PATTERNS
+    from appliance.machine_io import State
+
+    for name in [s.value for s in State] + ["error"]:  # every state the machine can enter, and the flash
+        assert name in PATTERNS, name
+
+
+def test_a_ringing_timer_blinks_and_pulses_amber(leds):
+    leds.show("alerting")
+    assert leds.shown == "alerting"
+    assert wait_until(lambda: pin(17).state == 1)  # the plain LED blinks
+    assert wait_until(lambda: pin(17).state == 0)
+    # the RGB LED pulses amber: red well above green, no blue
+    assert wait_until(lambda: pin(5).state > 0.5 and 0.05 < pin(6).state < pin(5).state and pin(13).state == 0)
 
 
 def test_listening_lights_everything_steadily(leds):

@@ -222,3 +222,11 @@ def test_early_text_asks_for_the_transcript_with_the_model_but_does_not_wait_for
     seen = run(p, "S" * 5 + "." * 5, lambda t: 0.9, lambda t: None)
     assert seen == [(0.48, Action.ASK_TEXT), (0.48, Action.END)]
     assert p.result is not None and p.result.reason is EndReason.COMPLETE and not p.result.held
+
+
+def test_a_speculative_not_finished_can_be_asked_again_once_some_silence_follows():
+    p = TurnPolicy(short_pause=0.08, confirm_pause=0.24)
+    answers = iter([0.2, 0.9])
+    seen = run(p, "S" * 9 + "s" + "." * 10, lambda t: next(answers))
+    assert seen == [(0.8, Action.ASK), (1.04, Action.ASK), (1.04, Action.END)]
+    assert p.result is not None and p.result.reason is EndReason.COMPLETE

@@ -47,6 +47,10 @@ PATTERNS: dict[str, Look] = {
     "speaking": Look(status="on", pwm=0.0, pwm_pulse=1.0, rgb=(0.0, 1.0, 0.2), rgb_pulse=1.0),
     # the microphone is off: a short blink every two seconds, red
     "muted": Look(status="slow_blink", pwm=0.0, rgb=(1.0, 0.0, 0.0), blink_on=0.1, blink_off=1.9),
+    # a timer is ringing: amber, blinking and pulsing quickly until a press or the wake word stops it
+    "alerting": Look(
+        status="blink", pwm=0.0, pwm_pulse=0.25, rgb=(1.0, 0.45, 0.0), rgb_pulse=0.25, blink_on=0.25, blink_off=0.25
+    ),
     # something went wrong: fast red flashing for a moment
     "error": Look(
         status="blink", pwm=0.0, pwm_pulse=0.1, rgb=(1.0, 0.0, 0.0), rgb_pulse=0.1, blink_on=0.1, blink_off=0.1
