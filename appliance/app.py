@@ -98,8 +98,8 @@ class App:
         policy = ports.end_of_turn or SilencePolicy(settings.endpoint)
         self.listener = Listener(ports.vad, policy, settings.wake.preroll_seconds)
         self.live = LiveTranscript(ports.transcriber, lambda message: self.inbox.put(message, audio=True))
-        if self.live.segments and hasattr(policy, "set_text_request"):
-            policy.set_text_request(self.live.request_text)
+        if self.live.segments and self.listener.text_policy is not None:
+            self.listener.text_policy.set_text_request(self.live.request_text)
         self._endpoint_wait_ms: float | None = None
         self._on_status, self._on_tick, self._on_ready = on_status, on_tick, on_ready
         self._runner: TurnRunner | None = None
@@ -360,7 +360,8 @@ class App:
         if not utterance.speech:
             self.live.discard()
         else:
-            self.live.ended(getattr(self.listener.policy, "speech_after_commit", True))
+            text_policy = self.listener.text_policy
+            self.live.ended(True if text_policy is None else text_policy.speech_after_commit)
         self._utterance = utterance if utterance.speech else None
         self._feed(m.RecordingEnded(utterance.speech))
 

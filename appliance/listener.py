@@ -9,8 +9,9 @@ clock, so the listener is tested with arrays of samples and no pacing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -61,7 +62,16 @@ class EndOfTurnPolicy(Protocol):
 class TextAwarePolicy(Protocol):
     """An end-of-turn policy that also reads the transcript of the question so far (see endpoint.semantic)."""
 
+    def set_text_request(self, request: Callable[[Any], bool] | None) -> None:
+        """How to commit the speech so far and have its text come back to ``heard_text`` with a token."""
+        ...
+
     def heard_text(self, text: str, token: object) -> Outcome: ...
+
+    @property
+    def speech_after_commit(self) -> bool:
+        """Speech was heard since the last commit (the end of the recording needs its own transcript)."""
+        ...
 
 
 class SilencePolicy:
@@ -95,6 +105,9 @@ class Listener:
     def __init__(self, vad: VoiceActivity, policy: EndOfTurnPolicy, preroll_seconds: float) -> None:
         self.vad = vad
         self.policy = policy
+        self._tail = vad if isinstance(vad, TailVoiceActivity) else None
+        self.text_policy = policy if isinstance(policy, TextAwarePolicy) else None
+        """The policy, when it also reads the transcript so far (None otherwise)."""
         self._preroll = Preroll(preroll_seconds)
         self._frames: list[np.ndarray] = []
         self._start = 0.0
@@ -111,7 +124,7 @@ class Listener:
             return None
         self._frames.append(frame)
         probability = self.vad.speech_probability(frame)
-        tail = self.vad.tail_probability() if isinstance(self.vad, TailVoiceActivity) else None
+        tail = self._tail.tail_probability() if self._tail is not None else None
         return self._outcome(self.policy.process(frame, probability, FRAME_SECONDS, tail))
 
     def _outcome(self, outcome: Outcome) -> ListenerResult | None:
@@ -122,9 +135,9 @@ class Listener:
     def heard_text(self, text: str, token: object) -> ListenerResult | None:
         """The transcript of the question so far arrived (asked for by the end-of-turn policy at a pause):
         the utterance when it lets the turn end now."""
-        if not self.recording or not isinstance(self.policy, TextAwarePolicy):
+        if not self.recording or self.text_policy is None:
             return None
-        return self._outcome(self.policy.heard_text(text, token))
+        return self._outcome(self.text_policy.heard_text(text, token))
 
     def start(self, *, preroll: bool, start_timeout: float) -> None:
         """Start recording, with the frames just before this moment when ``preroll``."""

@@ -152,6 +152,7 @@ SECOND_COMMIT_FAULTS = [
     (Script(fault=Fault.STALL, fault_after=1), Failure.STALL),
     (Script(fault=Fault.ERROR, fault_after=1), Failure.ERROR_EVENT),
     (Script(fault=Fault.WRONG_ORDER, fault_after=1), Failure.PROTOCOL),
+    (Script(fault=Fault.CLOSE, fault_after=1, close_after=2), Failure.CLOSED),  # closed after the 1st segment
 ]
 
 
@@ -173,23 +174,6 @@ def test_a_fault_on_the_second_commit_uploads_the_whole_recording(fake, cloud, b
     assert result.text == "What is the weather like in Paris today?"
     (upload,) = cloud.of("transcriptions")
     assert len(upload.body) > len(pcm) * 2  # the whole recording, both segments, as a WAV
-
-
-def test_a_close_after_the_first_segment_uploads_the_whole_recording(fake, cloud, batch):
-    fake.script(Script(fault=Fault.CLOSE, fault_after=1, close_after=2))
-    first = threading.Event()
-    session = RealtimeSession(client_for(fake), OPTIONS, on_segment=lambda i, t: first.set())
-    pcm = np.concatenate([speech("What is the weather"), PAUSE, speech("like in Paris today?")])
-    session.start()
-    stream(session, pcm[: len(pcm) // 2])
-    assert session.commit() == 0
-    assert first.wait(2)
-    stream(session, pcm[len(pcm) // 2 :])
-    result = transcribe_with_fallback(session, pcm, batch, deadline=Deadline(10.0))
-    assert result.error is not None and result.error.failure is Failure.CLOSED
-    assert result.text == "What is the weather like in Paris today?"
-    (upload,) = cloud.of("transcriptions")
-    assert len(upload.body) > len(pcm) * 2
 
 
 def test_an_item_overdue_at_the_next_pause_fails_the_session_before_the_end_of_turn(fake):
