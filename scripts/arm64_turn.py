@@ -35,7 +35,7 @@ TIMEOUT = 600.0  # emulated: the turn itself takes ~7x its native wall time, sta
 def question_wav(path: Path) -> None:
     write_wav(
         path,
-        room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth(QUESTION)), snr_db=45, lead=1.0, tail=4.0),
+        room(concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth(QUESTION)), snr_db=45, lead=1.0, tail=2.5),
     )
 
 

@@ -15,7 +15,10 @@ import collections
 import importlib.util
 import logging
 import sys
+import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +40,9 @@ SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 #: openwakeword keeps 10 s of raw audio and copies all of it into a list on every frame, although only the
 #: last 1280 + 480 samples are read; one second gives the same scores for ~20 % less CPU.
 _RAW_BUFFER_SAMPLES = SAMPLE_RATE
+#: the embedding model's window (mel frames), its step, and the mel frames the melspec model loses at the edges
+_EMBEDDING_WINDOW, _EMBEDDING_STEP, _MEL_EDGE = 76, 8, 3
+_MEL_HOP = 160  # samples per mel frame
 
 
 def models_dir() -> Path:
@@ -153,6 +159,35 @@ def feature_models(runtime: str, wake_models: list[Path]) -> tuple[Path, Path]:
     return found[0], found[1]
 
 
+_building = threading.Lock()
+
+
+@contextmanager
+def _without_first_noise() -> Iterator[None]:
+    """openwakeword's feature extractor computes embeddings of 4 s of unseeded noise when it is built (41
+    windows of its embedding model) and the detector replaces them with seeded ones anyway: the pass costs
+    ~0.3 s of a Pi 4's start-up, and ~30 s under the arm64 emulation, whose floating point is in software.
+    While a model is built the extractor's noise pass returns a placeholder."""
+    from openwakeword.utils import AudioFeatures
+
+    original = AudioFeatures._get_embeddings
+
+    def placeholder(self: Any, x: np.ndarray, *_args: Any, **_kwargs: Any) -> np.ndarray:
+        return np.zeros((1, 96), np.float32)
+
+    with _building:
+        AudioFeatures._get_embeddings = placeholder
+        try:
+            yield
+        finally:
+            AudioFeatures._get_embeddings = original
+
+
+def noise_samples(windows: int) -> int:
+    """How many samples give the embedding model ``windows`` windows."""
+    return (_EMBEDDING_WINDOW + _EMBEDDING_STEP * (windows - 1) + _MEL_EDGE) * _MEL_HOP
+
+
 class OpenWakeWordDetector:
     """ports.WakeDetector on openWakeWord: per-model thresholds, a refractory period, deterministic resets.
 
@@ -180,12 +215,13 @@ class OpenWakeWordDetector:
         from openwakeword.model import Model
 
         try:
-            self._model = Model(
-                wakeword_models=[str(p) for _, p in resolved],
-                inference_framework=runtime,
-                melspec_model_path=str(melspec),
-                embedding_model_path=str(embedding),
-            )
+            with _without_first_noise():
+                self._model = Model(
+                    wakeword_models=[str(p) for _, p in resolved],
+                    inference_framework=runtime,
+                    melspec_model_path=str(melspec),
+                    embedding_model_path=str(embedding),
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise MissingResource(
                 ErrorKind.WAKE,
@@ -199,9 +235,13 @@ class OpenWakeWordDetector:
             for label in ([name] if self._model.model_outputs[name] == 1 else self._model.class_mapping[name].values())
         ]
         # openwakeword starts (and resets) its feature buffer from unseeded random noise, so the first second
-        # after a reset scored differently on every run; seeded noise, computed once, makes it repeatable.
-        noise = np.random.default_rng(seed).integers(-1000, 1000, SAMPLE_RATE * 4).astype(np.int16)
+        # after a reset scored differently on every run; seeded noise, computed once, makes it repeatable. It
+        # is as long as the longest model reads (16 embeddings for hey_jarvis), not openwakeword's 4 s.
+        windows = max(int(n) for n in self._model.model_inputs.values())
+        noise = np.random.default_rng(seed).integers(-1000, 1000, noise_samples(windows)).astype(np.int16)
         self._initial_features = self._model.preprocessor._get_embeddings(noise)
+        if self._initial_features.shape[0] < windows:
+            raise RuntimeError(f"seeded noise gave {self._initial_features.shape[0]} embeddings, not {windows}")
         self.last_scores: dict[str, float] = {}
         self.verified: list[str] = []  # models an enrolled verifier judges (use_verifiers)
         self._audio_seconds = 0.0  # audio time of all frames processed
