@@ -71,6 +71,7 @@ class Ports:
     timers: TimerService | None = None  # the running timers (the timer tools and `ctl timers` use them)
     end_of_turn: EndOfTurnPolicy | None = None  # how the listener hears the end of a question (default: silence)
     echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
+    barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
 
 
 class App:
@@ -209,7 +210,7 @@ class App:
     def _handle(self, message: Any) -> None:
         try:
             if isinstance(message, Frame):
-                self._on_frame(message.pcm)
+                self._on_frame(message.pcm, message.tap)
             elif isinstance(message, HeardText):
                 utterance = self.listener.heard_text(message.text, message.token)
                 if utterance is not None:
@@ -314,9 +315,14 @@ class App:
 
     def _read_mic(self) -> None:
         error = ""
+        mic = self.ports.microphone
         try:
-            for frame in self.ports.microphone.frames():
-                self.inbox.put(Frame(frame))
+            if self.ports.barge_in is not None and isinstance(mic, p.TappedMicrophone):
+                for tap in mic.taps():
+                    self.inbox.put(Frame(tap.clean, tap))
+            else:
+                for frame in mic.frames():
+                    self.inbox.put(Frame(frame))
         except ApplianceError as exc:
             error = exc.message
         except Exception as exc:  # a dead microphone ends the process; systemd restarts it
@@ -324,18 +330,22 @@ class App:
             error = f"{type(exc).__name__}: {exc}"
         self.inbox.put(m.MicEnded(error), audio=True)  # after the frames it read
 
-    def _on_frame(self, frame: np.ndarray) -> None:
+    def _on_frame(self, frame: np.ndarray, tap: p.Tap | None = None) -> None:
         s = self.snapshot
         if self.listener.recording:
             self.live.feed(frame)
         utterance = self.listener.process(frame, keep=not s.muted)
+        busy = s.state not in (m.State.IDLE, m.State.LISTENING)  # thinking, speaking, alerting: our sound plays
+        barge_in = self.ports.barge_in
+        listening = not (s.muted or self.listener.recording or s.state == m.State.LISTENING)
+        if barge_in is not None and not (busy and listening and tap is not None):
+            barge_in.pause()
         if utterance is not None:
             self._recorded(utterance)
             return
-        if s.muted or self.listener.recording or s.state == m.State.LISTENING:
+        if not listening:
             return  # nothing is analysed while muted; nor for the wake word while recording
         boost = 0.0
-        busy = s.state != m.State.IDLE  # thinking, speaking, alerting: our own sound plays
         if busy and not self.ports.echo_cancelled:  # with echo cancellation the normal threshold holds
             if self.settings.wake.while_speaking == "ignore" and s.state != m.State.ALERTING:
                 return
@@ -343,6 +353,10 @@ class App:
         if hasattr(self.ports.wake, "forced_open"):  # the gate stays open while the appliance makes sound
             self.ports.wake.forced_open = busy
         hit = self.ports.wake.process(frame, boost)
+        if barge_in is not None and busy and tap is not None:
+            # over its own sound the echo canceller's suppressor damps the user: listen to the raw microphone
+            # too; a wake the appliance's own output said is vetoed, on either
+            hit = barge_in.process(tap.raw, tap.reference, hit)
         if hit is not None:
             self._feed(m.WakeWord(hit.model, hit.score))
 

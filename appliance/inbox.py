@@ -12,10 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from .ports import Tap
+
 
 @dataclass(frozen=True)
 class Frame:
     pcm: np.ndarray
+    tap: Tap | None = None  # the raw frame and echo reference, from a front end, when barge-in uses them
 
 
 @dataclass(frozen=True)

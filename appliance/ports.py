@@ -37,6 +37,25 @@ class Microphone(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Tap:
+    """One frame as the front end saw it: what it passes on, what the microphone heard, what the speaker
+    played at the same position of the microphone's clock (all 80 ms int16 at 16 kHz)."""
+
+    clean: np.ndarray
+    raw: np.ndarray
+    reference: np.ndarray
+
+
+@runtime_checkable
+class TappedMicrophone(Protocol):
+    """A microphone behind a front end that also hands out each frame's raw audio and echo reference."""
+
+    def taps(self) -> Iterator[Tap]:
+        """Like ``frames()``, each frame with its raw audio and reference."""
+        ...
+
+
 class Speaker(Protocol):
     def play(self, pcm: np.ndarray, rate: int, cancel: CancelToken | None = None) -> bool:
         """Play int16 mono samples at ``rate``; block until played. Consecutive calls play gaplessly.
@@ -63,6 +82,24 @@ class WakeDetector(Protocol):
         ...
 
     def reset(self) -> None: ...
+
+
+@runtime_checkable
+class WakeDetectorWithScores(WakeDetector, Protocol):
+    last_scores: dict[str, float]  # every model's score on the last frame
+
+
+class BargeIn(Protocol):
+    """The wake word heard over the appliance's own sound (appliance/wake/barge_in.py)."""
+
+    def process(self, raw: np.ndarray, reference: np.ndarray, front_end_hit: WakeHit | None = None) -> WakeHit | None:
+        """While the appliance makes sound: the raw microphone frame, the echo reference at its position and
+        the wake word's verdict on the front end's frame; the wake, unless it is the appliance's own voice."""
+        ...
+
+    def pause(self) -> None:
+        """Its sound stopped (or the wake word is not being listened for): the next frame starts afresh."""
+        ...
 
 
 class VoiceActivity(Protocol):

@@ -152,6 +152,9 @@ def _build(
         from .wake.verifier import attach_stored
 
         attach_stored(wake, Path(options.state_dir))
+    barge_in = None
+    if echo_cancelled and settings.frontend.barge_in:
+        barge_in = _barge_in(settings, make_wake, options)
     if settings.frontend.wake_gate:
         from .wake.gate import GatedWakeDetector
 
@@ -207,6 +210,7 @@ def _build(
         closers=[],
         end_of_turn=_end_of_turn(settings),
         echo_cancelled=echo_cancelled,
+        barge_in=barge_in,
     )
     app = App(settings, ports, bus, **hooks)
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
@@ -371,6 +375,24 @@ def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App)
         volume=app.get_volume,
         first_flush_words=tts.first_flush_words,
     )
+
+
+def _barge_in(settings: Settings, make_wake: Any, options: RunOptions) -> Any:
+    """Two more detectors, fed only while the appliance makes sound: on the raw microphone (with the enrolled
+    verifier, which was trained on raw audio) and on the reference, whose scores veto its own voice."""
+    from .ports import WakeDetectorWithScores
+    from .wake.barge_in import BargeInDetector
+
+    reference = make_wake(settings)
+    if not isinstance(reference, WakeDetectorWithScores):
+        log.warning("frontend.barge_in is off: the %r wake engine reports no scores", settings.wake.engine)
+        return None
+    microphone = make_wake(settings)
+    if options.state_dir:
+        from .wake.verifier import attach_stored
+
+        attach_stored(microphone, Path(options.state_dir))
+    return BargeInDetector(microphone, reference)
 
 
 def _front_end(settings: Settings, microphone: Any, speaker: Any) -> tuple[Any, Any, bool]:

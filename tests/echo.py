@@ -21,10 +21,12 @@ import numpy as np
 
 from appliance.audio.pyaudio_io import PyAudioMicrophone, PyAudioSpeaker
 from appliance.frontend.base import FrontEnd, make_frontend
+from appliance.frontend.microphone import FrontEndMicrophone
 from appliance.frontend.reference import ReferenceBuffer, ReferenceSpeaker
 from appliance.frontend.settings import FrontEndSettings
 from appliance.ports import FRAME_SECONDS, WakeDetector, WakeHit
 from appliance.sim.voice import write_wav
+from appliance.wake.barge_in import BargeInDetector
 
 
 @contextmanager
@@ -56,18 +58,27 @@ class Heard:
     raw: list[np.ndarray] = field(default_factory=list)  # the microphone's frames
     clean: list[np.ndarray] = field(default_factory=list)  # after the front end
     hits: list[tuple[float, WakeHit]] = field(default_factory=list)  # (mic seconds, hit)
+    front_end_hits: list[float] = field(default_factory=list)  # mic seconds the front end's frames woke it (or
+    # would have, but for the own-voice veto)
 
     def seconds(self) -> float:
         return len(self.raw) * FRAME_SECONDS
 
 
 class DuplexSession:
-    """Microphone → front end → wake word on a thread; the speaker wrapped so the front end gets the reference."""
+    """Microphone → front end → wake word on a thread; the speaker wrapped so the front end gets the reference.
 
-    def __init__(self, detector: WakeDetector, settings: FrontEndSettings) -> None:
+    With ``barge_in``, while ``speaking`` is set (the app's thinking/speaking states) each frame's raw audio and
+    reference also go to it, as the app does."""
+
+    def __init__(
+        self, detector: WakeDetector, settings: FrontEndSettings, barge_in: BargeInDetector | None = None
+    ) -> None:
         self.buffer = ReferenceBuffer()
         self.frontend: FrontEnd = make_frontend(settings, self.buffer)
         self.detector = detector
+        self.barge_in = barge_in
+        self.speaking = False
         self.speaker = ReferenceSpeaker(PyAudioSpeaker(""), self.buffer)
         self.mic = PyAudioMicrophone("")
         self.heard = Heard()
@@ -77,14 +88,21 @@ class DuplexSession:
         self._thread.start()
 
     def _listen(self) -> None:
-        for frame in self.mic.frames():
+        for tap in FrontEndMicrophone(self.mic, self.frontend).taps():
             if self._stop.is_set():
                 return
-            clean = self.frontend.process(frame)
-            hit = self.detector.process(clean)
+            frame, clean = tap.raw, tap.clean
+            hit = front_end_hit = self.detector.process(clean)
+            if self.barge_in is not None:
+                if self.speaking:
+                    hit = self.barge_in.process(tap.raw, tap.reference, front_end_hit)
+                else:
+                    self.barge_in.pause()
             with self._cond:
                 self.heard.raw.append(frame)
                 self.heard.clean.append(clean)
+                if front_end_hit is not None:
+                    self.heard.front_end_hits.append(self.heard.seconds())
                 if hit is not None:
                     self.heard.hits.append((self.heard.seconds(), hit))
                 self._cond.notify_all()

@@ -33,6 +33,9 @@ from appliance.events import (
     Turn,
     Wake,
 )
+from appliance.frontend.base import PassThroughFrontEnd
+from appliance.frontend.microphone import FrontEndMicrophone
+from appliance.frontend.reference import ReferenceBuffer, ReferenceSpeaker
 from appliance.gpio.leds import Leds
 from appliance.ports import SpeechResult, WakeHit
 from appliance.settings import Settings
@@ -164,6 +167,7 @@ class Harness:
         pace=2.0,
         settings: Settings | None = None,
         assistant_delay=0.0,
+        barge_in=None,
     ):
         path = tmp_path / "mic.wav"
         write_wav(path, audio, RATE)
@@ -172,18 +176,23 @@ class Harness:
         self.settings.wake.follow_up = False
         self.mic = WavMicrophone(path, pace=pace)
         self.speaker = WavSpeaker(tmp_path / "out.wav", rate=RATE, pace=pace)
+        microphone, speaker = self.mic, self.speaker
+        if barge_in is not None:  # as the wiring does with the front end on (here the pass-through one)
+            buffer = ReferenceBuffer()
+            microphone = FrontEndMicrophone(self.mic, PassThroughFrontEnd(buffer))
+            speaker = ReferenceSpeaker(self.speaker, buffer)
         self.wake = ToneWake()
         self.transcriber = transcriber or Transcriber()
         self.assistant = Assistant(list(sentences), delay=assistant_delay)
-        self.speech = Speech(self.speaker, speech_seconds)
+        self.speech = Speech(speaker, speech_seconds)
         self.leds = Leds(self.settings.gpio)
         self.bus = EventBus()
         self.events = Recorder()
         self.bus.subscribe(self.events)
         self.bus.subscribe(self.leds.on_event)
         ports = Ports(
-            self.mic,
-            self.speaker,
+            microphone,
+            speaker,
             self.wake,
             EnergyVad(),
             self.transcriber,
@@ -191,6 +200,8 @@ class Harness:
             self.speech,
             indicators=self.leds,
             closers=[self.speaker.close, self.leds.close],
+            echo_cancelled=barge_in is not None,
+            barge_in=barge_in,
         )
         self.app = App(self.settings, ports, self.bus)
         self.code: int | None = None
@@ -360,6 +371,43 @@ def test_wake_word_while_speaking_barges_in_with_a_higher_threshold(tmp_path):
     assert h.settings.wake.speaking_boost in h.wake.boosts  # analysed with the boost while speaking
     turns = h.events.of(Turn)
     assert turns[0].outcome == "cancelled" and turns[-1].outcome == "answered"
+
+
+class RawToneBargeIn:
+    """ports.BargeIn that wakes on the raw microphone's wake tone, and notes what the app hands it and when."""
+
+    def __init__(self) -> None:
+        self.raw = ToneWake()
+        self.app: App | None = None
+        self.states: list[str] = []
+        self.reference_peaks: list[int] = []
+        self.pauses = 0
+
+    def process(self, raw: np.ndarray, reference: np.ndarray, front_end_hit: WakeHit | None = None) -> WakeHit | None:
+        assert self.app is not None
+        self.states.append(self.app.state.value)
+        self.reference_peaks.append(int(np.abs(reference).max()))
+        hit = self.raw.process(raw)
+        return WakeHit("raw", hit.score) if hit else front_end_hit
+
+    def pause(self) -> None:
+        self.pauses += 1
+
+
+def test_over_its_own_sound_the_raw_microphone_and_the_reference_go_to_the_barge_in(tmp_path):
+    audio = np.concatenate([question(post=1.0), tone(WAKE, 0.3), quiet(0.2), tone(SPEECH, 0.6), quiet(2.0)])
+    barge_in = RawToneBargeIn()
+    h = Harness(tmp_path, audio, sentences=["A long answer."] * 6, speech_seconds=0.5, barge_in=barge_in)
+    barge_in.app = h.app
+    h.start()
+    assert h.finish() == 0
+    wakes = h.events.of(Wake)
+    assert [w.model for w in wakes] == ["tone", "raw"]  # the first in idle; over the answer, the barge-in's
+    assert h.events.of(Turn)[0].outcome == "cancelled"
+    assert set(barge_in.states) <= {"thinking", "speaking"}  # only over its own sound
+    assert max(barge_in.reference_peaks) > 3000  # with what the speaker played as the reference
+    assert barge_in.pauses > 0  # and told when that stopped
+    assert h.wake.boosts and set(h.wake.boosts) == {0.0}  # echo cancelled: no boost on the front end's frames
 
 
 def test_wake_word_ignored_while_speaking_when_configured(tmp_path):

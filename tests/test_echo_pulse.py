@@ -1,7 +1,8 @@
 """Full duplex on the real sound server: the appliance's answer (piper's voice, played through PyAudio at
 24 kHz) loops back into its microphone through module-loopback with a real delay and attenuation, the user's
 voice is mixed in, and the front end with the played audio as reference sits between the microphone and the
-wake word at its normal threshold (no boost while speaking).
+wake word at its normal threshold (no boost while speaking). While it speaks, the barge-in listens to the raw
+microphone too, with the own-voice veto (a detector on what the speaker plays), as the app wires it.
 
 Over seeded runs: the appliance never wakes on its own voice, even when its answer says the wake word; the
 user's "hey jarvis" said over the answer is found; echo return loss enhancement is measured and reported."""
@@ -19,6 +20,7 @@ from appliance.frontend.settings import FrontEndSettings
 from appliance.ports import FRAME_SECONDS
 from appliance.settings import WakeSettings
 from appliance.sim.voice import synth
+from appliance.wake.barge_in import BargeInDetector
 from appliance.wake.oww import OpenWakeWordDetector
 
 pytestmark = [pytest.mark.pulse, pytest.mark.slow]  # real-time playback of synthesized speech
@@ -43,27 +45,39 @@ def detector():
     return OpenWakeWordDetector(WakeSettings(refractory_seconds=2.0), seed=0)
 
 
+@pytest.fixture(scope="module")
+def barge_in():
+    """As the app wires it with the front end on: the raw microphone's and the reference's own detectors."""
+    settings = WakeSettings(refractory_seconds=2.0)
+    return BargeInDetector(OpenWakeWordDetector(settings, seed=0), OpenWakeWordDetector(settings, seed=0))
+
+
 def play_answer(session: DuplexSession, pcm: np.ndarray) -> tuple[float, float]:
-    """Play it to the end; (mic seconds at start, mic seconds when its echo has died away)."""
+    """Play it to the end, speaking as the app is; (mic seconds at start, mic seconds when its echo has died)."""
     start = session.mic_seconds()
+    session.speaking = True
     assert session.speaker.play(pcm, 24000)
     session.speaker.drain()
     end = session.mic_seconds() + 0.5
     session.wait_heard(end)
+    session.speaking = False
     return start, end
 
 
-def test_never_wakes_on_its_own_voice_and_reports_erle(pulse, detector, capsys):
+def test_never_wakes_on_its_own_voice_and_reports_erle(pulse, detector, barge_in, capsys):
     detector.reset()
+    barge_in.vetoed = 0
     with echo_path(pulse, latency_ms=40, volume=0.8):
-        session = DuplexSession(detector, FrontEndSettings(enabled=True))
+        session = DuplexSession(detector, FrontEndSettings(enabled=True), barge_in)
         try:
             session.wait_heard(1.0)
             spans = [play_answer(session, answer_24k(text)) for text in SELF]
         finally:
             session.close()
     heard = session.heard
-    assert heard.hits == [], f"woke on its own voice: {heard.hits}"
+    assert heard.hits == [], f"woke on its own voice: {heard.hits} (front end at {heard.front_end_hits})"
+    # the raw microphone did hear its own "hey Jarvis" (the control below wakes on it): the veto stopped it
+    assert barge_in.vetoed >= 1
     # the echo really reached the microphone, and the canceller removed most of it
     first, last = round((spans[0][0] + 1.0) / FRAME_SECONDS), round(spans[-1][1] / FRAME_SECONDS)
     raw, clean = np.concatenate(heard.raw[first:last]), np.concatenate(heard.clean[first:last])
@@ -71,6 +85,7 @@ def test_never_wakes_on_its_own_voice_and_reports_erle(pulse, detector, capsys):
     erle = erle_db(raw, clean)
     with capsys.disabled():
         print(f"\nERLE on the PulseAudio echo path (40 ms loopback, -6 dB): {erle:.1f} dB")
+        print(f"own-voice vetoes {barge_in.vetoed}; the front end's frames alone woke it at {heard.front_end_hits}")
     # measured 6.4-6.9 dB on the loaded 2-core build machine: the output underruns step the echo's lag by
     # 30-80 ms mid-answer and AEC3 needs 1-2 s to follow each step (docs/wake-word.md)
     assert erle > 4.0
@@ -91,18 +106,23 @@ def test_without_the_front_end_the_same_answers_wake_it(pulse, detector):
 
 
 BARGE_INS = 10
-#: the echo at -18 dB (PulseAudio's cubic volume 0.5): the user about 10 dB above the echo. With the echo as
-#: loud as the user (0.8, -6 dB) AEC3's suppressor takes the user's voice too during double talk: 4 of 10
-#: were found there (docs/wake-word.md).
+#: the echo at -18 dB (PulseAudio's cubic volume 0.5): the user about 10 dB above the echo; and as loud as the
+#: user (0.8, -6 dB), where AEC3's suppressor takes the user's voice with the echo during double talk and the
+#: barge-in's raw microphone is what hears them (appliance/wake/barge_in.py)
 BARGE_ECHO_VOLUME = 0.5
+LOUD_ECHO_VOLUME = 0.8
 
 
-def test_barge_in_by_the_wake_word_while_speaking_is_found(pulse, detector, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("volume", "least"), [(BARGE_ECHO_VOLUME, 9), (LOUD_ECHO_VOLUME, 8)], ids=["echo-18dB", "echo-6dB"]
+)
+def test_barge_in_by_the_wake_word_while_speaking_is_found(pulse, detector, barge_in, volume, least, tmp_path, capsys):
     rng = np.random.default_rng(16)
     answer = answer_24k(ANSWER)
     found = 0
-    with echo_path(pulse, latency_ms=40, volume=BARGE_ECHO_VOLUME):
-        session = DuplexSession(detector, FrontEndSettings(enabled=True))
+    barge_in.vetoed = 0
+    with echo_path(pulse, latency_ms=40, volume=volume):
+        session = DuplexSession(detector, FrontEndSettings(enabled=True), barge_in)
         try:
             session.wait_heard(0.5)
             for run in range(BARGE_INS):
@@ -113,6 +133,7 @@ def test_barge_in_by_the_wake_word_while_speaking_is_found(pulse, detector, tmp_
                 offset = float(rng.uniform(1.5, 4.0))
                 start = session.mic_seconds()
                 player = threading.Thread(target=session.speaker.play, args=(answer, 24000))
+                session.speaking = True
                 player.start()
                 session.wait_heard(start + offset)
                 said_at = session.mic_seconds()
@@ -124,13 +145,15 @@ def test_barge_in_by_the_wake_word_while_speaking_is_found(pulse, detector, tmp_
                 player.join(30)
                 session.speaker.drain()
                 session.wait_heard(session.mic_seconds() + 0.5)
+                session.speaking = False
                 session.heard.hits.clear()
         finally:
             session.close()
     with capsys.disabled():
         print(
-            f"\nbarge-in found {found}/{BARGE_INS} (echo at {60 * np.log10(BARGE_ECHO_VOLUME):.0f} dB, user at "
-            f"-9..-3 dB, normal threshold)"
+            f"\nbarge-in found {found}/{BARGE_INS} (echo at {60 * np.log10(volume):.0f} dB, user at "
+            f"-9..-3 dB, normal threshold; {barge_in.vetoed} own-voice vetoes)"
         )
-    # the target is >= 90 %; measured 8/10 here (docs/wake-word.md): asserted at what is reliably met
-    assert found >= 0.7 * BARGE_INS
+    # the target is >= 90 %; measured 10/10 at -18 dB and 9-10/10 at -6 dB (docs/wake-word.md), where the front
+    # end alone found 8/10 and 4/10
+    assert found >= least

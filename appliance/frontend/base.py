@@ -20,6 +20,10 @@ BLOCKS_PER_FRAME = FRAME_SAMPLES // BLOCK_SAMPLES
 
 
 class FrontEnd(Protocol):
+    #: what the speaker played at the position of the frame last processed (16 kHz int16, before the
+    #: reference's delay line; zeros when nothing played): the barge-in's own-voice check listens to it
+    last_reference: np.ndarray
+
     def process(self, frame: np.ndarray) -> np.ndarray:
         """One 80 ms microphone frame (int16, 16 kHz) in, the cleaned frame out (same shape)."""
         ...
@@ -44,10 +48,11 @@ class PassThroughFrontEnd:
 
     def __init__(self, buffer: ReferenceBuffer | None = None) -> None:
         self.buffer = buffer or ReferenceBuffer()
+        self.last_reference = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         check_frame(frame)
-        self.buffer.take(FRAME_SAMPLES)
+        self.last_reference = self.buffer.take(FRAME_SAMPLES)
         return frame
 
     def reference(self, pcm: np.ndarray, rate: int) -> None:

@@ -6,20 +6,26 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..ports import Microphone
+from ..ports import Microphone, Tap
 from .base import FrontEnd
 
 
 class FrontEndMicrophone:
-    """ports.Microphone: ``inner``'s frames after echo cancellation, noise suppression, high-pass, gain."""
+    """ports.Microphone and ports.TappedMicrophone: ``inner``'s frames after echo cancellation, noise
+    suppression, high-pass, gain (``taps()``: with the raw frame and the echo reference beside each)."""
 
     def __init__(self, inner: Microphone, frontend: FrontEnd) -> None:
         self.inner = inner
         self.frontend = frontend
 
     def frames(self) -> Iterator[np.ndarray]:
+        for tap in self.taps():
+            yield tap.clean
+
+    def taps(self) -> Iterator[Tap]:
         for frame in self.inner.frames():
-            yield self.frontend.process(frame)
+            clean = self.frontend.process(frame)
+            yield Tap(clean, frame, self.frontend.last_reference)
 
     def close(self) -> None:
         self.inner.close()

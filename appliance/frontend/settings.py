@@ -35,6 +35,12 @@ class FrontEndSettings(Section):
     nothing is being played skips the processing entirely: a quiet room costs almost nothing. -120 disables
     the bypass."""
 
+    barge_in: bool = True
+    """While the appliance speaks, also listen for the wake word on the microphone before the front end, and
+    ignore a wake there when what the speaker plays said the wake word itself (a second detector listens to
+    it). The echo canceller's suppressor damps a user who talks over the answer; this hears them anyway. It
+    costs two more wake-word models, only while the appliance makes sound."""
+
     wake_gate: bool = True
     """Let the wake-word model sleep in a quiet room: a cheap level gate wakes it and replays the last 2 s,
     so a wake word at the very start of speech is still heard (idle CPU ~0.1 % of a core instead of ~4 %)."""

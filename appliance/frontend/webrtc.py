@@ -38,6 +38,7 @@ class WebRtcFrontEnd:
         self._tracker = DelayTracker() if settings.echo_cancellation and settings.measure_delay else None
         self.measured_delay_ms: int | None = None
         self.bypassed = 0  # frames that skipped the processing (quiet, nothing playing): for the benchmark
+        self.last_reference = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
     def _new_apm(self) -> rtc.AudioProcessingModule:
         s = self.settings
@@ -51,7 +52,7 @@ class WebRtcFrontEnd:
     def process(self, frame: np.ndarray) -> np.ndarray:
         check_frame(frame)
         playing = self.buffer.active()
-        taken = self.buffer.take(FRAME_SAMPLES)
+        taken = self.last_reference = self.buffer.take(FRAME_SAMPLES)
         if self._tracker is not None:
             lag = self._tracker.feed(taken, frame, playing)
             if lag is not None:

@@ -18,12 +18,11 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from ..frontend.base import FrontEnd
-from ..ports import FRAME_SAMPLES, WakeDetector
+from ..ports import FRAME_SAMPLES, WakeDetectorWithScores
 from .voice import RATE, _to_16k, _version, cache_dir, synth
 
 WAKE = "hey jarvis"
@@ -159,10 +158,6 @@ def samples(
     ):
         out.append(Sample(text, voice, speed, condition, seed * 100_000 + i))
     return out
-
-
-class WakeDetectorWithScores(WakeDetector, Protocol):
-    last_scores: dict[str, float]
 
 
 @dataclass(frozen=True)
