@@ -35,6 +35,7 @@ from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
 from appliance.settings import WakeSettings  # noqa: E402
 from appliance.sim import wakeset  # noqa: E402
 from appliance.sim.voice import RATE, synth  # noqa: E402
+from appliance.wake.barge_in import BargeInDetector  # noqa: E402
 from appliance.wake.gate import GatedWakeDetector  # noqa: E402
 from appliance.wake.oww import OpenWakeWordDetector  # noqa: E402
 
@@ -83,6 +84,20 @@ def bench_stages(answer: np.ndarray, mic: np.ndarray) -> list[tuple[str, float, 
         per_block = (time.process_time() - t0) / (len(chunks) * FRAME_SAMPLES // BLOCK_SAMPLES) * 1e3
         rows.append((name, per_block, per_block / 10.0 * 100))
     return rows
+
+
+def bench_barge_in(answer: np.ndarray, mic: np.ndarray) -> tuple[float, float]:
+    """(ms of CPU per 80 ms frame, % of one core) of the barge-in's two detectors (raw microphone and
+    reference) while an answer plays: what listening over its own voice adds to the front end."""
+    settings = WakeSettings()
+    barge_in = BargeInDetector(OpenWakeWordDetector(settings, seed=0), OpenWakeWordDetector(settings, seed=0))
+    mics, references = frames(mic), frames(answer)
+    n = min(len(mics), len(references))
+    t0 = time.process_time()
+    for raw, reference in zip(mics[:n], references[:n], strict=True):
+        barge_in.process(raw, reference)
+    ms = (time.process_time() - t0) / n * 1e3
+    return ms, ms / (FRAME_SECONDS * 1e3) * 100
 
 
 def bench_idle(seconds: float) -> list[tuple[str, float, float]]:
@@ -178,6 +193,12 @@ def main() -> None:
     print("|---|---:|---:|")
     for name, ms, pct in bench_stages(answer, mic):
         print(f"| {name} | {ms:.3f} | {pct:.2f} |")
+
+    ms, pct = bench_barge_in(answer, mic)
+    print("\n## Barge-in while the answer plays (both detectors: raw microphone + reference)\n")
+    print("| ms per 80 ms frame | % of one core |")
+    print("|---:|---:|")
+    print(f"| {ms:.2f} | {pct:.2f} |")
 
     print(f"\n## Listening idle ({args.idle_seconds:.0f} s of audio each)\n")
     print("| room: path | % of one core | share of frames the model ran |")
