@@ -69,7 +69,7 @@ class BargeInDetector:
         self.microphone = microphone
         self.reference = reference
         self.veto = veto or OwnVoiceVeto()
-        self.vetoed = 0  # wakes on the microphone that were the appliance's own voice
+        self.vetoed = 0  # wakes (on the microphone or the front end's frames) that were its own voice
         self._running = False
 
     def process(self, raw: np.ndarray, reference: np.ndarray, front_end_hit: WakeHit | None = None) -> WakeHit | None:

@@ -165,9 +165,9 @@ _building = threading.Lock()
 @contextmanager
 def _without_first_noise() -> Iterator[None]:
     """openwakeword's feature extractor computes embeddings of 4 s of unseeded noise when it is built (41
-    windows of its embedding model) and the detector replaces them with seeded ones anyway: the pass costs
-    ~0.3 s of a Pi 4's start-up, and ~30 s under the arm64 emulation, whose floating point is in software.
-    While a model is built the extractor's noise pass returns a placeholder."""
+    windows of its embedding model) and the detector replaces them with seeded ones anyway: that pass was ~30 s
+    of the start-up under the arm64 emulation, whose floating point is in software. While a model is built the
+    extractor's noise pass returns a placeholder."""
     from openwakeword.utils import AudioFeatures
 
     original = AudioFeatures._get_embeddings
