@@ -336,10 +336,10 @@ class App:
             self.live.feed(frame)
         utterance = self.listener.process(frame, keep=not s.muted)
         busy = s.state not in (m.State.IDLE, m.State.LISTENING)  # thinking, speaking, alerting: our sound plays
-        barge_in = self.ports.barge_in
         listening = not (s.muted or self.listener.recording or s.state == m.State.LISTENING)
-        if barge_in is not None and not (busy and listening and tap is not None):
-            barge_in.pause()
+        barge_in = self.ports.barge_in if busy and listening and tap is not None else None
+        if barge_in is None and self.ports.barge_in is not None:
+            self.ports.barge_in.pause()
         if utterance is not None:
             self._recorded(utterance)
             return
@@ -353,7 +353,7 @@ class App:
         if hasattr(self.ports.wake, "forced_open"):  # the gate stays open while the appliance makes sound
             self.ports.wake.forced_open = busy
         hit = self.ports.wake.process(frame, boost)
-        if barge_in is not None and busy and tap is not None:
+        if barge_in is not None and tap is not None:
             # over its own sound the echo canceller's suppressor damps the user: listen to the raw microphone
             # too; a wake the appliance's own output said is vetoed, on either
             hit = barge_in.process(tap.raw, tap.reference, hit)
