@@ -9,9 +9,10 @@ the host, and change nothing the second stage installs:
 
 The second stage writes dpkg's list of available packages by reading the release's whole index (~50 MB) with
 perl; the first stage already chose the packages and their dependencies, whose stanzas are all it needs.
-dpkg reads a .deb's data.tar.xz through liblzma, which under emulation took most of the time of unpacking
-(12.8 s for gcc-14's compiler, 2.3 s for the same package with an uncompressed data.tar). A .deb may hold
-uncompressed tar members (deb(5)); the files, their metadata and the control data stay byte for byte the same.
+dpkg reads a .deb's data.tar.xz through liblzma, which is slow under emulation (12.8 s for gcc-14's compiler,
+2.3 s for the same package with an uncompressed data.tar; unpacking the base packages took 100 s, not 150). A
+.deb may hold uncompressed tar members (deb(5)); the files, their metadata and the control data stay byte for
+byte the same.
 """
 
 from __future__ import annotations
