@@ -98,6 +98,7 @@ def main() -> int:
         "GPIOZERO_PIN_FACTORY": "mock",
         "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin",
         "PYTHONUNBUFFERED": "1",
+        "PYTHONFAULTHANDLER": "1",  # a native crash (SIGSEGV, SIGABRT from malloc) prints every thread's stack
         "XDG_CACHE_HOME": "/smoke/cache",
     }
     cmd = [
@@ -138,7 +139,7 @@ def main() -> int:
         problems.insert(0, f"appliance run exited with {code}")
     if problems:
         print(f"arm64 turn ({release}): FAIL after {took:.0f} s:", *problems, sep="\n  ")
-        print((work / "turn-stderr.txt").read_text()[-3000:])
+        print((work / "turn-stderr.txt").read_text()[-8000:])
         return 1
     print(
         f"arm64 turn ({release}): ready -> wake -> transcript -> tool_call -> answer -> turn answered "
