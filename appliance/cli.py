@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -110,6 +111,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from .wiring import RunOptions, build
 
     setup_logging(args.log_level or settings.logging.level, settings.secrets)
+    if not faulthandler.is_enabled():
+        # a crash in a native library (a model runtime, PortAudio) leaves every thread's Python stack in the
+        # journal before systemd restarts the appliance
+        faulthandler.enable()
     bus = EventBus()
     events_file = None
     if args.events:

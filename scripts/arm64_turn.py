@@ -98,7 +98,6 @@ def main() -> int:
         "GPIOZERO_PIN_FACTORY": "mock",
         "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin",
         "PYTHONUNBUFFERED": "1",
-        "PYTHONFAULTHANDLER": "1",  # a native crash (SIGSEGV, SIGABRT from malloc) prints every thread's stack
         "XDG_CACHE_HOME": "/smoke/cache",
     }
     cmd = [

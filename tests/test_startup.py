@@ -107,3 +107,29 @@ def test_exit_codes_match_the_unit():
     codes = prevent[0].split()
     assert str(EXIT_CONFIG) in codes and str(EXIT_FAILURE) not in codes and str(EXIT_OK) not in codes
     assert re.search(r"^Restart=always$", text, re.M)
+
+
+def test_a_native_crash_leaves_every_threads_stack_for_the_journal(tmp_path, quiet_wav):
+    """A model runtime or PortAudio that corrupts memory kills the process with a signal (systemd restarts
+    it); faulthandler puts the Python stacks of all threads on stderr first, so the journal says where."""
+    crash = (
+        "import faulthandler, sys\n"
+        "import appliance.app\n"
+        "def run(self):\n"
+        "    faulthandler._sigabrt()\n"
+        "appliance.app.App.run = run\n"
+        "from appliance.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", crash, "run", "--mic", str(quiet_wav), "--pace", "0", "--state-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=appliance_env(home=tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == -6, proc.stderr[-3000:]  # SIGABRT, as glibc's malloc checks end a process
+    assert "Fatal Python error: Aborted" in proc.stderr
+    assert re.search(r'File ".*appliance/cli\.py", line \d+ in _run', proc.stderr), proc.stderr[-3000:]
+    assert re.search(r"^Thread 0x", proc.stderr, re.M), "only the crashing thread's stack was printed"
