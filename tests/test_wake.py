@@ -220,3 +220,21 @@ def test_frames_must_be_80_ms_of_int16():
         d.process(np.zeros(FRAME_SAMPLES // 2, dtype=np.int16))
     with pytest.raises(ValueError, match="1280 int16 samples"):
         d.process(np.zeros(FRAME_SAMPLES, dtype=np.float32))
+
+
+def test_detectors_of_the_same_models_and_seed_share_the_seeded_start():
+    """The barge-in listener builds two more detectors of the same models: the seeded noise's embeddings are
+    computed once per model and seed, and each detector starts from its own copy of them."""
+    from appliance.wake.oww import noise_samples
+
+    first, second = OpenWakeWordDetector(WakeSettings(), seed=0), OpenWakeWordDetector(WakeSettings(), seed=0)
+    other = OpenWakeWordDetector(WakeSettings(), seed=1)
+    assert first._initial_features is second._initial_features
+    assert not first._initial_features.flags.writeable
+    assert not np.array_equal(first._initial_features, other._initial_features)
+    noise = np.random.default_rng(0).integers(-1000, 1000, noise_samples(16)).astype(np.int16)
+    assert np.array_equal(first._initial_features, first._model.preprocessor._get_embeddings(noise))
+    buffer = first._model.preprocessor.feature_buffer
+    assert buffer is not second._model.preprocessor.feature_buffer and buffer.flags.writeable
+    first.process(np.full(FRAME_SAMPLES, 300, dtype=np.int16))
+    assert np.array_equal(second._model.preprocessor.feature_buffer, first._initial_features)

@@ -183,6 +183,27 @@ def _without_first_noise() -> Iterator[None]:
             AudioFeatures._get_embeddings = original
 
 
+#: the seeded noise's embeddings by (runtime, embedding model, seed, windows): the barge-in listener builds two
+#: more detectors of the same models, which need not compute the same 16 embeddings again (23 ms each on this
+#: x86 machine, several times that on a Pi)
+_seeded: dict[tuple[str, str, int, int], np.ndarray] = {}
+
+
+def _seeded_features(preprocessor: Any, models: tuple[str, str], seed: int, windows: int) -> np.ndarray:
+    """The embeddings of ``windows`` windows of noise drawn with ``seed``, computed once per model and seed."""
+    key = (*models, seed, windows)
+    with _building:
+        features = _seeded.get(key)
+        if features is None:
+            noise = np.random.default_rng(seed).integers(-1000, 1000, noise_samples(windows)).astype(np.int16)
+            features = np.asarray(preprocessor._get_embeddings(noise))
+            if features.shape[0] < windows:
+                raise RuntimeError(f"seeded noise gave {features.shape[0]} embeddings, not {windows}")
+            features.setflags(write=False)
+            _seeded[key] = features
+    return features
+
+
 def noise_samples(windows: int) -> int:
     """How many samples give the embedding model ``windows`` windows."""
     return (_EMBEDDING_WINDOW + _EMBEDDING_STEP * (windows - 1) + _MEL_EDGE) * _MEL_HOP
@@ -238,10 +259,7 @@ class OpenWakeWordDetector:
         # after a reset scored differently on every run; seeded noise, computed once, makes it repeatable. It
         # is as long as the longest model reads (16 embeddings for hey_jarvis), not openwakeword's 4 s.
         windows = max(int(n) for n in self._model.model_inputs.values())
-        noise = np.random.default_rng(seed).integers(-1000, 1000, noise_samples(windows)).astype(np.int16)
-        self._initial_features = self._model.preprocessor._get_embeddings(noise)
-        if self._initial_features.shape[0] < windows:
-            raise RuntimeError(f"seeded noise gave {self._initial_features.shape[0]} embeddings, not {windows}")
+        self._initial_features = _seeded_features(self._model.preprocessor, (runtime, str(embedding)), seed, windows)
         self.last_scores: dict[str, float] = {}
         self.verified: list[str] = []  # models an enrolled verifier judges (use_verifiers)
         self._audio_seconds = 0.0  # audio time of all frames processed
