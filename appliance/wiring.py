@@ -391,7 +391,7 @@ def _barge_in(settings: Settings, make_wake: Any, options: RunOptions) -> Any:
     if options.state_dir:
         from .wake.verifier import attach_stored
 
-        attach_stored(microphone, Path(options.state_dir))
+        attach_stored(microphone, Path(options.state_dir), announce=False)  # the main detector said it
     return BargeInDetector(microphone, reference)
 
 

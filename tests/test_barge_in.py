@@ -4,6 +4,8 @@ being the answer itself. The same path on the real sound server is tests/test_ec
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -140,6 +142,48 @@ def test_the_wiring_gives_the_barge_in_its_taps_only_with_the_echo_canceller(
         if wired:
             assert isinstance(ports.barge_in, BargeInDetector)
             assert ports.barge_in.microphone is not ports.barge_in.reference is not ports.wake
+    finally:
+        for close in ports.closers:
+            close()
+
+
+@pytest.mark.parametrize("damaged", [False, True], ids=["stored", "damaged"])
+def test_the_barge_in_listener_uses_the_stored_verifier_and_the_log_says_so_once(
+    tmp_path, monkeypatch, caplog, damaged
+):
+    """Its detector on the raw microphone gets the enrolled verifier too (it was trained on raw audio); the
+    journal tells of the verifier, or of a damaged file, once, not once per detector."""
+    from appliance.wake import verifier
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
+    state = tmp_path / "state"
+    path = verifier.verifier_path(state)
+    if damaged:
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"garbage")
+    else:
+        n = 16 * 96  # hey_jarvis reads 16 embeddings
+        zeros = np.zeros(n)
+        stored = verifier.LinearVerifier("hey_jarvis", zeros, np.ones(n), zeros, 0.0, takes=4, negatives="prompt")
+        verifier.save(path, [stored])
+    (tmp_path / "config.toml").write_text("[frontend]\nenabled = true\n")
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, np.zeros(SAMPLE_RATE, np.int16))
+    settings = load(tmp_path / "config.toml", env={})
+    options = RunOptions(mic=str(mic), speaker=str(tmp_path / "out.wav"), state_dir=str(state))
+    with caplog.at_level(logging.DEBUG, logger="appliance"):
+        _app, ports = build(settings, options, EventBus())
+    try:
+        assert isinstance(ports.barge_in, BargeInDetector)
+        assert ports.barge_in.reference.verified == []  # its own voice is judged by the plain model
+        said = [r for r in caplog.records if r.levelno >= logging.INFO and "wake verifier" in r.getMessage()]
+        if damaged:
+            assert ports.barge_in.microphone.verified == [] and ports.wake.inner.verified == []
+            assert [r.levelno for r in said] == [logging.ERROR] and "wake verifier ignored" in said[0].getMessage()
+        else:
+            assert ports.barge_in.microphone.verified == ["hey_jarvis"] == ports.wake.inner.verified
+            assert len(said) == 1 and "wake verifier enrolled for hey_jarvis (4 takes" in said[0].getMessage()
     finally:
         for close in ports.closers:
             close()

@@ -279,11 +279,12 @@ class OpenWakeWordDetector:
         features: np.ndarray = self._model.preprocessor.get_features(self._model.model_inputs[model])
         return features
 
-    def use_verifiers(self, verifiers: list[LinearVerifier]) -> list[str]:
+    def use_verifiers(self, verifiers: list[LinearVerifier], *, announce: bool = True) -> list[str]:
         """Let openwakeword consult these enrolled verifiers (appliance/wake/verifier.py) for their models
         from ``wake.verifier_threshold`` on (default: the lowest wake threshold, so a verifier only vetoes);
         ``[]`` removes them. Verifiers for models not loaded, or of another model's shape, are logged and
-        skipped. Returns the models now verified."""
+        skipped; those used are logged unless ``announce`` is false (a second detector of the same models).
+        Returns the models now verified."""
         inputs = self.features_per_model
         chosen: dict[str, LinearVerifier] = {}
         for v in verifiers:
@@ -300,7 +301,8 @@ class OpenWakeWordDetector:
         self._model.custom_verifier_threshold = gate
         self.verified = sorted(chosen)
         if chosen:
-            log.info(
+            log.log(
+                logging.INFO if announce else logging.DEBUG,
                 "wake verifier enrolled for %s (%s): asked from score %.2f",
                 ", ".join(self.verified),
                 "; ".join(f"{v.takes} takes, negatives: {v.negatives}" for v in chosen.values()),

@@ -135,10 +135,11 @@ def load(path: Path) -> list[LinearVerifier]:
     return out
 
 
-def attach_stored(detector: Any, directory: Path | None) -> list[str]:
+def attach_stored(detector: Any, directory: Path | None, *, announce: bool = True) -> list[str]:
     """Give ``detector`` (anything with ``use_verifiers``, possibly wrapped by the gate) the verifiers stored
     in ``directory``. Returns the models now verified. A missing file means none was enrolled; a damaged one
-    is logged and ignored: the plain model still hears the wake word."""
+    is logged and ignored: the plain model still hears the wake word. ``announce=False``: the verifiers used
+    are not logged again (the barge-in listener's detector on the raw microphone)."""
     target = detector
     while not hasattr(target, "use_verifiers") and hasattr(target, "inner"):
         target = target.inner
@@ -150,7 +151,11 @@ def attach_stored(detector: Any, directory: Path | None) -> list[str]:
     try:
         verifiers = load(path)
     except VerifierError as exc:
-        log.error("wake verifier ignored: %s (enroll again: appliance enroll)", exc)
+        log.log(
+            logging.ERROR if announce else logging.DEBUG,
+            "wake verifier ignored: %s (enroll again: appliance enroll)",
+            exc,
+        )
         return []
-    used: list[str] = target.use_verifiers(verifiers)
+    used: list[str] = target.use_verifiers(verifiers, announce=announce)
     return used
