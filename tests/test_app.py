@@ -606,6 +606,36 @@ def test_shutdown_during_an_announcement_ends_the_app_within_a_second(tmp_path):
     assert h.speech.cancelled_at is not None
 
 
+class StreamingTranscriber(Transcriber):
+    """A transcriber that streams the turn's audio as it is recorded (begin, feed, discard)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+
+    def begin(self) -> None:
+        self.log.append("begin")
+
+    def feed(self, frame: np.ndarray) -> None:
+        if self.log[-1] != "feed":
+            self.log.append("feed")
+
+    def discard(self) -> None:
+        self.log.append("discard")
+
+
+def test_shutdown_while_recording_closes_the_turns_transcription_stream(tmp_path):
+    """Nothing streams on after the app: a recording still open at shutdown has its stream discarded (a
+    realtime session's socket and worker thread would otherwise live on until the process ends)."""
+    audio = np.concatenate([quiet(0.5), tone(WAKE, 0.3), quiet(0.2), tone(SPEECH, 20.0)])
+    h = Harness(tmp_path, audio, transcriber=StreamingTranscriber()).start()
+    h.wait_state("listening")
+    wait_until(lambda: h.transcriber.log[-1:] == ["feed"])
+    h.app.shutdown("SIGTERM")
+    assert h.finish(timeout=5) == 0
+    assert h.transcriber.log == ["begin", "feed", "discard"] and h.transcriber.calls == []
+
+
 class RecordingAlerts:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
