@@ -148,13 +148,14 @@ def _build(
 
     # --- on-device listening
     wake = make_wake(settings)
+    barge_in = None
+    if echo_cancelled and settings.frontend.barge_in:
+        barge_in = _barge_in(settings, make_wake)
     if options.state_dir:  # the verifier `appliance enroll` stored, if any (a damaged one is logged and ignored)
         from .wake.verifier import attach_stored
 
-        attach_stored(wake, Path(options.state_dir))
-    barge_in = None
-    if echo_cancelled and settings.frontend.barge_in:
-        barge_in = _barge_in(settings, make_wake, options)
+        # the barge-in's detector on the raw microphone too (the verifier was trained on raw audio)
+        attach_stored(wake, Path(options.state_dir), also=[barge_in.microphone] if barge_in else [])
     if settings.frontend.wake_gate:
         from .wake.gate import GatedWakeDetector
 
@@ -377,9 +378,9 @@ def _streaming_speech(settings: Settings, pipeline: Any, speaker: Any, app: App)
     )
 
 
-def _barge_in(settings: Settings, make_wake: Any, options: RunOptions) -> Any:
-    """Two more detectors, fed only while the appliance makes sound: on the raw microphone (with the enrolled
-    verifier, which was trained on raw audio) and on the reference, whose scores veto its own voice."""
+def _barge_in(settings: Settings, make_wake: Any) -> Any:
+    """Two more detectors, fed only while the appliance makes sound: on the raw microphone (the enrolled
+    verifier is attached to it with the main detector's) and on the reference, whose scores veto its own voice."""
     from .ports import WakeDetectorWithScores
     from .wake.barge_in import BargeInDetector
 
@@ -387,12 +388,7 @@ def _barge_in(settings: Settings, make_wake: Any, options: RunOptions) -> Any:
     if not isinstance(reference, WakeDetectorWithScores):
         log.warning("frontend.barge_in is off: the %r wake engine reports no scores", settings.wake.engine)
         return None
-    microphone = make_wake(settings)
-    if options.state_dir:
-        from .wake.verifier import attach_stored
-
-        attach_stored(microphone, Path(options.state_dir), announce=False)  # the main detector said it
-    return BargeInDetector(microphone, reference)
+    return BargeInDetector(make_wake(settings), reference)
 
 
 def _front_end(settings: Settings, microphone: Any, speaker: Any) -> tuple[Any, Any, bool]:

@@ -16,7 +16,7 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,15 +135,14 @@ def load(path: Path) -> list[LinearVerifier]:
     return out
 
 
-def attach_stored(detector: Any, directory: Path | None, *, announce: bool = True) -> list[str]:
+def attach_stored(detector: Any, directory: Path | None, also: Sequence[Any] = ()) -> list[str]:
     """Give ``detector`` (anything with ``use_verifiers``, possibly wrapped by the gate) the verifiers stored
     in ``directory``. Returns the models now verified. A missing file means none was enrolled; a damaged one
-    is logged and ignored: the plain model still hears the wake word. ``announce=False``: the verifiers used
-    are not logged again (the barge-in listener's detector on the raw microphone)."""
-    target = detector
-    while not hasattr(target, "use_verifiers") and hasattr(target, "inner"):
-        target = target.inner
-    if directory is None or not hasattr(target, "use_verifiers"):
+    is logged and ignored: the plain model still hears the wake word. ``also``: more detectors of the same
+    models (the barge-in listener's on the raw microphone), which take the same verifiers, read once, without
+    the log saying so again."""
+    targets = [_verifiable(d) for d in (detector, *also)]
+    if directory is None or targets[0] is None:
         return []
     path = verifier_path(directory)
     if not path.exists():
@@ -151,11 +150,17 @@ def attach_stored(detector: Any, directory: Path | None, *, announce: bool = Tru
     try:
         verifiers = load(path)
     except VerifierError as exc:
-        log.log(
-            logging.ERROR if announce else logging.DEBUG,
-            "wake verifier ignored: %s (enroll again: appliance enroll)",
-            exc,
-        )
+        log.error("wake verifier ignored: %s (enroll again: appliance enroll)", exc)
         return []
-    used: list[str] = target.use_verifiers(verifiers, announce=announce)
+    used: list[str] = targets[0].use_verifiers(verifiers)
+    for target in targets[1:]:
+        if target is not None:
+            target.use_verifiers(verifiers, announce=False)
     return used
+
+
+def _verifiable(detector: Any) -> Any:
+    """The detector itself or the one it wraps (the gate) that takes verifiers, or None."""
+    while not hasattr(detector, "use_verifiers") and hasattr(detector, "inner"):
+        detector = detector.inner
+    return detector if hasattr(detector, "use_verifiers") else None
