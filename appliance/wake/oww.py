@@ -183,15 +183,16 @@ def _without_first_noise() -> Iterator[None]:
             AudioFeatures._get_embeddings = original
 
 
-#: the seeded noise's embeddings by (runtime, embedding model, seed, windows): the barge-in listener builds two
+#: the seeded noise's embeddings by (embedding model, seed, windows): the barge-in listener builds two
 #: more detectors of the same models, which need not compute the same 16 embeddings again (23 ms each on this
 #: x86 machine, several times that on a Pi)
-_seeded: dict[tuple[str, str, int, int], np.ndarray] = {}
+_seeded: dict[tuple[str, int, int], np.ndarray] = {}
 
 
-def _seeded_features(preprocessor: Any, models: tuple[str, str], seed: int, windows: int) -> np.ndarray:
-    """The embeddings of ``windows`` windows of noise drawn with ``seed``, computed once per model and seed."""
-    key = (*models, seed, windows)
+def _seeded_features(preprocessor: Any, embedding: Path, seed: int, windows: int) -> np.ndarray:
+    """The embeddings of ``windows`` windows of noise drawn with ``seed``, computed once per model and seed
+    (the embedding model's file names the runtime by its suffix, and the melspectrogram model beside it)."""
+    key = (str(embedding), seed, windows)
     with _building:
         features = _seeded.get(key)
         if features is None:
@@ -259,7 +260,7 @@ class OpenWakeWordDetector:
         # after a reset scored differently on every run; seeded noise, computed once, makes it repeatable. It
         # is as long as the longest model reads (16 embeddings for hey_jarvis), not openwakeword's 4 s.
         windows = max(int(n) for n in self._model.model_inputs.values())
-        self._initial_features = _seeded_features(self._model.preprocessor, (runtime, str(embedding)), seed, windows)
+        self._initial_features = _seeded_features(self._model.preprocessor, embedding, seed, windows)
         self.last_scores: dict[str, float] = {}
         self.verified: list[str] = []  # models an enrolled verifier judges (use_verifiers)
         self._audio_seconds = 0.0  # audio time of all frames processed
