@@ -49,8 +49,9 @@ def test_speaker_plays_on_the_sink_gaplessly(pulse, tmp_path):
     # On PulseAudio the sink takes what is written almost at once, so a writer held up for ~30 ms leaves a
     # gap whatever the buffer size (measured here: a 40 ms stall gave a 37 ms gap at 20, 40 and 80 ms
     # blocks). A full collection of this test process's heap (~100k objects after the tests before it) took
-    # 50-70 ms here, and one made this test fail once in CI with a 10 ms gap. The test is about the adapter
-    # (block splitting, the resampler across play() calls), so the collector stays off while it plays.
+    # up to 56 ms here: the likeliest cause of the 10 ms gap this test once found in CI (not reproduced in 67
+    # runs). The test is about the adapter (block splitting, the resampler across play() calls), so the
+    # collector stays off while it plays.
     gc.collect()
     gc.disable()
     try:
