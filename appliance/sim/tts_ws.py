@@ -12,7 +12,9 @@ server closes. Errors are ``{"message": ..., "error": ..., "code": ...}`` follow
 
 Faults are scripted per connection (a queue of :class:`Fault`, then the default behaviour): a refused
 upgrade (HTTP status at the handshake), a close after N audio messages, a stall after N, an error message
-(401, quota), and a connection-setup delay. Every connection's messages are recorded for assertions.
+(401, quota), an early final message, a garbage frame, and a connection-setup delay or a handshake held
+until the test lets it go. Every connection's messages, and the text of each audio message it sent, are
+recorded for assertions.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Fault:
     """Answer the upgrade with this HTTP status (401, 403, 500...) instead of switching protocols."""
     setup_delay: float = 0.0
     """Seconds before the handshake is answered (a slow TLS setup)."""
+    hold: threading.Event | None = None
+    """The handshake is answered only once this is set (a stalled handshake while it is not)."""
     close_after: int | None = None
     """Close the connection abruptly after this many audio messages."""
     stall_after: int | None = None
@@ -53,6 +57,11 @@ class Fault:
     error_after: int = 0
     first_audio_delay: float = 0.0
     """Seconds between the first generation trigger and its audio (the service's latency)."""
+    final_after: int | None = None
+    """Send the final message (``isFinal``) and close after this many audio messages, whatever text is left."""
+    garbage: str | None = None
+    """A frame sent once, as it is, in place of audio message ``garbage_after`` (then the session goes on)."""
+    garbage_after: int = 0
 
 
 @dataclass
@@ -62,6 +71,9 @@ class Connection:
     headers: dict[str, str]
     messages: list[dict[str, Any]] = field(default_factory=list)
     audio_messages: int = 0
+    voiced: list[str] = field(default_factory=list)
+    """The text of each audio message sent (what its alignment names), in order."""
+    garbage_sent: bool = False
     closed: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -97,6 +109,7 @@ class FakeStreamInputTTS(WsServer):
         self.connections: list[Connection] = []
         self.attempts = 0
         self._generation = 0
+        self._stopping = threading.Event()
 
     # --- control
 
@@ -107,6 +120,11 @@ class FakeStreamInputTTS(WsServer):
     def default(self, fault: Fault) -> None:
         with self._lock:
             self._default = fault
+
+    def stop(self) -> None:
+        """Let go of held handshakes first: the server waits for every handler as it stops."""
+        self._stopping.set()
+        super().stop()
 
     @property
     def url(self) -> str:
@@ -124,7 +142,9 @@ class FakeStreamInputTTS(WsServer):
         fault = self._next_fault()
         connection.fault = fault  # type: ignore[attr-defined]
         if fault.setup_delay:
-            time.sleep(fault.setup_delay)
+            self._stopping.wait(fault.setup_delay)
+        while fault.hold is not None and not fault.hold.is_set() and not self._stopping.is_set():
+            fault.hold.wait(0.05)
         if fault.refuse is not None:
             return connection.respond(HTTPStatus(fault.refuse), f"refused with {fault.refuse}\n")
         parts = urlsplit(request.path)
@@ -191,6 +211,13 @@ class FakeStreamInputTTS(WsServer):
             if not chars:
                 continue
             n = conn.audio_messages
+            if fault.garbage is not None and n >= fault.garbage_after and not conn.garbage_sent:
+                conn.garbage_sent = True
+                ws.send(fault.garbage)
+            if fault.final_after is not None and n >= fault.final_after:
+                ws.send(json.dumps({"isFinal": True}))
+                ws.close()
+                return False
             if fault.error is not None and n >= fault.error_after:
                 code = 1008 if fault.error == "invalid_api_key" else 1011
                 self._error(ws, fault.error, f"simulated {fault.error}", code)
@@ -218,6 +245,7 @@ class FakeStreamInputTTS(WsServer):
                     }
                 )
             )
+            conn.voiced.append(chars)
             conn.audio_messages += 1
         return True
 
