@@ -255,3 +255,104 @@ def test_fuzz_json_shapes(value):
 def test_fuzz_through_the_real_socket(server, data):
     reply = send_raw(server.path, data + b"\n")
     assert isinstance(reply["ok"], bool)
+
+
+# --- slow and oversized clients -------------------------------------------------------------------------
+
+
+class Trickler:
+    """A client that sends a request one byte at a time, ``every`` seconds apart, until told to stop or the
+    server answers (the slow-loris pattern): what it received, and whether it had finished sending."""
+
+    def __init__(self, path: str, every: float) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(path)
+        self.every = every
+        self.stop = threading.Event()
+        self.answered = threading.Event()
+        self.reply = b""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        request = b'{"cmd": "status", "args": [' + b'"x", ' * 1000 + b'"x"]}\n'
+        self.sock.setblocking(False)
+        for byte in request:
+            try:
+                self.sock.send(bytes([byte]))
+            except OSError:
+                break
+            if self._read() or self.stop.wait(self.every):
+                break
+        while not self.stop.is_set() and not self._read():
+            self.stop.wait(0.05)
+        self.sock.close()
+
+    def _read(self) -> bool:
+        try:
+            chunk = self.sock.recv(4096)
+        except BlockingIOError:
+            return False
+        except OSError:
+            chunk = b""
+        self.reply += chunk
+        if b"\n" in self.reply or not chunk:
+            self.answered.set()
+            return True
+        return False
+
+
+def test_slow_clients_do_not_lock_others_out(tmp_path):
+    # Four (and more) clients each sending a byte every 1.5 s used to hold every worker for as long as they
+    # kept sending (the 2 s timeout applied to each read, not to the request): health checks went unanswered.
+    path = str(tmp_path / "control.sock")
+    srv = ControlServer(path, ok)
+    srv.start()
+    slow = [Trickler(path, every=1.5) for _ in range(WORKERS + 2)]
+    try:
+        assert request(path, "status", [], timeout=15) == {"ok": True, "cmd": "status", "args": []}
+    finally:
+        for t in slow:
+            t.stop.set()
+        srv.stop()
+
+
+def test_slow_clients_do_not_hold_the_workers_even_with_a_long_deadline(tmp_path):
+    # Workers only run commands; reading requests is one thread's job, so slow senders cost a connection each.
+    path = str(tmp_path / "control.sock")
+    srv = ControlServer(path, ok, read_timeout=60.0)
+    srv.start()
+    slow = [Trickler(path, every=0.5) for _ in range(WORKERS * 4)]
+    try:
+        assert request(path, "status", ["a"], timeout=15) == {"ok": True, "cmd": "status", "args": ["a"]}
+        assert not any(t.answered.is_set() for t in slow)  # still being read, not dropped to make room
+    finally:
+        for t in slow:
+            t.stop.set()
+        srv.stop()
+
+
+def test_the_read_deadline_covers_the_whole_request(tmp_path):
+    path = str(tmp_path / "control.sock")
+    srv = ControlServer(path, ok)
+    srv.start()
+    slow = Trickler(path, every=0.5)  # under the 2 s timeout per byte, far over it for the request (~5000 bytes)
+    try:
+        assert slow.answered.wait(30), "the slow client was never cut off"
+        reply = json.loads(slow.reply)
+        assert reply["ok"] is False and "no request line within 2 s" in reply["error"]
+    finally:
+        slow.stop.set()
+        srv.stop()
+
+
+@pytest.mark.parametrize("size", [20_000, 1_000_000, 8_000_000])
+def test_a_request_too_large_gets_the_json_error_not_a_broken_pipe(server, size):
+    reply = request(server.path, "say", ["a" * size])
+    assert reply["ok"] is False and "request too large" in reply["error"], reply
+    assert request(server.path, "status", []) == {"ok": True, "cmd": "status", "args": []}  # the server is fine
+
+
+def test_a_request_too_large_without_a_newline_gets_the_json_error(server):
+    reply = send_raw(server.path, b'{"cmd": "say", "args": ["' + b"a" * 2_000_000)
+    assert reply["ok"] is False and "request too large" in str(reply["error"]), reply
