@@ -44,6 +44,7 @@ from .settings import Settings
 from .turn import Announcement, Stages, TurnRunner, prepare_connections
 
 if TYPE_CHECKING:
+    from .local.commands import LocalCommands
     from .timers.service import TimerService
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Ports:
     end_of_turn: EndOfTurnPolicy | None = None  # how the listener hears the end of a question (default: silence)
     echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
     barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
+    local: LocalCommands | None = None  # the device's own commands, answered without the model
 
 
 class App:
@@ -410,7 +412,9 @@ class App:
     def _stages(self) -> Stages:
         """Read at each turn: wiring fills in the cloud ports after the app exists (they need its hooks)."""
         p = self.ports
-        return Stages(p.transcriber, p.assistant, p.speech, self.bus.emit, self.inbox.put, self._report, self._earcon)
+        return Stages(
+            p.transcriber, p.assistant, p.speech, self.bus.emit, self.inbox.put, self._report, self._earcon, p.local
+        )
 
     def _spawn(self, worker: threading.Thread) -> None:
         self._workers = [w for w in self._workers if w.is_alive()] + [worker]

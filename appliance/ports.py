@@ -180,6 +180,11 @@ class Assistant(Protocol):
         """Forget the conversation."""
         ...
 
+    def remember(self, question: str, answer: str) -> None:
+        """An exchange answered on the device (a local command): the next request carries it, so the model
+        knows what was said and done ("make it fifteen minutes instead")."""
+        ...
+
 
 @dataclass
 class SpeechResult:

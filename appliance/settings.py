@@ -259,6 +259,27 @@ class TimersSettings(Section):
 
 
 @dataclass
+class LocalSettings(Section):
+    enabled: bool = True
+    """Answer the device's own commands on the device, without the model: timers (set, how long left, cancel),
+    volume (louder, quieter, to a level), the time, stop, never mind, forget. Only whole sentences that match
+    a command template; anything else goes to the model."""
+    language: str = "en"
+    """The language of the command templates (`appliance/local/<language>.yaml`; English only for now)."""
+    commands: list[str] = field(default_factory=list)
+    """The local commands that are on ([] = all): timer_start, timer_status, timer_cancel, timer_cancel_all,
+    volume_set, volume_up, volume_down, time, stop, never_mind, forget."""
+
+    def validate(self) -> None:
+        from .local.intents import Intent
+
+        check_choice("local.language", self.language, ("en",))
+        known = tuple(i.value for i in Intent)
+        for name in self.commands:
+            check_choice("local.commands", name, known)
+
+
+@dataclass
 class DebugSettings(Section):
     keep_audio: bool = False
     """Write recorded questions and captured images to `dir` (off: nothing is stored on disk)."""
@@ -281,6 +302,7 @@ class Settings(Section):
     camera: CameraSettings = field(default_factory=CameraSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
     timers: TimersSettings = field(default_factory=TimersSettings)
+    local: LocalSettings = field(default_factory=LocalSettings)
     frontend: FrontEndSettings = field(default_factory=FrontEndSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     debug: DebugSettings = field(default_factory=DebugSettings)

@@ -17,19 +17,22 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audio.earcons import announce_chime, error_tone
+from .audio.earcons import announce_chime, error_tone, volume_tone
 from .cancel import CancelToken
 from .deadline import Deadline
 from .errors import ApplianceError, Cancelled, ErrorKind
-from .events import Answer, Event, Transcript
+from .events import Answer, Event, Info, Transcript
 from .machine import AnnouncementDone, MachineEvent, Progress, TurnDone, TurnProgress
 from .ports import Assistant, Speech, Transcriber
 from .timings import TurnTimings
 from .wake.followup import expects_reply
+
+if TYPE_CHECKING:
+    from .local.commands import LocalCommands, Reply
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class Stages:
     post: Callable[[MachineEvent], None]  # to the app's inbox
     report: Callable[[ApplianceError], None]  # a typed error: logged and emitted, secrets redacted
     earcon: Earcon
+    local: LocalCommands | None = None  # the device's own commands, answered without the model
 
 
 @cache
@@ -152,6 +156,10 @@ class TurnRunner:
         else:
             timings.mark("transcript")
             st.emit(Transcript(text))
+        if st.local is not None:
+            reply = st.local.handle(text, cancel, st.emit)
+            if reply is not None:
+                return self._local_reply(text, reply)
         if st.assistant is None or st.speech is None:
             raise ApplianceError(ErrorKind.CONFIG, "no assistant or speech configured", stage="assistant")
         if deadline.expired():
@@ -180,6 +188,30 @@ class TurnRunner:
         if result.failed and not result.spoken:
             st.earcon(error_tone, self.cancel)
         return "answered", self._follow_up and expects_reply(answer)
+
+    def _local_reply(self, question: str, reply: Reply) -> tuple[str, bool]:
+        """A local command ran: answer it with a cached phrase, a short sentence or a sound; the model is not
+        asked, and the exchange joins the conversation for the next turn."""
+        st, cancel = self.stages, self._stage
+        self.timings.mark("local")
+        st.emit(Info("local_command", reply.command.intent.value))
+        if reply.ends_turn:
+            return "answered", False
+        if reply.sound:
+            self._first_audio()
+            st.earcon(volume_tone, cancel)
+        elif reply.phrase is not None and st.speech is not None:
+            self._first_audio()
+            st.speech.phrase(reply.phrase, cancel)
+        elif reply.text and st.speech is not None:
+            result = st.speech.speak(iter([reply.text]), cancel, st.emit, on_first_audio=self._first_audio)
+            if result.first_audio is not None:
+                self.timings.set("first_audio", result.first_audio)
+        st.emit(Answer(reply.text, interrupted=cancel.cancelled))
+        if reply.remember and st.assistant is not None:  # done, heard or not: the model should know
+            st.assistant.remember(question, reply.text)
+        cancel.check()
+        return "answered", False
 
     def _watch(self, sentences: Iterator[str]) -> Iterator[str]:
         for sentence in sentences:

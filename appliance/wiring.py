@@ -56,6 +56,9 @@ class MissingKey:
     def reset(self) -> None:
         pass
 
+    def remember(self, question: str, answer: str) -> None:
+        pass
+
     def prepare(self) -> None:
         pass
 
@@ -95,6 +98,26 @@ class Deferred:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._get(), name)
+
+
+def _local_commands(settings: Settings, app: App) -> Any:
+    """The device's own commands, built in the background (hassil and the templates take ~0.4 s to load)."""
+
+    def make() -> Any:
+        from .controls import ControlsView
+        from .local.commands import LocalCommands
+        from .local.matcher import CommandMatcher, load_templates
+
+        enabled = frozenset(settings.local.commands) or None
+        made = LocalCommands(
+            CommandMatcher(load_templates(settings.local.language), enabled=enabled), lambda: ControlsView(app)
+        )
+        made.warm()
+        return made
+
+    local = Deferred(make)
+    local.warm()
+    return local
 
 
 def build(settings: Settings, options: RunOptions, bus: EventBus, **hooks: Any) -> tuple[App, Ports]:
@@ -223,6 +246,8 @@ def _build(
     ports.speech = speech
     if settings.timers.enabled:
         _timers(settings, ports, app, bus, speaker, state_dir, closers)
+    if settings.local.enabled:
+        ports.local = _local_commands(settings, app)
     if secrets.openai_api_key:
 
         def make_assistant() -> Any:

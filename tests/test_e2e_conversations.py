@@ -115,7 +115,7 @@ def test_a_follow_up_that_needs_memory(cloud, tmp_path, two_questions_wav):
 
 def test_a_tool_call(cloud, tmp_path, question_wav):
     server, wire = ResponsesServer(cloud), Wire()
-    cloud.default("transcriptions", transcript("What time is it?"))
+    cloud.default("transcriptions", transcript("What day of the week is it?"))  # not a local command
     speak_everything(cloud)
     server.then(wire.calls(("get_current_time", {})), wire.text("It is noon."))
     result = run(tmp_path, question_wav, "--pace", PACE, env=env_for(cloud, tmp_path))

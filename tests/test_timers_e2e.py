@@ -107,7 +107,8 @@ def test_the_model_sets_a_timer_it_rings_on_time_and_a_press_stops_it(
     cloud.default("transcriptions", transcript("Set a pasta timer for three seconds."))
     speak_everything(cloud)
     server.then(wire.calls(("set_timer", {"seconds": 3, "label": "pasta"})), wire.text("Your pasta timer is set."))
-    run = Running(cloud, tmp_path, timer_question, monkeypatch)
+    # the sentence is a local command too (tests/test_local_e2e.py): here the model must be the one asked
+    run = Running(cloud, tmp_path, timer_question, monkeypatch, config="[local]\nenabled = false\n")
     try:
         set_event = run.events.wait_for(lambda e: isinstance(e, TimerChanged) and e.action == "set", 40)
         assert isinstance(set_event, TimerChanged) and set_event.label == "pasta" and set_event.seconds == 3

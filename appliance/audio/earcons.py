@@ -56,3 +56,8 @@ def alarm() -> tuple[np.ndarray, int]:
 def announce_chime() -> tuple[np.ndarray, int]:
     """Three rising notes before an announcement: "a message for you" (unlike the wake chime)."""
     return _tone([(659.3, 0.09), (784.0, 0.09), (1046.5, 0.16)], level=0.3), RATE
+
+
+def volume_tone() -> tuple[np.ndarray, int]:
+    """One short blip, played at the new volume after a volume command: the level is heard, not described."""
+    return _tone([(784.0, 0.12)], level=0.3), RATE

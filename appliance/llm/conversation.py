@@ -46,6 +46,10 @@ class Start:
     """Seconds since the last turn when the conversation expired because of it, else None."""
 
 
+#: The most local-command messages kept for the next request (the latest exchanges).
+LOCAL_ITEMS = 12
+
+
 class Conversation:
     def __init__(self, idle_seconds: float, clock: Callable[[], float], missing_output: str) -> None:
         self._idle_seconds = idle_seconds
@@ -57,6 +61,8 @@ class Conversation:
         self._owed: Owed | None = None
         self._last_used: float | None = None
         self._generation = 0
+        self._local: list[dict[str, Any]] = []
+        """Exchanges answered on the device since the last request: sent before the next question."""
 
     @property
     def previous_response_id(self) -> str | None:
@@ -78,6 +84,7 @@ class Conversation:
             carried: list[dict[str, Any]] = []
             if self._owed is not None:
                 previous, carried = self._owed.response_id, self._owed.items(self._missing)
+            carried, self._local = carried + self._local, []
             return Start(previous, carried, self._generation, idle if expired else None)
 
     def answered(self, generation: int, response_id: str) -> None:
@@ -102,6 +109,14 @@ class Conversation:
             if self._generation == generation:
                 self._forget()
 
+    def remember(self, question: str, answer: str) -> None:
+        """A local command's exchange: the next turn's request carries it (after any owed outputs), so the
+        model's context has it. Kept only until then; a reset or an expired conversation drops it."""
+        with self._lock:
+            self._last_used = self._clock()
+            self._local += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            del self._local[:-LOCAL_ITEMS]
+
     def touch(self) -> None:
         with self._lock:
             self._last_used = self._clock()
@@ -114,3 +129,4 @@ class Conversation:
     def _forget(self) -> None:
         self._anchor = None
         self._owed = None
+        self._local = []

@@ -160,6 +160,9 @@ class ResponsesAssistant:
     def reset(self) -> None:
         self._conversation.reset()
 
+    def remember(self, question: str, answer: str) -> None:
+        self._conversation.remember(question, answer)
+
     def warm(self) -> None:
         """Load what the first stream would load (the SDK's response types, its streaming code: over a
         second on a Pi), so the first turn's deadline is not spent importing."""

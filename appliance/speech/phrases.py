@@ -30,6 +30,9 @@ PHRASES: dict[str, str] = {
     "lost_connection": "Sorry, I lost the connection.",
     "too_many_rounds": "Sorry, I couldn't finish that.",
     "timer_done": "Your timer is done.",
+    # the local commands' fixed replies (appliance/local/commands.py)
+    "forgotten": "Okay, I've forgotten our conversation.",
+    "no_timers": "No timers are running.",
 }
 
 EARCONS: dict[str, Callable[[], tuple[np.ndarray, int]]] = {
@@ -38,6 +41,8 @@ EARCONS: dict[str, Callable[[], tuple[np.ndarray, int]]] = {
     "lost_connection": earcons.offline_tone,
     "too_many_rounds": earcons.error_tone,
     "timer_done": earcons.alarm,
+    "forgotten": earcons.volume_tone,
+    "no_timers": earcons.error_tone,
 }
 
 #: Temp files are hidden and end in this suffix, so start-up can tell them from phrases.

@@ -1,0 +1,106 @@
+"""Carrying out a local command: the same timer and volume tools the model calls, and a short reply.
+
+:class:`LocalCommands` takes the final transcript; when it is one of the device's own commands
+(:mod:`.matcher`) it runs it at once through the tools' own functions (so a timer set here is the same as one
+the model sets) and says what to answer: a cached phrase, a short sentence, or only a sound. The model is not
+asked. Anything else returns None and the turn goes to the model as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..cancel import CancelToken
+from ..ports import Controls, Emit, ToolContext
+from ..speech.phrases import PHRASES
+from ..timers import tools as timer_tools
+from ..timers import words
+from ..tools import builtin
+from .intents import Command, Intent
+from .matcher import CommandMatcher
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the appliance answers to a local command."""
+
+    command: Command
+    text: str
+    """What it says (and what the conversation remembers); "" when it says nothing."""
+    phrase: str | None = None
+    """A cached phrase to play instead of synthesizing ``text``."""
+    sound: bool = False
+    """A short confirmation sound instead of words (volume: heard at the new level)."""
+    ends_turn: bool = False
+    """Stop and never mind: nothing more is said."""
+    remember: bool = True
+    """The exchange goes into the model's context for the next turn."""
+
+
+class LocalCommands:
+    """Runs the device's own commands without the model."""
+
+    def __init__(
+        self,
+        matcher: CommandMatcher,
+        controls: Callable[[], Controls],
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+    ) -> None:
+        self.matcher = matcher
+        self._controls = controls
+        self._now = now
+
+    def warm(self) -> None:
+        """The first match builds hassil's number words (~0.4 s): done at start, not in the first turn."""
+        self.matcher.match("set a timer for ten minutes")
+
+    def handle(self, text: str, cancel: CancelToken, emit: Emit) -> Reply | None:
+        command = self.matcher.match(text)
+        if command is None:
+            return None
+        ctx = ToolContext(controls=self._controls(), camera=None, indicators=None, cancel=cancel, emit=emit)
+        return self.run(command, ctx)
+
+    def run(self, command: Command, ctx: ToolContext) -> Reply:
+        intent = command.intent
+        if intent is Intent.TIMER_START:
+            assert command.seconds is not None
+            return Reply(command, timer_tools.set_timer(ctx, command.seconds, command.name))
+        if intent is Intent.TIMER_STATUS:
+            return self._status(command, ctx)
+        if intent in (Intent.TIMER_CANCEL, Intent.TIMER_CANCEL_ALL):
+            everything = intent is Intent.TIMER_CANCEL_ALL
+            text = timer_tools.cancel_timer(ctx, command.name, all_timers=everything)
+            return Reply(command, text)
+        if intent is Intent.VOLUME_SET:
+            assert command.percent is not None
+            return Reply(command, builtin.set_volume(ctx, command.percent), sound=True)
+        if intent in (Intent.VOLUME_UP, Intent.VOLUME_DOWN):
+            text = builtin.change_volume(ctx, "up" if intent is Intent.VOLUME_UP else "down")
+            return Reply(command, text, sound=True)
+        if intent is Intent.TIME:
+            now = self._now()
+            return Reply(command, f"It's {now:%I:%M %p}.".replace("It's 0", "It's "))
+        if intent is Intent.FORGET:
+            ctx.controls.reset_conversation()
+            return Reply(command, PHRASES["forgotten"], phrase="forgotten", remember=False)
+        # stop, never mind: the turn ends quietly
+        return Reply(command, "", ends_turn=True, remember=False)
+
+    def _status(self, command: Command, ctx: ToolContext) -> Reply:
+        service = ctx.controls.timers()
+        if service is None:
+            return Reply(command, "Timers are not available on this device.")
+        running = service.running()
+        if command.name is not None:
+            running = [t for t in running if t.label == command.name]
+            if not running:
+                return Reply(command, f"There is no {command.name} timer running.")
+        if not running:
+            return Reply(command, PHRASES["no_timers"], phrase="no_timers")
+        now = service.now()
+        parts = [f"The {t.name} has {words.duration(t.left(now))} left." for t in running]
+        return Reply(command, " ".join(parts))
