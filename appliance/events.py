@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from enum import StrEnum
 from typing import IO, Any, ClassVar
 
 from .errors import ErrorKind
+from .text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -255,11 +257,35 @@ class JsonLinesSink:
         data = {"t": round(self._clock() - self._start, 4)}
         data.update(event.to_dict())
         line = json.dumps(data, ensure_ascii=False)
+        if not _encodable(line, "utf-8"):
+            # Text is made safe where it enters (appliance.text); an event that got here unclean anyway is
+            # written without what cannot be encoded, never dropped, and the log says which one it was.
+            line = clean_text(line)
+            log.warning("event %s carried a lone surrogate (not valid Unicode): written without it", event.name)
         if self._redact is not None:
             line = self._redact(line)
         with self._lock:
-            self._stream.write(line + "\n")
+            try:
+                self._stream.write(line + "\n")
+            except UnicodeEncodeError:  # a stream narrower than UTF-8 (stdout under an ASCII locale)
+                self._stream.write(_NON_ASCII.sub(_escaped, line) + "\n")
             self._stream.flush()
+
+
+#: Outside its strings a JSON line is ASCII, so each of these is in a string and may be written as an escape.
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return json.dumps(match.group())[1:-1]  # "\u00e4", or a surrogate pair's two escapes
+
+
+def _encodable(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Recorder:

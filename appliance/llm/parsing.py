@@ -2,7 +2,9 @@
 
 Function calls are put together from ``output_item.added``, argument deltas and ``output_item.done``; the
 finished response's own output list wins when it carries one. Pure: no I/O, no clock; the events are the
-SDK's parsed objects (or anything with the same attributes).
+SDK's parsed objects (or anything with the same attributes). Text enters the appliance here, so this is where
+the model's text and call arguments are made safe (:mod:`appliance.text`: no lone surrogate, no control
+character reaches speech, the events or the next request).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ApplianceError, ErrorKind
+from ..text import clean_json_text, clean_text
 from ..tools.runner import FunctionCall
 from .client import classify_failure
 
@@ -54,7 +57,8 @@ class EventParser:
     def feed(self, event: Any) -> Parsed | None:
         kind = getattr(event, "type", "")
         if kind in ("response.output_text.delta", "response.refusal.delta"):
-            return TextDelta(event.delta) if event.delta else None
+            text = clean_text(event.delta or "")
+            return TextDelta(text) if text else None
         if kind == "response.output_item.added":
             self._item(event.item, event.output_index, done=False)
         elif kind == "response.function_call_arguments.delta":
@@ -107,9 +111,15 @@ class EventParser:
         output = getattr(response, "output", None) or []
         listed = [item for item in output if getattr(item, "type", "") == "function_call"]
         if listed:
-            return [FunctionCall(item.call_id, item.name, item.arguments or "") for item in listed]
+            return [_call(item.call_id, item.name, item.arguments or "") for item in listed]
         ordered = sorted(self._calls.values(), key=lambda c: c.index)
-        return [FunctionCall(c.call_id, c.name, "".join(c.parts)) for c in ordered if c.call_id]
+        return [_call(c.call_id, c.name, "".join(c.parts)) for c in ordered if c.call_id]
+
+
+def _call(call_id: str, name: str, arguments: str) -> FunctionCall:
+    """The call as the tools see it: its name and arguments clean (escapes in the JSON included); the id is the
+    server's own and goes back to it as it came."""
+    return FunctionCall(call_id, clean_text(name), clean_json_text(arguments))
 
 
 @dataclass

@@ -24,6 +24,7 @@ from ..errors import ApplianceError, Cancelled, ErrorKind
 from ..ports import SAMPLE_RATE
 from ..retry import RetryPolicy
 from ..settings import AssistantSettings, Secrets, SttSettings
+from ..text import clean_text
 from ..timings import TurnTimings
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class OpenAITranscriber:
                 kwargs["language"] = self.settings.language
             try:
                 result = self._request(kwargs, cancel, deadline)
-                text = (getattr(result, "text", None) or "").strip()
+                text = clean_text(getattr(result, "text", None) or "").strip()
                 return "" if is_empty(text) else text
             except Exception as exc:
                 if cancel.cancelled:

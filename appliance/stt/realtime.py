@@ -30,6 +30,7 @@ from ..audio.convert import StreamResampler, float_to_int16, int16_to_float
 from ..cancel import CancelToken
 from ..deadline import Deadline
 from ..errors import Cancelled
+from ..text import clean_text
 from .realtime_config import API_RATE, MIC_RATE, Failure, RealtimeSttError, RealtimeSttOptions
 from .segments import OutOfOrder, SegmentLedger
 
@@ -347,10 +348,11 @@ class RealtimeSession:
                 if isinstance(event, InputAudioBufferCommittedEvent):
                     self._ledger.acknowledge(event.item_id, event.previous_item_id)
                 elif isinstance(event, Delta):
-                    self._ledger.delta(event.item_id, event.delta or "")
+                    self._ledger.delta(event.item_id, clean_text(event.delta or ""))
                     partial = self._ledger.partial() if event.delta else None
                 else:
-                    completed = (self._ledger.complete(event.item_id, event.transcript), event.transcript)
+                    text = clean_text(event.transcript)  # text enters here: appliance.text
+                    completed = (self._ledger.complete(event.item_id, text), text)
                     self._changed.notify_all()
         except OutOfOrder as e:
             raise RealtimeSttError(Failure.PROTOCOL, f"{kind} out of order: {e}") from e

@@ -3,11 +3,14 @@
 Every call gets exactly one result here, except those still running when the turn is cancelled: they are
 cancelled and left without one, so the caller answers them later (the next request says they were not
 completed). A call that cannot run (unknown tool, bad arguments) gets its error as the result at once, so
-the model can correct itself.
+the model can correct itself. Every result is made safe here, once, whatever tool gave it (built in, a plugin, a
+remote one): its output goes back to the model and its message into the events, and neither may carry a
+lone surrogate or a control character (:mod:`appliance.text`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -19,6 +22,7 @@ from typing import Any
 from ..cancel import CancelToken
 from ..errors import ApplianceError, Cancelled, ErrorKind
 from ..ports import Emit, ToolContext
+from ..text import clean_text, clean_value
 from .registry import ToolRegistry
 from .tool import BadToolCall, Tool, ToolOutput
 
@@ -87,6 +91,7 @@ class ToolRunner:
         """Run ``calls`` in parallel for at most ``timeout`` seconds (the caller caps it by the turn's deadline).
 
         Calls past the timeout are cancelled and answered with a timeout error."""
+        on_result = _cleaning(on_result)
         results: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         running: dict[str, _Running] = {}
         ends_turn = False
@@ -157,6 +162,14 @@ class ToolRunner:
             wake()
             for entry in running.values():
                 entry.unlink()
+
+
+def _cleaning(on_result: Callable[[CallResult], None]) -> Callable[[CallResult], None]:
+    def clean(result: CallResult) -> None:
+        output: ToolOutput = clean_text(result.output) if isinstance(result.output, str) else clean_value(result.output)
+        on_result(dataclasses.replace(result, output=output, message=clean_text(result.message)))
+
+    return clean
 
 
 def _canceller(token: CancelToken) -> Callable[[], None]:
