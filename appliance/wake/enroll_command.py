@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -65,13 +68,9 @@ def main(args: argparse.Namespace, settings: Settings, out: Callable[[str], None
     directory = verifier.state_dir(args.state_dir, os.environ)
     path = verifier.verifier_path(directory)
     if args.remove:
-        if path.exists():
-            path.unlink()
-            out(f"removed {path}: the wake word is heard by the plain model from the next start")
-        else:
-            out(f"no verifier stored at {path}")
-        return 0
+        return _remove(path, out)
     try:
+        check_storable(path)  # before the user records anything: a take is minutes of their time
         if args.wav:
             if not args.negative_wav:
                 raise enroll.EnrollError(
@@ -90,17 +89,80 @@ def main(args: argparse.Namespace, settings: Settings, out: Callable[[str], None
         print(f"appliance enroll: {exc}", file=sys.stderr)
         return 1
     kept = []
-    if path.exists():
+    if path.is_file():
         try:
             kept = [v for v in verifier.load(path) if v.model != result.model]
         except verifier.VerifierError as exc:
             out(f"the old verifier file was unreadable and is replaced ({exc})")
-    verifier.save(path, [*kept, result])
+    try:
+        verifier.save(path, [*kept, result])  # atomic: the old file stays whole if this fails
+    except OSError as exc:
+        print(
+            f"appliance enroll: the verifier could not be stored in {path}: {why(exc)}; nothing was changed "
+            "(fix that, or choose another --state-dir, and enroll again)",
+            file=sys.stderr,
+        )
+        return 1
     out(
         f"stored a verifier for {result.model} in {path}: {result.takes} takes, negatives: {result.negatives}; "
         f"used from the appliance's next start (remove with `appliance enroll --remove`)"
     )
     return 0
+
+
+def _remove(path: Path, out: Callable[[str], None]) -> int:
+    if path.is_dir():
+        print(
+            f"appliance enroll: {path} is a folder, not a verifier file: nothing removed (remove it yourself if "
+            "nothing in it is needed)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        out(f"no verifier stored at {path}")
+        return 0
+    except NotADirectoryError:
+        out(f"no verifier stored at {path} ({path.parent} is a file, not a folder)")
+        return 0
+    except OSError as exc:
+        print(f"appliance enroll: cannot remove {path}: {why(exc)}", file=sys.stderr)
+        return 1
+    out(f"removed {path}: the wake word is heard by the plain model from the next start")
+    return 0
+
+
+def check_storable(path: Path) -> None:
+    """Raise EnrollError unless a verifier can be written at ``path``: its folder made if need be, and a file
+    created in it and removed again (a read-only or full file system, a file where the folder should be, a
+    folder where the file should be). A full disk can still strike at the real write; that is reported too."""
+    where = "choose another --state-dir (or fix it) and enroll again"
+    if path.is_dir():
+        raise enroll.EnrollError(f"{path} is a folder, not a verifier file: move it away or {where}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".wake-verifier-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise enroll.EnrollError(f"cannot store a verifier in {path.parent}: {why(exc)}; {where}") from None
+
+
+def why(exc: OSError) -> str:
+    """An OSError in words a person at the shell acts on."""
+    reasons = {
+        errno.EROFS: "the file system is read-only",
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EFBIG: "the file is over the size limit (ulimit -f)",
+        errno.ENOTDIR: "part of that path is a file, not a folder",
+        errno.EEXIST: "a file is where the folder should be",
+        errno.EISDIR: "a folder is where the verifier file should be",
+        errno.EACCES: "permission denied (run as the service's user, or with sudo)",
+        errno.EPERM: "operation not permitted (run as the service's user, or with sudo)",
+    }
+    return reasons.get(exc.errno or 0, exc.strerror or str(exc))
 
 
 def _from_microphone(
