@@ -3,6 +3,9 @@ fallback to the per-sentence HTTP stream through the real ElevenLabs SDK against
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -62,6 +65,7 @@ class Rig:
         schedule: list[int] | None = None,
         key: str = KEY,
         first_words: int | None = None,
+        open_timeout: float = 2.0,
     ) -> None:
         self.service, self.cloud = service, cloud
         self.out = tmp_path / "out.wav"
@@ -86,7 +90,12 @@ class Rig:
             return conn
 
         self.speech = StreamingSpeech(
-            connect, self.fallback, self.speaker, timeout=timeout, open_timeout=2.0, first_flush_words=first_words
+            connect,
+            self.fallback,
+            self.speaker,
+            timeout=timeout,
+            open_timeout=open_timeout,
+            first_flush_words=first_words,
         )
         self.events = Recorder()
 
@@ -208,30 +217,96 @@ def test_a_break_mid_answer_goes_on_over_http_from_the_next_sentence(service, cl
     assert len(played) - len(b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES[1:])) <= len(first) + 2 * RATE // 10
     assert len(rig.errors()) == 1
     assert [e.text for e in rig.events.of(Sentence)] == SENTENCES  # each announced once
+    if fault.stall_after is not None:  # the stall's length, not the player's poll interval (issue #31)
+        [error] = rig.errors()
+        assert error.kind == ErrorKind.TIMEOUT.value
+        found = re.search(r"no speech audio for ([0-9.]+) s", error.message)
+        assert found is not None and float(found.group(1)) >= 0.5, error.message
 
 
-def test_a_break_after_the_first_words_cuts_the_first_sentence_and_goes_on_from_the_next(
-    service, cloud, tmp_path
-) -> None:
-    service.script(Fault(close_after=2))  # the first words' audio was heard, nothing of the rest
+def test_a_break_after_the_first_words_speaks_the_rest_of_that_sentence_over_http(service, cloud, tmp_path) -> None:
+    """Issue #31 (9): the first words' audio was heard, nothing of the rest; the rest of the first sentence
+    goes over HTTP with the others, and the answer is the whole of it."""
+    service.script(Fault(close_after=2))
     cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
     rig = Rig(service, cloud, tmp_path, timeout=0.5)
     result = rig.speak(ANSWER)
     assert flushed_first(service.connections[0]) == "It is "
-    assert [r.json["text"] for r in cloud.of("tts")] == SENTENCES[1:]  # nothing twice
-    assert result.spoken == SENTENCES[1:]  # the cut sentence is not counted as spoken
-    head = tone_for("It is ", RATE, 1)
-    assert rig.played() == head + b"".join(pcm(0.2, seed=len(s)) for s in SENTENCES[1:])
+    requests = [r.json["text"] for r in cloud.of("tts")]
+    assert requests == [SENTENCES[0].removeprefix("It is "), *SENTENCES[1:]]
+    assert said(service, cloud) == " ".join(SENTENCES).split()  # nothing lost, nothing twice
+    assert result.spoken == SENTENCES and answer_of(result) == " ".join(SENTENCES)
+    assert rig.played() == tone_for("It is ", RATE, 1) + b"".join(pcm(0.2, seed=len(s)) for s in requests)
     assert [e.text for e in rig.events.of(Sentence)] == SENTENCES
+    assert len(rig.errors()) == 1
 
 
-def test_a_break_inside_a_sentence_cuts_it_and_skips_to_the_next(service, cloud, tmp_path) -> None:
-    service.script(Fault(close_after=1))  # half of the first sentence's audio was heard
+def test_a_break_inside_the_first_words_speaks_the_rest_over_http(service, cloud, tmp_path) -> None:
+    service.script(Fault(close_after=1))  # "It " was heard
     cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
     rig = Rig(service, cloud, tmp_path, timeout=0.5)
     result = rig.speak(ANSWER)
-    assert [r.json["text"] for r in cloud.of("tts")] == SENTENCES[1:]
-    assert result.spoken == SENTENCES[1:]  # the cut sentence is not counted as spoken
+    assert [r.json["text"] for r in cloud.of("tts")] == [SENTENCES[0].removeprefix("It "), *SENTENCES[1:]]
+    assert said(service, cloud) == " ".join(SENTENCES).split()
+    assert result.spoken == SENTENCES
+
+
+@pytest.mark.parametrize("after", [2, 6])
+def test_an_early_final_message_speaks_what_was_not_heard_over_http(service, cloud, tmp_path, after) -> None:
+    """Issue #31 (9): the service says final before all the text was spoken (after the first words, or
+    after two sentences): what was not heard goes over HTTP, once."""
+    service.script(Fault(final_after=after))
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path, timeout=0.5)
+    started = time.monotonic()
+    result = rig.speak(ANSWER)
+    assert time.monotonic() - started < 5.0
+    heard = "".join(service.connections[0].voiced)
+    assert len(service.connections[0].voiced) == after and cloud.of("tts")
+    assert said(service, cloud) == " ".join(SENTENCES).split()
+    assert result.spoken == SENTENCES and not result.failed
+    assert len(rig.played()) > len(tone_for(heard, RATE, 1))  # more than the WebSocket's part
+    assert service.attempts == 1  # no second socket
+
+
+VALID_AUDIO = base64.b64encode(b"\x00\x01" * 240).decode()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "this is not JSON {",
+        json.dumps(["audio"]),
+        json.dumps({"audio": "***not base64***", "isFinal": None}),
+        json.dumps({"audio": 12345, "isFinal": None}),
+        json.dumps({"audio": VALID_AUDIO, "alignment": {"chars": "sunny"}}),
+        json.dumps({"audio": VALID_AUDIO, "alignment": {"chars": [1, 2]}}),
+        json.dumps({"audio": None, "isFinal": "yes"}),
+    ],
+)
+def test_a_garbage_frame_falls_back_once_and_nothing_is_lost(service, cloud, tmp_path, garbage) -> None:
+    service.script(Fault(garbage=garbage, garbage_after=2))  # after the first words' audio
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path, timeout=0.5)
+    started = time.monotonic()
+    result = rig.speak(ANSWER)
+    assert time.monotonic() - started < 5.0
+    assert [r.json["text"] for r in cloud.of("tts")] == [SENTENCES[0].removeprefix("It is "), *SENTENCES[1:]]
+    assert result.spoken == SENTENCES
+    [error] = rig.errors()
+    assert error.kind == ErrorKind.TTS.value and "over HTTP" in error.message
+    assert service.attempts == 1
+
+
+def said(service: FakeStreamInputTTS, cloud: FakeCloud) -> list[str]:
+    """Every word synthesized and received, over the WebSocket, then over HTTP."""
+    voiced = "".join("".join(conn.voiced) for conn in service.connections)
+    return (voiced + " " + " ".join(r.json["text"] for r in cloud.of("tts"))).split()
+
+
+def answer_of(result) -> str:
+    """The ``answer`` event's text, as the turn makes it."""
+    return " ".join(result.spoken + result.failed).strip()
 
 
 def test_a_refused_key_is_reported_once_and_not_retried_over_http(service, cloud, tmp_path) -> None:
@@ -287,6 +362,72 @@ def test_prepare_opens_the_connection_before_the_turn(service, cloud, tmp_path) 
     assert result.spoken == SENTENCES
     assert len(service.connections) == 1 and service.attempts == 1  # the prepared one was used
     assert heard[0] - started < 0.3  # the setup delay was paid before the turn
+
+
+def wait_for(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("prepared", [False, True])
+def test_the_model_request_does_not_wait_for_the_speech_handshake(service, cloud, tmp_path, prepared) -> None:
+    """Issue #31 (8): the handshake is answered only once the model has been asked (it would never be if
+    the answer waited for the socket); a handshake already under way is used, never a second socket."""
+    asked = threading.Event()
+    service.script(Fault(hold=asked))
+    rig = Rig(service, cloud, tmp_path, open_timeout=2.0)
+    if prepared:
+        rig.speech.prepare()
+        wait_for(lambda: service.attempts == 1)
+
+    def pieces() -> Iterator[str]:
+        asked.set()
+        yield from ANSWER
+
+    result = rig.speak(pieces())
+    assert result.spoken == SENTENCES
+    assert service.attempts == 1 and len(rig.connections) == 1  # one socket, the one opening
+    assert cloud.of("tts") == []  # all of it over the WebSocket
+    assert rig.speech._ready is None  # noqa: SLF001  (nothing left behind for the next turn)
+
+
+@pytest.mark.parametrize("prepared", [False, True])
+def test_a_stalled_handshake_falls_back_to_http_once_within_its_bound(service, cloud, tmp_path, prepared) -> None:
+    """Issue #31 (8): a handshake that never completes is waited for once, within its bound, then the
+    whole answer goes over HTTP (the first words early); never a second socket."""
+    never = threading.Event()
+    service.script(Fault(hold=never))
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path, open_timeout=0.5)
+    if prepared:
+        rig.speech.prepare()
+        wait_for(lambda: service.attempts == 1)
+    started = time.monotonic()
+    result = rig.speak(ANSWER)
+    assert time.monotonic() - started < 3.0  # the bound (0.5 s), not twice it nor the turn's
+    assert service.attempts == 1 and len(rig.connections) == 1
+    requests = [r.json["text"] for r in cloud.of("tts")]
+    assert requests == ["It is", SENTENCES[0].removeprefix("It is "), *SENTENCES[1:]]
+    assert result.spoken == SENTENCES and rig.errors() == []
+    assert [e.what for e in rig.events.of(Info)] == ["tts_fallback"]
+    assert [e.text for e in rig.events.of(Sentence)] == SENTENCES
+
+
+def test_a_connection_that_failed_to_open_ahead_sends_the_turn_over_http_at_once(service, cloud, tmp_path) -> None:
+    """The socket opened on the wake word was refused: the turn goes over HTTP, without a second socket."""
+    service.script(Fault(refuse=500))
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path)
+    rig.speech._prepare()  # noqa: SLF001  (as prepare() does in the background)
+    result = rig.speak(ANSWER)
+    assert service.attempts == 1
+    assert result.spoken == SENTENCES and len(cloud.of("tts")) == 4
+    rig.speaker = WavSpeaker(tmp_path / "again.wav", rate=RATE)
+    rig.speech.speaker = rig.speaker
+    assert rig.speech.speak(iter(["Hello there."]), CancelToken(), rig.events).spoken == ["Hello there."]
+    assert service.attempts == 2 and len(cloud.of("tts")) == 4  # the next turn tries the socket again
 
 
 def test_an_idle_prepared_connection_is_not_trusted(service, cloud, tmp_path) -> None:

@@ -34,8 +34,8 @@ _STAGE = "tts"
 class AudioPiece:
     pcm: bytes
     """s16le mono PCM at the connection's rate."""
-    chars: int
-    """Characters of the sent text this audio speaks (from the alignment; -1 when the server sent none)."""
+    text: str | None
+    """The characters of the sent text this audio speaks (from its alignment; None when it had none)."""
 
 
 def ws_base_url(http_base_url: str) -> str:
@@ -152,26 +152,10 @@ class StreamInputConnection:
             try:
                 data = json.loads(raw)
             except ValueError as exc:
-                raise ApplianceError(
-                    ErrorKind.TTS, "speech WebSocket sent a message that is not JSON", stage=_STAGE
-                ) from exc
-            if not isinstance(data, dict):
-                raise ApplianceError(ErrorKind.TTS, "speech WebSocket sent an unexpected message", stage=_STAGE)
-            if "message" in data or "error" in data:
-                raise _message_error(data)
-            audio = data.get("audio")
-            if audio:
-                try:
-                    pcm = base64.b64decode(audio, validate=True)
-                except ValueError as exc:
-                    raise ApplianceError(
-                        ErrorKind.TTS, "speech WebSocket sent audio that is not base64", stage=_STAGE
-                    ) from exc
-                alignment = data.get("alignment") or data.get("normalizedAlignment") or {}
-                chars = alignment.get("chars") if isinstance(alignment, dict) else None
-                return AudioPiece(pcm, len(chars) if isinstance(chars, list) else -1)
-            if data.get("isFinal"):
-                return None
+                raise _malformed("a message that is not JSON") from exc
+            piece = _piece_of(data)
+            if piece is not _NOTHING:
+                return piece
 
     def close(self) -> None:
         with self._lock:
@@ -193,6 +177,44 @@ class StreamInputConnection:
             raise ApplianceError(
                 ErrorKind.CONNECTION, "speech WebSocket closed while sending", stage=_STAGE, retryable=True
             ) from exc
+
+
+_NOTHING = AudioPiece(b"", None)
+"""A message that carries neither audio nor the end (the service's bookkeeping): read the next one."""
+
+
+def _piece_of(data: object) -> AudioPiece | None:
+    """What a parsed message says: audio, the end (None) or nothing (``_NOTHING``). A message the protocol
+    does not allow (a wrong type, audio that is not base64) is a TTS error: the audio in it, and what was
+    said after it, cannot be known."""
+    if not isinstance(data, dict):
+        raise _malformed("a message that is not an object")
+    if "message" in data or "error" in data:
+        raise _message_error(data)
+    audio, final = data.get("audio"), data.get("isFinal")
+    if not isinstance(audio, str | None) or not isinstance(final, bool | None):
+        raise _malformed("a message with fields of the wrong type")
+    if audio:
+        try:
+            pcm = base64.b64decode(audio, validate=True)
+        except ValueError as exc:
+            raise _malformed("audio that is not base64") from exc
+        return AudioPiece(pcm, _aligned(data.get("alignment") or data.get("normalizedAlignment")))
+    return None if final else _NOTHING
+
+
+def _aligned(alignment: object) -> str | None:
+    """The characters an alignment names, or None when the message had none."""
+    if alignment is None:
+        return None
+    chars = alignment.get("chars") if isinstance(alignment, dict) else None
+    if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
+        raise _malformed("an alignment of the wrong type")
+    return "".join(chars)
+
+
+def _malformed(what: str) -> ApplianceError:
+    return ApplianceError(ErrorKind.TTS, f"speech WebSocket sent {what}", stage=_STAGE)
 
 
 def _status_error(status: int) -> ApplianceError:
