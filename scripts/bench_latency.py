@@ -11,6 +11,9 @@ audio (HTTP and the input-streaming WebSocket alike). Modes:
     b  semantic end of turn + streaming transcription (issue 14 alone)
     c  everything streaming: b + Responses over WebSocket + ElevenLabs input streaming (issues 14 + 15)
     d  c on a question with a 1.5 s thinking pause ("What is the weather like in ... Paris today?")
+    e  c without the transcript check
+    l  c on a local command ("Set a timer for ten minutes."): answered on the device, the model not asked
+    m  l with local commands off: the same command answered by the model
 
 End of speech is taken from the audio itself: the last voiced 20 ms window of the question in the microphone
 WAV (``voice.voiced_span``), in microphone seconds. It is put on the appliance's clock through the ``recording``
@@ -65,7 +68,8 @@ KEY = "sk-test-fakecloud-0123456789"
 #: start-up, and on this shared machine that takes seconds; the benchmark measures a warmed-up appliance.
 WARM_S = 8.0
 
-TARGETS = {"wait": 300.0, "b": 1200.0, "c": 900.0, "d": 900.0, "e": 900.0, "delta": TTS_S * 1000 + 60}
+TARGETS = {"wait": 300.0, "b": 1200.0, "c": 900.0, "d": 900.0, "e": 900.0, "l": 350.0, "delta": TTS_S * 1000 + 60}
+COMMAND = "Set a timer for ten minutes."
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,15 @@ class Mode:
     transport: str  # the model's and the speech's
     paused: bool = False
     transcript_check: bool = True
+    question: str = QUESTION
+    local: bool = True
 
     def config(self) -> str:
         check = "true" if self.transcript_check else "false"
         return (
             f'[endpoint]\nmode = "{self.endpoint}"\ntranscript_check = {check}\n[stt]\nmode = "{self.stt}"\n'
             f'[assistant]\ntransport = "{self.transport}"\n[tts]\ntransport = "{self.transport}"\n'
+            f"[local]\nenabled = {'true' if self.local else 'false'}\n"
         )
 
 
@@ -92,6 +99,8 @@ MODES = {
     "c": Mode("c", "everything streaming (14 + 15)", "semantic", "streaming", "websocket"),
     "d": Mode("d", "(c), 1.5 s pause mid-question", "semantic", "streaming", "websocket", paused=True),
     "e": Mode("e", "(c) without the transcript check", "semantic", "streaming", "websocket", transcript_check=False),
+    "l": Mode("l", "(c) on a local command", "semantic", "streaming", "websocket", question=COMMAND),
+    "m": Mode("m", "(l) with local commands off", "semantic", "streaming", "websocket", question=COMMAND, local=False),
 }
 
 
@@ -111,13 +120,13 @@ class Measure:
     speaker_s: float
 
 
-def mic_wav(path: Path, paused: bool) -> tuple[float, float | None]:
+def mic_wav(path: Path, paused: bool, question: str = QUESTION) -> tuple[float, float | None]:
     """Write the microphone input; returns the question's last voiced second and, for the paused question,
     the second its pause begins (the end of the words before it), both in microphone seconds."""
     from appliance.sim.turns import complete
     from appliance.sim.turns import paused as with_pause
 
-    sample = with_pause(QUESTION, PAUSE_BEFORE, PAUSE_S, tail=4.0) if paused else complete(QUESTION, tail=4.0)
+    sample = with_pause(QUESTION, PAUSE_BEFORE, PAUSE_S, tail=4.0) if paused else complete(question, tail=4.0)
     lead = concat(noise(WARM_S, -60.0, seed=3), synth("Hey Jarvis!"), noise(0.4, -60.0, seed=4))
     write_wav(path, concat(lead, sample.pcm))
     offset = len(lead) / RATE
@@ -134,14 +143,14 @@ def answer_script(wire: Wire) -> Any:
 
 def one_run(out: Path, mode: Mode) -> tuple[Measure, Run]:
     mic = out / "mic.wav"
-    last_voiced, pause = mic_wav(mic, mode.paused)
+    last_voiced, pause = mic_wav(mic, mode.paused, mode.question)
     with FakeCloud() as cloud, FakeRealtime(api_key=KEY) as realtime, FakeStreamInputTTS() as speech_ws:
         server, wire = ResponsesServer(cloud), Wire()
         for _ in range(4):
             server.then(answer_script(wire))
-        cloud.default("transcriptions", lambda r: Json({"text": QUESTION}, ttfb=STT_S))
+        cloud.default("transcriptions", lambda r: Json({"text": mode.question}, ttfb=STT_S))
         cloud.default("tts", lambda r: tts(pcm(2.0), ttfb=TTS_S))
-        phrases = (PAUSE_BEFORE, QUESTION[len(PAUSE_BEFORE) :].strip()) if mode.paused else (QUESTION,)
+        phrases = (PAUSE_BEFORE, QUESTION[len(PAUSE_BEFORE) :].strip()) if mode.paused else (mode.question,)
         realtime.default(RealtimeScript(phrases=phrases, latency=STT_S))
         speech_ws.default(Fault(first_audio_delay=TTS_S))
         responses_ws = ResponsesWsServer(server)
