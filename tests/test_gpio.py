@@ -121,3 +121,45 @@ def test_short_and_long_press(mock_pins):
         assert presses == ["short", "long"]  # releasing after a long press is not also a short press
     finally:
         button.close()
+
+
+# --- choosing the pin factory ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_factory(monkeypatch):
+    """No pin factory chosen yet and none named in the environment, as on a fresh start."""
+    from appliance.gpio.factory import close_pin_factory
+
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    previous, Device.pin_factory = Device.pin_factory, None
+    yield
+    close_pin_factory()
+    Device.pin_factory = previous
+
+
+@pytest.mark.parametrize("name", ["lgpi0", "rpi.gpio", "mocks"])
+def test_a_typo_in_the_pin_factory_is_a_settings_error(no_factory, name):
+    from appliance.gpio.factory import setup_pin_factory
+    from appliance.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=rf"gpio.pin_factory: unknown pin factory '{name}' \(known: lgpio, mock, "):
+        setup_pin_factory(name)
+    assert Device.pin_factory is None  # not quietly on mock pins
+
+
+def test_a_typo_in_the_environment_is_a_settings_error(no_factory, monkeypatch):
+    from appliance.gpio.factory import setup_pin_factory
+    from appliance.settings import SettingsError
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mok")
+    with pytest.raises(SettingsError, match="GPIOZERO_PIN_FACTORY: unknown pin factory 'mok'"):
+        setup_pin_factory()
+    assert Device.pin_factory is None
+
+
+@pytest.mark.parametrize("name", ["", "mock", "MOCK"])
+def test_known_names_and_the_default_still_work_off_a_pi(no_factory, name):
+    from appliance.gpio.factory import setup_pin_factory
+
+    assert setup_pin_factory(name) == "MockFactory"  # no Pi here: gpiozero's mock pins, as before

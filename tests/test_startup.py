@@ -62,6 +62,21 @@ def test_a_missing_wake_model_exits_2_with_the_fix(tmp_path, quiet_wav, models, 
     assert line.startswith("ERROR appliance: cannot start: wake.models: ") and fix in line, line
 
 
+@pytest.mark.parametrize("where", ["config", "environment"])
+def test_a_typo_in_the_pin_factory_exits_2(tmp_path, quiet_wav, where):
+    # gpiozero cannot find it and the appliance used to run on mock pins (a Pi with dark LEDs, a dead button)
+    env = {k: v for k, v in appliance_env().items() if not k.startswith("GPIOZERO_")}
+    if where == "environment":
+        env["GPIOZERO_PIN_FACTORY"] = "lgpi0"
+    config = '[gpio]\npin_factory = "lgpi0"\n' if where == "config" else None
+    result = run(tmp_path, quiet_wav, "--pace", "0", env=env, config=config)
+    assert result.returncode == EXIT_CONFIG, result.stderr[-3000:]
+    line = last_line(result.stderr)
+    setting = "gpio.pin_factory" if where == "config" else "GPIOZERO_PIN_FACTORY"
+    assert f"cannot start: config error: {setting}: unknown pin factory 'lgpi0' (known: lgpio, mock," in line, line
+    assert "ready" not in [e["event"] for e in result.events]
+
+
 def test_a_damaged_wake_model_exits_2(tmp_path, quiet_wav):
     model = tmp_path / "hey_computer.tflite"
     model.write_bytes(b"not a model")
