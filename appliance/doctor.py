@@ -6,6 +6,7 @@ when any failed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import IO
 import numpy as np
 
 from .settings import Settings
+from .wake.verifier import state_dir
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -98,11 +100,46 @@ def check_wake_model(settings: Settings) -> Check:
     return Check("wake word", OK, f"{', '.join(detector.names)} loaded in {(time.monotonic() - start):.1f} s")
 
 
+def check_wake_verifier(settings: Settings, directory: Path) -> Check:
+    """The verifier `appliance enroll` stored, if any: the appliance logs a damaged one once and ignores it,
+    so the user's enrollment is gone without a word unless this says so."""
+    from .errors import ApplianceError
+    from .wake.oww import OpenWakeWordDetector
+    from .wake.verifier import VerifierError, load, verifier_path
+
+    path = verifier_path(directory)
+    if not path.exists():
+        return Check("verifier", OK, f"none enrolled in {directory} (the wake model alone decides)")
+    fix = "enroll again (appliance enroll), or remove it (appliance enroll --remove)"
+    try:
+        verifiers = load(path)
+    except VerifierError as exc:
+        return Check("verifier", FAIL, f"damaged, so ignored: {exc.message}", fix)
+    try:
+        inputs = OpenWakeWordDetector(settings.wake).features_per_model
+    except ApplianceError as exc:
+        return Check("verifier", WARN, f"not checked against the wake models: {exc.message}")
+    problems = [
+        f"{v.model}: not in wake.models"
+        if v.model not in inputs
+        else f"{v.model}: trained for a model of another shape"
+        for v in verifiers
+        if v.model not in inputs or v.coef.shape[0] != inputs[v.model] * 96
+    ]
+    if problems:
+        return Check("verifier", FAIL, f"{path}: ignored for {'; '.join(problems)}", fix)
+    return Check("verifier", OK, f"{', '.join(v.model for v in verifiers)} enrolled ({path})")
+
+
 def check_gpio(settings: Settings) -> Check:
     from .gpio.factory import setup_pin_factory
     from .gpio.leds import Leds
+    from .settings_types import SettingsError
 
-    factory = setup_pin_factory(settings.gpio.pin_factory)
+    try:
+        factory = setup_pin_factory(settings.gpio.pin_factory)
+    except SettingsError as exc:  # a typo must not pass as "simulated GPIO" on a Pi
+        return Check("GPIO", FAIL, str(exc), "fix [gpio] pin_factory (or GPIOZERO_PIN_FACTORY), or leave it empty")
     try:
         leds = Leds(settings.gpio)
         leds.close()
@@ -246,6 +283,7 @@ def default_checks(settings: Settings, out: IO[str]) -> list[Callable[[], Check]
         lambda: check_openai(settings),
         lambda: check_elevenlabs(settings),
         lambda: check_wake_model(settings),
+        lambda: check_wake_verifier(settings, state_dir(None, os.environ)),
         lambda: check_gpio(settings),
         lambda: check_camera(settings),
         lambda: check_microphone(settings, out=out),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
+import pytest
+
 from appliance import doctor
 from appliance.settings import Secrets, Settings
 from appliance.sim.cloud import Json, Status
@@ -77,3 +80,76 @@ def test_run_doctor_prints_and_exits_non_zero_on_failure(cloud):
     code = doctor.run_doctor(Settings(), out=out, checks=[lambda: doctor.check_keys(Settings())])
     assert code == 1 and "fix:" in out.getvalue()
     assert "sk-doctor" not in out.getvalue()
+
+
+# --- the enrolled wake verifier ------------------------------------------------------------------------
+
+
+def stored_verifier(directory, model="hey_jarvis", features=16 * 96):
+    from appliance.wake import verifier
+
+    path = verifier.verifier_path(directory)
+    n = features
+    verifier.save(path, [verifier.LinearVerifier(model, np.zeros(n), np.ones(n), np.zeros(n), 0.0, takes=4)])
+    return path
+
+
+def test_no_verifier_enrolled_is_fine(tmp_path):
+    check = doctor.check_wake_verifier(Settings(), tmp_path)
+    assert check.status == "OK" and "none enrolled" in check.message
+
+
+def test_an_enrolled_verifier_that_fits_is_ok(tmp_path):
+    stored_verifier(tmp_path)
+    check = doctor.check_wake_verifier(Settings(), tmp_path)
+    assert check.status == "OK" and "hey_jarvis enrolled" in check.message, check
+
+
+@pytest.mark.parametrize("damage", [b"not a zip", b"PK\x03\x04" + b"\x00" * 40, b""])
+def test_a_damaged_verifier_is_reported(tmp_path, damage):
+    from appliance.wake import verifier
+
+    verifier.verifier_path(tmp_path).write_bytes(damage)
+    check = doctor.check_wake_verifier(Settings(), tmp_path)
+    assert check.status == "FAIL" and "damaged, so ignored" in check.message, check
+    assert "appliance enroll" in check.fix
+
+
+@pytest.mark.parametrize(
+    "model,features,problem",
+    [("hey_jarvis", 3, "trained for a model of another shape"), ("alexa", 16 * 96, "not in wake.models")],
+)
+def test_a_verifier_the_appliance_would_ignore_is_reported(tmp_path, model, features, problem):
+    stored_verifier(tmp_path, model, features)
+    check = doctor.check_wake_verifier(Settings(), tmp_path)
+    assert check.status == "FAIL" and problem in check.message, check
+
+
+def test_the_default_checks_look_at_the_state_directory(tmp_path, monkeypatch):
+    from appliance.wake import verifier
+
+    verifier.verifier_path(tmp_path).write_bytes(b"not a zip")
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))
+    out = io.StringIO()
+    checks = doctor.default_checks(Settings(), out)
+    found = [c() for c in checks[3:5]]  # after the keys and the cloud: the wake word, then its verifier
+    assert [c.name for c in found] == ["wake word", "verifier"] and found[1].status == "FAIL"
+
+
+# --- GPIO -----------------------------------------------------------------------------------------------
+
+
+def test_a_typo_in_the_pin_factory_fails_the_gpio_check(monkeypatch):
+    from gpiozero import Device
+
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    previous, Device.pin_factory = Device.pin_factory, None
+    try:
+        s = Settings()
+        s.gpio.pin_factory = "lgpi0"
+        check = doctor.check_gpio(s)
+        assert check.status == "FAIL" and "unknown pin factory 'lgpi0'" in check.message and "lgpio" in check.message
+        assert "pin_factory" in check.fix
+        assert Device.pin_factory is None  # no mock pins slipped in
+    finally:
+        Device.pin_factory = previous
