@@ -21,7 +21,7 @@ from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
 from appliance.settings import AssistantSettings, Secrets, SettingsError
 from appliance.sim.cloud import FakeCloud, Stall, Status
-from appliance.sim.responses import ResponsesServer, Wire
+from appliance.sim.responses import ResponsesServer, Script, Wire
 from appliance.sim.responses_ws import ResponsesWsServer
 from appliance.tools import ToolRegistry
 
@@ -62,9 +62,15 @@ class Harness:
         warm: bool = True,
         transport: str = "websocket",
         idle: float = 300.0,
+        connect_timeout: float = 1.0,
+        deadline: float = 8.0,
     ) -> None:
         self.settings = WsSettings(
-            connect_timeout=1.0, read_timeout=1.0, deadline=8.0, max_retries=2, transport_idle_seconds=idle
+            connect_timeout=connect_timeout,
+            read_timeout=1.0,
+            deadline=deadline,
+            max_retries=2,
+            transport_idle_seconds=idle,
         )
         secrets = Secrets.from_env(cloud.env())
         client = openai.OpenAI(
@@ -327,3 +333,131 @@ def test_an_unused_socket_is_closed_and_the_next_turn_opens_another(
     assert ws.wait_all_closed(5.0)  # closed by the appliance, 0.3 s after the answer
     assert h.ask("Second?") == ["Two."]
     assert ws.upgrades == 2 and server.requests == [] and h.fallbacks() == []
+
+
+def test_a_stalled_handshake_from_the_wake_word_is_awaited_once_then_http(
+    cloud: FakeCloud, server: ResponsesServer
+) -> None:
+    """The socket prepare() opens on the wake word stalls in its handshake: the turn's request waits for that
+    one handshake (connect_timeout), then goes over HTTP at once; it never opens a second socket."""
+    wire = Wire()
+    stalled = ResponsesWsServer(server, setup_delay=10.0)  # far past connect_timeout (1 s)
+    try:
+        h = Harness(cloud, stalled, warm=False)
+        server.then(wire.text("Hello over HTTP. All of it."))
+        assert h.assistant.prepare() is not None  # the wake word: the handshake starts
+        started = time.monotonic()
+        assert h.ask("Hi.") == ["Hello over HTTP.", "All of it."]  # once, nothing lost or repeated
+        took = time.monotonic() - started
+        assert stalled.handshakes == 1 and stalled.received == []
+        assert len(server.requests) == 1 and len(h.fallbacks()) == 1
+        assert took < 2 * h.settings.connect_timeout + 0.9  # one handshake's wait, not two (generous)
+        server.then(wire.text("Still HTTP."))
+        assert h.ask("Again?") == ["Still HTTP."]  # the cool-off: no socket tried in the next turn either
+        assert stalled.handshakes == 1 and len(h.fallbacks()) == 1
+    finally:
+        stalled.close()
+
+
+def test_a_handshake_that_failed_at_the_wake_word_is_not_tried_again_in_the_turn(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    ws.refuse(503)
+    h = Harness(cloud, ws, warm=False)
+    started = h.assistant.prepare()
+    assert started is not None
+    started.join(5)  # refused before the user finished speaking
+    server.then(wire.text("Hello over HTTP."))
+    assert h.ask("Hi.") == ["Hello over HTTP."]
+    assert ws.handshakes == 1 and len(server.requests) == 1
+    assert len(h.fallbacks()) == 1  # the turn hears why it went over HTTP, once
+
+
+def test_a_silent_open_socket_waits_only_its_own_first_event_time(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    """An open socket that says nothing after the request: HTTP after the first-event wait (read_timeout 1 s
+    here, at most 4 s), not connect_timeout + that."""
+    wire = Wire()
+    h = Harness(cloud, ws, connect_timeout=5.0, deadline=20.0)
+    assert ws.upgrades == 1
+    server.then(Stall(15.0), wire.text("Hello over HTTP."))
+    started = time.monotonic()
+    assert h.ask("Hi.") == ["Hello over HTTP."]
+    took = time.monotonic() - started
+    assert len(ws.received) == 1 and len(server.requests) == 1 and len(h.fallbacks()) == 1
+    assert took < h.settings.connect_timeout - 1.0  # ~1 s; connect_timeout + 1 s before (generous bound)
+
+
+def _garble(script: Script, kind: str) -> Script:
+    """The script with its first text delta spoiled as ``kind`` says (an event the SDK passes on unchecked)."""
+    delta = script.events[script.index("response.output_text.delta")]
+    if kind == "delta_number":
+        delta["delta"] = 42
+    elif kind == "delta_missing":
+        del delta["delta"]
+    elif kind == "no_type":
+        del delta["type"]
+    elif kind == "response_string":
+        script.events[script.index("response.completed")]["response"] = "done"
+    return script
+
+
+#: Garbage the socket may carry: raw messages (not JSON, JSON that is no event) and spoiled events.
+RAW_GARBAGE: dict[str, str | bytes] = {
+    "not_json": "{'type': oops",
+    "json_list": "[1, 2, 3]",
+    "json_null": "null",
+    "not_utf8": b'{"type": "\xff\xfe"}',  # a binary message
+}
+SPOILED = ["delta_number", "delta_missing", "no_type"]
+
+
+@pytest.mark.parametrize("garbage", [*RAW_GARBAGE, *SPOILED])
+def test_a_malformed_event_before_any_text_goes_over_http(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer, garbage: str
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    broken, whole = wire.text("One. Two."), wire.text("One. Two.")
+    if garbage in RAW_GARBAGE:
+        ws.inject(RAW_GARBAGE[garbage], broken.index("response.output_text.delta"))
+    else:
+        _garble(broken, garbage)
+    server.then(broken, whole)
+    assert h.ask("Count.") == ["One.", "Two."]  # whole, once, over HTTP
+    assert len(ws.received) == 1 and len(server.requests) == 1 and len(h.fallbacks()) == 1
+    assert all(e.kind == ErrorKind.CONNECTION for e in h.events.of(Error))  # never "internal"
+
+
+@pytest.mark.parametrize("garbage", ["not_json", "delta_number", "response_string"])
+def test_a_malformed_event_after_the_first_sentence_ends_as_a_lost_connection(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer, garbage: str
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    script = wire.text("First sentence here. Second one never arrives.", chunk_size=5)
+    later = script.index("response.output_text.delta", 6)
+    if garbage == "not_json":
+        ws.inject("<html>502 Bad Gateway</html>", later)
+    elif garbage == "delta_number":
+        script.events[later]["delta"] = 7
+    else:
+        _garble(script, garbage)
+    server.then(script)
+    said = h.ask("Talk.")
+    assert said[0] == "First sentence here." and said[-1] == LOST_CONNECTION and len(said) <= 3
+    assert [e.kind for e in h.events.of(Error)] == [ErrorKind.CONNECTION]  # the usual typed error, not internal
+    assert server.requests == [] and len(h.fallbacks()) == 1  # the next request goes over HTTP
+
+
+def test_a_malformed_first_message_goes_over_http_at_once(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    wire = Wire()
+    h = Harness(cloud, ws)
+    ws.inject('{"type": 5}', 0)  # before response.created
+    server.then(wire.text("Hello."), wire.text("Hello."))
+    assert h.ask("Hi.") == ["Hello."]
+    assert h.events.of(Error) == [] and len(h.fallbacks()) == 1 and len(server.requests) == 1

@@ -3,13 +3,20 @@
 Both give the same stream events, so the turn does not know which one carried them. The WebSocket keeps
 one connection open between turns (opened on demand, or ahead of a turn by :meth:`warm`), which saves the
 TCP and TLS set-up of every request and tool round. It falls back to HTTP when the socket fails before the
-response starts (a refused upgrade, a 401, an ``error`` message, a close or a stall): that attempt is sent
-again over HTTP at once, and HTTP is used for a while (``cool_off`` seconds) before the socket is tried
-again. An ``error`` message about the request itself (status 400 or 404, e.g. an unknown
+response starts (a refused upgrade, a 401, an ``error`` message, a close, a stall or a malformed event): that
+attempt is sent again over HTTP at once, and HTTP is used for a while (``cool_off`` seconds) before the socket
+is tried again. An ``error`` message about the request itself (status 400 or 404, e.g. an unknown
 previous_response_id) sends that request over HTTP too, whose status the turn's rules know, but keeps the
-socket. A failure after the response started is the turn's to handle, as over HTTP (retry or apology); the
-connection is dropped then, since a half-read response would still be in it. A warm socket that the server
-closed while idle (its limit on a connection's age) is replaced once before the request counts as failed.
+socket. A failure after the response started (a malformed event included) is the turn's to handle, as over
+HTTP (retry or apology); the connection is dropped then, since a half-read response would still be in it. A
+warm socket that the server closed while idle (its limit on a connection's age) is replaced once before the
+request counts as failed.
+
+One handshake at a time: a request that finds the socket still opening (the one :meth:`warm` started on the
+wake word) waits for that handshake, once, and goes over HTTP at once if it fails or times out; a handshake
+that failed starts the cool-off, so no second socket is tried in the same turn. Each wait has its own bound:
+the handshake ``connect_timeout`` (websockets' ``open_timeout``), the first event after the request was sent
+``min(read_timeout, FIRST_EVENT_SECONDS)``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import openai
 from ..errors import ApplianceError, ErrorKind
 from ..settings import SettingsError
 from .stream import close_quietly
+from .wellformed import malformed
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +48,14 @@ COOL_OFF = 60.0
 #: repeats the whole output).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
-#: Seconds from a request to its first event (``response.created`` comes within about a second) past the
-#: handshake before a silent socket counts as stalled and the request goes over HTTP (capped by
-#: ``assistant.read_timeout``).
+#: Seconds from sending a request on an open socket to its first event (``response.created`` comes within
+#: about a second) before the silent socket counts as stalled and the request goes over HTTP (capped by
+#: ``assistant.read_timeout``). The handshake has its own bound (``connect_timeout``), not added to this one.
 FIRST_EVENT_SECONDS = 4.0
+
+#: Seconds past ``connect_timeout`` a request waits for a handshake another thread started (websockets ends
+#: that one at ``connect_timeout``: this only bounds a hang).
+HANDSHAKE_SLACK = 1.0
 
 #: Seconds a warm socket may sit unused before it is closed (the API closes one after 60 minutes anyway;
 #: an idle one costs the server a slot and the Pi a thread).
@@ -75,7 +87,7 @@ def make_streams(
         client,
         http,
         open_timeout=connect_timeout,
-        first_event_timeout=connect_timeout + min(read_timeout, FIRST_EVENT_SECONDS),
+        first_event_timeout=min(read_timeout, FIRST_EVENT_SECONDS),
         idle_close=idle_close,
         on_fallback=on_fallback,
     )
@@ -123,11 +135,13 @@ class SocketStreams:
         self._clock = clock
         self._on_fallback = on_fallback
         self._lock = threading.Lock()
-        self._connecting = threading.Lock()
-        """Held through a handshake, so a request waits for the one :meth:`warm` started instead of
-        opening a second socket."""
+        self._opening: _Opening | None = None
+        """The handshake under way, if any: whoever needs the socket meanwhile waits for this one."""
         self._connection: Any = None
         self._down_until = -1.0
+        self._unreported: str | None = None
+        """Why a handshake no request waited for failed (the one on the wake word): the next request that
+        goes over HTTP because of it tells ``on_fallback``."""
         self.connections_opened = 0
         """Sockets opened so far (a warm one is reused: this stays at 1 over many requests)."""
 
@@ -139,6 +153,10 @@ class SocketStreams:
 
     def open(self, params: dict[str, Any]) -> Any:
         if self._clock() < self._down_until:
+            with self._lock:
+                why, self._unreported = self._unreported, None
+            if why is not None and self._on_fallback is not None:
+                self._on_fallback(why)  # the head start failed before this request came
             return self._fallback.open(params)
         return _FallbackStream(self, params)
 
@@ -148,8 +166,7 @@ class SocketStreams:
             return
         try:
             self._connect()
-        except Exception as exc:  # the request itself will fall back; this was only a head start
-            self.failed(f"{type(exc).__name__}: {exc}", notify=False)
+        except Exception:  # logged, and the cool-off started: the request goes over HTTP at once
             return
         self.idle()
 
@@ -163,20 +180,48 @@ class SocketStreams:
     # --- for the stream
 
     def _connect(self) -> tuple[Any, bool]:
-        """The open socket and whether it was opened just now (a reused one may have died while idle)."""
-        with self._connecting:
-            with self._lock:
-                if self._connection is not None:
-                    return self._connection, False
+        """The open socket and whether it was opened just now (a reused one may have died while idle).
+
+        With a handshake already under way (the one :meth:`warm` started), waits for it instead of starting
+        another, and raises if it failed: the caller goes over HTTP (the cool-off has started)."""
+        with self._lock:
+            if self._connection is not None:
+                return self._connection, False
+            opening = self._opening
+            if opening is None:
+                opening = self._opening = _Opening()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            if not opening.done.wait(self._open_timeout + HANDSHAKE_SLACK):
+                raise _SocketRefused("the handshake under way did not end in time")
+            if opening.failure is not None:
+                raise _SocketRefused(opening.failure)
+            return opening.connection, True
+        try:
             # websockets' own handshake timeout (the SDK passes it through), a bound on one message's size,
             # and ``legacy`` as websockets 17 wants said when a connection is not used as a context manager
             options: Any = {"open_timeout": self._open_timeout, "max_size": MAX_MESSAGE_BYTES, "legacy": True}
             options["close_timeout"] = CLOSE_TIMEOUT
             connection = self._client.responses.connect(websocket_connection_options=options, max_retries=0).enter()
-            with self._lock:
-                self._connection = connection
-                self.connections_opened += 1
-            return connection, True
+        except BaseException as exc:
+            why = f"the handshake failed: {type(exc).__name__}: {exc}"
+            with self._lock:  # before the waiters wake: none of them may start another handshake
+                self._down_until = self._clock() + self._cool_off
+                self._unreported = why
+                self._opening = None
+            log.info("assistant: the WebSocket did not open (%s); HTTP for the next %.0f s", why, self._cool_off)
+            opening.failure = why
+            opening.done.set()
+            raise
+        with self._lock:
+            self._connection = connection
+            self.connections_opened += 1
+            self._opening = None
+        opening.connection = connection
+        opening.done.set()
+        return connection, True
 
     def send(self, params: dict[str, Any]) -> Any:
         body = {key: value for key, value in params.items() if key not in _HTTP_ONLY}
@@ -233,21 +278,31 @@ class SocketStreams:
         if connection is not None:
             threading.Thread(target=close_quietly, args=(connection,), name="ws-close", daemon=True).start()
 
-    def failed(self, why: str, *, cool_off: bool = True, notify: bool = True) -> None:
-        """The socket failed this request (it goes over HTTP). ``cool_off``: HTTP for the next requests too
-        (False when only the request was refused, the socket is fine). ``notify``: tell ``on_fallback``
-        (not for a failed head start: no turn is there to hear it, the log says it)."""
+    def failed(self, why: str, *, cool_off: bool = True) -> None:
+        """The socket failed this request (it goes over HTTP, and ``on_fallback`` hears it). ``cool_off``: HTTP
+        for the next requests too (False when only the request was refused, the socket is fine)."""
         if not cool_off:  # the error message was the whole reply: the socket is clean and stays
             log.info("assistant: the WebSocket refused the request (%s); sending it over HTTP", why)
             return
         self.drop()
-        self._down_until = self._clock() + self._cool_off
+        with self._lock:
+            self._down_until = self._clock() + self._cool_off
+            self._unreported = None  # told now
         log.info("assistant: the WebSocket failed (%s); HTTP for the next %.0f s", why, self._cool_off)
-        if notify and self._on_fallback is not None:
+        if self._on_fallback is not None:
             self._on_fallback(why)
 
     def http(self, params: dict[str, Any]) -> Any:
         return self._fallback.open(params)
+
+
+class _Opening:
+    """One handshake under way, and how it ended (``done``): the socket, or why it failed."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.connection: Any = None
+        self.failure: str | None = None
 
 
 class _FallbackStream:
@@ -272,39 +327,50 @@ class _FallbackStream:
         self._owner.drop()
 
     def __iter__(self) -> Iterator[Any]:
-        watchdog = threading.Timer(self._owner.first_event_timeout, self._stalled)
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog: threading.Timer | None = None
         try:
-            connection = self._owner.send(self._params)
-            with self._lock:
-                if self._stall:  # the handshake outlasted the watchdog, whose drop came too early to end it
-                    raise _SocketRefused("no event in time")
+            connection = self._owner.send(self._params)  # the handshake, if any, is bounded on its own
+            if self._gone():  # stopped while the socket opened: the response it asked for is not read
+                self._owner.drop()
+                return
+            # the first event's own bound, from now: a silent socket costs this, not the handshake's time too
+            watchdog = threading.Timer(self._owner.first_event_timeout, self._stalled)
+            watchdog.daemon = True
+            watchdog.start()
             events = iter(connection)
             first = next(events)
-            if getattr(first, "type", "") == "error":
+            problem = malformed(first)
+            if problem is not None:
+                raise _SocketRefused(f"a malformed event ({problem})")
+            if first.type == "error":
                 raise _SocketRefused(_describe_error(first), request_only=_request_error(first))
             with self._lock:
                 if self._stall:
                     raise _SocketRefused("no event in time")
                 self._started = True
-                self._finished = getattr(first, "type", "") in _TERMINAL
-        except Exception as exc:  # refused upgrade, 401, error message, close or stall before the response
+                self._finished = first.type in _TERMINAL
+        except Exception as exc:  # refused upgrade, 401, error message, close, stall, garbage before the response
             if self._gone():
                 return
             why = "no event in time" if self._stall else (str(exc) or type(exc).__name__)
+            if isinstance(exc, ValueError):  # not JSON (the SDK's json.loads), not UTF-8
+                why = f"a malformed event ({type(exc).__name__})"
             self._owner.failed(why, cool_off=not (isinstance(exc, _SocketRefused) and exc.request_only))
             self._finished = True  # nothing of this response is left in the socket (if it is still open)
             yield from self._over_http()
             return
         finally:
-            watchdog.cancel()
+            if watchdog is not None:
+                watchdog.cancel()
         yield first
         if self._finished:
             return
         try:
             for event in events:
-                if getattr(event, "type", "") in _TERMINAL:
+                problem = malformed(event)
+                if problem is not None:
+                    raise _Malformed(problem)
+                if event.type in _TERMINAL:
                     self._finished = True  # before the turn sees it: it may close this stream at once
                     yield event
                     return
@@ -312,14 +378,17 @@ class _FallbackStream:
         except Exception as exc:
             if self._gone():
                 raise
-            self._owner.failed("the socket closed mid-response")
+            if isinstance(exc, (_Malformed, ValueError)):  # garbage: a fault of the transport, like a close
+                detail = str(exc) if isinstance(exc, _Malformed) else type(exc).__name__
+                why, message = "a malformed event", f"the WebSocket sent a malformed event ({detail})"
+            else:
+                why, message = (
+                    "the socket closed mid-response",
+                    f"the WebSocket closed mid-response ({type(exc).__name__})",
+                )
+            self._owner.failed(why)
             # the turn's rules for a lost connection (retry if nothing was said, else apologise), as over HTTP
-            raise ApplianceError(
-                ErrorKind.CONNECTION,
-                f"the WebSocket closed mid-response ({type(exc).__name__})",
-                stage="assistant",
-                retryable=True,
-            ) from exc
+            raise ApplianceError(ErrorKind.CONNECTION, message, stage="assistant", retryable=True) from exc
         if not self._gone():
             self._owner.failed("the socket closed mid-response")
 
@@ -349,6 +418,10 @@ class _FallbackStream:
                 return
             self._http = stream
         yield from stream
+
+
+class _Malformed(Exception):
+    """An event the turn could not read (:func:`~appliance.llm.wellformed.malformed` says what is wrong)."""
 
 
 class _SocketRefused(Exception):

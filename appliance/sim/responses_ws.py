@@ -7,7 +7,8 @@ message with status 400), so one script serves either transport. A fake-cloud ``
 ``error`` message; ``Reset`` closes the socket; ``Stall`` sends nothing. Faults of the socket itself:
 ``refuse(status)`` refuses the next upgrades (e.g. 403 or 401), ``close_after(n)`` closes the connection
 after n messages of the next response, ``setup_delay`` slows every handshake, ``close_idle()`` closes the
-open connections between requests (as the API does when a connection reaches its age limit).
+open connections between requests (as the API does when a connection reaches its age limit). ``inject(raw, n)``
+sends a raw message (garbage: not JSON, wrong types) before the n-th message of the next response.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ class ResponsesWsServer(WsServer):
         """Every ``response.create`` body, in order."""
         self.upgrades = 0
         """Handshakes accepted (a warm connection serves many requests on one)."""
+        self.handshakes = 0
+        """Upgrade requests received, accepted or not (a slow one counts when it arrives)."""
         self._refusals: deque[int] = deque()
         self._close_after: deque[int] = deque()
+        self._injections: deque[tuple[str | bytes, int]] = deque()
         self._lock = threading.Lock()
         self._open: set[ServerConnection] = set()
         self._changed = threading.Condition(self._lock)
@@ -58,6 +62,13 @@ class ResponsesWsServer(WsServer):
         """Close the socket (no close frame) after ``messages`` messages of the next scripted response."""
         with self._lock:
             self._close_after.append(messages)
+        return self
+
+    def inject(self, raw: str | bytes, before: int = 0) -> ResponsesWsServer:
+        """Send ``raw`` as it is (a text message, or a binary one for bytes) before the ``before``-th message of
+        the next scripted response; the script's own messages all follow."""
+        with self._lock:
+            self._injections.append((raw, before))
         return self
 
     def close_idle(self, reason: str = "connection age limit reached") -> int:
@@ -82,6 +93,8 @@ class ResponsesWsServer(WsServer):
         self.stop()
 
     def _process_request(self, connection: ServerConnection, request: WsRequest) -> WsResponse | None:
+        with self._lock:
+            self.handshakes += 1
         if self.setup_delay:
             self._stop.wait(self.setup_delay)
         with self._lock:
@@ -105,7 +118,8 @@ class ResponsesWsServer(WsServer):
                     self.received.append(request)
                     number = len(self.received)
                     cut = self._close_after.popleft() if self._close_after else None
-                if not self._reply(ws, self.responses.answer(request, number), cut):
+                    injection = self._injections.popleft() if self._injections else None
+                if not self._reply(ws, self.responses.answer(request, number), cut, injection):
                     return
         except Exception:  # a client that went away mid-message: this connection is over, the server is not
             return
@@ -114,7 +128,9 @@ class ResponsesWsServer(WsServer):
                 self._open.discard(ws)
                 self._changed.notify_all()
 
-    def _reply(self, ws: ServerConnection, reply: Any, cut: int | None) -> bool:
+    def _reply(
+        self, ws: ServerConnection, reply: Any, cut: int | None, injection: tuple[str | bytes, int] | None
+    ) -> bool:
         """Send one reply; False when the connection was closed by it."""
         if isinstance(reply, Script):
             if reply.ttfb and self._stop.wait(reply.ttfb):  # the model's time to its first event
@@ -134,6 +150,8 @@ class ResponsesWsServer(WsServer):
                     return False
                 if index and reply.delay and self._stop.wait(reply.delay):
                     return False
+                if injection is not None and index == injection[1]:
+                    ws.send(injection[0])
                 self._send(ws, event)
             return True
         if isinstance(reply, Json):
