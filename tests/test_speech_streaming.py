@@ -269,6 +269,15 @@ def test_an_early_final_message_speaks_what_was_not_heard_over_http(service, clo
     assert service.attempts == 1  # no second socket
 
 
+def test_without_alignments_the_final_message_is_trusted(service, cloud, tmp_path) -> None:
+    """A service that names no text with its audio: what was heard cannot be counted, so its end is taken
+    as it says (the answer is not said again over HTTP)."""
+    service.script(Fault(alignment=False))
+    rig = Rig(service, cloud, tmp_path)
+    result = rig.speak(ANSWER)
+    assert result.spoken == SENTENCES and cloud.of("tts") == [] and rig.errors() == []
+
+
 VALID_AUDIO = base64.b64encode(b"\x00\x01" * 240).decode()
 
 

@@ -62,6 +62,8 @@ class Fault:
     garbage: str | None = None
     """A frame sent once, as it is, in place of audio message ``garbage_after`` (then the session goes on)."""
     garbage_after: int = 0
+    alignment: bool = True
+    """Send each audio message's alignment (off: ``"alignment": null``, as when the service sends none)."""
 
 
 @dataclass
@@ -240,8 +242,8 @@ class FakeStreamInputTTS(WsServer):
                     {
                         "audio": base64.b64encode(audio).decode(),
                         "isFinal": None,
-                        "alignment": alignment,
-                        "normalizedAlignment": alignment,
+                        "alignment": alignment if fault.alignment else None,
+                        "normalizedAlignment": alignment if fault.alignment else None,
                     }
                 )
             )

@@ -74,12 +74,13 @@ class _Answer:
     """The end of input went out: the service owes the audio of everything sent."""
     failure: ApplianceError | None = None
     last_send: float = 0.0
-    flushed: int = 0
-    """Visible characters sent up to the last flush: the service owes their audio."""
+    flushed: str = ""
+    """The text sent up to the last flush: the service owes its audio."""
     heard: int = 0
     """Visible characters whose audio has come and been played (from the alignment)."""
-    tracked: bool = True
-    """Every audio message named its text; without an alignment, ``heard`` falls short."""
+    aligned: bool = False
+    """Some audio named its text (an alignment): ``heard`` counts what was heard. A message without one
+    counts nothing (audio with no new text); a service that sends none at all is trusted on its end."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
     """Every sentence, in order, then None: what the HTTP fallback reads from."""
@@ -291,7 +292,7 @@ class StreamingSpeech:
                 with answer.lock:
                     answer.last_send = self._clock()
                     if flush:
-                        answer.flushed = _visible(conn.sent)
+                        answer.flushed = conn.sent
             except ApplianceError:
                 alive = False  # the player sees the broken socket and takes over; keep cutting sentences
 
@@ -369,8 +370,8 @@ class StreamingSpeech:
                     break
                 with answer.lock:
                     failed_upstream = answer.failure is not None
-                    # text the service owes audio for: everything flushed, all of it once the input ended
-                    owed = answer.ended or answer.flushed > answer.heard
+                    # words the service owes audio for: all flushed, all sent once the input ended
+                    owed = answer.ended or _speakable(_after(answer.flushed, answer.heard))
                     quiet = self._clock() - max(waiting_since, answer.last_send)
                 if failed_upstream:
                     break
@@ -404,10 +405,9 @@ class StreamingSpeech:
                         on_first_audio()
                 if not self.speaker.play(apply_volume(pcm, self._volume()), conn.rate, cancel):
                     break
-            with answer.lock:
-                if piece.text is None:
-                    answer.tracked = False
-                else:
+            if piece.text is not None:
+                with answer.lock:
+                    answer.aligned = True
                     answer.heard += _visible(piece.text)
         with answer.lock:
             all_heard = _all_heard(conn.sent, answer)
@@ -533,7 +533,7 @@ class _Unheard:
 def _all_heard(sent: str, answer: _Answer) -> bool:
     """The input ended and every word ``sent`` was heard (without an alignment, the end is trusted).
     Under ``answer.lock``."""
-    return answer.ended and (not answer.tracked or not _speakable(_after(sent, answer.heard)))
+    return answer.ended and (not answer.aligned or not _speakable(_after(sent, answer.heard)))
 
 
 def _visible(text: str) -> int:
