@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 #: queued. Ask for a short buffer unless the environment already chose one.
 PULSE_LATENCY_MSEC = "40"
 
+#: How long close() waits for a read or write in progress before it leaves the device to the process's exit
+#: (neither ever waits inside PortAudio, so they return within milliseconds).
+CLOSE_WAIT_SECONDS = 2.0
+
 
 def _pyaudio() -> Any:
     os.environ.setdefault("PULSE_LATENCY_MSEC", PULSE_LATENCY_MSEC)
@@ -96,6 +100,7 @@ class PyAudioMicrophone:
             self._pa.terminate()
             raise
         self._closed = threading.Event()
+        self._in_use = threading.Lock()  # held while a call is inside the stream
         log.info("microphone: %s at %d Hz, %d channel(s)", self.device_name, self.rate, self.channels)
 
     def _open(self, pyaudio: Any, info: dict[str, Any], block_seconds: float) -> tuple[Any, int, int]:
@@ -128,26 +133,45 @@ class PyAudioMicrophone:
     def frames(self) -> Iterator[np.ndarray]:
         resampler = StreamResampler(self.rate, SAMPLE_RATE)
         chunker = FrameChunker(FRAME_SAMPLES)
-        while not self._closed.is_set():
-            try:
-                data = self._stream.read(self._block, exception_on_overflow=False)
-            except OSError as exc:
+        while True:
+            with self._in_use:  # close() stops the stream and PortAudio only when no call is inside them
                 if self._closed.is_set():
                     return
-                raise ApplianceError(ErrorKind.AUDIO, f"microphone read failed: {exc}") from exc
+                try:
+                    data, wait = self._read()
+                except OSError as exc:
+                    raise ApplianceError(ErrorKind.AUDIO, f"microphone read failed: {exc}") from exc
+            if data is None:
+                self._closed.wait(wait)
+                continue
             x = to_mono_float(data, self.channels, 2)
             yield from chunker.push(float_to_int16(resampler.process(x)))
 
+    def _read(self) -> tuple[bytes | None, float]:
+        """A block if the device holds one, else (None, about how long until it does). A read never waits
+        inside PortAudio, so close() never waits for the device (nor frees it under a blocked read)."""
+        available = self._stream.get_read_available()
+        if available < self._block:
+            return None, min(max(0.002, (self._block - available) / self.rate), 0.05)
+        return self._stream.read(self._block, exception_on_overflow=False), 0.0
+
     def close(self) -> None:
+        """Stop the reader first, then the stream, then PortAudio (issue #31: freeing them under a read that
+        was still running crashed the process at SIGTERM)."""
         if self._closed.is_set():
             return
         self._closed.set()
+        if not self._in_use.acquire(timeout=CLOSE_WAIT_SECONDS):
+            log.warning("microphone: a read did not return in %.0f s; the device is left open", CLOSE_WAIT_SECONDS)
+            return
         try:
             self._stream.stop_stream()
             self._stream.close()
         except OSError:
             log.debug("closing the microphone stream failed", exc_info=True)
-        self._pa.terminate()
+        finally:
+            self._pa.terminate()
+            self._in_use.release()
 
 
 class PyAudioSpeaker:
@@ -168,7 +192,8 @@ class PyAudioSpeaker:
         self.block_ms = block_ms
         self.block = max(1, self.rate * block_ms // 1000)
         self._stream: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while a call is inside the stream
+        self._closed = threading.Event()
         self._resamplers: dict[int, StreamResampler] = {}
         log.info("speaker: %s at %d Hz", self.device_name, self.rate)
 
@@ -202,14 +227,17 @@ class PyAudioSpeaker:
         raise ApplianceError(ErrorKind.AUDIO, f"cannot open the speaker {self.device_name!r} ({'; '.join(tried)})")
 
     def play(self, pcm: np.ndarray, rate: int, cancel: CancelToken | None = None) -> bool:
+        """Play ``pcm``; False if it was cancelled, or the speaker closed (a shutdown) before it ended."""
         with self._lock:
+            if self._closed.is_set():
+                return False
             stream = self._open()
             if rate != self.rate:
                 if rate not in self._resamplers:
                     self._resamplers[rate] = StreamResampler(rate, self.rate)
                 pcm = float_to_int16(self._resamplers[rate].process(pcm.astype(np.float32) / 32768.0))
             for start in range(0, len(pcm), self.block):
-                if cancel is not None and cancel.cancelled:
+                if (cancel is not None and cancel.cancelled) or self._closed.is_set():
                     return False
                 block = pcm[start : start + self.block]
                 if self.channels > 1:
@@ -220,7 +248,7 @@ class PyAudioSpeaker:
                 except OSError as exc:
                     self._stream = None
                     raise ApplianceError(ErrorKind.AUDIO, f"speaker write failed: {exc}") from exc
-        return not (cancel and cancel.cancelled)
+        return not ((cancel and cancel.cancelled) or self._closed.is_set())
 
     def _write(self, stream: Any, data: bytes, cancel: CancelToken | None) -> bool:
         """Write without ever blocking inside PortAudio: as much as there is room for, then wait for
@@ -236,11 +264,8 @@ class PyAudioSpeaker:
                 continue
             if time.monotonic() > deadline:
                 raise OSError("the audio device accepts no data (stalled for 5 s)")
-            if cancel is not None:
-                if cancel.wait(0.003):
-                    return False
-            else:
-                time.sleep(0.003)
+            if self._closed.is_set() or (cancel.wait(0.003) if cancel is not None else self._closed.wait(0.003)):
+                return False
         return True
 
     def drain(self) -> None:
@@ -250,19 +275,28 @@ class PyAudioSpeaker:
             if len(tail):
                 self.play(tail, self.rate)
         with self._lock:
-            if self._stream is not None:
+            if self._stream is not None and not self._closed.is_set():
                 # Closing a PortAudio stream with Pa_StopStream plays what is buffered, then stops.
                 self._stream.stop_stream()
                 self._stream.close()
                 self._stream = None
 
     def close(self) -> None:
-        with self._lock:
+        """Stop the writers first (a play in progress returns False), then the stream, then PortAudio; never
+        PortAudio under a stream in use (issue #31)."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if not self._lock.acquire(timeout=CLOSE_WAIT_SECONDS):
+            log.warning("speaker: a write did not return in %.0f s; the device is left open", CLOSE_WAIT_SECONDS)
+            return
+        try:
             if self._stream is not None:
                 try:
-                    self._stream.stop_stream()
-                    self._stream.close()
+                    self._stream.close()  # Pa_CloseStream drops what is still buffered: this is a shutdown
                 except OSError:
                     log.debug("closing the speaker stream failed", exc_info=True)
                 self._stream = None
-        self._pa.terminate()
+        finally:
+            self._pa.terminate()
+            self._lock.release()
