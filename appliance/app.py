@@ -121,8 +121,9 @@ class App:
     def shutdown(self, reason: str = "shutdown") -> None:
         self.inbox.put(m.Shutdown(reason))
 
-    def timer_ended(self, label: str, missed: bool = False) -> None:
-        self.inbox.put(m.TimerEnded(label, missed))
+    def timer_ended(self, label: str, missed: bool = False, timer: int = 0) -> None:
+        """``timer``: its id in ``ports.timers``, told that it has rung once its alert starts."""
+        self.inbox.put(m.TimerEnded(label, missed, timer))
 
     def alert_stopped(self, reason: str) -> None:
         self.inbox.put(m.AlertStopped(reason))
@@ -285,10 +286,12 @@ class App:
                 if self._announcement is not None and self._announcement.job == job:
                     self._announcement.stop(reason)
                     self._announcement = None
-            case m.StartAlert(label, missed):
+            case m.StartAlert(label, missed, timer):
                 self.bus.emit(Info("alert", f"{label} (missed)" if missed else label))
                 if self.ports.alerts is not None:
                     self.ports.alerts.start(label, missed)
+                if timer and self.ports.timers is not None:  # it has rung: it may leave the state file
+                    self.ports.timers.rang(timer)
             case m.StopAlert(reason):
                 if self.ports.alerts is not None:
                     self.ports.alerts.stop()

@@ -214,8 +214,8 @@ def step(s: Snapshot, event: MachineEvent) -> Result:
             fx.append(Stop(reason))
             fx.append(Emit(Stopped(reason)))
             return replace(s, stopping=True), tuple(fx)
-        case TimerEnded(label, missed):
-            alert = Alert(label, missed)
+        case TimerEnded(label, missed, timer):
+            alert = Alert(label, missed, timer)
             if s.alert is None and s.state in (S.IDLE, S.MUTED):
                 return _ring(s, alert, "timer", fx)
             return replace(s, pending=(*s.pending, alert)), ()
@@ -251,7 +251,7 @@ def _rest(s: Snapshot, reason: str, fx: list[Effect]) -> Result:
 
 def _ring(s: Snapshot, alert: Alert, reason: str, fx: list[Effect]) -> Result:
     s = replace(s, alert=alert)
-    fx.append(StartAlert(alert.label, alert.missed))
+    fx.append(StartAlert(alert.label, alert.missed, alert.timer))
     return _go(s, S.MUTED if s.muted else S.ALERTING, reason, fx)
 
 

@@ -109,6 +109,7 @@ class Shutdown:
 class TimerEnded:
     label: str
     missed: bool = False  # it ended while the appliance was not running
+    timer: int = 0  # its id in the timer service, told back when it rings (StartAlert); 0: none
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ class StopAnnouncement:
 class StartAlert:
     label: str
     missed: bool
+    timer: int = 0  # the timer ringing (TimerEnded.timer): the app tells the service it has rung
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,7 @@ Effect = (
 class Alert:
     label: str
     missed: bool = False
+    timer: int = 0
 
 
 @dataclass(frozen=True)

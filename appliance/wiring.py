@@ -323,7 +323,9 @@ def _timers(
         volume=app.get_volume,
     )
     service = TimerService(
-        state_dir / "timers.json" if state_dir else None, lambda t, missed: app.timer_ended(t.label, missed), bus.emit
+        state_dir / "timers.json" if state_dir else None,
+        lambda t, missed: app.timer_ended(t.label, missed, t.id),
+        bus.emit,
     )
     ports.alerts, ports.timers = alarm, service
     service.start()  # missed timers ring at once: their messages wait in the app's inbox until it runs

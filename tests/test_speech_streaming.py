@@ -230,7 +230,9 @@ def test_a_break_after_the_first_words_speaks_the_rest_of_that_sentence_over_htt
     service.script(Fault(close_after=2))
     cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
     rig = Rig(service, cloud, tmp_path, timeout=0.5)
+    started = time.monotonic()
     result = rig.speak(ANSWER)
+    assert time.monotonic() - started < 5.0
     assert flushed_first(service.connections[0]) == "It is "
     requests = [r.json["text"] for r in cloud.of("tts")]
     assert requests == [SENTENCES[0].removeprefix("It is "), *SENTENCES[1:]]
@@ -249,6 +251,16 @@ def test_a_break_inside_the_first_words_speaks_the_rest_over_http(service, cloud
     assert [r.json["text"] for r in cloud.of("tts")] == [SENTENCES[0].removeprefix("It "), *SENTENCES[1:]]
     assert said(service, cloud) == " ".join(SENTENCES).split()
     assert result.spoken == SENTENCES
+
+
+def test_a_word_heard_in_part_is_said_again_whole(service, cloud, tmp_path) -> None:
+    service.script(Fault(close_after=1))  # the first half of "Wonderful weather today. ": "Wonderful wea"
+    cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
+    rig = Rig(service, cloud, tmp_path, timeout=0.5, first_words=0)
+    result = rig.speak(["Wonderful ", "weather ", "today."])
+    assert service.connections[0].voiced == ["Wonderful wea"]
+    assert [r.json["text"] for r in cloud.of("tts")] == ["weather today."]
+    assert result.spoken == ["Wonderful weather today."]
 
 
 @pytest.mark.parametrize("after", [2, 6])
@@ -301,15 +313,17 @@ def test_a_garbage_frame_falls_back_once_and_nothing_is_lost(service, cloud, tmp
     result = rig.speak(ANSWER)
     assert time.monotonic() - started < 5.0
     assert [r.json["text"] for r in cloud.of("tts")] == [SENTENCES[0].removeprefix("It is "), *SENTENCES[1:]]
+    assert said(service, cloud, received=2) == " ".join(SENTENCES).split()
     assert result.spoken == SENTENCES
     [error] = rig.errors()
     assert error.kind == ErrorKind.TTS.value and "over HTTP" in error.message
     assert service.attempts == 1
 
 
-def said(service: FakeStreamInputTTS, cloud: FakeCloud) -> list[str]:
-    """Every word synthesized and received, over the WebSocket, then over HTTP."""
-    voiced = "".join("".join(conn.voiced) for conn in service.connections)
+def said(service: FakeStreamInputTTS, cloud: FakeCloud, received: int | None = None) -> list[str]:
+    """Every word synthesized and received, over the WebSocket (its first ``received`` audio messages when
+    the client stopped reading after them), then over HTTP."""
+    voiced = "".join("".join(conn.voiced[:received]) for conn in service.connections)
     return (voiced + " " + " ".join(r.json["text"] for r in cloud.of("tts"))).split()
 
 
@@ -419,6 +433,7 @@ def test_a_stalled_handshake_falls_back_to_http_once_within_its_bound(service, c
     assert service.attempts == 1 and len(rig.connections) == 1
     requests = [r.json["text"] for r in cloud.of("tts")]
     assert requests == ["It is", SENTENCES[0].removeprefix("It is "), *SENTENCES[1:]]
+    assert said(service, cloud) == " ".join(SENTENCES).split()
     assert result.spoken == SENTENCES and rig.errors() == []
     assert [e.what for e in rig.events.of(Info)] == ["tts_fallback"]
     assert [e.text for e in rig.events.of(Sentence)] == SENTENCES

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -156,13 +158,15 @@ def test_service_rings_persists_and_resumes(tmp_path: Path) -> None:
 
     service = TimerService(path, ring, recorder)
     assert service.start() == []
-    service.set(1, "eggs")
+    eggs = service.set(1, "eggs")
     service.set(3600, "roast")
     assert [t["label"] for t in json.loads(path.read_text())["timers"]] == ["eggs", "roast"]
     assert done.wait(5.0)
     assert rang == [("eggs", False)]
     recorder.wait_for(lambda e: isinstance(e, TimerChanged) and e.action == "ended")
+    service.rang(eggs.id)  # the app started its alert
     assert [t["label"] for t in json.loads(path.read_text())["timers"]] == ["roast"]
+    assert service.file_mismatch() == ""
     service.close()
 
     # a restart: the roast resumes; an extra entry whose deadline passed while down rings once as missed
@@ -177,6 +181,8 @@ def test_service_rings_persists_and_resumes(tmp_path: Path) -> None:
     assert 3590 < again.running()[0].left(again.now()) <= 3600
     actions = [(e.action, e.label) for e in recorder.of(TimerChanged)]
     assert ("resumed", "roast") in actions and ("missed", "tea") in actions
+    assert sorted(t["label"] for t in json.loads(path.read_text())["timers"]) == ["roast", "tea"]  # until it rings
+    again.rang(99)
     assert [t["label"] for t in json.loads(path.read_text())["timers"]] == ["roast"]  # the missed one is gone
     assert again.cancel("roast")[0].label == "roast"
     again.close()
@@ -261,3 +267,191 @@ def test_timer_tools_say_so_when_the_appliance_keeps_no_timers() -> None:
     assert _call(registry, ctx, "set_timer", {"seconds": 60, "label": None}) == (
         "Not set: Timers are not available on this device."
     )
+
+
+# --- issue #31: nothing lost, nothing crashed ----------------------------------------------------------------
+
+
+def _saved(path: Path) -> list[tuple[int, str, float, float]]:
+    if not path.exists():  # nothing was ever saved
+        return []
+    return sorted((t["id"], t["label"], t["seconds"], t["due_wall"]) for t in json.loads(path.read_text())["timers"])
+
+
+def _kept(service: TimerService) -> list[tuple[int, str, float, float]]:
+    return sorted((t.id, t.label, t.seconds, t.due_wall) for t in service.running())
+
+
+def test_concurrent_changes_leave_the_file_equal_to_the_running_timers(tmp_path: Path) -> None:
+    """Two ``set_timer`` calls of one answer run in parallel: whatever the interleaving, once every change has
+    returned the file holds exactly the running timers (an older copy written last lost one)."""
+    labels = ["pasta", "eggs", "tea", None]
+
+    def worker(service: TimerService, rng: random.Random, start: threading.Barrier) -> None:
+        start.wait(5.0)
+        for _ in range(rng.randint(1, 3)):
+            what = rng.random()
+            try:
+                if what < 0.6:
+                    service.set(rng.randint(600, 3600), rng.choice(labels))
+                elif what < 0.8:
+                    service.cancel(rng.choice(labels))
+                else:
+                    service.add_time(rng.choice(labels), rng.randint(-60, 60))
+            except TimerError:
+                pass
+
+    for seed in range(15):
+        rng = random.Random(seed)
+        path = tmp_path / f"{seed}" / "timers.json"
+        service = TimerService(path, lambda t, m: None, Recorder())
+        service.start()
+        try:
+            for _ in range(3):
+                n = rng.randint(2, 5)
+                start = threading.Barrier(n)
+                threads = [
+                    threading.Thread(target=worker, args=(service, random.Random(rng.random()), start))
+                    for _ in range(n)
+                ]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(10.0)
+                assert _saved(path) == _kept(service), f"seed {seed}"
+                assert service.file_mismatch() == ""
+        finally:
+            service.close()
+
+
+GOOD = {"id": 1, "label": "bread", "seconds": 600, "due_wall": WALL + 300}
+
+#: Entries of a timers file that is valid JSON but absurd: each must be dropped on its own.
+HOSTILE = [
+    {"id": float("inf"), "label": "x", "seconds": 60, "due_wall": WALL + 30},  # 1e400 in the file
+    {"id": float("-inf"), "label": "x", "seconds": 60, "due_wall": WALL + 30},
+    {"id": float("nan"), "label": "x", "seconds": 60, "due_wall": WALL + 30},
+    {"id": 10**30, "label": "x", "seconds": 60, "due_wall": WALL + 30},
+    {"id": -4, "label": "x", "seconds": 60, "due_wall": WALL + 30},
+    {"id": 2.5, "label": "x", "seconds": 60, "due_wall": WALL + 30},
+    {"id": "7", "label": "x", "seconds": 60, "due_wall": WALL + 30},
+    {"id": True, "label": "x", "seconds": 60, "due_wall": WALL + 30},
+    {"id": 7, "label": ["x"], "seconds": 60, "due_wall": WALL + 30},
+    {"id": 7, "label": "x", "seconds": float("inf"), "due_wall": WALL + 30},
+    {"id": 7, "label": "x", "seconds": float("nan"), "due_wall": WALL + 30},
+    {"id": 7, "label": "x", "seconds": "60", "due_wall": WALL + 30},
+    {"id": 7, "label": "x", "seconds": 60, "due_wall": 1e12},
+    {"id": 7, "label": "x", "seconds": 60, "due_wall": float("inf")},
+    {"id": 7, "label": "x", "seconds": 60, "due_wall": float("-inf")},
+    {"id": 7, "label": "x", "seconds": 60, "due_wall": float("nan")},
+    {"id": 7, "label": "x", "seconds": 60, "due_wall": -5.0},
+    {"id": 7, "label": "x", "seconds": 60, "due_wall": None},
+    {"id": 7, "label": "x", "seconds": 60, "due_wall": False},
+    {"id": 1, "label": "again", "seconds": 60, "due_wall": WALL + 30},  # the good entry's id, a second time
+    [1, "x", 60, WALL],
+    "timer",
+]
+
+
+@pytest.mark.parametrize("entry", HOSTILE, ids=[json.dumps(e)[:60] for e in HOSTILE])
+def test_an_absurd_entry_is_dropped_and_the_good_one_kept(entry: object, caplog: pytest.LogCaptureFixture) -> None:
+    data = json.loads(json.dumps({"version": 1, "next_id": 2, "timers": [GOOD, entry]}))
+    book, missed = TimerBook.from_json(data, MONO, WALL)
+    assert [(t.id, t.label, t.left(MONO)) for t in book.running()] == [(1, "bread", 300.0)] and missed == []
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == 1 and dropped[0].exc_info is None  # said once, without a traceback
+    assert book.set(60, None, MONO, WALL).id == 2  # ids go on from the good ones
+
+
+@pytest.mark.parametrize("next_id", [float("inf"), 1e400, 10**30, -3, "9", None, True])
+def test_an_absurd_next_id_falls_back_to_the_timers_ids(next_id: object) -> None:
+    book, _ = TimerBook.from_json({"timers": [GOOD], "next_id": next_id}, MONO, WALL)
+    assert book.set(60, None, MONO, WALL).id == 2
+
+
+def test_a_restored_timer_never_has_more_left_than_its_own_length() -> None:
+    """A Pi without a clock boots with an old time: the saved deadline looks far away. The timer may not
+    ring later than its own length from now."""
+    saved = {"timers": [{"id": 1, "label": "tea", "seconds": 240, "due_wall": WALL + 240}]}
+    book, missed = TimerBook.from_json(saved, MONO, WALL - 3 * 3600)  # the clock is 3 hours behind
+    [tea] = book.running()
+    assert missed == [] and tea.left(MONO) == 240 and tea.due_wall == WALL - 3 * 3600 + 240
+
+
+def test_a_hostile_timers_file_never_stops_the_start_and_later_timers_ring(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file of issue #31: an id of 1e400 made the start fail (systemd restarted it every 3 s forever), a
+    deadline of 1e12 or Infinity killed the countdown (every later timer silently never rang)."""
+    now = time.time()
+    good = [
+        {"id": 3, "label": "bread", "seconds": 600, "due_wall": now + 300},
+        {"id": 4, "label": "soup", "seconds": 60, "due_wall": now - 10},  # ended while down: missed
+    ]
+    bad = [
+        f'{{"id": 1e400, "label": "a", "seconds": 60, "due_wall": {now + 30}}}',
+        '{"id": 5, "label": "b", "seconds": 60, "due_wall": 1e12}',
+        '{"id": 6, "label": "c", "seconds": 60, "due_wall": Infinity}',
+        '{"id": 7, "label": "d", "seconds": 60, "due_wall": NaN}',
+        '{"id": 8, "label": "e", "seconds": 1e400, "due_wall": -1e400}',
+    ]
+    path = tmp_path / "timers.json"
+    entries = ", ".join([*map(json.dumps, good), *bad])
+    path.write_text(f'{{"version": 1, "next_id": 1e400, "timers": [{entries}]}}')
+    rang: list[tuple[str, bool]] = []
+    later = threading.Event()
+
+    def ring(timer: Timer, missed: bool) -> None:
+        rang.append((timer.label, missed))
+        if timer.label == "later":
+            later.set()
+
+    service = TimerService(path, ring, Recorder())
+    try:
+        assert [t.label for t in service.start()] == ["soup"]
+        assert [t.label for t in service.running()] == ["bread"]
+        dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+        assert len(dropped) == len(bad) and all(r.exc_info is None for r in dropped)
+        assert service.set(1, "later").id == 5  # after the good ones' ids
+        assert later.wait(5.0), "a timer set after the hostile file never rang"
+        assert rang == [("soup", True), ("later", False)]
+        assert {t["label"] for t in json.loads(path.read_text())["timers"]} <= {"bread", "soup", "later"}
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"timers": ' + "[" * 100_000, "\udcff", "1e400", "null"])
+def test_an_unreadable_timers_file_is_ignored(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "timers.json"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    service = TimerService(path, lambda t, m: None, Recorder())
+    try:
+        assert service.start() == [] and service.running() == []
+    finally:
+        service.close()
+
+
+def test_a_timer_stays_in_the_file_until_it_has_rung_and_a_restart_finds_it_missed(tmp_path: Path) -> None:
+    """A timer that ends during a turn waits for the turn to end before it rings: a stop (or crash) before
+    then must not lose it. It leaves the file only when its alert starts (``rang``)."""
+    path = tmp_path / "timers.json"
+    ended = threading.Event()
+    service = TimerService(path, lambda t, m: ended.set(), Recorder())
+    service.start()
+    eggs = service.set(1, "eggs")
+    service.set(3600, "roast")
+    assert ended.wait(5.0)
+    assert [t.label for t in service.running()] == ["roast"]
+    assert sorted(t["label"] for t in json.loads(path.read_text())["timers"]) == ["eggs", "roast"]  # not rung yet
+    assert service.file_mismatch() == ""
+    service.close()  # the appliance stops before the turn is over
+
+    rang: list[tuple[str, bool]] = []
+    again = TimerService(path, lambda t, m: rang.append((t.label, m)), Recorder())
+    [missed] = again.start()
+    assert (missed.id, missed.label, rang) == (eggs.id, "eggs", [("eggs", True)])
+    assert [t.label for t in again.running()] == ["roast"]
+    again.rang(missed.id)  # its alert started
+    assert [t["label"] for t in json.loads(path.read_text())["timers"]] == ["roast"]
+    again.close()
+

@@ -216,3 +216,46 @@ def test_announce_plays_a_chime_and_speaks_and_never_overlaps_an_answer(
         assert listed == {"ok": True, "text": "No timers are running.", "timers": []}
     finally:
         run.stop()
+
+
+def saved_labels(tmp_path: Path) -> list[str]:
+    return [t["label"] for t in json.loads((tmp_path / "state" / "timers.json").read_text())["timers"]]
+
+
+def test_a_timer_that_ends_during_a_turn_survives_a_stop_before_the_turn_is_over(
+    cloud, tmp_path, quiet_mic, monkeypatch
+) -> None:
+    """Issue #31: the timer left the file when it ended, though it only rings once the turn is over; a stop
+    (or crash) in between lost it. Now it stays until it has rung, and the next start rings it as missed."""
+    server, wire = ResponsesServer(cloud), Wire()
+    gate = threading.Event()
+
+    def slow_speech(request):  # the answer is still being spoken when the timer ends
+        gate.wait(20)
+        return tts(pcm(0.4, seed=3))
+
+    cloud.default("tts", slow_speech)
+    server.then(wire.calls(("set_timer", {"seconds": 1, "label": "tea"})), wire.text("Your tea timer is set."))
+    run = Running(cloud, tmp_path, quiet_mic, monkeypatch)
+    try:
+        run.wait_state("idle")
+        assert app_of(run).command("ask", ["Set a tea timer for one second and tell me a story"])["ok"]
+        ended = run.events.wait_for(lambda e: isinstance(e, TimerChanged) and e.action == "ended", 20)
+        assert isinstance(ended, TimerChanged) and ended.label == "tea"
+        assert app_of(run).state in ("thinking", "speaking")  # it waits for the turn to end
+        assert saved_labels(tmp_path) == ["tea"]
+    finally:
+        run.stop()
+        gate.set()
+    assert saved_labels(tmp_path) == ["tea"]  # the stop came before it rang
+
+    speak_everything(cloud)
+    again = Running(cloud, tmp_path, quiet_mic, monkeypatch, config="[timers]\nring_seconds = 3\n")
+    try:
+        missed = again.events.wait_for(lambda e: isinstance(e, TimerChanged) and e.action == "missed", 20)
+        assert isinstance(missed, TimerChanged) and missed.label == "tea"
+        again.wait_state("alerting", timeout=20)
+        assert saved_labels(tmp_path) == []  # it rang: it leaves the file (before the state changes)
+    finally:
+        again.stop()
+

@@ -8,12 +8,23 @@ down is *missed* and rings once at start.
 
 from __future__ import annotations
 
+import logging
+import math
+import reprlib
 from dataclasses import dataclass, replace
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: Longest timer the model may set (a day) and most timers at once: a runaway model stays harmless.
 MAX_SECONDS = 24 * 3600
 MAX_TIMERS = 20
+#: Bounds on what a state file may say (it is read at every start: absurd numbers are dropped, not obeyed).
+MAX_ID = 2**31 - 1
+MAX_WALL = 253_402_300_799.0
+"""The last second of the year 9999: a later deadline is not a date."""
+#: Dropped entries logged one by one; past that, only how many more.
+_LOGGED = 10
 
 
 class TimerError(ValueError):
@@ -46,9 +57,11 @@ def _norm(label: str | None) -> str:
 
 
 class TimerBook:
-    def __init__(self, timers: list[Timer] | None = None, next_id: int = 1) -> None:
+    def __init__(self, timers: list[Timer] | None = None, next_id: int = 1, ended: list[Timer] | None = None) -> None:
+        """``ended``: timers that ended but have not rung yet (e.g. missed while the appliance was down)."""
         self._timers: dict[int, Timer] = {t.id: t for t in timers or []}
-        self._next_id = max([next_id, *(t.id + 1 for t in self._timers.values())])
+        self._ended: dict[int, Timer] = {t.id: t for t in ended or []}
+        self._next_id = max([next_id, *(t.id + 1 for t in [*self._timers.values(), *self._ended.values()])])
 
     # --- queries
 
@@ -129,11 +142,18 @@ class TimerBook:
         return changed
 
     def pop_due(self, now: float) -> list[Timer]:
-        """Timers whose time has come (soonest first), removed from the book."""
+        """Timers whose time has come (soonest first): no longer running, but kept as ended (and so in the
+        state file) until :meth:`rang`: one that ends during a turn rings only once the turn is over, and a
+        stop in between must not lose it."""
         due = [t for t in self.running() if t.due <= now]
         for t in due:
             del self._timers[t.id]
+            self._ended[t.id] = t
         return due
+
+    def rang(self, timer_id: int) -> Timer | None:
+        """The ended timer's alert started: it leaves the book. None when there is no such ended timer."""
+        return self._ended.pop(timer_id, None)
 
     def _not_found(self, label: str | None) -> str:
         if not self._timers:
@@ -145,32 +165,86 @@ class TimerBook:
     # --- persistence (wall clock only)
 
     def to_json(self) -> dict[str, Any]:
+        """The running timers, then the ended ones not rung yet (marked ``ended``: missed at the next start)."""
         return {
             "version": 1,
             "next_id": self._next_id,
             "timers": [
                 {"id": t.id, "label": t.label, "seconds": t.seconds, "due_wall": t.due_wall} for t in self.running()
+            ]
+            + [
+                {"id": t.id, "label": t.label, "seconds": t.seconds, "due_wall": t.due_wall, "ended": True}
+                for t in self._ended.values()
             ],
         }
 
     @classmethod
     def from_json(cls, data: Any, now: float, now_wall: float) -> tuple[TimerBook, list[Timer]]:
-        """The book after a restart, and the timers that ended while the appliance was down.
+        """The book after a restart, and the timers that ended while the appliance was down (or had ended
+        and not rung yet when it stopped).
 
-        Anything malformed is skipped (a damaged state file must never stop the appliance)."""
+        The file is read at every start, so nothing in it may stop the appliance or the countdown: an entry
+        that is malformed or absurd (an id that is no small positive integer, a length or deadline that is no
+        finite number in range, a second entry with the same id) is dropped and logged, without a traceback.
+        A deadline further away than the timer's own length (a Pi whose clock is behind) is brought in to
+        that length. At most :data:`MAX_TIMERS` running and as many missed timers are kept."""
         timers: list[Timer] = []
         missed: list[Timer] = []
+        dropped = 0
         entries = data.get("timers", []) if isinstance(data, dict) else []
         for entry in entries if isinstance(entries, list) else []:
-            try:
-                tid, label = int(entry["id"]), _norm(str(entry.get("label", "")))
-                seconds, due_wall = float(entry["seconds"]), float(entry["due_wall"])
-            except (KeyError, TypeError, ValueError):
+            restored = _restore(entry, now, now_wall, {t.id for t in [*timers, *missed]})
+            if isinstance(restored, str):
+                dropped += 1
+                if dropped <= _LOGGED:
+                    log.warning("timers: dropped a saved timer (%s): %s", restored, reprlib.repr(entry))
                 continue
-            if not (0 < seconds <= MAX_SECONDS) or due_wall != due_wall:  # NaN check
-                continue
-            left = due_wall - now_wall
-            timer = Timer(tid, label, seconds, now + max(0.0, left), due_wall)
-            (timers if left > 0 else missed).append(timer)
+            timer, ended = restored
+            (missed if ended else timers).append(timer)
+        timers.sort(key=lambda t: (t.due, t.id))
+        missed.sort(key=lambda t: (t.due_wall, t.id))
+        extra = len(timers[MAX_TIMERS:]) + len(missed[:-MAX_TIMERS])
+        if extra:  # the soonest running ones are kept, and the latest missed ones
+            timers, missed = timers[:MAX_TIMERS], missed[-MAX_TIMERS:]
+            log.warning("timers: dropped %d saved timers over the limit of %d", extra, MAX_TIMERS)
+        if dropped > _LOGGED:
+            log.warning("timers: dropped %d more saved timers", dropped - _LOGGED)
         next_id = data.get("next_id", 1) if isinstance(data, dict) else 1
-        return cls(timers, next_id if isinstance(next_id, int) else 1), missed
+        valid = isinstance(next_id, int) and not isinstance(next_id, bool) and 1 <= next_id <= MAX_ID
+        return cls(timers, next_id if valid else 1, ended=missed), missed
+
+
+def _number(value: Any) -> float | None:
+    """A finite JSON number (not a boolean), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _restore(entry: Any, now: float, now_wall: float, taken: set[int]) -> tuple[Timer, bool] | str:
+    """One saved timer and whether it is missed, or why it is dropped."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    tid = entry.get("id")
+    if isinstance(tid, bool) or not isinstance(tid, int) or not 1 <= tid <= MAX_ID:
+        return "bad id"
+    if tid in taken:
+        return "a second timer with the same id"
+    label = entry.get("label", "")
+    if not isinstance(label, str):
+        return "bad label"
+    seconds = _number(entry.get("seconds"))
+    if seconds is None or not 0 < seconds <= MAX_SECONDS:
+        return "bad length"
+    due_wall = _number(entry.get("due_wall"))
+    if due_wall is None or not 0 < due_wall <= MAX_WALL:
+        return "bad deadline"
+    if entry.get("ended") is True or due_wall <= now_wall:
+        return Timer(tid, _norm(label), seconds, now, due_wall), True
+    if due_wall - now_wall > seconds:  # the clock is behind: never more than its own length from now
+        due_wall = now_wall + seconds
+    return Timer(tid, _norm(label), seconds, now + (due_wall - now_wall), due_wall), False

@@ -1,12 +1,18 @@
 """The running timers: a thread that sleeps until the next deadline and rings, the state file kept in step.
 
-Thread-safe: tools call it from the turn's worker, the app from its loop. Ringing is handed to
-``on_ring(timer, missed)``, which only posts a message to the app's inbox (the app decides, in its state
-machine, when and how the alarm sounds).
+Thread-safe: tools call it from the turn's worker (two ``set_timer`` calls of one answer run in parallel),
+the app from its loop. Ringing is handed to ``on_ring(timer, missed)``, which only posts a message to the
+app's inbox (the app decides, in its state machine, when and how the alarm sounds); a timer that ended stays
+in the state file until the app says its alert started (:meth:`TimerService.rang`), so a stop before then
+finds it missed at the next start.
+
+The state file always holds what the service keeps once a change has returned: every save copies the timers
+and writes them under one lock, so an older copy never lands last (:meth:`TimerService.file_mismatch` checks).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -20,6 +26,9 @@ from .schedule import Timer, TimerBook
 log = logging.getLogger(__name__)
 
 Ring = Callable[[Timer, bool], None]
+
+#: The countdown wakes at least this often (seconds), so no deadline is too far away to wait for.
+MAX_WAIT = 3600.0
 
 
 class TimerService:
@@ -40,6 +49,7 @@ class TimerService:
         self._wall = wall
         self._book = TimerBook()
         self._cond = threading.Condition()
+        self._save_lock = threading.Lock()  # held from the copy of the timers to the end of its writing
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -53,9 +63,10 @@ class TimerService:
                 with self._cond:
                     self._book, missed = TimerBook.from_json(data, self._clock(), self._wall())
                     resumed = self._book.running()
+                    tidy = self._book.to_json() == data
                 for t in resumed:
                     self._emit(TimerChanged("resumed", t.label, round(t.seconds, 1), round(t.left(self._clock()), 1)))
-                if missed:
+                if not tidy:  # entries dropped, or deadlines brought in: the file says what runs
                     self._save()
         for t in missed:
             self._emit(TimerChanged("missed", t.label, round(t.seconds, 1), 0.0))
@@ -79,6 +90,33 @@ class TimerService:
 
     def now(self) -> float:
         return self._clock()
+
+    def rang(self, timer_id: int) -> None:
+        """The ended timer's alert has started (the app calls this as it rings, or when it is acknowledged
+        otherwise): it leaves the state file. Unknown ids are ignored."""
+        with self._cond:
+            done = self._book.rang(timer_id)
+        if done is not None:
+            self._save()
+
+    def file_mismatch(self) -> str:
+        """An empty string when the state file holds exactly what the service keeps (the running timers, and
+        those that ended and have not rung yet), else what differs. For tests and soak runs: call it once the
+        changes in flight have returned (a save under way is waited for)."""
+        if self._path is None:
+            return ""
+        with self._save_lock:
+            with self._cond:
+                kept = self._book.to_json()["timers"]
+            try:
+                saved = json.loads(self._path.read_text(encoding="utf-8"))["timers"]
+            except FileNotFoundError:
+                saved = []  # never saved: nothing was ever set
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                return f"the file cannot be read: {exc!r}"
+        if sorted(saved, key=repr) == sorted(kept, key=repr):
+            return ""
+        return f"the file holds {saved!r}, the service keeps {kept!r}"
 
     def set(self, seconds: float, label: str | None = None) -> Timer:
         with self._cond:
@@ -117,7 +155,7 @@ class TimerService:
                 due = self._book.pop_due(now)
                 if not due:
                     nxt = self._book.next_due()
-                    self._cond.wait(None if nxt is None else max(0.0, nxt - now))
+                    self._cond.wait(MAX_WAIT if nxt is None else min(MAX_WAIT, max(0.0, nxt - now)))
                     continue
             self._save()
             for t in due:
@@ -130,9 +168,10 @@ class TimerService:
     def _save(self) -> None:
         if self._path is None:
             return
-        with self._cond:
-            data = self._book.to_json()
-        try:
-            store.save(self._path, data)
-        except OSError as exc:
-            log.error("timers: could not save %s (%s); they keep running until a restart", self._path, exc)
+        with self._save_lock:  # a later change's copy cannot be overwritten by this (older) one
+            with self._cond:
+                data = self._book.to_json()
+            try:
+                store.save(self._path, data)
+            except OSError as exc:
+                log.error("timers: could not save %s (%s); they keep running until a restart", self._path, exc)

@@ -48,6 +48,6 @@ def load(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
         log.warning("timers: ignoring the damaged state file %s (%s)", path, exc)
         return None
