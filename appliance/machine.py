@@ -23,7 +23,8 @@ Timers (the ``ALERTING`` state), decided here:
 - listening, thinking, speaking: it is queued and rings as soon as the turn is over, instead of the
   follow-up or idle (a question is not cut off by a kitchen timer, but the timer is never lost);
 - muted: it rings at once, and the state stays ``muted`` (the microphone stays off, so no wake word can
-  stop it; a press or unmuting does): a muted microphone must not silence a kitchen timer;
+  stop it; a press or unmuting does, and a timer queued behind it rings next): a muted microphone must not
+  silence a kitchen timer;
 - alerting: it is queued behind the one ringing, which must be stopped (or stop) first.
 While alerting, a short press, ``ctl press`` or the wake word stops the alert; a long press stops it and
 mutes; muting by command keeps it ringing; a question (``ctl ask``) or an announcement is refused.
@@ -318,17 +319,19 @@ def _short_press(s: Snapshot, source: str, fx: list[Effect]) -> Result:
 def _set_muted(s: Snapshot, muted: bool, source: str, fx: list[Effect]) -> Result:
     if muted:
         s = replace(_stop_activity(s, "mute", fx), muted=True)
-    else:  # unmuting acknowledges the timers that rang while muted, and those queued behind them
+    else:  # unmuting acknowledges the timer ringing while muted; those queued behind it ring next (below)
         if s.alert is not None:
             s = _stop_alert(s, "unmute", fx)
-        s = replace(s, muted=False, pending=())
-    s, _ = _go(s, S.MUTED if muted else S.IDLE, source, fx)
+        s = replace(s, muted=False)
+    queued = bool(s.pending) and s.alert is None  # a timer that ended during the turn, or behind the one ringing
+    if muted or not queued:  # unmuting with a timer queued goes straight to alerting (below)
+        s, _ = _go(s, S.MUTED if muted else S.IDLE, source, fx)
     if muted:  # muting is a privacy gesture: the conversation is forgotten too
         fx.append(ResetConversation())
     fx.append(Emit(MuteEvent(muted)))
     fx.append(SetMute(muted))
     fx.append(PlayEarcon(Earcon.MUTE_ON if muted else Earcon.MUTE_OFF))
-    if muted and s.pending and s.alert is None:  # a timer that ended during the turn rings, muted or not
+    if queued:  # it rings now, muted or not
         s, _ = _ring(replace(s, pending=s.pending[1:]), s.pending[0], "timer", fx)
     return s, tuple(fx)
 

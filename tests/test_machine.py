@@ -73,11 +73,11 @@ def test_invalid_transitions_raise(source, target):
     assert m.state == source
 
 
-def test_every_state_can_be_muted_and_muted_only_unmutes_to_idle():
+def test_every_state_can_be_muted_and_muted_only_unmutes_to_idle_or_a_queued_timer():
     for state in State:
         if state != State.MUTED:
             assert StateMachine(state).can(State.MUTED)
-    assert TRANSITIONS[State.MUTED] == frozenset({State.IDLE})
+    assert TRANSITIONS[State.MUTED] == frozenset({State.IDLE, State.ALERTING})
 
 
 def test_every_state_can_reach_idle():
@@ -171,7 +171,7 @@ def test_the_derived_table_is_the_one_documented():
         li: {th, i, mu, al},  # endpoint, no speech / press, mute, a timer queued while listening (on press)
         th: {sp, i, li, mu, al},  # first audio, done / press, barge-in, mute, a queued timer
         sp: {th, i, li, mu, al},  # a tool round after a filler, done / press, barge-in / follow-up, mute, timer
-        mu: {i},  # unmute
+        mu: {i, al},  # unmute, unmute with a timer queued behind the one that rang muted
         al: {i, mu},  # press / wake word / the alert ends, long press
     }
 

@@ -455,3 +455,21 @@ def test_a_timer_stays_in_the_file_until_it_has_rung_and_a_restart_finds_it_miss
     assert [t["label"] for t in json.loads(path.read_text())["timers"]] == ["roast"]
     again.close()
 
+
+def test_unmuting_rings_the_timer_that_ended_while_another_rang_muted() -> None:
+    """Unmuting acknowledges the alert ringing, not the timers queued behind it: those ring next, as after a
+    short press (unmuting dropped them from the queue, and so from the file)."""
+    from appliance.events import StateChanged
+    from appliance.machine import Emit, Press, S, SetMuted, Snapshot, StartAlert, StopAlert, TimerEnded, step
+
+    s = Snapshot()
+    for event in (SetMuted(True), TimerEnded("a", timer=1), TimerEnded("b", timer=2)):
+        s, _ = step(s, event)
+    assert s.state == S.MUTED and s.alert is not None and len(s.pending) == 1
+    n, fx = step(s, SetMuted(False))
+    assert StopAlert("unmute") in fx and StartAlert("b", False, 2) in fx  # the id: the service is told it rang
+    assert n.state == S.ALERTING and not n.muted and n.pending == ()
+    assert fx.index(StopAlert("unmute")) < fx.index(StartAlert("b", False, 2))
+    assert fx[-1] == Emit(StateChanged("alerting", "muted", "timer"))  # one change: no idle in between
+    n, fx = step(s, Press())  # as a short press does, still muted
+    assert n.state == S.MUTED and StartAlert("b", False, 2) in fx

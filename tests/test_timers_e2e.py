@@ -259,3 +259,26 @@ def test_a_timer_that_ends_during_a_turn_survives_a_stop_before_the_turn_is_over
     finally:
         again.stop()
 
+
+def test_unmuting_rings_a_timer_that_ended_while_another_rang_muted(cloud, tmp_path, quiet_mic, monkeypatch) -> None:
+    """Issue #31: a short press rang the second timer, unmuting dropped it from the queue and the file."""
+    speak_everything(cloud)
+    run = Running(cloud, tmp_path, quiet_mic, monkeypatch)
+    try:
+        run.wait_state("idle")
+        assert app_of(run).command("mute")["ok"] is True
+        timers = run.ports.timers
+        assert timers is not None
+        timers.set(1, "eggs")
+        timers.set(2, "rice")
+        for label in ("eggs", "rice"):
+            run.events.wait_for(lambda e, x=label: isinstance(e, TimerChanged) and (e.action, e.label) == ("ended", x))
+        assert app_of(run).state == "muted" and app_of(run).snapshot.alert is not None  # eggs rings, muted
+        mark = len(run.events.events)
+        assert app_of(run).command("unmute")["ok"] is True
+        run.wait_state("alerting", timeout=5, after=mark)  # rice rings now
+        assert saved_labels(tmp_path) == []  # both rang
+        app_of(run).press()
+        run.wait_state("idle", timeout=5, after=mark + 1)
+    finally:
+        run.stop()
