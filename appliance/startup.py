@@ -1,4 +1,4 @@
-"""Exit codes, and the one line a failed start prints.
+"""Exit codes, the one line a failed start prints, and how the start's background warm-ups report a failure.
 
 systemd restarts the service after any exit except those in the unit's ``RestartPreventExitStatus``: a
 failure a restart cannot fix (a bad setting, a missing model, device or file) must exit with
@@ -16,7 +16,14 @@ failure a restart cannot fix (a bad setting, a missing model, device or file) mu
 
 from __future__ import annotations
 
+import errno
+import logging
+import socket
+from collections.abc import Callable
+
 from .errors import ApplianceError, ErrorKind
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -54,3 +61,53 @@ def start_failure(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, ApplianceError):
         return EXIT_FAILURE, exc.message
     return EXIT_FAILURE, f"{type(exc).__name__}: {exc}"
+
+
+#: OSError numbers of a network that is not there (yet): at boot, Wi-Fi may come up after the appliance.
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ECONNABORTED: "connection aborted",
+    errno.ETIMEDOUT: "timed out",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ENETDOWN: "network down",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.EHOSTDOWN: "host down",
+}
+
+
+def network_failure(exc: BaseException) -> str | None:
+    """What went wrong, in a few words, when ``exc`` is a network failure a start must expect (refused, timed
+    out, unreachable, a name that does not resolve), found anywhere in its chain of causes (the SDKs wrap the
+    socket's error twice); None for anything else."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ApplianceError) and current.kind in (ErrorKind.CONNECTION, ErrorKind.TIMEOUT):
+            return current.message
+        if isinstance(current, socket.gaierror):
+            return f"name lookup failed ({current.strerror or current})"
+        if isinstance(current, TimeoutError):
+            return "timed out"
+        if isinstance(current, OSError) and current.errno in _NETWORK_ERRNOS:
+            return _NETWORK_ERRNOS[current.errno]
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def warm_up(what: str, work: Callable[[], object]) -> None:
+    """Run one of the start's background warm-ups (``what`` names it in the log). It is only a head start:
+    whatever it prepares is made again when first needed, and a failure that matters is reported then, as a
+    typed error. So an expected failure is one line: a network that is not up yet (refused, timed out,
+    unreachable, DNS) or an ApplianceError. Anything else is a bug, logged with its traceback."""
+    try:
+        work()
+    except Exception as exc:
+        reason = network_failure(exc)
+        if reason is not None:
+            log.warning("%s: not prepared at start (%s); tried again when needed", what, reason)
+        elif isinstance(exc, ApplianceError):
+            log.warning("%s: not prepared at start (%s)", what, exc.message)
+        else:
+            log.exception("%s: not prepared at start", what)

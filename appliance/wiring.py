@@ -87,14 +87,14 @@ class Deferred:
     def built(self) -> bool:
         return self._target is not None
 
-    def warm(self) -> None:
-        threading.Thread(target=self._warm, name="warm-up", daemon=True).start()
+    def warm(self) -> threading.Thread:
+        """Build it in the background; returns the thread (tests join it). A failure is logged (one line
+        for a network that is not up yet) and reported again, as a typed error, when the turn needs it."""
+        from .startup import warm_up
 
-    def _warm(self) -> None:
-        try:
-            self._get()
-        except Exception:  # reported again, as a typed error, when the turn needs it
-            log.exception("preparing a cloud client failed")
+        thread = threading.Thread(target=warm_up, args=("a cloud client", self._get), name="warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._get(), name)
