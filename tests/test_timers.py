@@ -473,3 +473,15 @@ def test_unmuting_rings_the_timer_that_ended_while_another_rang_muted() -> None:
     assert fx[-1] == Emit(StateChanged("alerting", "muted", "timer"))  # one change: no idle in between
     n, fx = step(s, Press())  # as a short press does, still muted
     assert n.state == S.MUTED and StartAlert("b", False, 2) in fx
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), float("-inf")])
+def test_a_length_that_is_no_finite_number_is_refused(seconds: float) -> None:
+    """NaN passed every comparison: the timer's deadline was NaN, it never rang and the countdown spun."""
+    book = TimerBook()
+    with pytest.raises(TimerError):
+        book.set(seconds, None, MONO, WALL)
+    book.set(60, "tea", MONO, WALL)
+    with pytest.raises(TimerError):
+        book.add_time("tea", seconds)
+    assert [(t.seconds, t.due) for t in book.running()] == [(60, MONO + 60)]

@@ -89,7 +89,7 @@ class TimerBook:
     # --- changes
 
     def set(self, seconds: float, label: str | None, now: float, now_wall: float) -> Timer:
-        if not seconds or seconds < 1:
+        if math.isnan(seconds) or not seconds or seconds < 1:  # NaN passes every comparison
             raise TimerError("A timer needs at least one second.")
         if seconds > MAX_SECONDS:
             raise TimerError("Timers can be set for at most 24 hours.")
@@ -129,6 +129,8 @@ class TimerBook:
         if len(found) > 1:
             raise TimerError("Several timers match; say which one.")
         timer = found[0]
+        if math.isnan(seconds):
+            raise TimerError("Say how much time to add.")
         if timer.seconds + seconds > MAX_SECONDS or seconds == 0:
             raise TimerError(
                 "That would make the timer longer than 24 hours." if seconds else "Say how much time to add."
