@@ -284,9 +284,14 @@ class DebugSettings(Section):
     keep_audio: bool = False
     """Write recorded questions and captured images to `dir` (off: nothing is stored on disk)."""
     dir: str = "/var/lib/appliance/debug"
+    keep_files: int = 200
+    """The most files `dir` keeps: the oldest questions and images go first."""
+    keep_mb: float = 50.0
+    """The most megabytes `dir` keeps (the oldest files go first)."""
 
     def validate(self) -> None:
-        pass
+        check_range("debug.keep_files", self.keep_files, 1, 100_000)
+        check_range("debug.keep_mb", self.keep_mb, 0.1, 100_000.0)
 
 
 @dataclass

@@ -568,3 +568,23 @@ def test_tool_keeps_frames_on_disk_only_when_debugging(tmp_path: Path, leds: Any
     assert isinstance(describe_image(ctx), list)
     kept = list((tmp_path / "debug").iterdir())
     assert len(kept) == 1 and kept[0].suffix == ".jpg" and kept[0].read_bytes() == JPEG
+
+
+def test_a_debug_folder_that_cannot_be_written_or_is_at_its_bound(tmp_path: Path, leds: Any, caplog: Any) -> None:
+    """Keeping frames never costs the answer, and the folder keeps at most debug.keep_files (issue #31)."""
+    from appliance.camera.tool import describe_image
+
+    (tmp_path / "a-file").write_text("not a folder")
+    settings = Settings()
+    settings.debug.keep_audio = True
+    settings.debug.dir = str(tmp_path / "a-file" / "debug")
+    ctx, _ = make_ctx(FileCamera(X_JPG), leds, settings)
+    with caplog.at_level("INFO"):
+        assert isinstance(describe_image(ctx), list)
+    lines = [r for r in caplog.records if "camera-" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None and "cannot keep" in lines[0].getMessage()
+    settings.debug.dir = str(tmp_path / "debug")
+    settings.debug.keep_files = 3
+    for _ in range(7):
+        assert isinstance(describe_image(ctx), list)
+    assert len(list((tmp_path / "debug").glob("camera-*.jpg"))) == 3

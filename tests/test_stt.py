@@ -140,3 +140,60 @@ def test_cancel_during_a_stalled_request_returns_at_once(cloud):
     assert time.monotonic() - start < 0.3 + 0.3
     cloud.script("transcriptions", transcript("next turn"))
     assert transcriber.transcribe(AUDIO, CancelToken()) == "next turn"  # a new connection is made
+
+
+# --- the debugging folder (debug.keep_audio; issue #31) ---------------------------------------------------
+
+
+def debugging(cloud, folder, **debug):
+    """The transcriber the settings make, with debug.keep_audio on and the folder at ``folder``."""
+    from appliance.settings import Settings
+    from appliance.stt import TRANSCRIBERS
+
+    settings = Settings()
+    settings.secrets = Secrets(openai_api_key="sk-test-stt-0123456789", openai_base_url=cloud.openai_base_url)
+    settings.stt.timeout = 2.0
+    settings.debug.keep_audio = True
+    settings.debug.dir = str(folder)
+    for key, value in debug.items():
+        setattr(settings.debug, key, value)
+    return TRANSCRIBERS.get("openai")(settings)
+
+
+def test_a_debug_folder_that_cannot_be_written_costs_no_answer(cloud, tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # root writes anywhere chmod forbids; not under a regular file
+    cloud.default("transcriptions", transcript("What is the tallest mountain?"))
+    transcriber = debugging(cloud, blocker / "debug")
+    with caplog.at_level("WARNING"):
+        assert transcriber.transcribe(AUDIO, CancelToken()) == "What is the tallest mountain?"
+        assert transcriber.transcribe(AUDIO, CancelToken()) == "What is the tallest mountain?"
+    lines = [r for r in caplog.records if "debug" in r.getMessage()]
+    assert len(lines) == 2, [r.getMessage() for r in caplog.records]  # one line per question, no traceback
+    assert all(r.exc_info is None and "cannot keep question-" in r.getMessage() for r in lines)
+    assert "Not a directory" in lines[0].getMessage()
+
+
+def test_the_debug_folder_keeps_the_newest_files_within_its_bounds(cloud, tmp_path):
+    folder = tmp_path / "debug"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("a person's file: never deleted")
+    cloud.default("transcriptions", transcript("hello"))
+    transcriber = debugging(cloud, folder, keep_files=5)
+    wav_bytes = 44 + 2 * len(AUDIO)
+    for turn in range(12):
+        audio = AUDIO.copy()
+        audio[0] = turn  # each question tells which turn it was
+        assert transcriber.transcribe(audio, CancelToken()) == "hello"
+        kept = sorted(folder.glob("question-*.wav"))
+        assert len(kept) == min(turn + 1, 5)
+    kept_turns = sorted(int.from_bytes(p.read_bytes()[44:46], "little", signed=True) for p in kept)
+    assert kept_turns == [7, 8, 9, 10, 11]  # the newest five
+    assert (folder / "notes.txt").exists()
+    # the megabytes bound: room for two questions (and never a half-written file)
+    transcriber = debugging(cloud, folder, keep_files=100, keep_mb=2.5 * wav_bytes / 1e6)
+    for _ in range(4):
+        transcriber.transcribe(AUDIO, CancelToken())
+    assert len(list(folder.glob("question-*.wav"))) == 2
+    assert sum(p.stat().st_size for p in folder.glob("question-*.wav")) <= 2.5 * wav_bytes
+    assert not list(folder.glob(".*part"))

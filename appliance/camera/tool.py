@@ -20,9 +20,9 @@ import base64
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from ..debug_folder import DebugFolder
 from ..errors import ApplianceError, CameraError, ErrorKind
 from ..events import Error, Info
 from ..ports import ToolContext
@@ -84,7 +84,7 @@ def describe_image(ctx: ToolContext, question: str | None = None) -> list[dict[s
     ctx.emit(Info("camera_capture", f"{len(jpeg)} bytes in {ms:.0f} ms"))
     ctx.cancel.check()
     if settings.debug.keep_audio:
-        _keep_for_debugging(jpeg, Path(settings.debug.dir))
+        _keep_for_debugging(jpeg, settings)
 
     prompt = _prompt(question)
     url = data_url(jpeg)
@@ -121,15 +121,13 @@ def _capture(ctx: ToolContext) -> tuple[bytes, float]:
     return jpeg, (time.monotonic() - start) * 1000
 
 
-def _keep_for_debugging(jpeg: bytes, directory: Path) -> None:
-    now = time.time()
-    path = directory / f"camera-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{int(now * 1000) % 1000:03d}.jpg"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(jpeg)
+def _keep_for_debugging(jpeg: bytes, settings: Settings) -> None:
+    """Into the bounded debugging folder; a folder that cannot take it is one log line (the answer does not
+    depend on it)."""
+    d = settings.debug
+    path = DebugFolder(d.dir, d.keep_files, d.keep_mb).keep("camera", ".jpg", jpeg)
+    if path is not None:
         log.info("camera: frame kept for debugging in %s", path)
-    except OSError as exc:  # debugging aid only: the answer does not depend on it
-        log.warning("camera: cannot keep the frame in %s: %s", directory, exc)
 
 
 # --- the optional separate vision request --------------------------------------------------------------

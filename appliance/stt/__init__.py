@@ -20,10 +20,12 @@ TRANSCRIBERS: Registry[TranscriberFactory] = Registry("speech-to-text provider",
 
 
 def _openai(settings: Settings) -> Transcriber:
+    from ..debug_folder import DebugFolder
     from .openai import OpenAITranscriber
 
-    debug = settings.debug.dir if settings.debug.keep_audio else None
-    return OpenAITranscriber(settings.stt, settings.secrets, debug_dir=debug)
+    d = settings.debug
+    debug = DebugFolder(d.dir, d.keep_files, d.keep_mb) if d.keep_audio else None
+    return OpenAITranscriber(settings.stt, settings.secrets, debug=debug)
 
 
 TRANSCRIBERS.register("openai", _openai)

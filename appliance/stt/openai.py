@@ -13,13 +13,13 @@ import re
 import threading
 import time
 import wave
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..cancel import CancelToken
 from ..deadline import Deadline
+from ..debug_folder import DebugFolder
 from ..errors import ApplianceError, Cancelled, ErrorKind
 from ..ports import SAMPLE_RATE
 from ..retry import RetryPolicy
@@ -67,12 +67,12 @@ class OpenAITranscriber:
         secrets: Secrets,
         *,
         client: Any = None,
-        debug_dir: str | Path | None = None,
+        debug: DebugFolder | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
-        self.debug_dir = Path(debug_dir) if debug_dir else None
+        self.debug = debug  # where the recorded questions are kept (debug.keep_audio), else None
         self.policy = policy or RetryPolicy(
             max_retries=settings.max_retries, deadline=settings.timeout * (settings.max_retries + 1)
         )
@@ -144,9 +144,8 @@ class OpenAITranscriber:
         from ..llm.client import classify_openai_error, make_timeout, retry_after
 
         wav = to_wav(pcm)
-        if self.debug_dir is not None:
-            self.debug_dir.mkdir(parents=True, exist_ok=True)
-            (self.debug_dir / f"question-{int(time.time())}.wav").write_bytes(wav)
+        if self.debug is not None:
+            self.debug.keep("question", ".wav", wav)  # never raises: a debugging aid costs no answer
         start = time.monotonic()
         attempt = 0
         while True:
