@@ -3,6 +3,8 @@ the batch upload (the real transcriber against the fake cloud)."""
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -242,3 +244,45 @@ def test_the_session_is_used_in_order():
     with pytest.raises(RealtimeSttError) as info:
         session.finish()
     assert info.value.failure is Failure.STATE
+
+
+def test_closing_while_the_transcript_streams_logs_no_traceback(fake, caplog):
+    """websockets' closing race: a close while the library's reader has just taken bytes off the socket made
+    it log "unexpected internal error" with an EOFError traceback (client and server), though nothing was
+    lost. Closes, polite and abrupt, while the stand-in streams a long transcript: no error, no traceback."""
+    fake.default(Script(transcript=" ".join(f"word{i}" for i in range(200)), deltas=200))
+    client = client_for(fake)
+    speech = question()[: FRAME * 4]  # 0.32 s: each commit is transcribed in 200 deltas
+    caplog.set_level(logging.INFO)  # the appliance's level (at DEBUG websockets logs every frame)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads switch often, so the race shows within a few dozen closes
+    try:
+        for n in range(40):
+            streaming = threading.Event()
+            session = RealtimeSession(client, OPTIONS, on_partial=lambda _text, flag=streaming: flag.set())
+            session.start()
+            for _ in range(3):
+                stream(session, speech)
+                session.commit()
+            assert streaming.wait(5)
+            session.abort() if n % 2 else session.close()
+        fake.wait_sessions(40)
+        assert all(s.closed.wait(2) for s in fake.sessions)
+    finally:
+        sys.setswitchinterval(interval)
+    loud = [(r.name, r.getMessage()) for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert loud == []
+
+
+def test_the_quiet_logger_demotes_only_the_closing_race(caplog):
+    from appliance.websocket_log import QUIET_CLOSE_LOGGER
+
+    caplog.set_level(logging.DEBUG, logger="websockets.client")
+    for exc in (EOFError("stream ended"), ValueError("a real bug")):
+        try:
+            raise exc
+        except Exception:
+            QUIET_CLOSE_LOGGER.error("unexpected internal error", exc_info=True)
+    race, bug = [r for r in caplog.records if r.name == "websockets.client"]
+    assert race.levelno == logging.DEBUG and race.exc_info is None and "EOFError" in race.getMessage()
+    assert bug.levelno == logging.ERROR and bug.exc_info is not None and bug.exc_info[0] is ValueError

@@ -31,6 +31,7 @@ import openai
 
 from ..errors import ApplianceError, ErrorKind
 from ..settings import SettingsError
+from ..websocket_log import QUIET_CLOSE_LOGGER
 from .stream import close_quietly
 from .wellformed import malformed
 
@@ -204,6 +205,7 @@ class SocketStreams:
             # and ``legacy`` as websockets 17 wants said when a connection is not used as a context manager
             options: Any = {"open_timeout": self._open_timeout, "max_size": MAX_MESSAGE_BYTES, "legacy": True}
             options["close_timeout"] = CLOSE_TIMEOUT
+            options["logger"] = QUIET_CLOSE_LOGGER
             connection = self._client.responses.connect(websocket_connection_options=options, max_retries=0).enter()
         except BaseException as exc:
             why = f"the handshake failed: {type(exc).__name__}: {exc}"

@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Self
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from ..websocket_log import QUIET_SERVER_LOGGER
+
 #: How long ``stop`` waits for the serving thread: it ends as soon as the server has shut down, so this only
 #: bounds a hang.
 STOP_SECONDS = 5.0
@@ -32,7 +34,9 @@ class WsServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> Self:
-        self._server = serve(self._handle, self._host, 0, process_request=self._process_request, **self.serve_options)
+        # websockets' closing race (a close while its reader took data) logs no traceback; a fake may set its own
+        options: dict[str, Any] = {"logger": QUIET_SERVER_LOGGER, **self.serve_options}
+        self._server = serve(self._handle, self._host, 0, process_request=self._process_request, **options)
         self._thread = threading.Thread(target=self._server.serve_forever, name=self.thread_name, daemon=True)
         self._thread.start()
         return self

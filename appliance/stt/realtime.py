@@ -31,6 +31,7 @@ from ..cancel import CancelToken
 from ..deadline import Deadline
 from ..errors import Cancelled
 from ..text import clean_text
+from ..websocket_log import QUIET_CLOSE_LOGGER
 from .realtime_config import API_RATE, MIC_RATE, Failure, RealtimeSttError, RealtimeSttOptions
 from .segments import OutOfOrder, SegmentLedger
 
@@ -268,7 +269,14 @@ class RealtimeSession:
 
         opts = self.options
         ws_options = cast(
-            Any, {"open_timeout": opts.connect_timeout, "close_timeout": 0.1, "ping_interval": None, "max_queue": 64}
+            Any,
+            {
+                "open_timeout": opts.connect_timeout,
+                "close_timeout": 0.1,
+                "ping_interval": None,
+                "max_queue": 64,
+                "logger": QUIET_CLOSE_LOGGER,  # a close racing the reader is no error with a traceback
+            },
         )
         try:
             connection = self.client.realtime.connect(
