@@ -13,6 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, cast
 
 from .app import App, Ports
@@ -100,7 +101,7 @@ class Deferred:
         return getattr(self._get(), name)
 
 
-def _local_commands(settings: Settings, app: App) -> Any:
+def _local_commands(settings: Settings, app: App, cached: Callable[[str], bool]) -> Any:
     """The device's own commands, built in the background (hassil and the templates take ~0.4 s to load)."""
 
     def make() -> Any:
@@ -109,9 +110,8 @@ def _local_commands(settings: Settings, app: App) -> Any:
         from .local.matcher import CommandMatcher, load_templates
 
         enabled = frozenset(settings.local.commands) or None
-        made = LocalCommands(
-            CommandMatcher(load_templates(settings.local.language), enabled=enabled), lambda: ControlsView(app)
-        )
+        matcher = CommandMatcher(load_templates(settings.local.language), enabled=enabled)
+        made = LocalCommands(matcher, lambda: ControlsView(app), cached=cached)
         made.warm()
         return made
 
@@ -215,10 +215,11 @@ def _build(
         if settings.stt.mode == "streaming" and settings.stt.provider == "openai":
             transcriber = _streaming(settings, transcriber, bus)
 
+    from .local.replies import REPLIES  # the local commands' common replies, kept as speech like the phrases
     from .speech.phrases import PhraseCache
     from .speech.pipeline import SpeechPipeline
 
-    phrases = PhraseCache(state_dir / "phrases" if state_dir else None)
+    phrases = PhraseCache(state_dir / "phrases" if state_dir else None, REPLIES if settings.local.enabled else None)
     synth = make_synth(settings)
     threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
     ports = Ports(
@@ -247,7 +248,7 @@ def _build(
     if settings.timers.enabled:
         _timers(settings, ports, app, bus, speaker, state_dir, closers)
     if settings.local.enabled:
-        ports.local = _local_commands(settings, app)
+        ports.local = _local_commands(settings, app, phrases.has)
     if secrets.openai_api_key:
 
         def make_assistant() -> Any:

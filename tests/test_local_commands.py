@@ -19,6 +19,7 @@ from appliance.llm.conversation import LOCAL_ITEMS, Conversation
 from appliance.local.commands import LocalCommands
 from appliance.local.intents import Command, Intent
 from appliance.local.matcher import CommandMatcher, TemplateError, load_templates
+from appliance.local.replies import REPLIES
 from appliance.settings import SettingsError, load
 from appliance.timers.service import TimerService
 
@@ -222,7 +223,33 @@ def test_timers_are_set_told_and_cancelled(matcher: CommandMatcher, service: Tim
     cancelled = handle(local, "cancel the timer")
     assert cancelled is not None and cancelled.text == "Cancelled the pasta timer." and service.running() == []
     empty = handle(local, "how long left on the timer")
-    assert empty is not None and empty.phrase == "no_timers" and empty.text == "No timers are running."
+    assert empty is not None and empty.phrase is None and empty.text == "No timers are running."
+
+
+def test_common_replies_play_from_the_phrase_cache_once_it_has_them(
+    matcher: CommandMatcher, service: TimerService
+) -> None:
+    cached: set[str] = set()
+    local = LocalCommands(matcher, lambda: VolumeControls(service), cached=cached.__contains__)
+    first = handle(local, "set a timer for ten minutes")
+    assert first is not None and first.phrase is None  # not cached yet: synthesized when said
+    cached.update(REPLIES)
+    again = handle(local, "set a timer for ten minutes")
+    assert again is not None and again.phrase == "local_timer_set_600" and REPLIES[again.phrase] == again.text
+    named = handle(local, "set a tea timer for ten minutes")
+    assert named is not None and named.phrase is None and named.text == "The tea timer is set for 10 minutes."
+    assert handle(local, "cancel the tea timer").phrase is None  # type: ignore[union-attr]  # "Cancelled the tea ..."
+    assert handle(local, "cancel the timer") is None  # two are running: which one? the model asks
+    assert len(service.running()) == 2  # and nothing was cancelled
+    assert handle(local, "cancel all timers").phrase is None  # type: ignore[union-attr]  # "Cancelled 2 timers: ..."
+    assert handle(local, "cancel the timer").phrase == "local_no_timers"  # type: ignore[union-attr]
+    assert handle(local, "louder").phrase is None  # type: ignore[union-attr]  # a sound, not words
+
+
+def test_every_cached_reply_is_a_plausible_phrase_of_its_own() -> None:
+    assert len(set(REPLIES.values())) == len(REPLIES)
+    assert all(key.startswith("local_") for key in REPLIES)  # never shadows an offline phrase
+    assert REPLIES["local_timer_set_90"] == "The timer is set for 1 minute and 30 seconds."
 
 
 def test_volume_commands_answer_with_a_sound_at_the_new_level(matcher: CommandMatcher) -> None:
@@ -243,7 +270,8 @@ def test_the_time_stop_never_mind_and_forget(matcher: CommandMatcher) -> None:
         reply = handle(local, text)
         assert reply is not None and reply.ends_turn and not reply.remember and reply.text == ""
     forget = handle(local, "forget everything")
-    assert forget is not None and controls.resets == 1 and forget.phrase == "forgotten" and not forget.remember
+    assert forget is not None and controls.resets == 1 and not forget.remember
+    assert forget.text == "Okay, I've forgotten our conversation."
     assert handle(local, "what time is the match") is None
 
 

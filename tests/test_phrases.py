@@ -115,3 +115,16 @@ def test_a_full_disk_leaves_no_temp_file_and_keeps_the_old_phrase(tmp_path, capl
         assert np.array_equal(got, old)
         assert cache.store("error", long, RATE)
         assert sorted(p.name for p in directory.iterdir()) == ["offline.wav"]
+
+
+def test_extra_phrases_are_kept_and_reloaded_like_the_fixed_ones(tmp_path):
+    """The local commands' replies join the cache: missing until stored, then on disk and found again."""
+    extra = {"local_no_timers": "No timers are running."}
+    cache = PhraseCache(tmp_path, extra)
+    assert cache.missing() == [*PHRASES, "local_no_timers"] and not cache.has("local_no_timers")
+    assert cache.texts["local_no_timers"] == "No timers are running."
+    assert cache.key_for("no timers are running.") == "local_no_timers"
+    assert cache.store("local_no_timers", speech(seed=5), RATE)
+    again = PhraseCache(tmp_path, extra)
+    assert again.has("local_no_timers") and "local_no_timers" not in again.missing()
+    assert not PhraseCache(tmp_path).has("local_no_timers")  # without the extra table it is not read

@@ -9,17 +9,20 @@ asked. Anything else returns None and the turn goes to the model as before.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..cancel import CancelToken
 from ..ports import Controls, Emit, ToolContext
-from ..speech.phrases import PHRASES
 from ..timers import tools as timer_tools
 from ..timers import words
 from ..tools import builtin
 from .intents import Command, Intent
-from .matcher import CommandMatcher
+from .replies import REPLIES, key_for
+
+if TYPE_CHECKING:
+    from .matcher import CommandMatcher
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,13 @@ class LocalCommands:
         matcher: CommandMatcher,
         controls: Callable[[], Controls],
         *,
+        cached: Callable[[str], bool] = lambda key: False,
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
     ) -> None:
+        """``cached``: whether a reply's phrase is kept as speech (``PhraseCache.has``)."""
         self.matcher = matcher
         self._controls = controls
+        self._cached = cached
         self._now = now
 
     def warm(self) -> None:
@@ -62,9 +68,15 @@ class LocalCommands:
         if command is None:
             return None
         ctx = ToolContext(controls=self._controls(), camera=None, indicators=None, cancel=cancel, emit=emit)
-        return self.run(command, ctx)
+        reply = self.run(command, ctx)
+        if reply is None:
+            return None
+        key = key_for(reply.text) if reply.text and not reply.sound else None
+        return replace(reply, phrase=key) if key is not None and self._cached(key) else reply
 
-    def run(self, command: Command, ctx: ToolContext) -> Reply:
+    def run(self, command: Command, ctx: ToolContext) -> Reply | None:
+        """Carry the command out; None when it needs a conversation after all (which of several timers to
+        cancel): then nothing was done and the model takes the question."""
         intent = command.intent
         if intent is Intent.TIMER_START:
             assert command.seconds is not None
@@ -72,9 +84,7 @@ class LocalCommands:
         if intent is Intent.TIMER_STATUS:
             return self._status(command, ctx)
         if intent in (Intent.TIMER_CANCEL, Intent.TIMER_CANCEL_ALL):
-            everything = intent is Intent.TIMER_CANCEL_ALL
-            text = timer_tools.cancel_timer(ctx, command.name, all_timers=everything)
-            return Reply(command, text)
+            return self._cancel(command, ctx)
         if intent is Intent.VOLUME_SET:
             assert command.percent is not None
             return Reply(command, builtin.set_volume(ctx, command.percent), sound=True)
@@ -86,9 +96,20 @@ class LocalCommands:
             return Reply(command, f"It's {now:%I:%M %p}.".replace("It's 0", "It's "))
         if intent is Intent.FORGET:
             ctx.controls.reset_conversation()
-            return Reply(command, PHRASES["forgotten"], phrase="forgotten", remember=False)
+            return Reply(command, REPLIES["local_forgotten"], remember=False)
         # stop, never mind: the turn ends quietly
         return Reply(command, "", ends_turn=True, remember=False)
+
+    def _cancel(self, command: Command, ctx: ToolContext) -> Reply | None:
+        service = ctx.controls.timers()
+        running = [] if service is None else service.running()
+        if not running:
+            return Reply(command, REPLIES["local_no_timers"])
+        everything = command.intent is Intent.TIMER_CANCEL_ALL
+        named = [t for t in running if command.name is None or t.label == command.name]
+        if not everything and len(named) != 1:
+            return None  # which one? (or none by that name): the model asks, as it would have
+        return Reply(command, timer_tools.cancel_timer(ctx, command.name, all_timers=everything))
 
     def _status(self, command: Command, ctx: ToolContext) -> Reply:
         service = ctx.controls.timers()
@@ -100,7 +121,7 @@ class LocalCommands:
             if not running:
                 return Reply(command, f"There is no {command.name} timer running.")
         if not running:
-            return Reply(command, PHRASES["no_timers"], phrase="no_timers")
+            return Reply(command, REPLIES["local_no_timers"])
         now = service.now()
         parts = [f"The {t.name} has {words.duration(t.left(now))} left." for t in running]
         return Reply(command, " ".join(parts))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,6 @@ PHRASES: dict[str, str] = {
     "lost_connection": "Sorry, I lost the connection.",
     "too_many_rounds": "Sorry, I couldn't finish that.",
     "timer_done": "Your timer is done.",
-    # the local commands' fixed replies (appliance/local/commands.py)
-    "forgotten": "Okay, I've forgotten our conversation.",
-    "no_timers": "No timers are running.",
 }
 
 EARCONS: dict[str, Callable[[], tuple[np.ndarray, int]]] = {
@@ -41,8 +38,6 @@ EARCONS: dict[str, Callable[[], tuple[np.ndarray, int]]] = {
     "lost_connection": earcons.offline_tone,
     "too_many_rounds": earcons.error_tone,
     "timer_done": earcons.alarm,
-    "forgotten": earcons.volume_tone,
-    "no_timers": earcons.error_tone,
 }
 
 #: Temp files are hidden and end in this suffix, so start-up can tell them from phrases.
@@ -65,12 +60,14 @@ def check_phrase(samples: np.ndarray, rate: int) -> str | None:
 
 
 class PhraseCache:
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, extra: Mapping[str, str] | None = None) -> None:
+        """``extra``: more phrases to keep beside the fixed ones (the local commands' replies), key → text."""
         self.directory = directory
+        self.texts: dict[str, str] = {**PHRASES, **(extra or {})}
         self._memory: dict[str, tuple[np.ndarray, int]] = {}
         if directory is not None and directory.is_dir():
             self._remove_temp_files(directory)
-            for key in PHRASES:
+            for key in self.texts:
                 self._load(key, directory / f"{key}.wav")
 
     @staticmethod
@@ -110,13 +107,17 @@ class PhraseCache:
 
     def key_for(self, text: str) -> str | None:
         """The phrase key whose text this is, if any."""
-        for key, phrase in PHRASES.items():
+        for key, phrase in self.texts.items():
             if phrase.strip().lower() == text.strip().lower():
                 return key
         return None
 
     def missing(self) -> list[str]:
-        return [key for key in PHRASES if key not in self._memory]
+        return [key for key in self.texts if key not in self._memory]
+
+    def has(self, key: str) -> bool:
+        """The phrase's speech is cached (not only its earcon)."""
+        return key in self._memory
 
     def get(self, key: str) -> tuple[np.ndarray, int] | None:
         return self._memory.get(key)

@@ -37,7 +37,7 @@ from ..ports import Emit, Speaker, SpeechResult, Synthesizer
 from ..settings import TtsSettings
 from ..tts.check import checked
 from .first_words import FirstWordsSplitter, Piece
-from .phrases import PHRASES, PhraseCache
+from .phrases import PhraseCache
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ class SpeechPipeline:
                 for key in self.phrases.missing():
                     if self._closing.cancelled:
                         return
-                    data = b"".join(checked(self.synth.stream(PHRASES[key], None, self._closing)))
+                    data = b"".join(checked(self.synth.stream(self.phrases.texts[key], None, self._closing)))
                     pcm = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").copy()
                     if len(pcm):
                         self.phrases.store(key, pcm, self.synth.sample_rate)
