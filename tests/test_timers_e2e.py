@@ -282,3 +282,29 @@ def test_unmuting_rings_a_timer_that_ended_while_another_rang_muted(cloud, tmp_p
         run.wait_state("idle", timeout=5, after=mark + 1)
     finally:
         run.stop()
+
+
+def test_a_hostile_timers_file_never_stops_the_appliance(cloud, tmp_path, quiet_mic, monkeypatch) -> None:
+    """Issue #31: an id of 1e400 failed the start (exit 1, restarted by systemd every 3 s forever); a
+    deadline of 1e12 or Infinity killed the countdown. Bad entries are dropped; the good ones still ring."""
+    state = tmp_path / "state"
+    state.mkdir()
+    now = time.time()
+    (state / "timers.json").write_text(
+        '{"version": 1, "next_id": 1e400, "timers": ['
+        f'{{"id": 1e400, "label": "a", "seconds": 60, "due_wall": {now + 30}}}, '
+        '{"id": 2, "label": "b", "seconds": 60, "due_wall": 1e12}, '
+        '{"id": 3, "label": "c", "seconds": 60, "due_wall": Infinity}, '
+        f'{{"id": 4, "label": "bread", "seconds": 600, "due_wall": {now - 30}}}]}}'
+    )
+    speak_everything(cloud)
+    run = Running(cloud, tmp_path, quiet_mic, monkeypatch, config="[timers]\nring_seconds = 3\n")
+    try:
+        missed = run.events.wait_for(lambda e: isinstance(e, TimerChanged) and e.action == "missed", 20)
+        assert isinstance(missed, TimerChanged) and missed.label == "bread"
+        run.wait_state("alerting", timeout=20)
+        assert run.ports.timers is not None and run.ports.timers.running() == []
+        assert saved_labels(tmp_path) == []  # bread rang; the rest was dropped
+        assert not [e for e in run.events.of(TimerChanged) if e.action == "resumed"]
+    finally:
+        run.stop()
