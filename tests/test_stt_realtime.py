@@ -16,6 +16,7 @@ import pytest
 from appliance.cancel import CancelToken
 from appliance.deadline import Deadline
 from appliance.errors import Cancelled, ErrorKind
+from appliance.events import Event, Info
 from appliance.settings import Secrets, SttSettings
 from appliance.sim.realtime import FakeRealtime, Fault, Script
 from appliance.sim.speech import transcript
@@ -30,6 +31,7 @@ from appliance.stt.realtime import (
     RealtimeSttOptions,
     preload,
 )
+from appliance.stt.streaming import StreamingTranscriber
 
 preload()
 
@@ -286,3 +288,26 @@ def test_the_quiet_logger_demotes_only_the_closing_race(caplog):
     race, bug = [r for r in caplog.records if r.name == "websockets.client"]
     assert race.levelno == logging.DEBUG and race.exc_info is None and "EOFError" in race.getMessage()
     assert bug.levelno == logging.ERROR and bug.exc_info is not None and bug.exc_info[0] is ValueError
+
+
+def test_a_stalled_handshake_is_awaited_once_then_the_recording_is_uploaded(fake, cloud):
+    """The socket opened as the turn opens stalls in its handshake: the end of the turn waits for it once
+    (finish_timeout at most, never connect_timeout and then that), opens no second one, and uploads."""
+    fake.script(Script(fault=Fault.SLOW_HANDSHAKE))
+    cloud.default("transcriptions", transcript("What is the weather like in Paris today?"))
+    secrets = Secrets(openai_api_key="sk-test-stt-0123456789", openai_base_url=cloud.openai_base_url)
+    batch = OpenAITranscriber(SttSettings(timeout=5.0, max_retries=0), secrets)
+    options = RealtimeSttOptions(model="gpt-live-transcribe", connect_timeout=1.5, finish_timeout=1.0)
+    events: list[Event] = []
+    transcriber = StreamingTranscriber(lambda: client_for(fake), batch, options, events.append)
+    pcm = question()
+    transcriber.begin()  # the wake word
+    for i in range(0, len(pcm), FRAME):
+        transcriber.feed(pcm[i : i + FRAME])
+    started = time.monotonic()
+    text = transcriber.transcribe(pcm, CancelToken(), deadline=Deadline(10.0))
+    took = time.monotonic() - started
+    assert text == "What is the weather like in Paris today?"  # once, from the upload
+    assert fake.handshakes == 1 and fake.sessions == [] and len(cloud.of("transcriptions")) == 1
+    assert [e.what for e in events if isinstance(e, Info)] == ["stt_fallback"]
+    assert took < options.connect_timeout + options.finish_timeout  # one wait (~1 s), generous bound

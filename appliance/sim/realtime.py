@@ -48,6 +48,7 @@ class Fault(StrEnum):
     STALL = "stall"  # the commit is never answered (the socket stays open and keeps reading)
     ERROR = "error"  # the commit is answered with an error event
     WRONG_ORDER = "wrong_order"  # the transcript completes before the commit is acknowledged
+    SLOW_HANDSHAKE = "slow_handshake"  # the upgrade is answered only after Script.handshake_seconds
 
 
 @dataclass
@@ -77,6 +78,8 @@ class Script:
     next with an error event, WRONG_ORDER completes it before acknowledging it, CLOSE starts counting appends."""
     status: int = 401
     close_after: int = 3
+    handshake_seconds: float = 30.0
+    """SLOW_HANDSHAKE: how long the upgrade waits (past the client's open timeout: a stalled handshake)."""
 
     def transcript_for(self, commit: int) -> str:
         return self.transcripts[min(commit, len(self.transcripts) - 1)] if self.transcripts else self.transcript
@@ -168,6 +171,9 @@ class FakeRealtime(WsServer):
         self.api_key = api_key
         self.sessions: list[Session] = []
         self.refused = 0
+        self.handshakes = 0
+        """Upgrade requests received, answered or not."""
+        self._stopping = threading.Event()
         self._scripts: deque[Script] = deque()
         self._default = Script()
         self._lock = threading.Condition()
@@ -183,6 +189,10 @@ class FakeRealtime(WsServer):
     def default(self, script: Script) -> None:
         self._default = script
 
+    def stop(self) -> None:
+        self._stopping.set()  # first: a slow handshake lets go of its handler, which shutdown waits for
+        super().stop()
+
     def wait_sessions(self, count: int, timeout: float = 5.0) -> list[Session]:
         with self._lock:
             if not self._lock.wait_for(lambda: len(self.sessions) >= count, timeout):
@@ -196,12 +206,16 @@ class FakeRealtime(WsServer):
             return self._scripts.popleft() if self._scripts else self._default
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        with self._lock:
+            self.handshakes += 1
         parts = urlsplit(request.path)
         if parts.path != "/v1/realtime":
             return connection.respond(404, "not found\n")
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return connection.respond(401, "invalid api key\n")
         script = self._next_script()
+        if script.fault is Fault.SLOW_HANDSHAKE:
+            self._stopping.wait(script.handshake_seconds)
         if script.fault is Fault.REFUSE:
             with self._lock:
                 self.refused += 1
