@@ -122,6 +122,9 @@ def _local_commands(settings: Settings, app: App, cached: Callable[[str], bool])
 
 def build(settings: Settings, options: RunOptions, bus: EventBus, **hooks: Any) -> tuple[App, Ports]:
     """The app and its ports; ``hooks`` are App's on_status/on_tick/on_ready (systemd notifications)."""
+    from .memory import tune_malloc
+
+    tune_malloc()  # before any of the appliance's threads start
     closers: list[Any] = []
     try:
         return _build(settings, options, bus, closers, hooks)
@@ -221,7 +224,9 @@ def _build(
 
     phrases = PhraseCache(state_dir / "phrases" if state_dir else None, REPLIES if settings.local.enabled else None)
     synth = make_synth(settings)
-    threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
+    streaming_speech = settings.tts.provider == "elevenlabs" and settings.tts.transport == "websocket"
+    if not streaming_speech:  # over the WebSocket, the HTTP synthesizer is the fallback: its SDK loads if needed
+        threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
     ports = Ports(
         microphone=microphone,
         speaker=speaker,
@@ -241,7 +246,7 @@ def _build(
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=app.get_volume)
     closers.append(pipeline.close)  # closed before the speaker (closers run in reverse)
     speech: Any = pipeline
-    if settings.tts.provider == "elevenlabs" and settings.tts.transport == "websocket":
+    if streaming_speech:
         speech = _streaming_speech(settings, pipeline, speaker, app)
         closers.append(speech.close)
     ports.speech = speech

@@ -141,6 +141,10 @@ class SmartTurn:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no arena and no memory pattern: a decision's ~25 MB of activations go back to malloc when it ends
+        # (the arena grew in powers of two and kept 30-37 MB for good; measured in scripts/bench_memory.py)
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         try:
             self._session = ort.InferenceSession(
                 str(path or model_path()), sess_options=options, providers=["CPUExecutionProvider"]

@@ -85,6 +85,35 @@ def _skip_onnx_vad() -> None:
     sys.modules[name] = module
 
 
+@contextmanager
+def _without_download_helpers() -> Iterator[None]:
+    """openwakeword.utils imports requests and tqdm for its model downloads and its batch tools, which the
+    appliance never calls (the models ship in pyopen-wakeword): requests alone brings urllib3,
+    charset_normalizer and the rest, ~8 MB of the appliance's memory (scripts/bench_memory.py). While
+    openwakeword is first imported, stand-ins that refuse to be used take their place; they leave
+    ``sys.modules`` again afterwards, so any other import of those packages gets the real ones."""
+    if "openwakeword.utils" in sys.modules:
+        yield
+        return
+
+    def unused(*_args: Any, **_kwargs: Any) -> Any:
+        raise NotImplementedError("openwakeword's downloads and batch tools are not part of the appliance")
+
+    stand_ins: dict[str, types.ModuleType] = {}
+    for name in ("requests", "tqdm"):
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            vars(module).update(tqdm=unused, get=unused)
+            stand_ins[name] = module
+            sys.modules[name] = module
+    try:
+        yield
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
 def _alias_litert() -> None:
     """Make `import tflite_runtime.interpreter` find LiteRT's Interpreter. LiteRT wins even where a real
     tflite-runtime is installed: that one has no wheels for Python >= 3.12 and breaks with numpy 2."""
@@ -187,17 +216,29 @@ def _without_first_noise() -> Iterator[None]:
 #: more detectors of the same models, which need not compute the same 16 embeddings again (23 ms each on this
 #: x86 machine, several times that on a Pi)
 _seeded: dict[tuple[str, int, int], np.ndarray] = {}
+_seeding = threading.Lock()
 
 
-def _seeded_features(preprocessor: Any, embedding: Path, seed: int, windows: int) -> np.ndarray:
+def _seeded_features(melspec: Path, embedding: Path, runtime: str, seed: int, windows: int) -> np.ndarray:
     """The embeddings of ``windows`` windows of noise drawn with ``seed``, computed once per model and seed
-    (the embedding model's file names the runtime by its suffix, and the melspectrogram model beside it)."""
+    (the embedding model's file names the runtime by its suffix, and the melspectrogram model beside it).
+
+    They are computed by a feature extractor of their own, dropped afterwards: the noise goes through the models
+    in one pass (2 s of audio into the melspectrogram model, 16 windows at once into the embedding model), and
+    LiteRT kept the tensors of that size for the detector's life: 6 MB for nothing (scripts/bench_memory.py)."""
     key = (str(embedding), seed, windows)
-    with _building:
+    with _seeding:
         features = _seeded.get(key)
         if features is None:
+            from openwakeword.utils import AudioFeatures
+
+            with _without_first_noise():
+                extractor = AudioFeatures(
+                    melspec_model_path=str(melspec), embedding_model_path=str(embedding), inference_framework=runtime
+                )
             noise = np.random.default_rng(seed).integers(-1000, 1000, noise_samples(windows)).astype(np.int16)
-            features = np.asarray(preprocessor._get_embeddings(noise))
+            features = np.array(extractor._get_embeddings(noise))
+            vars(extractor).clear()  # its predict closures refer to it: free the models now, not at the next collection
             if features.shape[0] < windows:
                 raise RuntimeError(f"seeded noise gave {features.shape[0]} embeddings, not {windows}")
             features.setflags(write=False)
@@ -234,7 +275,8 @@ class OpenWakeWordDetector:
         if runtime == "tflite":
             _skip_onnx_vad()
             _alias_litert()
-        from openwakeword.model import Model
+        with _without_download_helpers():
+            from openwakeword.model import Model
 
         try:
             with _without_first_noise():
@@ -260,7 +302,7 @@ class OpenWakeWordDetector:
         # after a reset scored differently on every run; seeded noise, computed once, makes it repeatable. It
         # is as long as the longest model reads (16 embeddings for hey_jarvis), not openwakeword's 4 s.
         windows = max(int(n) for n in self._model.model_inputs.values())
-        self._initial_features = _seeded_features(self._model.preprocessor, embedding, seed, windows)
+        self._initial_features = _seeded_features(melspec, embedding, runtime, seed, windows)
         self.last_scores: dict[str, float] = {}
         self.verified: list[str] = []  # models an enrolled verifier judges (use_verifiers)
         self._audio_seconds = 0.0  # audio time of all frames processed
