@@ -21,6 +21,7 @@ the handshake ``connect_timeout`` (websockets' ``open_timeout``), the first even
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -65,6 +66,8 @@ IDLE_CLOSE = 300.0
 #: Seconds a close waits for the server's closing handshake.
 CLOSE_TIMEOUT = 1.0
 
+#: What the SDK's ``json.loads`` of a message raises when it is not JSON (or not UTF-8).
+_UNREADABLE = (json.JSONDecodeError, UnicodeDecodeError)
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
 _HTTP_ONLY = ("stream", "timeout")
 
@@ -355,7 +358,7 @@ class _FallbackStream:
             if self._gone():
                 return
             why = "no event in time" if self._stall else (str(exc) or type(exc).__name__)
-            if isinstance(exc, ValueError):  # not JSON (the SDK's json.loads), not UTF-8
+            if isinstance(exc, _UNREADABLE):
                 why = f"a malformed event ({type(exc).__name__})"
             self._owner.failed(why, cool_off=not (isinstance(exc, _SocketRefused) and exc.request_only))
             self._finished = True  # nothing of this response is left in the socket (if it is still open)
@@ -380,7 +383,7 @@ class _FallbackStream:
         except Exception as exc:
             if self._gone():
                 raise
-            if isinstance(exc, (_Malformed, ValueError)):  # garbage: a fault of the transport, like a close
+            if isinstance(exc, (_Malformed, *_UNREADABLE)):  # garbage: a fault of the transport, like a close
                 detail = str(exc) if isinstance(exc, _Malformed) else type(exc).__name__
                 why, message = "a malformed event", f"the WebSocket sent a malformed event ({detail})"
             else:
