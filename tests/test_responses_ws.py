@@ -351,7 +351,7 @@ def test_a_stalled_handshake_from_the_wake_word_is_awaited_once_then_http(
         took = time.monotonic() - started
         assert stalled.handshakes == 1 and stalled.received == []
         assert len(server.requests) == 1 and len(h.fallbacks()) == 1
-        assert took < 2 * h.settings.connect_timeout + 0.9  # one handshake's wait, not two (generous)
+        assert took < 4 * h.settings.connect_timeout  # ~1 s: one handshake's wait (a generous bound)
         server.then(wire.text("Still HTTP."))
         assert h.ask("Again?") == ["Still HTTP."]  # the cool-off: no socket tried in the next turn either
         assert stalled.handshakes == 1 and len(h.fallbacks()) == 1
