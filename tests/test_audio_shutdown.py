@@ -170,3 +170,31 @@ def test_sigterm_after_the_speaker_went_away_exits_0(server, cloud, tmp_path, st
     finally:
         app.kill()
     assert_clean_exit(app, code)
+
+
+def test_a_microphone_moved_to_a_monitor_is_reported_and_not_listened_to(server, cloud, tmp_path):
+    """The default source goes away: PulseAudio moves the stream to a sink's monitor (checked below), which
+    PortAudio does not notice. The appliance reports the microphone gone (an audio error; exit 1, so systemd
+    restarts it), and the restarted one refuses the monitor as a microphone (exit 2 with the fix)."""
+    app = Appliance(tmp_path / "first", server, cloud)
+    try:
+        app.wait_for("ready", lambda e: e["event"] == "ready")
+        server.unload("mic")
+        assert server.pactl("get-default-source").strip().endswith(".monitor")  # what PulseAudio falls back to
+        error = app.wait_for("an error", lambda e: e["event"] == "error", timeout=10)
+        code = app.proc.wait(30)
+    finally:
+        app.kill()
+    assert error["kind"] == "audio" and error["stage"] == "microphone"
+    assert "the microphone is gone: PulseAudio moved the input to" in error["message"]
+    assert ".monitor), the sound of a speaker" in error["message"]
+    assert code == 1, app.stderr[-3000:]
+    assert "Fatal Python error" not in app.stderr and "Traceback" not in app.stderr
+    again = Appliance(tmp_path / "again", server, cloud)
+    try:
+        code = again.proc.wait(60)
+    finally:
+        again.kill()
+    assert code == 2, again.stderr[-3000:]
+    last = again.stderr.strip().splitlines()[-1]
+    assert "no microphone: PulseAudio records" in last and "plug in a microphone" in last

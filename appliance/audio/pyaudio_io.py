@@ -21,6 +21,7 @@ from ..errors import ApplianceError, ErrorKind
 from ..ports import FRAME_SAMPLES, SAMPLE_RATE
 from ..startup import MissingResource
 from .convert import FrameChunker, StreamResampler, float_to_int16, to_mono_float
+from .pulse_watch import PulseInputWatch, Source
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,10 @@ def find_device(pa: Any, spec: str, *, output: bool) -> dict[str, Any]:
     return matches[0]
 
 
+def _heard(source: Source) -> str:
+    return f"{source.description!r} ({source.name}), the sound of a speaker: it would hear only itself"
+
+
 class PyAudioMicrophone:
     def __init__(self, device: str = "", block_seconds: float = 0.02) -> None:
         pyaudio = _pyaudio()
@@ -96,6 +101,14 @@ class PyAudioMicrophone:
             self.device_name = str(info["name"])
             self._stream, self.rate, self.channels = self._open(pyaudio, info, block_seconds)
             self._block = max(1, int(self.rate * block_seconds))
+            self._watch = PulseInputWatch.open()
+            if self._watch is not None and self._watch.moved is not None:
+                self._watch.close()
+                raise MissingResource(
+                    ErrorKind.AUDIO,
+                    f"no microphone: PulseAudio records {_heard(self._watch.moved)}",
+                    "plug in a microphone, or make one the default input (`pactl set-default-source`)",
+                )
         except Exception:
             self._pa.terminate()
             raise
@@ -141,6 +154,11 @@ class PyAudioMicrophone:
                     data, wait = self._read()
                 except OSError as exc:
                     raise ApplianceError(ErrorKind.AUDIO, f"microphone read failed: {exc}") from exc
+            if self._watch is not None and self._watch.moved is not None:
+                raise ApplianceError(
+                    ErrorKind.AUDIO,
+                    f"the microphone is gone: PulseAudio moved the input to {_heard(self._watch.moved)}",
+                )
             if data is None:
                 self._closed.wait(wait)
                 continue
@@ -161,6 +179,8 @@ class PyAudioMicrophone:
         if self._closed.is_set():
             return
         self._closed.set()
+        if self._watch is not None:
+            self._watch.close()
         if not self._in_use.acquire(timeout=CLOSE_WAIT_SECONDS):
             log.warning("microphone: a read did not return in %.0f s; the device is left open", CLOSE_WAIT_SECONDS)
             return
