@@ -24,8 +24,16 @@ class Appliance:
     """`appliance run` on a long silent WAV microphone with a control socket, driven by `ask`."""
 
     def __init__(
-        self, cloud: FakeCloud, mic: Path | None = None, config: str = "", pace: str = "1", seconds: float = 3600
+        self,
+        cloud: FakeCloud,
+        mic: Path | None = None,
+        config: str = "",
+        pace: str = "1",
+        seconds: float = 3600,
+        env: dict[str, str] | None = None,
+        root: Path = ROOT,
     ) -> None:
+        """``env``: more environment (the WebSocket stand-ins' addresses); ``root``: the checkout to run."""
         self.dir = Path(tempfile.mkdtemp(prefix="appliance-bench-"))
         if mic is None:
             mic = self.dir / "silence.wav"
@@ -34,8 +42,9 @@ class Appliance:
         self.socket = str(self.dir / "ctl.sock")
         cfg = self.dir / "config.toml"
         cfg.write_text(config)
-        env = appliance_env(cloud.env(), home=self.dir)
+        env = appliance_env({**cloud.env(), **(env or {})}, home=self.dir)
         self.started = time.monotonic()
+        self._seen = 0  # events wait_turn has looked at
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -57,7 +66,7 @@ class Appliance:
                 "--state-dir",
                 str(self.dir / "state"),
             ],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=open(self.dir / "stderr.log", "w"),
@@ -90,6 +99,24 @@ class Appliance:
         self.wait(lambda e: e["event"] == "turn", timeout, after=before)
         self.wait(lambda e: e["event"] == "state" and e["state"] == "idle", timeout, after=before)
         return [e for e in self.events()[before:] if e["event"] == "turn"][-1]
+
+    def wait_turn(self, timeout: float = 60) -> dict[str, Any]:
+        """The next `turn` event (turns the microphone's WAV starts), once the appliance is idle again."""
+        before = self._seen
+        self.wait(lambda e: e["event"] == "turn", timeout, after=before)
+        turn = next(e for e in self.events()[before:] if e["event"] == "turn")
+        self._seen = self.events().index(turn, before) + 1
+        self.wait(lambda e: e["event"] == "state" and e["state"] == "idle", timeout, after=self._seen)
+        return turn
+
+    def status(self) -> dict[str, float]:
+        """VmRSS (what the process holds now) and VmHWM (the most it ever held), in MB."""
+        out = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024
+        return out
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

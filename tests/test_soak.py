@@ -1,4 +1,5 @@
-"""The soak script's short variant: turns with random faults, no crash, no hang, bounded memory."""
+"""The soak script's short variant: a spoken turn and asked ones with random faults on every service; no crash,
+no hang, bounded memory, and the timers file equal to the running timers after every turn."""
 
 import runpy
 import sys
@@ -14,11 +15,14 @@ def test_short_soak_with_random_faults():
     sys.path.insert(0, str(SCRIPTS))
     try:
         soak = runpy.run_path(str(SCRIPTS / "soak.py"), run_name="soak")["soak"]
-        report = soak(turns=25, seed=3, fault_rate=0.4)
+        report = soak(turns=10, seed=3, fault_rate=0.4, spoken=1, warm_turns=1)
     finally:
         sys.path.remove(str(SCRIPTS))
     assert report["crashed"] is False and report["hangs"] == 0, report
-    assert report["turns"] == 25 and report["exit_code"] == 0, report
+    assert report["turns"] == 10 and report["exit_code"] == 0, report
     assert set(report["outcomes"]) <= {"answered", "error"}, report
-    assert report["outcomes"].get("answered", 0) >= 15, report
-    assert report["rss_end_mb"] - report["rss_start_mb"] < 20, report
+    assert report["outcomes"].get("answered", 0) >= 6, report
+    assert set(report["faults"]) >= {"model", "model ws", "stt ws", "tts ws"}, report  # every service had faults
+    assert report["timers_mismatches"] == [], report
+    assert report["timers_set"] >= 1 and report["timers_running"] >= 1, report
+    assert report["rss_growth_mb"] < 20, report
