@@ -156,10 +156,9 @@ class TurnRunner:
         else:
             timings.mark("transcript")
             st.emit(Transcript(text))
-        if st.local is not None:
-            reply = st.local.handle(text, cancel, st.emit)
-            if reply is not None:
-                return self._local_reply(text, reply)
+        reply = self._local_command(text)
+        if reply is not None:
+            return self._local_reply(text, reply)
         if st.assistant is None or st.speech is None:
             raise ApplianceError(ErrorKind.CONFIG, "no assistant or speech configured", stage="assistant")
         if deadline.expired():
@@ -188,6 +187,21 @@ class TurnRunner:
         if result.failed and not result.spoken:
             st.earcon(error_tone, self.cancel)
         return "answered", self._follow_up and expects_reply(answer)
+
+    def _local_command(self, text: str) -> Reply | None:
+        """The device's own command, carried out, if ``text`` is one. A fault here (the templates, the
+        parser) is logged and the question goes to the model: local commands are a shortcut, never a
+        reason for a turn to fail."""
+        local = self.stages.local
+        if local is None:
+            return None
+        try:
+            return local.handle(text, self._stage, self.stages.emit)
+        except Cancelled:
+            raise
+        except Exception:
+            log.exception("local commands failed; the model takes the question")
+            return None
 
     def _local_reply(self, question: str, reply: Reply) -> tuple[str, bool]:
         """A local command ran: answer it with a cached phrase, a short sentence or a sound; the model is not

@@ -110,6 +110,7 @@ class Assistant:
         self.delay = delay
         self.resets = 0
         self.questions: list[str] = []
+        self.remembered: list[tuple[str, str]] = []
 
     def respond(self, text: str, cancel: CancelToken, emit, *, timings: TurnTimings | None = None) -> Iterator[str]:
         """Marks the turn's timings as the real assistant does (``llm_request_start``, ``llm_first_delta``)."""
@@ -125,6 +126,9 @@ class Assistant:
 
     def reset(self) -> None:
         self.resets += 1
+
+    def remember(self, question: str, answer: str) -> None:
+        self.remembered.append((question, answer))
 
 
 class Speech:

@@ -14,7 +14,7 @@ from hassil import Intents, TextSlotList
 from hassil.sample import sample_sentence
 
 from appliance.cancel import CancelToken
-from appliance.events import Event, Recorder
+from appliance.events import Answer, Event, Info, Recorder, Sentence, Turn
 from appliance.llm.conversation import LOCAL_ITEMS, Conversation
 from appliance.local.commands import LocalCommands
 from appliance.local.intents import Command, Intent
@@ -299,3 +299,46 @@ def test_local_exchanges_are_capped_and_dropped_by_a_reset() -> None:
     conversation.remember("q", "a")
     conversation.reset()
     assert conversation.begin().carried == []
+
+
+# --- in the turn -----------------------------------------------------------------------------------------------
+
+
+class BrokenMatcher(CommandMatcher):
+    def __init__(self) -> None:
+        pass
+
+    def match(self, text: str) -> Command | None:
+        raise RuntimeError("templates gone")
+
+
+def test_a_local_command_is_answered_in_the_turn_without_the_model(tmp_path: Path, mock_pins: object) -> None:
+    from test_app import Harness, question
+
+    h = Harness(tmp_path, question())
+    h.app.ports.local = LocalCommands(
+        CommandMatcher(), lambda: VolumeControls(None), now=lambda: datetime(2026, 1, 1, 9, 30)
+    )
+    h.start()
+    assert h.finish() == 0
+    assert h.assistant.questions == []
+    assert [e.text for e in h.events.of(Answer)] == ["It's 9:30 AM."]
+    assert [s.text for s in h.events.of(Sentence)] == ["It's 9:30 AM."]
+    assert [(e.what, e.detail) for e in h.events.of(Info) if e.what == "local_command"] == [("local_command", "time")]
+    assert h.assistant.remembered == [("what time is it", "It's 9:30 AM.")]
+    turn = h.events.of(Turn)[0]
+    assert turn.outcome == "answered" and "end_of_speech_to_first_audio_ms" in turn.timings
+
+
+def test_a_fault_in_the_local_commands_sends_the_question_to_the_model(
+    tmp_path: Path, mock_pins: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    from test_app import Harness, question
+
+    h = Harness(tmp_path, question())
+    h.app.ports.local = LocalCommands(BrokenMatcher(), lambda: VolumeControls(None))
+    h.start()
+    assert h.finish() == 0
+    assert h.assistant.questions == ["what time is it"]
+    assert [e.text for e in h.events.of(Answer)] == ["It is noon."]
+    assert "local commands failed; the model takes the question" in caplog.text
