@@ -8,6 +8,8 @@ import re
 import tomllib
 from pathlib import Path
 
+from packaging.markers import Marker
+
 LOCK = Path(__file__).resolve().parent.parent / "uv.lock"
 EXCEPTIONS = {"pyaudio"}
 NEVER_INSTALLED = {"tflite-runtime"}  # overridden away in pyproject (marker sys_platform == 'never')
@@ -47,9 +49,30 @@ def runtime_closure(packages: list[dict]) -> set[str]:
         seen.add(name)
         for package in by_name.get(name, []):
             for dep in package.get("dependencies", []):
-                if "sys_platform == 'never'" not in dep.get("marker", ""):
+                if on_a_pi(dep.get("marker", "")):
                     todo.append(dep["name"])
     return seen - {"appliance"}
+
+
+def on_a_pi(marker: str) -> bool:
+    """Whether a dependency with this marker is installed on a Pi (Linux, aarch64) on either Python."""
+    if not marker:
+        return True
+    return any(
+        Marker(marker).evaluate(
+            {
+                "sys_platform": "linux",
+                "platform_system": "Linux",
+                "platform_machine": "aarch64",
+                "os_name": "posix",
+                "python_version": f"3.{minor}",
+                "python_full_version": f"3.{minor}.2",
+                "implementation_name": "cpython",
+                "platform_python_implementation": "CPython",
+            }
+        )
+        for minor in PYTHONS
+    )
 
 
 def test_every_runtime_dependency_has_aarch64_wheels_for_311_and_313():
@@ -64,6 +87,12 @@ def test_every_runtime_dependency_has_aarch64_wheels_for_311_and_313():
             if not any(wheel_ok(f, minor) for f in files):
                 missing.append(f"{name} (cp3{minor})")
     assert not missing, f"no manylinux aarch64 wheel: {missing}"
+
+
+def test_markers_leave_out_what_a_pi_never_installs():
+    assert not on_a_pi("sys_platform == 'win32'") and not on_a_pi("sys_platform == 'never'")
+    assert on_a_pi("python_full_version < '3.13'") and on_a_pi("platform_machine == 'aarch64'")
+    assert on_a_pi("")
 
 
 def test_the_wheel_tag_check_itself():
