@@ -6,7 +6,8 @@ PortAudio cannot tell (the stream goes on delivering audio, and its ALSA device 
 asks the sound server with ``pactl`` (pulseaudio-utils 16 or later, for ``-f json``): once when the stream is
 open, then whenever ``pactl subscribe`` reports a recording stream that changed or a source that went away.
 That is one child process for the appliance's lifetime, and nothing runs between events. Without ``pactl``,
-or when the stream is not on a PulseAudio server (a plain ALSA device), there is nothing to watch.
+without a running server (``pactl`` must not start one) or when the stream is not on the server (a plain ALSA
+device), there is nothing to watch.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,14 @@ class Source:
     name: str
     description: str
     monitor: bool  # the sound a sink plays, not a microphone
+
+
+def _server_running() -> bool:
+    """A PulseAudio (or PipeWire pulse) server is there: named, or its socket exists (per user or system-wide)."""
+    if os.environ.get("PULSE_SERVER"):
+        return True
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return any(Path(p).exists() for p in (f"{runtime}/pulse/native", "/run/pulse/native", "/var/run/pulse/native"))
 
 
 def _is_monitor(source: dict[str, Any]) -> bool:
@@ -55,6 +65,8 @@ class PulseInputWatch:
     def open(cls, pid: int | None = None) -> PulseInputWatch | None:
         """A watch on this process's recording stream (already ``moved`` if it is on a monitor now), or None when
         there is no PulseAudio stream to watch."""
+        if not _server_running():
+            return None  # a plain ALSA device; and pactl must not start a sound server (autospawn)
         pactl = shutil.which("pactl")
         if pactl is None:
             log.debug("microphone: no pactl, so a move of the input to a monitor cannot be seen")

@@ -166,12 +166,12 @@ class PyAudioMicrophone:
             yield from chunker.push(float_to_int16(resampler.process(x)))
 
     def _read(self) -> tuple[bytes | None, float]:
-        """A block if the device holds one, else (None, about how long until it does). A read never waits
-        inside PortAudio, so close() never waits for the device (nor frees it under a blocked read)."""
-        available = self._stream.get_read_available()
-        if available < self._block:
-            return None, min(max(0.002, (self._block - available) / self.rate), 0.05)
-        return self._stream.read(self._block, exception_on_overflow=False), 0.0
+        """What the device holds (up to a few blocks), else (None, how long to wait: a block). A read never
+        waits inside PortAudio, so close() never waits for the device (nor frees it under a blocked read)."""
+        available = min(self._stream.get_read_available(), 4 * self._block)
+        if available <= 0:
+            return None, self._block / self.rate
+        return self._stream.read(available, exception_on_overflow=False), 0.0
 
     def close(self) -> None:
         """Stop the reader first, then the stream, then PortAudio (issue #31: freeing them under a read that
