@@ -1,16 +1,21 @@
 """glibc's allocator, set up for a small device (issue 31; the figures are scripts/bench_memory.py's).
 
-Two of glibc's defaults cost this appliance tens of MB on a 512 MB Pi:
+Two of glibc's defaults cost this appliance memory on a 512 MB Pi:
 
 - **The mmap threshold grows.** A block over 128 KB is mmapped and handed back to the kernel when freed, but
   glibc then raises the threshold to the size of that block, so from then on blocks of that size come from the
-  heap and stay in the process after they are freed. The turn model's activations (~25 MB per decision) and
-  the audio buffers are such blocks: a fixed threshold gives them back after every use (peak after two turns
-  218 MB instead of 239, steady 202 instead of 239).
+  heap and stay in the process after they are freed (audio buffers, the turn model's features, parsed
+  messages). A fixed threshold gives them back.
 - **One arena per thread**, up to 8 per core, each keeping what its thread freed. The appliance runs a dozen
-  threads (audio, wake word, warm-ups, cloud sockets); two arenas are plenty for them (-7 MB at start).
+  threads (audio, wake word, warm-ups, cloud sockets); two arenas are plenty for them.
 
-Both are set with ``mallopt`` before the appliance starts its threads; elsewhere than glibc (musl) this
+Together: 11 MB less at start and 10 MB less at the peak of two turns (scripts/bench_memory.py: 170 and 203 MB,
+181 and 213 without). What is not freed (onnxruntime's arena, the libraries' own caches) is not
+affected, and neither costs measurable CPU: the turn model's activations stay in its arena
+(appliance/endpoint/smart_turn.py says why).
+
+Both are set with ``mallopt`` before the appliance builds its engines and starts their threads (an arena a thread
+already has stays its own; later ones share the two); elsewhere than glibc (musl) this
 does nothing. The environment's ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_ARENA_MAX`` still win (for measuring).
 """
 

@@ -124,7 +124,7 @@ def build(settings: Settings, options: RunOptions, bus: EventBus, **hooks: Any) 
     """The app and its ports; ``hooks`` are App's on_status/on_tick/on_ready (systemd notifications)."""
     from .memory import tune_malloc
 
-    tune_malloc()  # before any of the appliance's threads start
+    tune_malloc()  # before the engines and their threads
     closers: list[Any] = []
     try:
         return _build(settings, options, bus, closers, hooks)

@@ -16,6 +16,7 @@ the end of speech always sits at the end of the window, where the model looks fo
 from __future__ import annotations
 
 import importlib.metadata
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,27 @@ class TurnVerdict:
         return self.features_ms + self.model_ms
 
 
+_arena_lock = threading.Lock()
+_arena_shared = False
+
+
+def _share_arena(ort: Any) -> None:
+    """Register, once per process, the arena the turn model's sessions share. onnxruntime's own arena grows in
+    powers of two and kept 37 MB after the first decisions (steady; 44 MB peak); this one grows by what is asked:
+    30 MB (peak 36). With no arena at all only ~10 MB stay, but every decision then faults its ~25 MB of
+    activations in afresh: 35 ms more CPU per decision here (57 → 93 ms), which the end of the turn waits for
+    (scripts/bench_memory.py, tests/test_memory.py)."""
+    global _arena_shared
+    with _arena_lock:
+        if _arena_shared:
+            return
+        # max_mem 0 (no limit), extend strategy 1 (kSameAsRequested), initial chunk and dead bytes: defaults
+        config = ort.OrtArenaCfg(0, 1, -1, -1)
+        memory = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(memory, config)
+        _arena_shared = True
+
+
 class SmartTurn:
     """One onnxruntime session, loaded once (~0.3 s) and kept; ``predict`` costs ~120 ms of CPU on one x86 core
     of the shared build machine (features ~8 ms of it); see scripts/bench_endpoint.py.
@@ -141,10 +163,10 @@ class SmartTurn:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # no arena and no memory pattern: a decision's ~25 MB of activations go back to malloc when it ends
-        # (the arena grew in powers of two and kept 30-37 MB for good; measured in scripts/bench_memory.py)
-        options.enable_cpu_mem_arena = False
+        # activations come from an arena that grows by what a decision asks, without a memory pattern
         options.enable_mem_pattern = False
+        options.add_session_config_entry("session.use_env_allocators", "1")
+        _share_arena(ort)
         try:
             self._session = ort.InferenceSession(
                 str(path or model_path()), sess_options=options, providers=["CPUExecutionProvider"]
