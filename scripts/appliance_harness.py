@@ -74,10 +74,13 @@ class Appliance:
         self.ready_after = self.wait(lambda e: e["event"] == "ready", 60) - 0  # seconds from spawn
 
     def events(self) -> list[dict[str, Any]]:
+        """The events written so far; a last line still being written is left for the next call."""
         try:
-            return [json.loads(line) for line in self.events_path.read_text().splitlines() if line.strip()]
+            text = self.events_path.read_text()
         except FileNotFoundError:
             return []
+        complete = text[: text.rfind("\n") + 1]
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
     def wait(self, predicate: Any, timeout: float, after: int = 0) -> float:
         """Seconds since spawn when a matching event (beyond the first ``after`` events) was seen."""
