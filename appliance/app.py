@@ -46,6 +46,7 @@ from .turn import Announcement, Stages, TurnRunner, prepare_connections
 if TYPE_CHECKING:
     from .local.commands import LocalCommands
     from .timers.service import TimerService
+    from .tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Ports:
     echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
     barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
     local: LocalCommands | None = None  # the device's own commands, answered without the model
+    tools: ToolRegistry | None = None  # the tools offered to the model (built with the assistant; `ctl tools`)
 
 
 class App:

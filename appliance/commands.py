@@ -33,6 +33,7 @@ COMMAND_TABLE: tuple[Command, ...] = (
     Command("announce", "a chime, then speak TEXT (refused while busy, like say)", "TEXT", changes_state=True),
     Command("ask", "ask TEXT as if spoken (refused unless idle)", "TEXT", changes_state=True),
     Command("timers", "the running timers and the time each has left"),
+    Command("tools", "the tools the model is offered now (built-in and from MCP servers)"),
     Command("reset", "forget the conversation"),
 )
 
@@ -81,6 +82,8 @@ def execute(app: App, name: str, args: tuple[str, ...]) -> dict[str, Any]:
         return {"ok": True}
     if name == "timers":
         return _timers(app)
+    if name == "tools":
+        return _tools(app)
     if name == "press":
         app.feed(m.Press(m.PressKind.SHORT, "ctl"))
         return {"ok": True, "state": app.state.value}
@@ -110,3 +113,25 @@ def _timers(app: App) -> dict[str, Any]:
         "text": status(running, now),
         "timers": [{"label": t.label, "seconds": round(t.seconds, 1), "left": round(t.left(now), 1)} for t in running],
     }
+
+
+def _tools(app: App) -> dict[str, Any]:
+    registry = app.ports.tools
+    if registry is None:
+        return {"ok": False, "error": "no tools yet: the assistant is not built (is OPENAI_API_KEY set?)"}
+    tools = [
+        {
+            "name": t.name,
+            "source": t.source or "built-in",
+            "read_only": t.read_only,
+            "destructive": t.destructive,
+            "strict": t.strict,
+            "description": t.description,
+        }
+        for t in registry
+    ]
+    by_source: dict[str, int] = {}
+    for t in tools:
+        by_source[str(t["source"])] = by_source.get(str(t["source"]), 0) + 1
+    text = ", ".join(f"{count} {source}" for source, count in by_source.items())
+    return {"ok": True, "text": f"{len(tools)} tools ({text})" if tools else "no tools", "tools": tools}

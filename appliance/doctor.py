@@ -277,6 +277,37 @@ def check_memory(minimum_mb: int = 150) -> Check:
     return Check("memory", OK, f"{available} MB available")
 
 
+def check_mcp(settings: Settings) -> Check:
+    """Every MCP server with its state and tool count: connects to each as the appliance would (in the
+    background, all at once) and waits until each answered or failed."""
+    if not settings.mcp.servers:
+        return Check("MCP", OK, "no MCP servers configured")
+    from .mcp.manager import McpManager, ServerState
+
+    manager = McpManager(settings.mcp, settings.secrets)
+    manager.start()
+    try:
+        manager.settled(settings.mcp.connect_timeout + 2.0)
+        servers = manager.status()
+    finally:
+        manager.close()
+    lines = []
+    for s in servers:
+        line = f"{s.label} ({s.transport} {s.where}): {s.state.value}, {s.tools} tools"
+        lines.append(f"{line} ({s.detail})" if s.detail else line)
+    down = [s for s in servers if s.state is not ServerState.UP]
+    if not down:
+        return Check("MCP", OK, "; ".join(lines))
+    refused = [s for s in down if s.state is ServerState.UNAUTHORIZED]
+    fix = (
+        f"set APPLIANCE_SECRET__MCP__{refused[0].label.upper()} in /etc/appliance/env to a valid token "
+        "(docs/home-assistant.md)"
+        if refused
+        else "start the server or fix its url/command in [mcp.servers]; the appliance runs without it and retries"
+    )
+    return Check("MCP", WARN, "; ".join(lines), fix)
+
+
 def default_checks(settings: Settings, out: IO[str]) -> list[Callable[[], Check]]:
     return [
         lambda: check_keys(settings),
@@ -288,6 +319,7 @@ def default_checks(settings: Settings, out: IO[str]) -> list[Callable[[], Check]
         lambda: check_camera(settings),
         lambda: check_microphone(settings, out=out),
         lambda: check_speaker(settings),
+        lambda: check_mcp(settings),
         check_clock,
         lambda: check_disk(),
         lambda: check_memory(),

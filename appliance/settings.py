@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from . import reference
 from .frontend.settings import FrontEndSettings
+from .mcp.settings import McpSettings
 from .secrets import Secrets
 from .settings_types import Section, SettingsError, check_choice, check_name, check_range, coerce
 
@@ -308,6 +309,7 @@ class Settings(Section):
     control: ControlSettings = field(default_factory=ControlSettings)
     timers: TimersSettings = field(default_factory=TimersSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
+    mcp: McpSettings = field(default_factory=McpSettings)
     frontend: FrontEndSettings = field(default_factory=FrontEndSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     debug: DebugSettings = field(default_factory=DebugSettings)

@@ -255,12 +255,16 @@ def _build(
     if settings.local.enabled:
         ports.local = _local_commands(settings, app, phrases.has)
     if secrets.openai_api_key:
+        mcp_tools = _mcp(settings, bus, closers)
 
         def make_assistant() -> Any:
             from .llm.responses import ResponsesAssistant
             from .tools import default_registry
 
             registry = default_registry(camera=settings.camera.enabled)
+            if mcp_tools is not None:
+                registry.attach(mcp_tools)
+            ports.tools = registry
             if settings.timers.enabled:
                 from .timers.tools import TIMER_TOOLS
 
@@ -288,6 +292,19 @@ def _build(
         closers.append(button.close)
     ports.closers = list(reversed(closers))
     return app, ports
+
+
+def _mcp(settings: Settings, bus: EventBus, closers: list[Any]) -> Any:
+    """The MCP servers' tool set, started in the background (None when none is configured: the SDK is not
+    even imported then). Readiness never waits for a server."""
+    if not settings.mcp.servers:
+        return None
+    from .mcp.manager import McpManager
+
+    manager = McpManager(settings.mcp, settings.secrets, bus.emit)
+    manager.start()
+    closers.append(manager.close)
+    return manager
 
 
 def _warm_event_types() -> list[Any]:

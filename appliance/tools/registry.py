@@ -4,14 +4,19 @@ Third-party tools come from the entry-point group ``appliance.tools``: each entr
 function (registered under the entry point's name), a :class:`~appliance.tools.tool.Tool` made with
 :func:`tool`, or a list of those. A plugin that fails to load is logged and skipped; it never stops the
 appliance.
+
+Tool sets (:class:`ToolSet`, e.g. an MCP server's tools) are attached whole and read on every use: what they
+hold may change at any moment (a server comes up, goes down, changes its list), so ``specs()`` and ``bind()``
+see the tools offered *now*. A tool registered here wins over a tool set's tool of the same name.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 from .schema import build_tool
 from .tool import BadToolCall, Tool, ToolRegistrationError
@@ -44,11 +49,20 @@ def tool(
     return build(function) if function is not None else build
 
 
+class ToolSet(Protocol):
+    """Tools that come and go (an MCP server's): ``tools()`` is what the set offers now. Called from any
+    thread, on every request: it must be quick and return a snapshot (the set replaces its list whole)."""
+
+    def tools(self) -> Sequence[Tool]: ...
+
+
 class ToolRegistry:
-    """The tools the model is offered, by name."""
+    """The tools the model is offered, by name: the registered ones, then those of attached tool sets."""
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
+        self._sets: list[ToolSet] = []
+        self._lock = threading.Lock()
         self.load_errors: list[str] = []
         """One line per plugin that could not be loaded (also logged)."""
 
@@ -80,36 +94,54 @@ class ToolRegistry:
         return add(function) if function is not None else add
 
     def add(self, item: Tool, *, replace: bool = False) -> None:
-        if item.name in self._tools and not replace:
-            raise ToolRegistrationError(f"a tool named {item.name!r} is already registered")
-        self._tools[item.name] = item
+        with self._lock:
+            if item.name in self._tools and not replace:
+                raise ToolRegistrationError(f"a tool named {item.name!r} is already registered")
+            self._tools[item.name] = item
 
     def remove(self, name: str) -> None:
-        self._tools.pop(name, None)
+        with self._lock:
+            self._tools.pop(name, None)
+
+    def attach(self, toolset: ToolSet) -> None:
+        """Offer ``toolset``'s tools too, whatever it holds at each request."""
+        with self._lock:
+            self._sets.append(toolset)
+
+    def _current(self) -> dict[str, Tool]:
+        """Every tool offered now, by name: registered ones first, then each set's (a name taken is skipped)."""
+        with self._lock:
+            found = dict(self._tools)
+            sets = list(self._sets)
+        for toolset in sets:
+            for item in toolset.tools():
+                found.setdefault(item.name, item)
+        return found
 
     def get(self, name: str) -> Tool | None:
-        return self._tools.get(name)
+        return self._current().get(name)
 
     def names(self) -> list[str]:
-        return list(self._tools)
+        return list(self._current())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._tools
+        return name in self._current()
 
     def __len__(self) -> int:
-        return len(self._tools)
+        return len(self._current())
 
     def __iter__(self) -> Iterator[Tool]:
-        return iter(list(self._tools.values()))
+        return iter(list(self._current().values()))
 
     def specs(self) -> list[dict[str, Any]]:
-        return [t.spec() for t in self._tools.values()]
+        return [t.spec() for t in self._current().values()]
 
     def bind(self, name: str, arguments: str) -> tuple[Tool, dict[str, Any]]:
         """The tool and its keyword arguments for a call from the model. Raises BadToolCall."""
-        found = self._tools.get(name)
+        tools = self._current()
+        found = tools.get(name)
         if found is None:
-            known = ", ".join(sorted(self._tools)) or "none"
+            known = ", ".join(sorted(tools)) or "none"
             raise BadToolCall(f"there is no tool named {name!r} (available tools: {known})")
         return found, found.bind(arguments)
 
@@ -125,7 +157,7 @@ class ToolRegistry:
                 )
                 continue
             for item in found:
-                if item.name in self._tools:
+                if item.name in self:
                     self._load_error(
                         f"tool plugin {entry.name!r}: a tool named {item.name!r} already "
                         "exists; the plugin's one is ignored"

@@ -53,6 +53,13 @@ class Tool:
     """Properties the schema had as optional (strict mode lists them as required but nullable): a call
     that leaves one out is taken as giving null."""
     converters: dict[str, Callable[[Any], Any]] = field(default_factory=dict, repr=False)
+    source: str = ""
+    """Where the tool comes from: "" for built-in and plugin tools, else the label of its MCP server."""
+    read_only: bool = False
+    """Its source says it changes nothing (an MCP tool's ``readOnlyHint``)."""
+    destructive: bool = False
+    """Its source says it may change or destroy something (an MCP tool's ``destructiveHint``; MCP's default
+    when a tool that is not read-only says nothing). Kept for a confirmation step, not used to run it."""
 
     def spec(self) -> dict[str, Any]:
         """The entry for the request's ``tools`` list (a Responses API function tool)."""

@@ -1,0 +1,507 @@
+"""MCP servers as tool sets, against real MCP servers made with the `mcp` SDK (tests/mcp_home.py: a light and a
+lock in a JSON file), one over streamable HTTP on 127.0.0.1 with a bearer token it checks and one over stdio,
+and the real assistant against the fake cloud, whose scripted model calls their tools. Nothing is mocked:
+the device's state is read back from the server's file, and faults are real (a server not started, killed,
+slow, wrong token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.cancel import CancelToken
+from appliance.doctor import WARN, check_mcp
+from appliance.errors import ApplianceError, Cancelled
+from appliance.events import Info, Recorder, ToolCall
+from appliance.llm.responses import ResponsesAssistant
+from appliance.mcp.convert import RemoteTool, make_tool, short_description
+from appliance.mcp.manager import McpManager, ServerState, ServerStatus
+from appliance.mcp.settings import McpSettings
+from appliance.ports import ToolContext
+from appliance.secrets import Secrets
+from appliance.settings import AssistantSettings, SettingsError, load
+from appliance.sim.cloud import FakeCloud
+from appliance.sim.responses import ResponsesServer, Wire
+from appliance.tools import ToolRegistry
+from appliance.tools.schema import api_parameters
+
+HOME = Path(__file__).with_name("mcp_home.py")
+TOKEN = "ha-long-lived-token-0123456789abcdef"
+WAIT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class HttpHome:
+    """The home server over streamable HTTP in its own process (started and killed by the test)."""
+
+    def __init__(self, state: Path, port: int, *, weird: bool = False) -> None:
+        self.state, self.port, self.weird = state, port, weird
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def start(self) -> None:
+        args = [sys.executable, str(HOME), "--state", str(self.state)]
+        args += ["--weird"] if self.weird else []
+        args += ["http", "--port", str(self.port), "--token", TOKEN]
+        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+        assert self.proc.stderr is not None
+        line = self.proc.stderr.readline()
+        assert line.startswith("ready"), line
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+
+def device(state: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(state.read_text())
+    return data
+
+
+@pytest.fixture
+def http_home(tmp_path: Path) -> Iterator[HttpHome]:
+    home = HttpHome(tmp_path / "http-home.json", free_port())
+    home.start()
+    yield home
+    home.stop()
+
+
+def stdio_command(state: Path) -> list[str]:
+    return [sys.executable, str(HOME), "--state", str(state), "stdio"]
+
+
+def mcp_settings(servers: dict[str, dict[str, Any]], **overrides: Any) -> McpSettings:
+    values: dict[str, Any] = {
+        "servers": servers,
+        "connect_timeout": 8.0,
+        "call_timeout": 8.0,
+        "retry_max_seconds": 1.0,
+        "ping_seconds": 0.3,
+    }
+    values.update(overrides)
+    settings = McpSettings(**values)
+    settings.validate()
+    return settings
+
+
+def secrets(token: str = TOKEN) -> Secrets:
+    return Secrets({"mcp": {"home": token}} if token else {}, required=())
+
+
+@pytest.fixture
+def managers() -> Iterator[list[McpManager]]:
+    made: list[McpManager] = []
+    yield made
+    for manager in made:
+        manager.close()
+
+
+def start(managers: list[McpManager], settings: McpSettings, token: str = TOKEN, emit: Any = None) -> McpManager:
+    manager = McpManager(settings, secrets(token), emit)
+    managers.append(manager)
+    manager.start()
+    return manager
+
+
+def state_of(manager: McpManager, label: str) -> ServerStatus:
+    return next(s for s in manager.status() if s.label == label)
+
+
+def wait_state(manager: McpManager, label: str, state: ServerState, tools: int | None = None) -> ServerStatus:
+    def ok(all_: list[ServerStatus]) -> bool:
+        s = next(x for x in all_ if x.label == label)
+        return s.state is state and (tools is None or s.tools == tools)
+
+    assert manager.wait_for(ok, WAIT), manager.status()
+    return state_of(manager, label)
+
+
+class Controls:
+    def volume(self) -> float:
+        return 0.5
+
+    def set_volume(self, value: float) -> float:
+        return value
+
+    def stop_turn(self) -> None:
+        pass
+
+    def reset_conversation(self) -> None:
+        pass
+
+    def camera_allowed(self) -> bool:
+        return False
+
+
+class Assistant:
+    """The real Responses assistant, its registry holding the manager's tool set, against the fake cloud."""
+
+    def __init__(self, cloud: FakeCloud, manager: McpManager, tool_timeout: float = 6.0) -> None:
+        self.registry = ToolRegistry()
+        self.registry.attach(manager)
+        self.events = Recorder()
+        settings = AssistantSettings(connect_timeout=2.0, read_timeout=5.0, deadline=20.0, tool_timeout=tool_timeout)
+        self.assistant = ResponsesAssistant(
+            settings, Secrets.from_env(cloud.env()), self.registry, self.make_context, transport="http"
+        )
+
+    def make_context(self, cancel: CancelToken, emit: Any) -> ToolContext:
+        return ToolContext(controls=Controls(), camera=None, indicators=None, cancel=cancel, emit=emit)
+
+    def ask(self, text: str, cancel: CancelToken | None = None) -> list[str]:
+        return list(self.assistant.respond(text, cancel or CancelToken(), self.events))
+
+
+def outputs(body: dict[str, Any]) -> dict[str, Any]:
+    return {item["call_id"]: item["output"] for item in body["input"] if item.get("type") == "function_call_output"}
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[FakeCloud]:
+    with FakeCloud() as running:
+        yield running
+
+
+# --- the model calls tools of both servers; the devices change --------------------------------------------
+
+
+def test_tools_of_an_http_and_a_stdio_server_are_offered_and_change_the_devices(
+    cloud: FakeCloud, http_home: HttpHome, tmp_path: Path, managers: list[McpManager], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    garden = tmp_path / "garden.json"
+    events = Recorder()
+    settings = mcp_settings({"home": {"url": http_home.url}, "garden": {"command": stdio_command(garden)}})
+    manager = start(managers, settings, emit=events)
+    wait_state(manager, "home", ServerState.UP)
+    wait_state(manager, "garden", ServerState.UP)
+    a = Assistant(cloud, manager)
+    server, wire = ResponsesServer(cloud), Wire()
+    call = wire.calls(("home_light_set", {"on": True, "brightness": 40}), ("garden_lock_set", {"locked": False}))
+    server.then(call, wire.text("Light on, door unlocked."))
+
+    assert a.ask("Light on and unlock the garden door") == ["Light on, door unlocked."]
+
+    assert device(http_home.state)["light"] == {"on": True, "brightness": 40}
+    assert device(garden)["lock"] == {"locked": False}
+    first, second = server.bodies()
+    offered = {t["name"]: t for t in first["tools"] if t.get("type") == "function"}
+    assert {"home_light_set", "home_lock_set", "garden_light_set", "garden_lock_set"} <= set(offered)
+    assert offered["home_light_set"]["strict"] is True
+    brightness = offered["home_light_set"]["parameters"]["properties"]["brightness"]
+    assert brightness == {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+    assert outputs(second) == {call.call_ids[0]: "light is on at 40%", call.call_ids[1]: "front door unlocked"}
+    assert [e.ok for e in a.events.of(ToolCall)] == [True, True]
+    # the annotations are kept for a later confirmation step
+    light_get, lock_set = a.registry.get("home_light_get"), a.registry.get("garden_lock_set")
+    assert light_get is not None and lock_set is not None
+    assert (light_get.read_only, light_get.destructive, light_get.source) == (True, False, "home")
+    assert (lock_set.read_only, lock_set.destructive, lock_set.source) == (False, True, "garden")
+    # the token is a header, never a word in a log line or an event
+    assert TOKEN not in caplog.text
+    assert any(e.what == "mcp_server" for e in events.of(Info))
+    assert all(TOKEN not in json.dumps(e.detail) for e in events.of(Info))
+
+
+def test_an_optional_argument_left_null_takes_the_servers_default(
+    cloud: FakeCloud, tmp_path: Path, managers: list[McpManager]
+) -> None:
+    manager = start(managers, mcp_settings({"home": {"command": stdio_command(tmp_path / "s.json")}}))
+    wait_state(manager, "home", ServerState.UP)
+    a = Assistant(cloud, manager)
+    server, wire = ResponsesServer(cloud), Wire()
+    call = wire.calls(("home_light_set", {"on": True, "brightness": None}))
+    server.then(call, wire.text("On."))
+    a.ask("light on")
+    assert device(tmp_path / "s.json")["light"] == {"on": True, "brightness": 100}
+
+
+# --- faults ------------------------------------------------------------------------------------------------
+
+
+def test_a_server_down_at_start_is_left_out_then_its_tools_appear_when_it_comes_up(
+    tmp_path: Path, managers: list[McpManager]
+) -> None:
+    home = HttpHome(tmp_path / "home.json", free_port())
+    settings = mcp_settings({"home": {"url": home.url}})
+    began = time.monotonic()
+    manager = start(managers, settings)
+    assert time.monotonic() - began < 5.0  # start never waits for a server (readiness does not either)
+    registry = ToolRegistry()
+    registry.attach(manager)
+    down = wait_state(manager, "home", ServerState.DOWN)
+    assert down.tools == 0 and "retrying" in down.detail
+    assert registry.names() == []
+    doctor = check_mcp(
+        load(env={"APPLIANCE_MCP__SERVERS": f'{{home = {{url = "{home.url}"}}}}', "OPENAI_API_KEY": "x" * 8})
+    )
+    assert doctor.status == WARN and "home (http" in doctor.message and ": down, 0 tools" in doctor.message
+    try:
+        home.start()
+        wait_state(manager, "home", ServerState.UP)
+        assert "home_light_set" in registry.names()
+        doctor = check_mcp(
+            load(
+                env={
+                    "APPLIANCE_MCP__SERVERS": f'{{home = {{url = "{home.url}"}}}}',
+                    "APPLIANCE_SECRET__MCP__HOME": TOKEN,
+                    "OPENAI_API_KEY": "x" * 8,
+                }
+            )
+        )
+        assert doctor.status == "OK" and ": up, 8 tools" in doctor.message, doctor.message
+    finally:
+        home.stop()
+
+
+def test_a_wrong_token_is_refused_and_said_so_without_the_token(
+    http_home: HttpHome, managers: list[McpManager], caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "not-the-right-token-4242"
+    manager = start(managers, mcp_settings({"home": {"url": http_home.url}}), token=wrong)
+    refused = wait_state(manager, "home", ServerState.UNAUTHORIZED)
+    assert refused.tools == 0 and manager.tools() == ()
+    assert "refused the token (401)" in refused.detail and "APPLIANCE_SECRET__MCP__HOME" in refused.detail
+    assert wrong not in caplog.text and wrong not in refused.detail
+    doctor = check_mcp(
+        load(
+            env={
+                "APPLIANCE_MCP__SERVERS": f'{{home = {{url = "{http_home.url}"}}}}',
+                "APPLIANCE_SECRET__MCP__HOME": wrong,
+                "OPENAI_API_KEY": "x" * 8,
+            }
+        )
+    )
+    assert doctor.status == WARN and "unauthorized" in doctor.message and "APPLIANCE_SECRET__MCP__HOME" in doctor.fix
+
+
+def test_a_call_slower_than_the_tool_timeout_is_stopped_and_the_model_told(
+    cloud: FakeCloud, http_home: HttpHome, managers: list[McpManager]
+) -> None:
+    manager = start(managers, mcp_settings({"home": {"url": http_home.url}}))
+    wait_state(manager, "home", ServerState.UP)
+    a = Assistant(cloud, manager, tool_timeout=1.0)
+    server, wire = ResponsesServer(cloud), Wire()
+    slow = wire.calls(("home_slow_status", {"seconds": 30}))
+    light = wire.calls(("home_light_set", {"on": True, "brightness": 5}))
+    server.then(slow, wire.text("It took too long."), light, wire.text("On."))
+    assert a.ask("status?") == ["It took too long."]
+    [output] = outputs(server.bodies()[1]).values()
+    assert "took longer than 1 seconds" in output
+    assert a.ask("light on") == ["On."]  # the session is still good
+    assert device(http_home.state)["light"]["brightness"] == 5
+
+
+def test_a_press_cancels_a_call_in_flight(http_home: HttpHome, managers: list[McpManager]) -> None:
+    manager = start(managers, mcp_settings({"home": {"url": http_home.url}}))
+    wait_state(manager, "home", ServerState.UP)
+    cancel = CancelToken()
+    threading.Timer(0.3, cancel.cancel, args=("press",)).start()
+    began = time.monotonic()
+    with pytest.raises(Cancelled):
+        manager.call("home", "slow_status", {"seconds": 30}, cancel)
+    assert time.monotonic() - began < 10.0
+    assert manager.call("home", "light_get", {}, CancelToken()).startswith("{")
+
+
+def test_an_error_result_goes_back_to_the_model(
+    cloud: FakeCloud, http_home: HttpHome, managers: list[McpManager]
+) -> None:
+    manager = start(managers, mcp_settings({"home": {"url": http_home.url}}))
+    wait_state(manager, "home", ServerState.UP)
+    a = Assistant(cloud, manager)
+    server, wire = ResponsesServer(cloud), Wire()
+    server.then(wire.calls(("home_broken_sensor", {})), wire.text("The sensor is not answering."))
+    assert a.ask("garden?") == ["The sensor is not answering."]
+    [output] = outputs(server.bodies()[1]).values()
+    assert output.startswith("Error: the tool home_broken_sensor failed (the tool reported an error:")
+    assert [e.ok for e in a.events.of(ToolCall)] == [False]
+
+
+def test_a_5_mb_result_is_cut_to_the_output_limit(
+    cloud: FakeCloud, http_home: HttpHome, tmp_path: Path, managers: list[McpManager]
+) -> None:
+    settings = mcp_settings(
+        {"home": {"url": http_home.url}, "garden": {"command": stdio_command(tmp_path / "g.json")}}, max_output_kb=8
+    )
+    manager = start(managers, settings)
+    wait_state(manager, "home", ServerState.UP)
+    wait_state(manager, "garden", ServerState.UP)
+    a = Assistant(cloud, manager)
+    server, wire = ResponsesServer(cloud), Wire()
+    call = wire.calls(("home_energy_log", {}), ("garden_energy_log", {}))
+    server.then(call, wire.text("Lots of energy."))
+    assert a.ask("energy?") == ["Lots of energy."]
+    for output in outputs(server.bodies()[1]).values():
+        assert len(output) < 8 * 1024 + 200, len(output)
+        assert output.startswith("kWh 0.42; ") or output.startswith("Error:"), output[:200]
+        if output.startswith("kWh"):
+            assert "more characters were left out" in output
+
+
+def test_a_schema_the_api_would_refuse_is_trimmed(tmp_path: Path, managers: list[McpManager]) -> None:
+    home = HttpHome(tmp_path / "home.json", free_port(), weird=True)
+    home.start()
+    try:
+        manager = start(managers, mcp_settings({"home": {"url": home.url}}, description_chars=80))
+        wait_state(manager, "home", ServerState.UP)
+        registry = ToolRegistry()
+        registry.attach(manager)
+        found = registry.get("home_thermostat")
+        assert found is not None
+        spec = found.spec()
+        assert "oneOf" not in spec["parameters"]
+        assert spec["parameters"]["properties"]["zones"]["items"] != {}
+        assert len(spec["description"]) <= 80
+        assert manager.call("home", "thermostat", {"target": 21}, CancelToken()) == "thermostat at 21"
+    finally:
+        home.stop()
+
+
+def test_list_changed_adds_and_removes_tools(
+    cloud: FakeCloud, http_home: HttpHome, tmp_path: Path, managers: list[McpManager]
+) -> None:
+    settings = mcp_settings({"home": {"url": http_home.url}, "garden": {"command": stdio_command(tmp_path / "g.json")}})
+    manager = start(managers, settings)
+    wait_state(manager, "home", ServerState.UP, tools=8)
+    wait_state(manager, "garden", ServerState.UP, tools=8)
+    a = Assistant(cloud, manager)
+    server, wire = ResponsesServer(cloud), Wire()
+    server.then(wire.calls(("home_pair_garage", {}), ("garden_pair_garage", {})), wire.text("Paired."))
+    assert a.ask("pair the garage") == ["Paired."]
+    for label in ("home", "garden"):
+        wait_state(manager, label, ServerState.UP, tools=8)
+        assert manager.wait_for(lambda _, name=f"{label}_garage_open": name in a.registry, WAIT)
+        assert f"{label}_broken_sensor" not in a.registry
+    server.then(wire.calls(("home_garage_open", {})), wire.text("Open."))
+    assert a.ask("open the garage") == ["Open."]
+    assert "home_garage_open" in [t.get("name") for t in server.bodies()[-2]["tools"]]
+    assert list(outputs(server.bodies()[-1]).values()) == ["garage open"]
+
+
+def test_a_server_that_dies_mid_call_is_an_error_for_the_model_and_comes_back(
+    cloud: FakeCloud, tmp_path: Path, managers: list[McpManager]
+) -> None:
+    state = tmp_path / "g.json"
+    manager = start(managers, mcp_settings({"garden": {"command": stdio_command(state)}}))
+    wait_state(manager, "garden", ServerState.UP)
+    a = Assistant(cloud, manager)
+    server, wire = ResponsesServer(cloud), Wire()
+    server.then(wire.calls(("garden_reboot_hub", {})), wire.text("The hub went away."))
+    assert a.ask("reboot the hub") == ["The hub went away."]
+    [output] = outputs(server.bodies()[1]).values()
+    assert output.startswith("Error: the tool garden_reboot_hub"), output
+    wait_state(manager, "garden", ServerState.UP)  # restarted by the manager
+    server.then(wire.calls(("garden_light_set", {"on": True, "brightness": 7})), wire.text("On."))
+    assert a.ask("light") == ["On."]
+    assert device(state)["light"]["brightness"] == 7
+
+
+def test_a_call_to_a_server_that_is_down_is_an_error_not_a_crash(managers: list[McpManager]) -> None:
+    manager = start(managers, mcp_settings({"home": {"url": f"http://127.0.0.1:{free_port()}/mcp"}}))
+    with pytest.raises(ApplianceError, match="not connected"):
+        manager.call("home", "light_get", {}, CancelToken())
+
+
+# --- settings, schemas, descriptions (pure) ---------------------------------------------------------------
+
+
+def test_settings_take_servers_from_the_file_and_tokens_only_from_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[mcp.servers.home]\nurl = "http://homeassistant.local:8123/api/mcp"\n'
+        '[mcp.servers.notes]\ncommand = ["uvx", "notes-server", "--dir", "/srv"]\n'
+    )
+    settings = load(config, env={"OPENAI_API_KEY": "sk-" + "x" * 10, "APPLIANCE_SECRET__MCP__HOME": TOKEN})
+    home, notes = settings.mcp.server_list()
+    assert (home.label, home.transport, home.url) == ("home", "http", "http://homeassistant.local:8123/api/mcp")
+    assert (notes.transport, notes.command) == ("stdio", ("uvx", "notes-server", "--dir", "/srv"))
+    assert settings.secrets.get("mcp", "home") == TOKEN
+    assert settings.secrets.redact(f"Bearer {TOKEN}") == "Bearer ***"
+    for bad, message in [
+        ('[mcp.servers.home]\nurl = "http://h/api/mcp"\ntoken = "abc"\n', "unknown key 'token'"),
+        ('[mcp.servers.Home]\nurl = "http://h/api/mcp"\n', "label must be"),
+        ('[mcp.servers.home]\nurl = "http://h"\ncommand = ["x"]\n', "either url"),
+        ('[mcp.servers.home]\nurl = "ftp://h"\n', "http:// or https://"),
+        ('[mcp.servers.home]\ncommand = "uvx server"\n', "expected a list"),
+    ]:
+        config.write_text(bad)
+        with pytest.raises(SettingsError, match=message):
+            load(config, env={"OPENAI_API_KEY": "sk-" + "x" * 10})
+
+
+def test_api_parameters_trims_what_the_api_refuses() -> None:
+    trimmed, notes = api_parameters(
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "Args",
+            "type": "object",
+            "oneOf": [{"required": ["a"]}],
+            "properties": {
+                "a": {"type": "string", "title": "A", "default": "x", "examples": ["y"]},
+                "b": {"type": "array", "items": {}},
+            },
+            "required": ["a", "gone"],
+        }
+    )
+    assert trimmed == {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string"},
+            "b": {"type": "array", "items": {"type": ["string", "number", "boolean"]}},
+        },
+        "required": ["a"],
+    }
+    assert notes
+    assert api_parameters({"type": "array"})[0] is None
+    assert api_parameters("nonsense")[0] is None
+    deep: dict[str, Any] = {"type": "object", "properties": {}}
+    node = deep
+    for _ in range(12):
+        child: dict[str, Any] = {"type": "object", "properties": {}}
+        node["properties"]["x"] = child
+        node = child
+    assert api_parameters(deep)[0] is None
+
+
+def test_names_and_descriptions_are_made_safe_and_short() -> None:
+    remote = RemoteTool("HassTurnOn light.kitchen", "Turns on a device.\n\nLong manual " * 50, {"type": "object"})
+    made, _ = make_tool("home", remote, lambda ctx, **kw: "", description_chars=60)
+    assert made is not None
+    assert made.name == "home_HassTurnOn_light_kitchen"
+    assert made.description == "Turns on a device."
+    assert made.destructive and not made.read_only  # MCP's defaults when a tool says nothing
+    assert len(short_description("word " * 100, 40)) <= 40
+
+
+def test_no_mcp_import_without_servers() -> None:
+    code = (
+        "import sys, appliance.settings, appliance.wiring, appliance.doctor, appliance.commands; "
+        "from appliance.doctor import check_mcp; from appliance.settings import load; "
+        "check_mcp(load(env={'OPENAI_API_KEY': 'sk-xxxxxxxx'})); "
+        "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
