@@ -505,3 +505,50 @@ def test_no_mcp_import_without_servers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+# --- the whole appliance -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_appliance_is_ready_with_its_server_down_and_ctl_tools_shows_the_tools_once_it_is_up(
+    cloud: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from appliance.commands import execute
+    from appliance.events import EventBus
+    from appliance.sim.voice import silence, write_wav
+    from appliance.wiring import RunOptions, build
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
+    mic = tmp_path / "quiet.wav"
+    write_wav(mic, silence(30.0))
+    home = HttpHome(tmp_path / "home.json", free_port())
+    config = tmp_path / "config.toml"
+    config.write_text(f'[mcp]\nretry_max_seconds = 1.0\nping_seconds = 0.5\n[mcp.servers.home]\nurl = "{home.url}"\n')
+    settings = load(config, env=cloud.env() | {"APPLIANCE_SECRET__MCP__HOME": TOKEN})
+    events = Recorder()
+    bus = EventBus()
+    bus.subscribe(events)
+    options = RunOptions(mic=str(mic), speaker=str(tmp_path / "out.wav"), pace=1.0, state_dir=str(tmp_path / "s"))
+    ready = threading.Event()
+    app, ports = build(settings, options, bus, on_ready=ready.set)
+    thread = threading.Thread(target=app.run, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(60), "the appliance did not become ready while its MCP server was down"
+        down = events.wait_for(lambda e: isinstance(e, Info) and e.what == "mcp_server" and ": down" in e.detail, 30)
+        assert down is not None
+        assert ports.assistant is not None and ports.assistant.reset is not None  # waits until it is built
+        reply = execute(app, "tools", ())
+        assert reply["ok"] and not [t for t in reply["tools"] if t["source"] == "home"]
+        home.start()
+        events.wait_for(lambda e: isinstance(e, Info) and e.what == "mcp_server" and ": up" in e.detail, 30)
+        reply = execute(app, "tools", ())
+        mine = {t["name"]: t for t in reply["tools"] if t["source"] == "home"}
+        assert len(mine) == 8 and mine["home_lock_set"]["destructive"] and mine["home_light_get"]["read_only"]
+        assert "8 home" in reply["text"]
+    finally:
+        app.shutdown("test")
+        thread.join(10)
+        home.stop()
