@@ -166,11 +166,13 @@ class Assistant(Protocol):
         deadline: Deadline | None = None,
         timings: TurnTimings | None = None,
         fragments: bool = False,
+        filler: Callable[[CancelToken], None] | None = None,
     ) -> Iterator[str]:
         """Yield speakable pieces of the answer (sentences) as soon as they stream in.
 
         ``deadline`` bounds the whole answer (else the assistant's own default); ``timings`` gets the
-        ``llm_*`` marks; ``fragments`` yields a few words at a time for streaming speech.
+        ``llm_*`` marks; ``fragments`` yields a few words at a time for streaming speech; ``filler`` plays the
+        turn's "let me look that up" (called between pieces, while a slow step such as a web search runs).
 
         Emits tool_call / error / info events. Raises ApplianceError when nothing useful can be said;
         a failure after text was yielded ends the iteration with a short spoken apology instead."""

@@ -53,8 +53,31 @@ class AssistantSettings(Section):
     streaming when the socket fails), or HTTP streaming only."""
     transport_idle_seconds: float = 300.0
     """A warm WebSocket unused this long is closed (it is opened again on the next wake word)."""
+    web_search: bool = True
+    """Offer the model OpenAI's hosted web search (news, weather, opening hours, scores). Its answer is spoken
+    like every other: no links or citation marks (a source may be named in words)."""
+    location_city: str = ""
+    """The appliance's city, sent with web searches so "the weather" means the weather here ("" = not sent)."""
+    location_region: str = ""
+    """Its region or state, e.g. "Île-de-France" ("" = not sent)."""
+    location_country: str = ""
+    """Its country as a two-letter ISO code, e.g. "FR" ("" = not sent)."""
+    location_timezone: str = ""
+    """Its IANA time zone, e.g. "Europe/Paris" ("" = not sent)."""
+    search_filler_seconds: float = 0.8
+    """When a web search runs and nothing has been said this long after the question, a short phrase ("Let me
+    look that up.", kept as speech once synthesized; a soft sound until then) says something is happening.
+    0 = never."""
 
     def validate(self) -> None:
+        for name, value in (("location_city", self.location_city), ("location_region", self.location_region)):
+            if len(value) > 100:
+                raise SettingsError(f"assistant.{name}: at most 100 characters")
+        if self.location_country and not (len(self.location_country) == 2 and self.location_country.isalpha()):
+            raise SettingsError('assistant.location_country: a two-letter ISO country code, e.g. "FR"')
+        if self.location_timezone:
+            _check_timezone(self.location_timezone)
+        check_range("assistant.search_filler_seconds", self.search_filler_seconds, 0.0, 10.0)
         check_range("assistant.max_answer_chars", self.max_answer_chars, 100, 20000)
         check_range("assistant.transport_idle_seconds", self.transport_idle_seconds, 5.0, 3600.0)
         check_range("assistant.max_output_tokens", self.max_output_tokens, 16, 32000)
@@ -67,6 +90,17 @@ class AssistantSettings(Section):
         check_range("assistant.conversation_idle_seconds", self.conversation_idle_seconds, 0.0, 86400.0)
         if not self.model:
             raise SettingsError("assistant.model: must not be empty")
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f'assistant.location_timezone: {name!r} is not an IANA time zone (e.g. "Europe/Paris")'
+        ) from None
 
 
 @dataclass

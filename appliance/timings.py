@@ -19,6 +19,9 @@ SPANS: dict[str, tuple[str, str]] = {
     "first_sentence_to_first_audio_ms": ("first_sentence", "first_audio"),
     "first_delta_to_first_audio_ms": ("llm_first_delta", "first_audio"),
     "end_of_speech_to_first_audio_ms": ("end_of_speech", "first_audio"),
+    "end_of_speech_to_search_ms": ("end_of_speech", "llm_search_start"),
+    "search_ms": ("llm_search_start", "llm_search_done"),
+    "end_of_speech_to_filler_ms": ("end_of_speech", "filler"),
     "total_ms": ("end_of_speech", "done"),
 }
 

@@ -28,6 +28,7 @@ from .errors import ApplianceError, Cancelled, ErrorKind
 from .events import Answer, Event, Info, Transcript
 from .machine import AnnouncementDone, MachineEvent, Progress, TurnDone, TurnProgress
 from .ports import Assistant, Speech, Transcriber
+from .speech.phrases import SEARCH_FILLER, SEARCH_TIMEOUT
 from .timings import TurnTimings
 from .wake.followup import expects_reply
 
@@ -168,7 +169,9 @@ class TurnRunner:
             text,
             cancel,
             st.emit,
-            **_extras(st.assistant.respond, deadline=deadline, timings=timings, fragments=fragments),
+            **_extras(
+                st.assistant.respond, deadline=deadline, timings=timings, fragments=fragments, filler=self._filler
+            ),
         )
         result = st.speech.speak(
             self._watch(sentences),
@@ -235,6 +238,21 @@ class TurnRunner:
                 self.stages.post(TurnProgress(self.id, Progress.SPEAKING))
             yield sentence
 
+    def _filler(self, cancel: CancelToken) -> None:
+        """A web search runs and nothing has been said: its short phrase (cached speech, or a soft sound until it
+        is cached: never synthesized for the turn), played between the answer's pieces, so never over them.
+        The appliance shows it speaking, then thinking again until the answer."""
+        st = self.stages
+        if st.speech is None or "first_audio" in self.timings or cancel.cancelled:
+            return
+        self.timings.mark("filler")
+        st.post(TurnProgress(self.id, Progress.SPEAKING))
+        try:
+            st.speech.phrase(SEARCH_FILLER, cancel)
+        finally:
+            self._thinking_again = True
+            st.post(TurnProgress(self.id, Progress.THINKING))
+
     def _first_audio(self) -> None:
         self.timings.mark("first_audio")
         self.stages.post(TurnProgress(self.id, Progress.SPEAKING))
@@ -259,6 +277,8 @@ class TurnRunner:
         if self.cancel.cancelled:
             return
         key = "offline" if exc.kind in (ErrorKind.CONNECTION, ErrorKind.TIMEOUT) else "error"
+        if exc.stage == "web_search":
+            key = SEARCH_TIMEOUT  # the internet is there; the search was too slow
         self.stages.post(TurnProgress(self.id, Progress.SPEAKING))
         try:
             if self.stages.speech is not None:

@@ -217,8 +217,13 @@ def test_text_answer_is_yielded_sentence_by_sentence(cloud: FakeCloud, server: R
     assert body["reasoning"] == {"effort": "none"}
     assert body["input"] == [{"role": "user", "content": "What is the capital of France?"}]
     assert "previous_response_id" not in body
-    assert [t["name"] for t in body["tools"]] == h.registry.names()
-    assert all(t["type"] == "function" and t["strict"] is True for t in body["tools"])
+    functions = [t for t in body["tools"] if t["type"] == "function"]
+    assert [t["name"] for t in functions] == h.registry.names()
+    assert all(t["strict"] is True for t in functions)
+    # and the hosted web search (on by default; no location set: none sent, nor the API's US fallback)
+    assert [t for t in body["tools"] if t["type"] != "function"] == [
+        {"type": "web_search", "user_location": {"type": "approximate"}}
+    ]
     assert request.headers["authorization"] == f"Bearer {h.secrets.openai_api_key}"
     assert request.headers.get("x-stainless-retry-count", "0") == "0"
     timings = h.assistant.last_timings

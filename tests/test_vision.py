@@ -157,7 +157,7 @@ def test_model_sees_the_photo_in_the_tool_output_and_answers(appliance_parts: An
     assert " ".join(spoken) == "I see a red circle on a white background."
     assert p.server.rejected == []
     first, second = p.server.bodies()
-    tools = {t["name"]: t for t in first["tools"]}
+    tools = {t["name"]: t for t in first["tools"] if t["type"] == "function"}
     assert "describe_image" in tools and "question" in tools["describe_image"]["parameters"]["properties"]
     # the next request answers the call, with the same call_id, carrying the photo itself
     assert second["previous_response_id"] == call.response_id

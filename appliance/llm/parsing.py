@@ -1,7 +1,10 @@
 """The Responses stream's events, read into what the turn acts on: text, a finished message, the outcome.
 
 Function calls are put together from ``output_item.added``, argument deltas and ``output_item.done``; the
-finished response's own output list wins when it carries one. Pure: no I/O, no clock; the events are the
+finished response's own output list wins when it carries one. The hosted web search's call is the server's
+own: its item and progress events are read as :class:`SearchStarted` / :class:`SearchDone` (it is owed no
+output), and the message's ``url_citation`` annotations are not needed (the citations are inline in the text,
+where :mod:`.speakable` leaves them unsaid). Pure: no I/O, no clock; the events are the
 SDK's parsed objects (or anything with the same attributes). Text enters the appliance here, so this is where
 the model's text and call arguments are made safe (:mod:`appliance.text`: no lone surrogate, no control
 character reaches speech, the events or the next request).
@@ -33,6 +36,21 @@ class MessageDone:
 
 
 @dataclass(frozen=True)
+class SearchStarted:
+    """A hosted web search call is in progress (its item, or one of its progress events)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class SearchDone:
+    call_id: str
+    query: str
+    status: str
+    """"completed", or "failed" / "incomplete"."""
+
+
+@dataclass(frozen=True)
 class Finished:
     response_id: str
     calls: list[FunctionCall]
@@ -45,7 +63,10 @@ class Failed:
     error: ApplianceError
 
 
-Parsed = TextDelta | MessageDone | Finished | Failed
+Parsed = TextDelta | MessageDone | SearchStarted | SearchDone | Finished | Failed
+
+_SEARCH_PROGRESS = ("response.web_search_call.in_progress", "response.web_search_call.searching")
+_SEARCH_CALL = "web_search_call"
 
 
 class EventParser:
@@ -60,7 +81,11 @@ class EventParser:
             text = clean_text(event.delta or "")
             return TextDelta(text) if text else None
         if kind == "response.output_item.added":
+            if getattr(event.item, "type", "") == _SEARCH_CALL:
+                return SearchStarted(str(event.item.id))
             self._item(event.item, event.output_index, done=False)
+        elif kind in _SEARCH_PROGRESS:
+            return SearchStarted(str(event.item_id))
         elif kind == "response.function_call_arguments.delta":
             call = self._calls.get(event.item_id)
             if call is not None and not call.done:
@@ -75,6 +100,8 @@ class EventParser:
         elif kind == "response.output_item.done":
             if getattr(event.item, "type", "") == "message":
                 return MessageDone()
+            if getattr(event.item, "type", "") == _SEARCH_CALL:
+                return _search_done(event.item)
             self._item(event.item, event.output_index, done=True)
         elif kind in ("response.completed", "response.incomplete"):
             response = event.response
@@ -114,6 +141,14 @@ class EventParser:
             return [_call(item.call_id, item.name, item.arguments or "") for item in listed]
         ordered = sorted(self._calls.values(), key=lambda c: c.index)
         return [_call(c.call_id, c.name, "".join(c.parts)) for c in ordered if c.call_id]
+
+
+def _search_done(item: Any) -> SearchDone:
+    """The finished search, its query (or queries) clean for the events."""
+    action = item.action
+    queries = [action.query, *(action.queries or [])] if action is not None and action.type == "search" else []
+    query = "; ".join(dict.fromkeys(clean_text(q) for q in queries if isinstance(q, str) and q.strip()))
+    return SearchDone(str(item.id), query, str(item.status or "completed"))
 
 
 def _call(call_id: str, name: str, arguments: str) -> FunctionCall:

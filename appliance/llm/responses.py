@@ -14,6 +14,11 @@ sent again each time), up to ``max_tool_rounds``. The pieces, one job per module
 - :mod:`.answer`: text deltas to speakable sentences or fragments, and the cap on an answer's length;
 - :mod:`.budget`: the model's share of the turn's deadline.
 
+The hosted web search (:mod:`.search`, ``assistant.web_search``) is offered with the function tools; OpenAI
+runs it inside the response, which streams its progress (a ``tool_call`` event named ``web_search`` with its
+query when it ends; ``llm_search_start`` / ``llm_search_done`` on the turn's timings). While it runs and nothing
+was said, the turn's filler plays once, ``assistant.search_filler_seconds`` after the question.
+
 The turn's deadline bounds everything the assistant waits for: the time to the first text, every gap
 between deltas (a trickle cannot keep a turn alive), slowly streamed call arguments, the tools (their
 timeout is capped by what is left) and retries. The time the consumer holds a piece (speaking it) does not
@@ -24,6 +29,7 @@ answer ends with a short apology.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import random
 import threading
@@ -47,15 +53,16 @@ from .answer import Answer
 from .budget import Budget
 from .client import classify_openai_error, is_previous_response_missing, make_openai_client, make_timeout, retry_after
 from .conversation import Conversation, Owed
-from .parsing import EventParser, Failed, Finished, MessageDone, TextDelta
+from .parsing import EventParser, Failed, Finished, MessageDone, SearchDone, SearchStarted, TextDelta
 from .retrying import Failure, PreviousMissing, retrying
+from .search import WEB_SEARCH, Searches, web_search_tool
 from .spoken import APOLOGIES as APOLOGIES
 from .spoken import LOST_CONNECTION as LOST_CONNECTION
 from .spoken import SOMETHING_WENT_WRONG as SOMETHING_WENT_WRONG
 from .spoken import TOO_MANY_ROUNDS as TOO_MANY_ROUNDS
 from .spoken import TurnState as _Turn
 from .spoken import apology as _apology
-from .stream import CancelledRead, OutOfTime, Stalled, StreamReader
+from .stream import TICK, CancelledRead, OutOfTime, Stalled, StreamReader
 from .transport import DEFAULT_TRANSPORT, IDLE_CLOSE, SocketStreams, make_streams
 
 log = logging.getLogger(__name__)
@@ -79,6 +86,7 @@ __all__ = [
 
 _STAGE = "assistant"
 _TOOL_STAGE = "tool"
+_SEARCH_STAGE = "web_search"
 _MAX_EVENT_ARGUMENTS = 1000
 
 
@@ -147,15 +155,21 @@ class ResponsesAssistant:
         deadline: Deadline | None = None,
         timings: TurnTimings | None = None,
         fragments: bool = False,
+        filler: Callable[[CancelToken], None] | None = None,
     ) -> Iterator[str]:
         """The answer's pieces as they stream in. ``deadline``: the turn's (else ``assistant.deadline``
         from now). ``fragments``: :class:`~appliance.llm.answer.Fragment` s of a few words instead of
-        sentences (put together they are the same text, sentences joined by spaces)."""
+        sentences (put together they are the same text, sentences joined by spaces). ``filler``: plays the
+        turn's filler phrase; called (at most once, between pieces, so it never overlaps the answer) when a web
+        search runs and nothing has been said ``assistant.search_filler_seconds`` after the question."""
         self.last_timings = {}
         self._emit = emit
         budget = Budget(deadline if deadline is not None else Deadline(self._settings.deadline))
         answer = Answer(fragments=fragments, max_chars=self._max_answer_chars)
-        return self._turn(_Turn(text, cancel, emit, self.last_timings, timings, budget, answer))
+        searches = Searches(self._settings.search_filler_seconds if filler is not None else 0.0)
+        return self._turn(
+            _Turn(text, cancel, emit, self.last_timings, timings, budget, answer, filler=filler, searches=searches)
+        )
 
     def reset(self) -> None:
         self._conversation.reset()
@@ -297,7 +311,10 @@ class ResponsesAssistant:
             "truncation": "auto",
             "timeout": make_timeout(min(s.connect_timeout, left), min(s.read_timeout, left)),
         }
-        specs = self._tools.specs()
+        specs: list[dict[str, Any]] = list(self._tools.specs())
+        search = web_search_tool(s)
+        if search is not None:
+            specs.append(search)
         if specs:
             params["tools"] = specs
         if previous is not None:
@@ -318,15 +335,25 @@ class ResponsesAssistant:
         turn.answer.restart()
         yielded = False
         try:
-            for event in reader.events(turn.budget, guard):
+            for event in reader.events(turn.budget, guard, wake=functools.partial(_filler_due, turn)):
+                if event is TICK:
+                    self._filler(turn)
+                    continue
                 parsed = parser.feed(event)
                 if parsed is None:
                     continue
                 if isinstance(parsed, TextDelta):
                     turn.mark("first_delta")
+                    turn.searches.text = True
                     pieces = turn.answer.feed(parsed.text)
                 elif isinstance(parsed, MessageDone):
                     pieces = turn.answer.flush()  # a filler ("let me look") before the tools
+                elif isinstance(parsed, SearchStarted):
+                    self._search_started(turn, parsed)
+                    continue
+                elif isinstance(parsed, SearchDone):
+                    self._search_done(turn, parsed)
+                    continue
                 elif isinstance(parsed, Finished):
                     yielded = (yield from turn.say(turn.answer.flush())) or yielded
                     if parsed.incomplete is not None:
@@ -361,12 +388,15 @@ class ResponsesAssistant:
         except OutOfTime:
             if turn.cancel.cancelled:
                 return None
-            raise Failure(_out_of_time(turn.budget), yielded=yielded) from None
+            raise Failure(_searching(turn, _out_of_time(turn.budget)), yielded=yielded) from None
         except Stalled as exc:
             if turn.cancel.cancelled:
                 return None
             raise Failure(
-                ApplianceError(ErrorKind.TIMEOUT, f"the stream stalled ({exc})", stage=_STAGE, retryable=True),
+                _searching(
+                    turn,
+                    ApplianceError(ErrorKind.TIMEOUT, f"the stream stalled ({exc})", stage=_STAGE, retryable=True),
+                ),
                 yielded=yielded,
             ) from exc
         except Exception as exc:  # the SDK's errors, and anything unexpected from parsing the stream
@@ -375,7 +405,7 @@ class ResponsesAssistant:
             if not isinstance(exc, (openai.OpenAIError, ApplianceError)):
                 log.exception("assistant: unexpected error while streaming")
             raise Failure(
-                classify_openai_error(exc, _STAGE),
+                _searching(turn, classify_openai_error(exc, _STAGE)),
                 yielded=yielded,
                 retry_after=retry_after(exc),
                 previous_missing=is_previous_response_missing(exc),
@@ -383,6 +413,33 @@ class ResponsesAssistant:
         finally:
             reader.close()
             self.queue_high_water = max(self.queue_high_water, reader.queue.high_water)
+
+    # --- the hosted web search
+
+    def _search_started(self, turn: _Turn, started: SearchStarted) -> None:
+        if turn.searches.start(started.call_id, time.monotonic()):
+            turn.mark("search_start")
+            turn.emit(Info("web_search", "searching"))
+
+    def _search_done(self, turn: _Turn, done: SearchDone) -> None:
+        ms = turn.searches.finish(done.call_id, time.monotonic())
+        turn.mark("search_done")
+        query = done.query if len(done.query) <= _MAX_EVENT_ARGUMENTS else done.query[:_MAX_EVENT_ARGUMENTS] + "…"
+        ok = done.status == "completed"
+        turn.emit(ToolCall(WEB_SEARCH, done.call_id, json.dumps({"query": query}), ok, ms or 0.0))
+        if not ok:
+            log.info("assistant: the web search ended %s", done.status)
+
+    def _filler(self, turn: _Turn) -> None:
+        """The search runs and nothing was said: the turn plays its filler (once). A fault in it is logged;
+        the answer goes on."""
+        turn.searches.filler_played = True
+        if turn.filler is None or turn.cancel.cancelled:
+            return
+        try:
+            turn.filler(turn.cancel)
+        except Exception:
+            log.exception("assistant: the filler phrase failed")
 
     # --- tools
 
@@ -406,6 +463,24 @@ class ResponsesAssistant:
 
 def _user_message(text: str) -> dict[str, Any]:
     return {"role": "user", "content": text}
+
+
+def _filler_due(turn: _Turn) -> float | None:
+    """Seconds until the turn's filler is due (:meth:`Searches.filler_due_in`), counted from the question."""
+    budget = turn.budget
+    return turn.searches.filler_due_in(budget.seconds - budget.left(), turn.yielded)
+
+
+def _searching(turn: _Turn, error: ApplianceError) -> ApplianceError:
+    """A timeout while the turn waits on a web search is the search's (the turn says so, not "offline")."""
+    if error.kind is not ErrorKind.TIMEOUT or not turn.searches.waiting:
+        return error
+    return ApplianceError(
+        ErrorKind.TIMEOUT,
+        f"the web search gave no answer: {error.message}",
+        stage=_SEARCH_STAGE,
+        retryable=error.retryable,
+    )
 
 
 def _out_of_time(budget: Budget) -> ApplianceError:

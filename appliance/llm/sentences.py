@@ -126,14 +126,26 @@ class SentenceSplitter:
         best = None
         for match in _CLAUSE.finditer(text):
             end = match.start() + 1 if text[match.start()] in ",;:" else match.end()
-            if end >= self.min_clause_chars:
+            if end >= self.min_clause_chars and not _in_brackets(text, end):
                 best = end
         if best is not None:
             return best
         if len(text) > self.hard_max_chars:
-            space = text.rfind(" ", self.min_clause_chars, self.max_chars + 1)
+            space = self.max_chars + 1
+            while True:
+                space = text.rfind(" ", self.min_clause_chars, space)
+                if space <= 0 or not _in_brackets(text, space):
+                    break
             return space if space > 0 else self.hard_max_chars
         return None
+
+
+def _in_brackets(text: str, index: int) -> bool:
+    """``text[:index]`` leaves a parenthesis or a square bracket open: a long cut there would split a
+    markdown link or the web search's inline citation ("([site](url), [site](url))"), which is only
+    recognised, and left unsaid, whole."""
+    head = text[:index]
+    return head.count("(") > head.count(")") or head.count("[") > head.count("]")
 
 
 def _find_boundary(text: str, final: bool) -> int | None:

@@ -1,6 +1,8 @@
 """Turn model text into something a speech synthesizer reads well.
 
-The instructions ask for plain spoken text, but models still emit markdown now and then. Pure functions:
+The instructions ask for plain spoken text, but models still emit markdown now and then, and an answer from
+the hosted web search carries inline citations ("([site](https://…))"): they are dropped, a link in the
+running text is read as its words, a bare URL as its site. Pure functions:
 :func:`speakable` cleans one piece (a sentence from the splitter, or a whole text); :class:`SpeakableFilter`
 does the same for a stream of pieces and also drops fenced code blocks, which span several pieces.
 """
@@ -12,6 +14,12 @@ import re
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
+_LINK_ONLY = r"\[[^\]]*\]\((?:[^()]|\([^)]*\))*\)"
+#: A citation the hosted web search writes inline: "([site](https://…?utm_source=openai))", one or several links
+#: in parentheses. The source is named elsewhere in words if it matters; the marker itself is not read.
+_CITATION = re.compile(rf"\s*\(\s*{_LINK_ONLY}(?:\s*[,;]?\s*{_LINK_ONLY})*\s*\)")
+#: Footnote-style markers: "[1]" (not a link's text) and "【4:0†source】".
+_MARKER = re.compile(r"\s*(?:\[\d{1,3}\](?!\()|【[^】]*】)")
 _AUTOLINK = re.compile(r"<((?:https?://|www\.)[^>\s]+)>")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]\"']+", re.IGNORECASE)
 _HEADER = re.compile(r"^\s{0,3}#{1,6}\s+")
@@ -92,6 +100,8 @@ def _line(line: str) -> str:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         line = ", ".join(c for c in cells if c)
     line = _IMAGE.sub(r"\1", line)
+    line = _CITATION.sub("", line)
+    line = _MARKER.sub("", line)
     line = _LINK.sub(r"\1", line)
     line = _AUTOLINK.sub(r"\1", line)
     line = _URL.sub(lambda m: _site(m.group(0)), line)

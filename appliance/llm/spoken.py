@@ -4,8 +4,8 @@ the short apologies the assistant may say on its own when a request fails after 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 
 from ..cancel import CancelToken
 from ..errors import ErrorKind
@@ -13,6 +13,7 @@ from ..ports import Emit
 from ..timings import TurnTimings
 from .answer import Answer
 from .budget import Budget
+from .search import Searches
 
 #: Spoken when the connection fails after part of the answer was spoken.
 LOST_CONNECTION = "Sorry, I lost the connection."
@@ -28,8 +29,12 @@ _MARKS = {
     "request_start": "llm_request_start",
     "first_delta": "llm_first_delta",
     "first_sentence": "llm_first_sentence",
+    "search_start": "llm_search_start",
+    "search_done": "llm_search_done",
     "done": "llm_done",
 }
+#: Marks that move to the latest time they are reached (the others keep the first).
+_LATEST = ("done", "search_done")
 
 
 def apology(kind: ErrorKind) -> str:
@@ -54,10 +59,13 @@ class TurnState:
     budget: Budget
     answer: Answer
     yielded: bool = False
+    filler: Callable[[CancelToken], None] | None = None
+    """Plays the turn's filler phrase (a web search runs and nothing was said); None: no filler."""
+    searches: Searches = field(default_factory=lambda: Searches(0.0))
 
     def mark(self, name: str) -> None:
         now = time.monotonic()
-        if name == "done":
+        if name in _LATEST:
             self.legacy[name] = now
             if self.timings is not None:
                 self.timings.set(_MARKS[name], now)

@@ -44,6 +44,15 @@ class OutOfTime(Exception):
     """The turn's deadline ran out while waiting for the stream."""
 
 
+class _Tick:
+    def __repr__(self) -> str:
+        return "TICK"
+
+
+TICK = _Tick()
+"""What :meth:`StreamReader.events` yields when the caller's ``wake`` moment came before the next event."""
+
+
 class BoundedQueue:
     """A queue that blocks its producer when full and wakes its consumer on close or cancel.
 
@@ -117,23 +126,36 @@ class StreamReader:
         self._thread.start()
         self._unregister = cancel.on_cancel(self._cancelled)
 
-    def events(self, budget: Budget, guard: float) -> Iterator[Any]:
+    def events(self, budget: Budget, guard: float, wake: Callable[[], float | None] | None = None) -> Iterator[Any]:
         """The stream's events. Raises CancelledRead, OutOfTime (the budget ran out), Stalled (nothing for
-        ``guard`` seconds), or what the stream raised."""
+        ``guard`` seconds), or what the stream raised. ``wake``: seconds until the caller wants to act while
+        the stream is quiet (None: no such moment); :data:`TICK` is yielded then. Ticks are not data: the guard
+        runs on from the last event."""
+        clock = budget.clock
+        last = clock()
         while True:
             if self._cancel.cancelled:
                 raise CancelledRead()  # events queued before the cancel are not spoken
             left = budget.left()
             if left <= 0:
                 raise OutOfTime()
-            item = self.queue.get(timeout=min(guard, left))
+            wait = min(guard - (clock() - last), left)
+            due = wake() if wake is not None else None
+            ticking = due is not None and due < wait
+            if due is not None and ticking:
+                wait = due  # an event already queued goes first, even when the moment has come
+            item = self.queue.get(timeout=max(0.0, wait))
             if item is None:
                 if budget.expired():
                     raise OutOfTime()
+                if ticking:
+                    yield TICK
+                    continue
                 raise Stalled(f"no data for {guard:.0f} s")
             kind, value = item
             if kind == "event":
                 yield value
+                last = clock()  # the guard counts the stream's quiet, not the time the caller held an event
             elif kind == "end":
                 return
             elif kind == "error":

@@ -5,6 +5,10 @@ real API does about the conversation: it remembers the responses it completed an
 each one left open, and refuses (400) a request whose ``previous_response_id`` it does not know, one
 that leaves a call of that response without a ``function_call_output``, or one that answers a call
 twice or a call that does not exist. So a test that leaves an orphaned call fails the way production would.
+A hosted web search (``web_search_call``) is the server's own call: it is owed no output, and answering it
+is refused like any unknown call. The hosted web search tool is checked as the API checks it (its type, an
+approximate ``user_location`` of known string fields, a two-letter country), and a scripted web search is only
+played to a request that offers the tool.
 
 The scripts it plays are built by :class:`Wire` (:mod:`appliance.sim.responses_wire`); they are importable
 from here too, as the tests and scripts take both from one place.
@@ -83,12 +87,20 @@ class ResponsesServer:
         with self._lock:
             if not self._queue:
                 return Status(500, "fake cloud: nothing scripted for this request")
+            if _searches(self._queue[0]) and not _offers_web_search(body):
+                return Status(500, "fake cloud: a web search is scripted but the request offers no web_search tool")
             reply = self._queue.popleft()
             if isinstance(reply, Script) and reply.completes:
                 self._stored[reply.response_id] = _Stored(list(reply.call_ids), body.get("previous_response_id"))
         return reply
 
     def _check(self, body: dict[str, Any]) -> tuple[str | None, str] | None:
+        tools = body.get("tools") or []
+        for number, tool in enumerate(tools if isinstance(tools, list) else []):
+            if isinstance(tool, dict) and tool.get("type") in _WEB_SEARCH:
+                problem = _web_search_problem(tool, number)
+                if problem is not None:
+                    return None, problem
         previous = body.get("previous_response_id")
         items = body.get("input") or []
         if isinstance(items, str):
@@ -107,3 +119,43 @@ class ResponsesServer:
         if len(set(outputs)) != len(outputs):
             return None, "Duplicate function call output."
         return None
+
+
+_WEB_SEARCH = ("web_search", "web_search_2025_08_26")
+_LOCATION_FIELDS = ("city", "region", "country", "timezone")
+
+
+def _web_search_problem(tool: dict[str, Any], number: int) -> str | None:
+    """What the API would refuse in a hosted web search tool (checked against the SDK's ``WebSearchTool``)."""
+    where = f"tools[{number}]"
+    unknown = set(tool) - {"type", "user_location", "filters", "search_context_size", "external_web_access"}
+    if unknown:
+        return f"Unknown parameter: '{where}.{sorted(unknown)[0]}'."
+    location = tool.get("user_location")
+    if location is None:
+        return None
+    if not isinstance(location, dict) or location.get("type") != "approximate":
+        return f"Invalid value for '{where}.user_location.type': expected 'approximate'."
+    for key, value in location.items():
+        if key == "type":
+            continue
+        if key not in _LOCATION_FIELDS:
+            return f"Unknown parameter: '{where}.user_location.{key}'."
+        if not isinstance(value, str) or not value.strip():
+            return f"Invalid value for '{where}.user_location.{key}': expected a non-empty string."
+    country = location.get("country")
+    if country is not None and not (len(country) == 2 and country.isalpha() and country.isupper()):
+        return f"Invalid value for '{where}.user_location.country': expected a two-letter ISO country code."
+    return None
+
+
+def _offers_web_search(body: dict[str, Any]) -> bool:
+    tools = body.get("tools") or []
+    return any(isinstance(t, dict) and t.get("type") in _WEB_SEARCH for t in tools)
+
+
+def _searches(reply: Script | Reply) -> bool:
+    return isinstance(reply, Script) and any(
+        e.get("type") == "response.output_item.added" and (e.get("item") or {}).get("type") == "web_search_call"
+        for e in reply.events
+    )

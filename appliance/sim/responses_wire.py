@@ -4,16 +4,22 @@
 :class:`Wire` builds the SSE event sequences the Responses API sends (shapes checked against the
 installed SDK's ``openai/types/responses/response_*_event.py``, and parsed by the real SDK in the tests):
 a text answer in deltas, one or several function calls with argument deltas, text followed by calls,
-``response.failed`` and ``error``. Ids are consistent (``resp_``, ``msg_``, ``fc_``, ``call_``) and every
-event has its ``sequence_number``. A :class:`Script` says how it is delivered (delays, a cut, a stall), so
-either transport (:mod:`appliance.sim.responses` over HTTP, :mod:`appliance.sim.responses_ws`) plays it.
+``response.failed`` and ``error``, and the hosted web search: a ``web_search_call`` item with its progress
+events (``response.web_search_call.in_progress`` / ``.searching`` / ``.completed``), then the message, whose
+text carries inline markdown citations and matching ``url_citation`` annotations
+(``response.output_text.annotation.added``), as the API streams them. Ids are consistent (``resp_``, ``msg_``,
+``fc_``, ``call_``, ``ws_``) and every event has its ``sequence_number``. A :class:`Script` says how it is
+delivered (delays, pauses, a cut, a stall), so either transport (:mod:`appliance.sim.responses` over HTTP,
+:mod:`appliance.sim.responses_ws`) plays it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +44,9 @@ class Script:
     stall_after: int | None = None
     """Send nothing more after this many events (the client's read timeout must fire)."""
     stall_seconds: float = 30.0
+    pauses: dict[int, float] = field(default_factory=dict)
+    """Extra seconds before the event at that index (a web search's time between ``searching`` and
+    ``completed``)."""
 
     def reply(self) -> Reply:
         kwargs: dict[str, Any] = {"delay": self.delay, "ttfb": self.ttfb}
@@ -45,7 +54,16 @@ class Script:
             kwargs["disconnect_after"] = self.disconnect_after
         if self.stall_after is not None:
             kwargs.update(stall_after=self.stall_after, stall_seconds=self.stall_seconds)
-        return sse(self.events, **kwargs)
+        if not self.pauses:
+            return sse(self.events, **kwargs)
+        return Stream(self._paced(), content_type="text/event-stream; charset=utf-8", **kwargs)
+
+    def _paced(self) -> Iterator[bytes]:
+        for index, event in enumerate(self.events):
+            pause = self.pauses.get(index, 0.0)
+            if pause > 0:
+                time.sleep(pause)
+            yield _sse(event)
 
     def delivered(self) -> list[dict[str, Any]]:
         """The events the client will actually receive."""
@@ -114,6 +132,34 @@ class Wire:
             b.function_call(name, raw, _split(raw, chunk_size) if raw else [])
         b.completed()
         return b.script()
+
+    def web_search(
+        self,
+        text: str,
+        *,
+        query: str,
+        seconds: float = 0.0,
+        before: str | None = None,
+        chunk_size: int = 7,
+        status: str = "completed",
+    ) -> Script:
+        """The hosted web search: ``before`` (text the model says first, if any), a ``web_search_call`` item
+        for ``query`` that searches for ``seconds`` (a pause before ``.completed``), then ``text`` as the
+        answer. Inline markdown citations in ``text`` ("([site](https://…))", as the API writes them) get their
+        ``url_citation`` annotations, each sent once the deltas have carried the citation whole. The call is
+        the server's own: nothing is owed for it in the next request. ``status`` "failed" ends the search
+        without results (the model still answers)."""
+        b = _Builder(self)
+        b.created()
+        if before:
+            b.message(before, _split(before, chunk_size))
+        searching = b.web_search_call(query, status)
+        b.message(text, _split(text, chunk_size), annotations=_citations(text))
+        b.completed()
+        script = b.script()
+        if seconds > 0:
+            script.pauses[searching + 1] = seconds
+        return script
 
     def trickle(self, text: str, *, every: float, chunk_size: int = 5) -> Script:
         """A text answer that arrives slowly: one delta every ``every`` seconds (each gap under the
@@ -215,7 +261,12 @@ class _Builder:
         self.emit("response.created", response=self.response("in_progress"))
         self.emit("response.in_progress", response=self.response("in_progress"))
 
-    def message(self, text: str, chunks: list[str], *, complete: bool = True) -> None:
+    def message(
+        self, text: str, chunks: list[str], *, complete: bool = True, annotations: list[dict[str, Any]] | None = None
+    ) -> None:
+        """A message item streamed in ``chunks``; each of ``annotations`` (url_citation objects) is announced
+        after the delta that completes the text it covers."""
+        annotations = annotations or []
         item_id = self.wire.new_id("msg")
         index = len(self.output)
         self.emit(
@@ -230,6 +281,7 @@ class _Builder:
             content_index=0,
             part={"type": "output_text", "text": "", "annotations": []},
         )
+        sent, announced = 0, 0
         for chunk in chunks:
             self.emit(
                 "response.output_text.delta",
@@ -239,9 +291,20 @@ class _Builder:
                 delta=chunk,
                 logprobs=[],
             )
+            sent += len(chunk)
+            while announced < len(annotations) and annotations[announced]["end_index"] <= sent:
+                self.emit(
+                    "response.output_text.annotation.added",
+                    item_id=item_id,
+                    output_index=index,
+                    content_index=0,
+                    annotation_index=announced,
+                    annotation=annotations[announced],
+                )
+                announced += 1
         if not complete:
             return
-        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        part = {"type": "output_text", "text": text, "annotations": annotations, "logprobs": []}
         self.emit(
             "response.output_text.done", item_id=item_id, output_index=index, content_index=0, text=text, logprobs=[]
         )
@@ -249,6 +312,30 @@ class _Builder:
         item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant", "content": [part]}
         self.emit("response.output_item.done", output_index=index, item=item)
         self.output.append(item)
+
+    def web_search_call(self, query: str, status: str = "completed") -> int:
+        """A hosted web search's item and progress events; returns the index of its ``.searching`` event."""
+        item_id = self.wire.new_id("ws")
+        index = len(self.output)
+        self.emit(
+            "response.output_item.added",
+            output_index=index,
+            item={"id": item_id, "type": "web_search_call", "status": "in_progress", "action": {"type": "search"}},
+        )
+        self.emit("response.web_search_call.in_progress", item_id=item_id, output_index=index)
+        self.emit("response.web_search_call.searching", item_id=item_id, output_index=index)
+        searching = len(self.events) - 1
+        if status == "completed":
+            self.emit("response.web_search_call.completed", item_id=item_id, output_index=index)
+        item = {
+            "id": item_id,
+            "type": "web_search_call",
+            "status": status,
+            "action": {"type": "search", "query": query},
+        }
+        self.emit("response.output_item.done", output_index=index, item=item)
+        self.output.append(item)
+        return searching
 
     def function_call(self, name: str, arguments: str, chunks: list[str]) -> None:
         item_id = self.wire.new_id("fc")
@@ -362,6 +449,26 @@ class Runaway(Stream):
 
 def _sse(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+_CITATION = re.compile(r"\(\s*\[[^\]]+\]\(https?://[^)\s]+\)(?:\s*[,;]?\s*\[[^\]]+\]\(https?://[^)\s]+\))*\s*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+
+
+def _citations(text: str) -> list[dict[str, Any]]:
+    """The url_citation annotations of the inline citations in ``text`` ("([site](url))", or several links in
+    one pair of parentheses): one for each link, covering its "[site](url)"."""
+    return [
+        {
+            "type": "url_citation",
+            "start_index": link.start(),
+            "end_index": link.end(),
+            "title": f"{link.group(1)}: the page the answer cites",
+            "url": link.group(2),
+        }
+        for citation in _CITATION.finditer(text)
+        for link in _LINK.finditer(text, citation.start(), citation.end())
+    ]
 
 
 def _split(text: str, size: int) -> list[str]:

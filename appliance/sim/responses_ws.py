@@ -150,6 +150,8 @@ class ResponsesWsServer(WsServer):
                     return False
                 if index and reply.delay and self._stop.wait(reply.delay):
                     return False
+                if reply.pauses.get(index, 0.0) > 0 and self._stop.wait(reply.pauses[index]):
+                    return False
                 if injection is not None and index == injection[1]:
                     ws.send(injection[0])
                 self._send(ws, event)

@@ -24,13 +24,32 @@ from ..audio.wavfile import AudioFileError, read_wav, wav_bytes
 
 log = logging.getLogger(__name__)
 
+#: Said while a web search runs and nothing else has been (the turn's filler).
+SEARCH_FILLER = "looking_up"
+#: Said when a web search gave nothing within the turn's deadline.
+SEARCH_TIMEOUT = "search_timeout"
+
 PHRASES: dict[str, str] = {
     "offline": "Sorry, I can't reach the internet right now.",
     "error": "Sorry, something went wrong.",
     "lost_connection": "Sorry, I lost the connection.",
     "too_many_rounds": "Sorry, I couldn't finish that.",
     "timer_done": "Your timer is done.",
+    SEARCH_FILLER: "Let me look that up.",
+    SEARCH_TIMEOUT: "Sorry, the search took too long.",
 }
+
+
+def searching_tone() -> tuple[np.ndarray, int]:
+    """Two soft, low notes (about 0.4 s): "I'm on it", the filler's sound until its phrase is cached."""
+    rate = earcons.RATE
+    notes = []
+    for freq, seconds in ((392.0, 0.16), (0.0, 0.08), (392.0, 0.16)):
+        t = np.arange(int(rate * seconds)) / rate
+        note = np.sin(2 * np.pi * freq * t) * np.sin(np.pi * t / seconds)  # a gentle swell, no click
+        notes.append(note)
+    return (np.concatenate(notes) * 0.12 * 32767).astype(np.int16), rate
+
 
 EARCONS: dict[str, Callable[[], tuple[np.ndarray, int]]] = {
     "offline": earcons.offline_tone,
@@ -38,6 +57,8 @@ EARCONS: dict[str, Callable[[], tuple[np.ndarray, int]]] = {
     "lost_connection": earcons.offline_tone,
     "too_many_rounds": earcons.error_tone,
     "timer_done": earcons.alarm,
+    SEARCH_FILLER: searching_tone,
+    SEARCH_TIMEOUT: earcons.offline_tone,
 }
 
 #: Temp files are hidden and end in this suffix, so start-up can tell them from phrases.
