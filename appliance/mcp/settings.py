@@ -51,7 +51,8 @@ class McpSettings(Section):
     retry_max_seconds: float = 300.0
     """A server that is down is retried after 1 s, then twice as long each time, up to this long."""
     ping_seconds: float = 30.0
-    """How often a connected server is pinged, so one that went away is noticed and retried."""
+    """How often a connected server's tool list is read again: a server that went away is noticed (and
+    retried), and a change it did not announce is taken."""
     max_output_kb: int = 16
     """A tool's output is cut to this many kilobytes of text before it goes to the model."""
     description_chars: int = 300
