@@ -2,7 +2,7 @@
 
     uv run python scripts/bench_mcp.py [--rounds 5] [--idle 20]
 
-Servers are tests/mcp_home.py (the `mcp` SDK's MCPServer, 8 tools). "http": the servers already run on
+Servers are tests/mcp_home.py (the `mcp` SDK's MCPServer, 9 tools). "http": the servers already run on
 127.0.0.1 (streamable HTTP, bearer token), timed from ``McpManager.start()`` until every server's tools are
 offered. "stdio": the appliance starts the servers itself, so the time includes each server's Python start.
 The idle cost is measured in a fresh process: RSS and CPU time with no server, then with one connection held
@@ -140,7 +140,7 @@ def main() -> None:
             idle = json.loads(out.stdout.strip().splitlines()[-1])
             print()
             print(f"importing the MCP manager (mcp SDK, httpx2, pydantic models): +{idle['import_mb']:.1f} MB RSS")
-            print(f"one connected HTTP server, its 8 tools offered: +{idle['connect_mb']:.1f} MB RSS")
+            print(f"one connected HTTP server, its tools offered: +{idle['connect_mb']:.1f} MB RSS")
             print(
                 f"idle for {args.idle:g} s: {idle['idle_cpu_percent']:.2f} % of a core, "
                 f"RSS {idle['idle_rss_growth_mb']:+.1f} MB"

@@ -271,7 +271,7 @@ def test_a_server_down_at_start_is_left_out_then_its_tools_appear_when_it_comes_
                 }
             )
         )
-        assert doctor.status == "OK" and ": up, 8 tools" in doctor.message, doctor.message
+        assert doctor.status == "OK" and ": up, 9 tools" in doctor.message, doctor.message
     finally:
         home.stop()
 
@@ -385,14 +385,14 @@ def test_list_changed_adds_and_removes_tools(
 ) -> None:
     settings = mcp_settings({"home": {"url": http_home.url}, "garden": {"command": stdio_command(tmp_path / "g.json")}})
     manager = start(managers, settings)
-    wait_state(manager, "home", ServerState.UP, tools=8)
-    wait_state(manager, "garden", ServerState.UP, tools=8)
+    wait_state(manager, "home", ServerState.UP, tools=9)
+    wait_state(manager, "garden", ServerState.UP, tools=9)
     a = Assistant(cloud, manager)
     server, wire = ResponsesServer(cloud), Wire()
     server.then(wire.calls(("home_pair_garage", {}), ("garden_pair_garage", {})), wire.text("Paired."))
     assert a.ask("pair the garage") == ["Paired."]
     for label in ("home", "garden"):
-        wait_state(manager, label, ServerState.UP, tools=8)
+        wait_state(manager, label, ServerState.UP, tools=9)
         assert manager.wait_for(lambda _, name=f"{label}_garage_open": name in a.registry, WAIT)
         assert f"{label}_broken_sensor" not in a.registry
     server.then(wire.calls(("home_garage_open", {})), wire.text("Open."))
@@ -546,9 +546,70 @@ def test_the_appliance_is_ready_with_its_server_down_and_ctl_tools_shows_the_too
         events.wait_for(lambda e: isinstance(e, Info) and e.what == "mcp_server" and ": up" in e.detail, 30)
         reply = execute(app, "tools", ())
         mine = {t["name"]: t for t in reply["tools"] if t["source"] == "home"}
-        assert len(mine) == 8 and mine["home_lock_set"]["destructive"] and mine["home_light_get"]["read_only"]
-        assert "8 home" in reply["text"]
+        assert len(mine) == 9 and mine["home_lock_set"]["destructive"] and mine["home_light_get"]["read_only"]
+        assert "9 home" in reply["text"]
     finally:
         app.shutdown("test")
         thread.join(10)
         home.stop()
+
+
+def test_a_servers_output_is_data_for_the_model_not_instructions_to_the_appliance(
+    cloud: FakeCloud, http_home: HttpHome, managers: list[McpManager]
+) -> None:
+    from mcp_home import NOTICE
+
+    manager = start(managers, mcp_settings({"home": {"url": http_home.url}}))
+    wait_state(manager, "home", ServerState.UP, tools=9)
+    a = Assistant(cloud, manager)
+    before = sorted(a.registry.names())
+    server, wire = ResponsesServer(cloud), Wire()
+    server.then(wire.calls(("home_notice_board", {})), wire.text("Nothing new on the board."))
+    assert a.ask("anything on the notice board?") == ["Nothing new on the board."]
+    assert list(outputs(server.bodies()[1]).values()) == [NOTICE]  # handed over as the call's output, verbatim
+    assert sorted(a.registry.names()) == before and [s.label for s in manager.status()] == ["home"]
+    assert not http_home.state.exists()  # no device was touched
+
+
+def test_a_server_that_answers_garbage_or_nothing_is_left_out_and_the_others_stay(
+    tmp_path: Path, managers: list[McpManager]
+) -> None:
+    import http.server
+
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            body = b"<html>this is not JSON-RPC</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    garbage = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=garbage.serve_forever, daemon=True).start()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections and never answers
+    try:
+        settings = mcp_settings(
+            {
+                "junk": {"url": f"http://127.0.0.1:{garbage.server_address[1]}/mcp"},
+                "mute": {"url": f"http://127.0.0.1:{silent.getsockname()[1]}/mcp"},
+                "home": {"command": stdio_command(tmp_path / "s.json")},
+            },
+            connect_timeout=1.0,
+        )
+        manager = start(managers, settings)
+        wait_state(manager, "home", ServerState.UP, tools=9)
+        junk = wait_state(manager, "junk", ServerState.DOWN)
+        mute = wait_state(manager, "mute", ServerState.DOWN)
+        assert "no tool list within 1 s" in mute.detail
+        assert junk.tools == 0 and mute.tools == 0
+        assert {t.source for t in manager.tools()} == {"home"}
+        assert manager.call("home", "light_get", {}, CancelToken()).startswith("{")
+    finally:
+        garbage.shutdown()
+        silent.close()
