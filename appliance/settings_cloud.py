@@ -64,10 +64,10 @@ class AssistantSettings(Section):
     """Its country as a two-letter ISO code, e.g. "FR" ("" = not sent)."""
     location_timezone: str = ""
     """Its IANA time zone, e.g. "Europe/Paris" ("" = not sent)."""
-    search_filler_seconds: float = 0.8
-    """When a web search runs and nothing has been said this long after the question, a short phrase ("Let me
-    look that up.", kept as speech once synthesized; a soft sound until then) says something is happening.
-    0 = never."""
+    search_filler_seconds: float = 0.5
+    """When a web search runs and nothing has been said this long after the end of the question (the end of the
+    turn, itself ~0.45 s after the last word), a short phrase ("Let me look that up.", kept as speech once
+    synthesized; a soft sound until then) says something is happening. 0 = never."""
 
     def validate(self) -> None:
         for name, value in (("location_city", self.location_city), ("location_region", self.location_region)):

@@ -16,6 +16,9 @@ audio (HTTP and the input-streaming WebSocket alike). Modes:
        reply synthesized (a new device: the common replies are kept as speech after the first synthesis)
     l  k with the reply already kept as speech (every later time)
     m  k with local commands off: the same command answered by the model
+    w  c on a question the model answers with the hosted web search (issue 27): the search item at 0.45 s, the
+       search 2.5 s, the first text delta 0.45 s after it (citations inline); the filler phrase on (kept as speech)
+    x  w with the filler off (``assistant.search_filler_seconds = 0``)
 
 End of speech is taken from the audio itself: the last voiced 20 ms window of the question in the microphone
 WAV (``voice.voiced_span``), in microphone seconds. It is put on the appliance's clock through the ``recording``
@@ -27,6 +30,9 @@ counts as spoken one frame before the moment the WAV microphone hands its frame 
     end of speech → end of turn   = t(recording) − (t(ready) + last voiced second − 80 ms)
     end of speech → first audio   = that + the turn's end_of_speech_to_first_audio_ms
                                     (its end_of_speech mark is set in the same loop step as the recording event)
+
+For the web-search modes the first sound is the filler's or the answer's, whichever comes first (the turn's
+``end_of_speech_to_filler_ms`` and ``end_of_speech_to_first_audio_ms``); a second table gives both.
 
 The other figures are the ``turn`` event's spans. The table is printed in Markdown; docs/latency.png shows one
 turn (the median run) per mode as a waterfall.
@@ -83,6 +89,13 @@ TARGETS = {
     "delta": TTS_S * 1000 + 60,
 }
 COMMAND = "Set a timer for ten minutes."
+SEARCH_S = 2.5  # injected: the hosted web search, between its "searching" and "completed" events
+SEARCH_QUERY = "weather Paris today"
+SEARCH_ANSWER = (
+    "It is sunny in Paris today, with a high of twenty degrees "
+    "([meteo.fr](https://meteo.fr/paris/previsions?utm_source=openai)). "
+    "A light wind blows from the west. ([weather.com](https://weather.com/weather/today/l/Paris?utm_source=openai))"
+)
 
 
 @dataclass(frozen=True)
@@ -97,12 +110,16 @@ class Mode:
     question: str = QUESTION
     local: bool = True
     cached_replies: bool = False
+    search: bool = False  # the model answers with the hosted web search
+    filler: bool = True
 
     def config(self) -> str:
         check = "true" if self.transcript_check else "false"
+        filler = "" if self.filler else "search_filler_seconds = 0.0\n"  # on: the default
         return (
             f'[endpoint]\nmode = "{self.endpoint}"\ntranscript_check = {check}\n[stt]\nmode = "{self.stt}"\n'
-            f'[assistant]\ntransport = "{self.transport}"\n[tts]\ntransport = "{self.transport}"\n'
+            f'[assistant]\ntransport = "{self.transport}"\n{filler}'
+            f'[tts]\ntransport = "{self.transport}"\n'
             f"[local]\nenabled = {'true' if self.local else 'false'}\n"
         )
 
@@ -124,6 +141,10 @@ MODES = {
         cached_replies=True,
     ),
     "m": Mode("m", "(k) with local commands off", "semantic", "streaming", "websocket", question=COMMAND, local=False),
+    "w": Mode("w", "(c) answered by a web search, filler on", "semantic", "streaming", "websocket", search=True),
+    "x": Mode(
+        "x", "(c) answered by a web search, filler off", "semantic", "streaming", "websocket", search=True, filler=False
+    ),
 }
 
 
@@ -141,6 +162,13 @@ class Measure:
     cut: bool
     paths: str  # which transports the stand-ins saw used
     speaker_s: float
+    eos_to_filler: float | None = None  # end of speech → the filler's first sample (web search modes), ms
+    search_ms: float | None = None  # the web search, as the turn saw it (its start to its end), ms
+
+    @property
+    def eos_to_sound(self) -> float:
+        """End of speech → the first thing heard: the filler or the answer."""
+        return min(self.eos_to_audio, self.eos_to_filler if self.eos_to_filler is not None else self.eos_to_audio)
 
 
 def mic_wav(path: Path, paused: bool, question: str = QUESTION) -> tuple[float, float | None]:
@@ -164,13 +192,25 @@ def answer_script(wire: Wire) -> Any:
     return script
 
 
+def search_script(wire: Wire) -> Any:
+    """The hosted web search as the model streams it: its item LLM_S after the request, the search SEARCH_S, the
+    first text delta LLM_S after the search ends (the model reads the results), then a delta every DELTA_S."""
+    script = wire.web_search(SEARCH_ANSWER, query=SEARCH_QUERY, seconds=SEARCH_S)
+    added = next(i for i, e in enumerate(script.events) if e["type"] == "response.output_item.added")
+    completed = script.index("response.web_search_call.completed")
+    first = next(i for i, e in enumerate(script.events) if e["type"] == "response.output_text.delta")
+    script.delay, script.ttfb = DELTA_S, max(0.0, LLM_S - added * DELTA_S)
+    script.pauses[first] = max(0.0, LLM_S - (first - completed) * DELTA_S)
+    return script
+
+
 def one_run(out: Path, mode: Mode) -> tuple[Measure, Run]:
     mic = out / "mic.wav"
     last_voiced, pause = mic_wav(mic, mode.paused, mode.question)
     with FakeCloud() as cloud, FakeRealtime(api_key=KEY) as realtime, FakeStreamInputTTS() as speech_ws:
         server, wire = ResponsesServer(cloud), Wire()
         for _ in range(4):
-            server.then(answer_script(wire))
+            server.then(search_script(wire) if mode.search else answer_script(wire))
         cloud.default("transcriptions", lambda r: Json({"text": mode.question}, ttfb=STT_S))
         cloud.default("tts", lambda r: tts(pcm(2.0), ttfb=TTS_S))
         phrases = (PAUSE_BEFORE, QUESTION[len(PAUSE_BEFORE) :].strip()) if mode.paused else (mode.question,)
@@ -190,6 +230,8 @@ def one_run(out: Path, mode: Mode) -> tuple[Measure, Run]:
             state = out / "state"
             if mode.cached_replies:
                 keep_replies(state / "phrases")
+            if mode.search:
+                keep_filler(state / "phrases")
             result = run(out, mic, "--pace", "1", "--state-dir", str(state), env=env, config=mode.config())
         finally:
             sockets.close()
@@ -213,6 +255,14 @@ def keep_replies(directory: Path) -> None:
         cache.store(key, np.frombuffer(pcm(1.2, seed=len(key)), dtype="<i2"), 24_000)
 
 
+def keep_filler(directory: Path) -> None:
+    """The web search's filler phrase as a device has it after its first synthesis (1.2 s of the stand-in's
+    speech audio)."""
+    from appliance.speech.phrases import SEARCH_FILLER, PhraseCache
+
+    PhraseCache(directory).store(SEARCH_FILLER, np.frombuffer(pcm(1.2, seed=11), dtype="<i2"), 24_000)
+
+
 def measure(result: Run, last_voiced: float, pause: float | None, paths: str) -> Measure:
     """The figures of one run. A question cut at its pause is measured from the end of the words before the
     pause (what the appliance took for the end), and flagged."""
@@ -232,6 +282,7 @@ def measure(result: Run, last_voiced: float, pause: float | None, paths: str) ->
     first = timings.get("transcript_to_first_delta_ms")
     with wave.open(str(result.speaker)) as w:
         speaker_s = w.getnframes() / w.getframerate()
+    filler = timings.get("end_of_speech_to_filler_ms")
     return Measure(
         eos_to_eot=eos_to_eot,
         audio_wait=(rec["end"] - last_voiced) * 1000,
@@ -245,6 +296,8 @@ def measure(result: Run, last_voiced: float, pause: float | None, paths: str) ->
         cut=cut,
         paths=paths,
         speaker_s=speaker_s,
+        eos_to_filler=None if filler is None else eos_to_eot + filler,
+        search_ms=timings.get("search_ms"),
     )
 
 
@@ -298,6 +351,25 @@ def table(results: dict[str, list[Measure]]) -> str:
             f"| {reasons} | {cut} |"
         )
     return "\n".join(rows)
+
+
+def search_table(results: dict[str, list[Measure]]) -> str:
+    """The web-search modes: the first sound (filler or answer), each of them, the search as the turn saw it."""
+    rows = [
+        "| mode | end of speech → first sound (ms) | → filler (ms) | → first answer audio (ms) | search (ms) "
+        "| filler heard |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, ms in results.items():
+        if not MODES[key].search:
+            continue
+        heard = sum(m.eos_to_filler is not None for m in ms)
+        rows.append(
+            f"| ({key}) {MODES[key].title} | {fmt(med([m.eos_to_sound for m in ms]))} "
+            f"| {fmt(med([m.eos_to_filler for m in ms]))} | {fmt(med([m.eos_to_audio for m in ms]))} "
+            f"| {fmt(med([m.search_ms for m in ms]))} | {heard} of {len(ms)} |"
+        )
+    return "\n".join(rows) if len(rows) > 2 else ""
 
 
 def waterfall(results: dict[str, list[Measure]], path: Path) -> None:
@@ -382,6 +454,7 @@ def main() -> int:
         saved = json.loads(args.replot.read_text())
         replotted = {k: [Measure(**m) for m in v] for k, v in saved.items()}
         print(table(replotted))
+        print(search_table(replotted))
         waterfall(replotted, args.png)
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
@@ -396,11 +469,17 @@ def main() -> int:
             print(
                 f"({key}) run {i + 1}: end of speech → first audio {m.eos_to_audio:.0f} ms, end of turn "
                 f"{m.eos_to_eot:.0f} ms ({m.reason}), transcript {fmt(m.transcript_ms)}, delta → audio "
-                f"{fmt(m.delta_to_audio)}, cut {m.cut}; {m.paths}",
+                f"{fmt(m.delta_to_audio)}, filler {fmt(m.eos_to_filler)}, cut {m.cut}; {m.paths}",
                 file=sys.stderr,
                 flush=True,
             )
     print(table(results))
+    searches = search_table(results)
+    if searches:
+        print(
+            f"\n{searches}\n\nWeb search injected: {SEARCH_S * 1000:.0f} ms of search, the model's first text "
+            f"{LLM_S * 1000:.0f} ms after it."
+        )
     print(
         f"\nInjected: transcription {STT_S * 1000:.0f} ms (batch: to the transcript; streaming: commit → "
         f"transcript), model {LLM_S * 1000:.0f} ms to its first text delta (then {DELTA_S * 1000:.0f} ms "
