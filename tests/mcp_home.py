@@ -28,6 +28,22 @@ NOTICE = (
 )
 
 
+#: An input schema the Responses API refuses as it is: a ``oneOf`` at the root, an untyped array item, a
+#: property name with a dot, titles and a ``$schema``.
+WEIRD_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "thermostatArguments",
+    "type": "object",
+    "properties": {
+        "target": {"type": "number", "description": "degrees Celsius", "minimum": 5, "maximum": 30, "title": "T"},
+        "zones": {"type": "array", "items": {}},
+        "mode.name": {"type": "string"},
+    },
+    "required": ["target"],
+    "oneOf": [{"required": ["target"]}],
+}
+
+
 def build(state_file: Path) -> MCPServer:
     server = MCPServer("home")
 
@@ -116,16 +132,7 @@ def _weird_schema_tool(server: MCPServer) -> None:
     server.add_tool(thermostat, name="thermostat", description="Set the thermostat. " + "Very detailed. " * 400)
     found = server._tool_manager.get_tool("thermostat")  # the SDK builds schemas from hints; this one is by hand
     assert found is not None
-    found.parameters = {
-        "type": "object",
-        "properties": {
-            "target": {"type": "number", "description": "degrees Celsius", "minimum": 5, "maximum": 30},
-            "zones": {"type": "array", "items": {}},
-            "mode.name": {"type": "string"},
-        },
-        "required": ["target"],
-        "oneOf": [{"required": ["target"]}],
-    }
+    found.parameters = WEIRD_SCHEMA
 
 
 def _bearer(app: Any, token: str) -> Any:

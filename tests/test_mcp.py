@@ -361,21 +361,30 @@ def test_a_5_mb_result_is_cut_to_the_output_limit(
             assert "more characters were left out" in output
 
 
-def test_a_schema_the_api_would_refuse_is_trimmed(tmp_path: Path, managers: list[McpManager]) -> None:
+def test_a_schema_the_api_would_refuse_is_trimmed(cloud: FakeCloud, tmp_path: Path, managers: list[McpManager]) -> None:
+    from mcp_home import WEIRD_SCHEMA
+
+    from appliance.sim.function_tools import function_tool_problem
+
+    raw = {"type": "function", "name": "home_thermostat", "parameters": WEIRD_SCHEMA, "strict": False}
+    assert "not have 'oneOf'" in str(function_tool_problem(raw, 0))  # the stand-in answers 400, as the API
     home = HttpHome(tmp_path / "home.json", free_port(), weird=True)
     home.start()
     try:
         manager = start(managers, mcp_settings({"home": {"url": home.url}}, description_chars=80))
         wait_state(manager, "home", ServerState.UP)
-        registry = ToolRegistry()
-        registry.attach(manager)
-        found = registry.get("home_thermostat")
+        a = Assistant(cloud, manager)
+        found = a.registry.get("home_thermostat")
         assert found is not None
         spec = found.spec()
-        assert "oneOf" not in spec["parameters"]
+        assert "oneOf" not in spec["parameters"] and function_tool_problem(spec, 0) is None
         assert spec["parameters"]["properties"]["zones"]["items"] != {}
         assert len(spec["description"]) <= 80
-        assert manager.call("home", "thermostat", {"target": 21}, CancelToken()) == "thermostat at 21"
+        server, wire = ResponsesServer(cloud), Wire()
+        server.then(wire.calls(("home_thermostat", {"target": 21, "zones": None, "mode.name": None})), wire.text("21."))
+        assert a.ask("heat to 21") == ["21."]
+        assert server.rejected == []
+        assert list(outputs(server.bodies()[1]).values()) == ["thermostat at 21"]
     finally:
         home.stop()
 

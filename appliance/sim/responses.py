@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.sim.cloud import FakeCloud, Reply, Request, Status
+from appliance.sim.function_tools import function_tool_problem
 from appliance.sim.responses_wire import MODEL, Runaway, Script, Wire
 
 __all__ = ["MODEL", "ResponsesServer", "Runaway", "Script", "Wire"]
@@ -99,6 +100,10 @@ class ResponsesServer:
         for number, tool in enumerate(tools if isinstance(tools, list) else []):
             if isinstance(tool, dict) and tool.get("type") in _WEB_SEARCH:
                 problem = _web_search_problem(tool, number)
+                if problem is not None:
+                    return None, problem
+            if isinstance(tool, dict) and tool.get("type") == "function":
+                problem = function_tool_problem(tool, number)
                 if problem is not None:
                     return None, problem
         previous = body.get("previous_response_id")
