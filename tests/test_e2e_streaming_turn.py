@@ -33,6 +33,8 @@ transcript_wait = 2.0
 transport = "http"
 [tts]
 transport = "http"
+[local]
+enabled = false  # "Can you set a timer for ten minutes?" is a local command: the model must be asked here
 """
 LEAD = 3.0  # room noise first: the turn model and the SDKs load in the background after start-up
 
