@@ -37,9 +37,11 @@ from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
 from appliance.settings import AssistantSettings, Secrets, SettingsError, TtsSettings
 from appliance.sim.cloud import FakeCloud
+from appliance.sim.headless import appliance_env, run
 from appliance.sim.responses import ResponsesServer, Wire
 from appliance.sim.responses_ws import ResponsesWsServer
-from appliance.sim.speech import pcm, tts
+from appliance.sim.speech import pcm, transcript, tts
+from appliance.sim.voice import concat, room, synth, write_wav
 from appliance.speech.phrases import PHRASES, SEARCH_FILLER, SEARCH_TIMEOUT, PhraseCache, searching_tone
 from appliance.speech.pipeline import SpeechPipeline
 from appliance.tools import ToolRegistry
@@ -338,6 +340,42 @@ def test_a_stalled_search_ends_within_the_deadline_with_a_spoken_apology(cloud: 
     assert (error.kind, error.stage) == (ErrorKind.TIMEOUT, "web_search")
     assert rig.played() == filler + apology  # "Let me look that up." ... "Sorry, the search took too long."
     assert "filler" in runner.timings.marks() and rig.synthesized() == []
+
+
+@pytest.mark.slow
+def test_the_whole_appliance_answers_a_web_search_out_loud(cloud: FakeCloud, tmp_path: Path) -> None:
+    """``appliance run`` (headless, WAV microphone and speaker): the question, the search with its filler, the
+    answer without a URL, the events and the turn's timings."""
+    question = tmp_path / "q.wav"
+    write_wav(
+        question,
+        room(
+            concat(synth("Hey Jarvis!"), np.zeros(6400, np.int16), synth("What is the weather like in Paris?")),
+            snr_db=45,
+            lead=0.8,
+            tail=5.0,
+        ),
+    )
+    server, wire = ResponsesServer(cloud), Wire()
+    cloud.default("transcriptions", transcript("What is the weather like in Paris?"))
+    cloud.default("tts", lambda r: tts(pcm(0.4, seed=len(r.body) % 7)))
+    server.then(wire.web_search(WEATHER, query=QUERY, seconds=2.0))
+    config = '[assistant]\nlocation_city = "Paris"\nlocation_country = "FR"\nsearch_filler_seconds = 0.2\n'
+    result = run(tmp_path, question, "--pace", "2", env=appliance_env(cloud.env(), home=tmp_path), config=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert server.bodies()[0]["tools"][-1] == {
+        "type": "web_search",
+        "user_location": {"type": "approximate", "city": "Paris", "country": "FR"},
+    }
+    [call] = result.of("tool_call")
+    assert (call["name"], call["arguments"], call["ok"]) == ("web_search", '{"query": "weather Paris today"}', True)
+    assert " ".join(s["text"] for s in result.of("sentence")) == " ".join(SPOKEN)  # (cut at other clauses)
+    assert result.of("answer")[0]["text"] == " ".join(SPOKEN)
+    turn = result.of("turn")[0]
+    assert turn["outcome"] == "answered" and turn["search_ms"] > 0
+    assert turn["end_of_speech_to_filler_ms"] < turn["end_of_speech_to_first_audio_ms"]
+    assert result.states() == ["idle", "listening", "thinking", "speaking", "thinking", "speaking", "idle"]
+    assert result.of("error") == [] and server.rejected == []
 
 
 def _timings() -> Any:
