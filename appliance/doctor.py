@@ -294,6 +294,7 @@ def check_mcp(settings: Settings) -> Check:
     lines = []
     for s in servers:
         line = f"{s.label} ({s.transport} {s.where}): {s.state.value}, {s.tools} tools"
+        line += f", protocol {s.protocol}" if s.protocol else ""
         lines.append(f"{line} ({s.detail})" if s.detail else line)
     down = [s for s in servers if s.state is not ServerState.UP]
     if not down:

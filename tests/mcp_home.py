@@ -18,6 +18,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False)
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True)
@@ -116,7 +117,9 @@ def build(state_file: Path) -> MCPServer:
         """Pair the garage door: adds the garage tool and retires broken_sensor (the tool list changes)."""
         server.add_tool(garage_open, annotations=DESTRUCTIVE)
         server.remove_tool("broken_sensor")
-        await ctx.notify_tools_changed()
+        await ctx.notify_tools_changed()  # to 2026-07-28 clients listening (subscriptions/listen)
+        if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            await ctx.session.send_tool_list_changed()  # to handshake-era clients
         return "garage paired"
 
     return server
@@ -133,6 +136,41 @@ def _weird_schema_tool(server: MCPServer) -> None:
     found = server._tool_manager.get_tool("thermostat")  # the SDK builds schemas from hints; this one is by hand
     assert found is not None
     found.parameters = WEIRD_SCHEMA
+
+
+def _legacy(app: Any) -> Any:
+    """A handshake-era server, as Home Assistant's is today: ``server/discover`` is an unknown method, so the
+    client falls back to ``initialize`` and the list changes come as ``notifications/tools/list_changed``."""
+
+    async def older(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        request = json.loads(body or b"{}")
+        if isinstance(request, dict) and request.get("method") == "server/discover":
+            error = {"code": -32601, "message": "Method not found"}
+            reply = json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "error": error}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(reply)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": reply})
+            return
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await app(scope, replay, send)
+
+    return older
 
 
 def _bearer(app: Any, token: str) -> Any:
@@ -154,6 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--weird", action="store_true", help="add the tool with a schema the API refuses")
+    parser.add_argument("--legacy", action="store_true", help="HTTP: answer as a handshake-era server")
     sub = parser.add_subparsers(dest="transport", required=True)
     sub.add_parser("stdio")
     http = sub.add_parser("http")
@@ -174,7 +213,8 @@ def main() -> None:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
-    app = _bearer(server.streamable_http_app(), args.token)
+    app = server.streamable_http_app()
+    app = _bearer(_legacy(app) if args.legacy else app, args.token)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")
     print(f"ready {sock.getsockname()[1]}", file=sys.stderr, flush=True)
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

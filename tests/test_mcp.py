@@ -51,8 +51,8 @@ def free_port() -> int:
 class HttpHome:
     """The home server over streamable HTTP in its own process (started and killed by the test)."""
 
-    def __init__(self, state: Path, port: int, *, weird: bool = False) -> None:
-        self.state, self.port, self.weird = state, port, weird
+    def __init__(self, state: Path, port: int, *, weird: bool = False, legacy: bool = False) -> None:
+        self.state, self.port, self.weird, self.legacy = state, port, weird, legacy
         self.proc: subprocess.Popen[str] | None = None
 
     @property
@@ -62,6 +62,7 @@ class HttpHome:
     def start(self) -> None:
         args = [sys.executable, str(HOME), "--state", str(self.state)]
         args += ["--weird"] if self.weird else []
+        args += ["--legacy"] if self.legacy else []
         args += ["http", "--port", str(self.port), "--token", TOKEN]
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
@@ -78,6 +79,21 @@ class HttpHome:
 def device(state: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(state.read_text())
     return data
+
+
+@pytest.fixture
+def homes() -> Iterator[list[HttpHome]]:
+    """HTTP home servers a test makes itself (started later, or with options); all are killed at the end."""
+    made: list[HttpHome] = []
+    yield made
+    for home in made:
+        home.stop()
+
+
+def new_home(homes: list[HttpHome], state: Path, **options: bool) -> HttpHome:
+    home = HttpHome(state, free_port(), **options)
+    homes.append(home)
+    return home
 
 
 @pytest.fixture
@@ -389,12 +405,17 @@ def test_a_schema_the_api_would_refuse_is_trimmed(cloud: FakeCloud, tmp_path: Pa
         home.stop()
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["2026-07-28", "handshake-era"])
 def test_list_changed_adds_and_removes_tools(
-    cloud: FakeCloud, http_home: HttpHome, tmp_path: Path, managers: list[McpManager]
+    cloud: FakeCloud, tmp_path: Path, managers: list[McpManager], homes: list[HttpHome], legacy: bool
 ) -> None:
-    settings = mcp_settings({"home": {"url": http_home.url}, "garden": {"command": stdio_command(tmp_path / "g.json")}})
-    manager = start(managers, settings)
-    wait_state(manager, "home", ServerState.UP, tools=9)
+    home = new_home(homes, tmp_path / "home.json", legacy=legacy)
+    home.start()
+    garden = {"command": stdio_command(tmp_path / "g.json")}
+    # the list is not read again by the clock here: only the servers' notifications can change it
+    manager = start(managers, mcp_settings({"home": {"url": home.url}, "garden": garden}, ping_seconds=600.0))
+    up = wait_state(manager, "home", ServerState.UP, tools=9)
+    assert up.protocol.startswith("2025-" if legacy else "2026-"), up.protocol
     wait_state(manager, "garden", ServerState.UP, tools=9)
     a = Assistant(cloud, manager)
     server, wire = ResponsesServer(cloud), Wire()

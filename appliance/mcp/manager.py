@@ -72,6 +72,8 @@ class ServerStatus:
     """Why it is down, or what was left out of its list (redacted)."""
     attempts: int = 0
     """Connections tried since it was last up."""
+    protocol: str = ""
+    """The MCP protocol version agreed with the server (when up)."""
 
 
 @dataclass
@@ -116,7 +118,9 @@ class McpManager:
         def run() -> None:
             asyncio.set_event_loop(loop)
             for server in self._servers.values():
-                self._tasks.append(loop.create_task(self._supervise(server), name=f"mcp-{server.config.label}"))
+                task = loop.create_task(self._supervise(server), name=f"mcp-{server.config.label}")
+                task.add_done_callback(_report_end)
+                self._tasks.append(task)
             loop.call_soon(started.set)
             loop.run_forever()
             loop.close()
@@ -258,8 +262,9 @@ class McpManager:
                 scope.deadline = math.inf
                 with self._lock:
                     server.client = client
-                self._update(server, ServerState.UP, skipped, 0, tools)
-                log.info("mcp %s: up, %d tools", server.config.label, len(tools))
+                protocol = client.protocol_version
+                self._update(server, ServerState.UP, skipped, 0, tools, protocol)
+                log.info("mcp %s: up, %d tools (protocol %s)", server.config.label, len(tools), protocol)
                 try:
                     async with anyio.create_task_group() as group:
                         group.start_soon(self._ping, server, client)
@@ -270,7 +275,7 @@ class McpManager:
                             changed.clear()
                             with anyio.fail_after(settings.connect_timeout):
                                 tools, skipped = await self._list(server, client)
-                            self._update(server, ServerState.UP, skipped, 0, tools)
+                            self._update(server, ServerState.UP, skipped, 0, tools, protocol)
                             log.info("mcp %s: the tool list changed, %d tools", server.config.label, len(tools))
                 finally:
                     with self._lock:
@@ -352,7 +357,7 @@ class McpManager:
             with anyio.fail_after(self._settings.connect_timeout):
                 tools, skipped = await self._list(server, client, quiet=True)
             if [t.spec() for t in tools] != [t.spec() for t in server.tools]:
-                self._update(server, ServerState.UP, skipped, 0, tools)
+                self._update(server, ServerState.UP, skipped, 0, tools, client.protocol_version)
 
     async def _listen(self, client: Client, changed: asyncio.Event) -> None:
         try:
@@ -363,7 +368,15 @@ class McpManager:
             return
         raise ConnectionError("the server closed its change stream")
 
-    def _update(self, server: _Server, state: ServerState, detail: str, attempts: int, tools: tuple[Tool, ...]) -> None:
+    def _update(
+        self,
+        server: _Server,
+        state: ServerState,
+        detail: str,
+        attempts: int,
+        tools: tuple[Tool, ...],
+        protocol: str = "",
+    ) -> None:
         detail = self._secrets.redact(clean_text(detail))
         with self._changed:
             before = server.status.state
@@ -375,6 +388,7 @@ class McpManager:
                 len(tools),
                 detail,
                 attempts,
+                protocol,
             )
             server.tools = tools
             self._offered = tuple(t for s in self._servers.values() for t in s.tools)
@@ -396,6 +410,12 @@ class McpManager:
             exc = exc.exceptions[0]
         text = str(exc) or type(exc).__name__
         return self._secrets.redact(clean_text(f"{type(exc).__name__}: {text}"))[:300]
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """A supervisor only ends when closed; one that ended on a bug says so (its server stays left out)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("mcp: %s stopped on an internal error", task.get_name(), exc_info=task.exception())
 
 
 def result_text(result: mt.CallToolResult) -> str:
