@@ -643,3 +643,19 @@ def test_a_server_that_answers_garbage_or_nothing_is_left_out_and_the_others_sta
     finally:
         garbage.shutdown()
         silent.close()
+
+
+def test_a_stdio_server_gets_a_minimal_environment_without_the_keys(
+    tmp_path: Path, managers: list[McpManager], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-appliance-secret-key-0000")
+    monkeypatch.setenv("APPLIANCE_SECRET__MCP__HOME", TOKEN)
+    state = tmp_path / "env-check.json"
+    manager = start(managers, mcp_settings({"home": {"command": stdio_command(state)}}))
+    wait_state(manager, "home", ServerState.UP)
+    found = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True, check=True)
+    [pid] = found.stdout.split()
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    names = {item.split(b"=", 1)[0].decode() for item in environ if item}
+    assert names <= {"HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"}, names
+    assert b"sk-appliance-secret-key-0000" not in b"".join(environ) and TOKEN.encode() not in b"".join(environ)
