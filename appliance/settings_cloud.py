@@ -55,7 +55,8 @@ class AssistantSettings(Section):
     """A warm WebSocket unused this long is closed (it is opened again on the next wake word)."""
     web_search: bool = True
     """Offer the model OpenAI's hosted web search (news, weather, opening hours, scores). Its answer is spoken
-    like every other: no links or citation marks (a source may be named in words)."""
+    like every other: no links or citation marks (a source may be named in words). Not offered with
+    `reasoning_effort = "minimal"`, which the API refuses with it."""
     location_city: str = ""
     """The appliance's city, sent with web searches so "the weather" means the weather here ("" = not sent)."""
     location_region: str = ""

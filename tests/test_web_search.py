@@ -104,8 +104,8 @@ def test_the_search_is_offered_with_the_location_and_empty_fields_are_not_sent(c
         location_city="Paris", location_region="Île-de-France", location_country="fr", location_timezone="Europe/Paris"
     )
     city_only = settings(location_city="Lyon")
-    server.then(wire.text("Hello."), wire.text("Hello."), wire.text("Hello."))
-    for s in (located, city_only, settings(web_search=False)):
+    server.then(*(wire.text("Hello.") for _ in range(4)))
+    for s in (located, city_only, settings(web_search=False), settings(reasoning_effort="minimal")):
         assert list(assistant(cloud, s).respond("Hi", CancelToken(), Recorder())) == ["Hello."]
     tools = [body.get("tools", []) for body in server.bodies()]
     assert tools[0] == [
@@ -121,7 +121,7 @@ def test_the_search_is_offered_with_the_location_and_empty_fields_are_not_sent(c
         }
     ]
     assert tools[1] == [{"type": "web_search", "user_location": {"type": "approximate", "city": "Lyon"}}]
-    assert tools[2] == []  # off: not offered
+    assert tools[2] == tools[3] == []  # off, or with reasoning effort "minimal" (which the API refuses it with)
     assert server.rejected == []
 
 
@@ -144,7 +144,12 @@ def test_the_stand_in_refuses_a_location_the_api_refuses(cloud: FakeCloud) -> No
             input="hi",
             tools=[{"type": "web_search", "user_location": {"type": "approximate", "country": "France"}}],
         )
-    assert server.rejected and "two-letter" in server.rejected[0][1]
+    with pytest.raises(openai.BadRequestError, match="reasoning.effort 'minimal'"):
+        client.responses.create(model="m", input="hi", tools=[{"type": "web_search"}], reasoning={"effort": "minimal"})
+    assert [why for _, why in server.rejected] == [
+        "Invalid value for 'tools[0].user_location.country': expected a two-letter ISO country code.",
+        "The following tools cannot be used with reasoning.effort 'minimal': web_search.",
+    ]
 
 
 # --- the stream -----------------------------------------------------------------------------------------------

@@ -21,8 +21,10 @@ WEB_SEARCH = "web_search"
 def web_search_tool(settings: AssistantSettings) -> dict[str, Any] | None:
     """The hosted web search tool for the request, None when it is off. Empty location fields are not sent;
     the location's type always is, so a device with no location set is not taken for one in the United
-    States (the API's fallback when ``user_location`` is missing)."""
-    if not settings.web_search:
+    States (the API's fallback when ``user_location`` is missing). Not offered with reasoning effort "minimal":
+    the API refuses the tool with it (400 "The following tools cannot be used with reasoning.effort 'minimal':
+    web_search.")."""
+    if not settings.web_search or settings.reasoning_effort == "minimal":
         return None
     fields = (
         ("city", settings.location_city.strip()),

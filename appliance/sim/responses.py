@@ -7,8 +7,8 @@ that leaves a call of that response without a ``function_call_output``, or one t
 twice or a call that does not exist. So a test that leaves an orphaned call fails the way production would.
 A hosted web search (``web_search_call``) is the server's own call: it is owed no output, and answering it
 is refused like any unknown call. The hosted web search tool is checked as the API checks it (its type, an
-approximate ``user_location`` of known string fields, a two-letter country), and a scripted web search is only
-played to a request that offers the tool.
+approximate ``user_location`` of known string fields, a two-letter country, not with reasoning effort
+"minimal"), and a scripted web search is only played to a request that offers the tool.
 
 The scripts it plays are built by :class:`Wire` (:mod:`appliance.sim.responses_wire`); they are importable
 from here too, as the tests and scripts take both from one place.
@@ -102,6 +102,8 @@ class ResponsesServer:
                 problem = _web_search_problem(tool, number)
                 if problem is not None:
                     return None, problem
+                if (body.get("reasoning") or {}).get("effort") == "minimal":
+                    return None, "The following tools cannot be used with reasoning.effort 'minimal': web_search."
             if isinstance(tool, dict) and tool.get("type") == "function":
                 problem = function_tool_problem(tool, number)
                 if problem is not None:
