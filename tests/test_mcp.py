@@ -516,6 +516,19 @@ def test_api_parameters_trims_what_the_api_refuses() -> None:
     assert api_parameters(deep)[0] is None
 
 
+def test_a_schema_with_keywords_strict_mode_refuses_is_sent_without_strict() -> None:
+    schema = {"type": "object", "properties": {"code": {"type": "string", "minLength": 4}}, "required": ["code"]}
+    made, _ = make_tool(
+        "home", RemoteTool("alarm_code", "Arm the alarm.", schema), lambda ctx, **kw: "", description_chars=80
+    )
+    assert made is not None and made.strict is False and made.parameters["properties"]["code"]["minLength"] == 4
+    schema["properties"]["code"].pop("minLength")
+    made, _ = make_tool(
+        "home", RemoteTool("alarm_code", "Arm the alarm.", schema), lambda ctx, **kw: "", description_chars=80
+    )
+    assert made is not None and made.strict is True
+
+
 def test_names_and_descriptions_are_made_safe_and_short() -> None:
     remote = RemoteTool("HassTurnOn light.kitchen", "Turns on a device.\n\nLong manual " * 50, {"type": "object"})
     made, _ = make_tool("home", remote, lambda ctx, **kw: "", description_chars=60)

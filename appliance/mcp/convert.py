@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..text import clean_text
-from ..tools.schema import NAME_PATTERN, api_parameters, make_strict
+from ..tools.schema import NAME_PATTERN, api_parameters, make_strict, strict_keywords_only
 from ..tools.tool import Tool
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -60,7 +60,7 @@ def make_tool(
     if parameters is None:
         return None, f"{remote.name}: {'; '.join(notes)}"
     optional = frozenset(set(parameters["properties"]) - set(parameters["required"]))
-    strict_schema = make_strict(parameters)
+    strict_schema = make_strict(parameters) if strict_keywords_only(parameters) else None
     strict = strict_schema is not None
     if strict_schema is not None:
         parameters = strict_schema

@@ -355,6 +355,9 @@ API_KEYWORDS = frozenset(
         "definitions",
     }
 )
+#: Keywords strict mode takes (the others, e.g. minLength, make a strict request fail): a schema from
+#: elsewhere that uses another is sent without ``strict``.
+STRICT_KEYWORDS = API_KEYWORDS - {"minLength", "maxLength"}
 #: The root of a function's parameters must be a plain object: the API refuses these there.
 ROOT_REFUSED = frozenset({"anyOf", "oneOf", "allOf", "not", "enum", "const"})
 MAX_SCHEMA_DEPTH = 10
@@ -430,3 +433,20 @@ def _trim(node: Any, depth: int, notes: list[str]) -> Any:
         out["items"] = {"type": ["string", "number", "boolean"]}
         notes.append("gave an untyped array item a type")
     return out
+
+
+def strict_keywords_only(node: Any) -> bool:
+    """Whether every keyword in ``node`` (at any depth; property names aside) is one strict mode takes."""
+    if isinstance(node, list):
+        return all(strict_keywords_only(item) for item in node)
+    if not isinstance(node, dict):
+        return True
+    for key, value in node.items():
+        if key not in STRICT_KEYWORDS:
+            return False
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            if not all(strict_keywords_only(sub) for sub in value.values()):
+                return False
+        elif key in ("items", "anyOf", "additionalProperties") and not strict_keywords_only(value):
+            return False
+    return True
