@@ -250,8 +250,9 @@ class TurnRunner:
         try:
             st.speech.phrase(SEARCH_FILLER, cancel)
         finally:
-            self._thinking_again = True
-            st.post(TurnProgress(self.id, Progress.THINKING))
+            if not cancel.cancelled:  # a press or a barge-in during the filler: the turn is over
+                self._thinking_again = True
+                st.post(TurnProgress(self.id, Progress.THINKING))
 
     def _first_audio(self) -> None:
         self.timings.mark("first_audio")

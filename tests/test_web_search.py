@@ -228,7 +228,15 @@ def test_text_before_the_search_is_said_first_and_no_filler_is_asked_for(cloud: 
 class Rig:
     """One turn, whole: the real assistant, the real speech pipeline, a WAV speaker, the phrase cache on disk."""
 
-    def __init__(self, cloud: FakeCloud, tmp_path: Path, *, cache_phrases: bool = False, **assistant_settings: Any):
+    def __init__(
+        self,
+        cloud: FakeCloud,
+        tmp_path: Path,
+        *,
+        cache_phrases: bool = False,
+        pace: float = 0.0,
+        **assistant_settings: Any,
+    ):
         self.cloud = cloud
         self.server, self.wire = ResponsesServer(cloud), Wire()
         self.settings = settings(**assistant_settings)
@@ -237,7 +245,7 @@ class Rig:
         tts_settings = TtsSettings(sample_rate=RATE, timeout=2.0, first_flush_words=0)
         self.phrases = PhraseCache(tmp_path / "phrases")
         self.out = tmp_path / "out.wav"
-        self.speaker = WavSpeaker(self.out, rate=RATE, pace=0.0, block_ms=20)
+        self.speaker = WavSpeaker(self.out, rate=RATE, pace=pace, block_ms=20)
         self.speech = SpeechPipeline(
             ElevenLabsSynth(tts_settings, secrets),
             self.speaker,
@@ -256,7 +264,7 @@ class Rig:
         self.phrases.store(key, np.frombuffer(audio, dtype="<i2"), RATE)
         return audio
 
-    def turn(self, question: str = "What's the weather like in Paris?") -> TurnRunner:
+    def turn(self, question: str = "What's the weather like in Paris?", *, wait: bool = True) -> TurnRunner:
         stages = Stages(
             transcriber=None,
             assistant=self.assistant,
@@ -267,7 +275,10 @@ class Rig:
             earcon=lambda make, cancel: None,
         )
         runner = TurnRunner(1, stages, deadline_seconds=self.settings.deadline, follow_up=False)
-        runner.run(None, question)
+        if wait:
+            runner.run(None, question)
+        else:
+            runner.start(None, question)
         return runner
 
     def played(self) -> bytes:
@@ -329,6 +340,23 @@ def test_the_filler_is_a_soft_sound_until_it_is_cached_then_never_synthesized_ag
     rig.turn("And in Lyon?")
     assert rig.played().startswith(cached.astype("<i2").tobytes())  # now the phrase, from the cache
     assert rig.synthesized().count(PHRASES[SEARCH_FILLER]) == 1  # synthesized once, for the cache
+
+
+def test_a_press_during_the_filler_stops_it_and_the_turn(cloud: FakeCloud, tmp_path: Path) -> None:
+    rig = Rig(cloud, tmp_path, pace=1.0, search_filler_seconds=0.1)
+    filler = rig.keep(SEARCH_FILLER, seed=9)  # 0.4 s, played in real time
+    rig.server.then(rig.wire.web_search("It is sunny in Paris.", query=QUERY, seconds=3.0))
+    runner = rig.turn(wait=False)
+    deadline = time.monotonic() + 10
+    while "filler" not in runner.timings and time.monotonic() < deadline:
+        time.sleep(0.01)
+    runner.stop("button")
+    assert runner.thread is not None
+    runner.thread.join(timeout=5)
+    assert not runner.thread.is_alive() and rig.posted[-1] == TurnDone(1, "cancelled", False)
+    assert len(rig.played()) < len(filler)  # cut short
+    assert rig.progress() == [Progress.SPEAKING]  # not shown thinking again after the press
+    assert rig.synthesized() == []
 
 
 def test_a_stalled_search_ends_within_the_deadline_with_a_spoken_apology(cloud: FakeCloud, tmp_path: Path) -> None:
