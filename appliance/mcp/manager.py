@@ -21,7 +21,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,7 +303,7 @@ class McpManager:
             timeout=httpx2.Timeout(self._settings.connect_timeout, read=300.0),
             event_hooks={"response": [watch]},
         )
-        return streamable_http_client(config.url, http_client=http)
+        return _http_transport(config.url, http)
 
     async def _list(self, server: _Server, client: Client, *, quiet: bool = False) -> tuple[tuple[Tool, ...], str]:
         """The server's tools as function tools, and a line on what was left out or changed."""
@@ -410,6 +411,14 @@ class McpManager:
             exc = exc.exceptions[0]
         text = str(exc) or type(exc).__name__
         return self._secrets.redact(clean_text(f"{type(exc).__name__}: {text}"))[:300]
+
+
+@asynccontextmanager
+async def _http_transport(url: str, http: httpx2.AsyncClient) -> AsyncIterator[Any]:
+    """Streamable HTTP on our own client (for the token header and the 401 watch), closed with the session:
+    the SDK leaves a client it was given open."""
+    async with http, streamable_http_client(url, http_client=http) as streams:
+        yield streams
 
 
 def _report_end(task: asyncio.Task[None]) -> None:
