@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from doubles import Controls
 
 from appliance.cancel import CancelToken
 from appliance.doctor import WARN, check_mcp
@@ -154,23 +155,6 @@ def wait_state(manager: McpManager, label: str, state: ServerState, tools: int |
     return state_of(manager, label)
 
 
-class Controls:
-    def volume(self) -> float:
-        return 0.5
-
-    def set_volume(self, value: float) -> float:
-        return value
-
-    def stop_turn(self) -> None:
-        pass
-
-    def reset_conversation(self) -> None:
-        pass
-
-    def camera_allowed(self) -> bool:
-        return False
-
-
 class Assistant:
     """The real Responses assistant, its registry holding the manager's tool set, against the fake cloud."""
 
@@ -184,7 +168,7 @@ class Assistant:
         )
 
     def make_context(self, cancel: CancelToken, emit: Any) -> ToolContext:
-        return ToolContext(controls=Controls(), camera=None, indicators=None, cancel=cancel, emit=emit)
+        return ToolContext(controls=Controls(allowed=False), camera=None, indicators=None, cancel=cancel, emit=emit)
 
     def ask(self, text: str, cancel: CancelToken | None = None) -> list[str]:
         return list(self.assistant.respond(text, cancel or CancelToken(), self.events))

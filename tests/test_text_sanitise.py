@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import openai
 import pytest
+from doubles import Controls
 
 from appliance.cancel import CancelToken
 from appliance.deadline import Deadline
@@ -96,29 +97,6 @@ def test_clean_json_text_leaves_clean_or_broken_json_as_it_came() -> None:
 # --- the model and the tools, through the stand-in cloud -------------------------------------------------
 
 
-class Controls:
-    def __init__(self, timers: TimerService) -> None:
-        self._timers = timers
-
-    def volume(self) -> float:
-        return 0.5
-
-    def set_volume(self, value: float) -> float:
-        return value
-
-    def stop_turn(self) -> None:
-        pass
-
-    def reset_conversation(self) -> None:
-        pass
-
-    def camera_allowed(self) -> bool:
-        return False
-
-    def timers(self) -> TimerService:
-        return self._timers
-
-
 class Appliance:
     """The assistant with the timer tools (and one tool whose output is not valid Unicode), its events on a
     bus read by a Recorder and written by the JSON-lines sink to a file, as ``appliance run --events`` does."""
@@ -131,7 +109,7 @@ class Appliance:
         self.bus.subscribe(JsonLinesSink(self.sink_file))
         self.path = path
         self.timers = TimerService(None, lambda timer, missed: None, self.bus.emit)
-        self.controls = Controls(self.timers)
+        self.controls = Controls(allowed=False, timers=self.timers)
         registry = ToolRegistry()
         for function in TIMER_TOOLS:
             registry.register(function)
