@@ -258,7 +258,7 @@ class App:
                     )
             case m.PlayEarcon(earcon):
                 self._earcon(_EARCONS[earcon])
-            case m.StartTurn(turn, text):
+            case m.StartTurn(turn, text, confirming):
                 audio = self._utterance.audio if text is None and self._utterance is not None else None
                 self._utterance = None
                 self._runner = TurnRunner(
@@ -266,6 +266,7 @@ class App:
                     self._stages(),
                     deadline_seconds=self.settings.assistant.deadline,
                     follow_up=self.settings.wake.follow_up,
+                    confirming=confirming,
                     clock=self.clock,
                 )
                 if text is None and self._endpoint_wait_ms is not None:

@@ -178,14 +178,14 @@ def step(s: Snapshot, event: MachineEvent) -> Result:
             if what == Progress.THINKING and s.state == S.SPEAKING:
                 return _go(s, S.THINKING, "tool_round", fx)
             return s, ()
-        case TurnDone(turn, outcome, follow_up):
+        case TurnDone(turn, outcome, follow_up, confirm):
             if turn == 0 or turn != s.turn:
                 return s, ()
             fx.append(FinishTurn(turn, outcome))
             s = replace(s, turn=0)
-            if follow_up and outcome == "answered" and not s.mic_ended and not s.pending:
+            if (follow_up or confirm) and outcome == "answered" and not s.mic_ended and not s.pending:
                 fx.append(Emit(Info("follow_up")))
-                return _listen(s, "follow_up", fx, preroll=False, follow_up=True)
+                return _listen(s, "follow_up", fx, preroll=False, follow_up=True, confirming=confirm)
             return _rest(s, outcome, fx)
         case Ask(text):
             if s.state != S.IDLE:
@@ -278,10 +278,13 @@ def _stop_activity(s: Snapshot, reason: str, fx: list[Effect], *, report_recordi
     return _stop_announcement(s, reason, fx)
 
 
-def _listen(s: Snapshot, source: str, fx: list[Effect], *, preroll: bool, follow_up: bool = False) -> Result:
+def _listen(
+    s: Snapshot, source: str, fx: list[Effect], *, preroll: bool, follow_up: bool = False, confirming: bool = False
+) -> Result:
+    """Listen; only the listen right after a confirmation question takes its answer (``confirming``)."""
     if s.mic_ended:
         return _rest(s, source, fx)
-    s, _ = _go(s, S.LISTENING, source, fx)
+    s, _ = _go(replace(s, confirming=confirming), S.LISTENING, source, fx)
     fx.append(StartListening(preroll=preroll, follow_up=follow_up))
     if not follow_up:
         fx.append(PlayEarcon(Earcon.CHIME))
@@ -289,9 +292,10 @@ def _listen(s: Snapshot, source: str, fx: list[Effect], *, preroll: bool, follow
 
 
 def _start_turn(s: Snapshot, text: str | None, reason: str, fx: list[Effect]) -> Result:
-    s = replace(s, turns=s.turns + 1, turn=s.turns + 1)
+    confirming = s.confirming and text is None and reason == "endpoint"
+    s = replace(s, turns=s.turns + 1, turn=s.turns + 1, confirming=False)
     s, _ = _go(s, S.THINKING, reason, fx)
-    fx.append(StartTurn(s.turn, text))
+    fx.append(StartTurn(s.turn, text, confirming))
     return s, tuple(fx)
 
 

@@ -71,6 +71,7 @@ class TurnDone:
     turn: int
     outcome: str  # "answered", "empty_transcript", "cancelled", "error"
     follow_up: bool = False
+    confirm: bool = False  # the answer asked the user to confirm a call: listen for the yes, no wake word
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class PlayEarcon:
 class StartTurn:
     turn: int
     text: str | None = None  # None: transcribe the utterance just recorded
+    confirming: bool = False  # the utterance answers a confirmation question (it came in the listen after it)
 
 
 @dataclass(frozen=True)
@@ -284,3 +286,4 @@ class Snapshot:
     alert: Alert | None = None  # ringing now (in ALERTING, or while MUTED)
     pending: tuple[Alert, ...] = ()  # timers that ended during a turn or another alert
     stopping: bool = False
+    confirming: bool = False  # listening (without the wake word) for the answer to a confirmation question

@@ -187,6 +187,16 @@ class Assistant(Protocol):
         knows what was said and done ("make it fifteen minutes instead")."""
         ...
 
+    def pending_confirmation(self) -> str | None:
+        """The question the last answer ended with about a call that waits for the user's yes (a destructive
+        tool, :mod:`appliance.tools.confirm`), or None. The turn then listens without the wake word."""
+        ...
+
+    def settle_confirmation(self, yes: bool) -> None:
+        """Every turn settles the question before anything else: ``yes`` (a clear yes, answering it) lets the
+        next :meth:`respond` run the call; False drops it (the model was told it was not done)."""
+        ...
+
 
 @dataclass
 class SpeechResult:

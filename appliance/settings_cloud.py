@@ -65,6 +65,10 @@ class AssistantSettings(Section):
     """Its country as a two-letter ISO code, e.g. "FR" ("" = not sent)."""
     location_timezone: str = ""
     """Its IANA time zone, e.g. "Europe/Paris" ("" = not sent)."""
+    confirm: list[str] = field(default_factory=list)
+    """Tools the appliance asks about before running them ("Run lock set with locked false?"), by the name the
+    model sees (e.g. "home_lock_set"), besides those an MCP server marks destructive. Only a clear yes runs
+    the call; no, silence or anything else cancels it and the model is told."""
     search_filler_seconds: float = 0.5
     """When a web search runs and nothing has been said this long after the end of the question (the end of the
     turn, itself ~0.45 s after the last word), a short phrase ("Let me look that up.", kept as speech once

@@ -30,6 +30,7 @@ from .machine import AnnouncementDone, MachineEvent, Progress, TurnDone, TurnPro
 from .ports import Assistant, Speech, Transcriber
 from .speech.phrases import SEARCH_FILLER, SEARCH_TIMEOUT
 from .timings import TurnTimings
+from .tools.confirm import is_yes
 from .wake.followup import expects_reply
 
 if TYPE_CHECKING:
@@ -80,8 +81,11 @@ class TurnRunner:
         *,
         deadline_seconds: float,
         follow_up: bool,
+        confirming: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``confirming``: the utterance answers the last turn's confirmation question (it was heard in the
+        listen right after it); any other turn drops a question left unanswered."""
         self.id = turn
         self.stages = stages
         self.cancel = CancelToken()  # the turn's: fired by the app (button, mute, barge-in, shutdown)
@@ -91,6 +95,8 @@ class TurnRunner:
         self.timings.mark("end_of_speech")
         self.deadline = Deadline(deadline_seconds, clock, start=self.timings.get("end_of_speech") or -1.0)
         self._follow_up = follow_up
+        self._confirming = confirming
+        self._asked = False  # the answer ended with a confirmation question
         self._clock = clock
         self._thinking_again = False
         self._timed_out = False
@@ -138,10 +144,12 @@ class TurnRunner:
         finally:
             backstop.cancel()
             self.timings.set("done")
-            self.stages.post(TurnDone(self.id, outcome, follow_up))
+            self.stages.post(TurnDone(self.id, outcome, follow_up, confirm=self._asked))
 
     def _answer(self, audio: np.ndarray | None, text: str | None) -> tuple[str, bool]:
         st, cancel, timings, deadline = self.stages, self._stage, self.timings, self.deadline
+        if st.assistant is not None and not self._confirming:
+            st.assistant.settle_confirmation(False)  # a new question: an unanswered confirmation is dropped
         if text is None:
             if st.transcriber is None:
                 raise ApplianceError(ErrorKind.CONFIG, "no transcriber configured", stage="stt")
@@ -153,11 +161,13 @@ class TurnRunner:
             timings.mark("transcript")
             st.emit(Transcript(text))
             if not text.strip():
+                self._settle(text)
                 return "empty_transcript", False
         else:
             timings.mark("transcript")
             st.emit(Transcript(text))
-        reply = self._local_command(text)
+        confirmed = self._settle(text)
+        reply = None if confirmed else self._local_command(text)
         if reply is not None:
             return self._local_reply(text, reply)
         if st.assistant is None or st.speech is None:
@@ -189,7 +199,19 @@ class TurnRunner:
         cancel.check()
         if result.failed and not result.spoken:
             st.earcon(error_tone, self.cancel)
-        return "answered", self._follow_up and expects_reply(answer)
+        self._asked = st.assistant.pending_confirmation() is not None
+        return "answered", self._asked or (self._follow_up and expects_reply(answer))
+
+    def _settle(self, text: str) -> bool:
+        """The answer to the last turn's confirmation question, if this turn is one: only a clear yes runs the
+        call (in this turn's request); anything else, and every other turn, drops it. True on yes."""
+        assistant = self.stages.assistant
+        if assistant is None or not self._confirming:
+            return False
+        yes = is_yes(text)
+        assistant.settle_confirmation(yes)
+        self.stages.emit(Info("confirmation", "yes" if yes else "no"))
+        return yes
 
     def _local_command(self, text: str) -> Reply | None:
         """The device's own command, carried out, if ``text`` is one. A fault here (the templates, the

@@ -60,6 +60,12 @@ class MissingKey:
     def remember(self, question: str, answer: str) -> None:
         pass
 
+    def pending_confirmation(self) -> str | None:
+        return None
+
+    def settle_confirmation(self, yes: bool) -> None:
+        pass
+
     def prepare(self) -> None:
         pass
 

@@ -130,6 +130,12 @@ class Assistant:
     def remember(self, question: str, answer: str) -> None:
         self.remembered.append((question, answer))
 
+    def pending_confirmation(self) -> str | None:
+        return None
+
+    def settle_confirmation(self, yes: bool) -> None:
+        pass
+
 
 class Speech:
     """Speaks each sentence as a 0.4 s tone per sentence on the real WAV speaker."""

@@ -220,6 +220,32 @@ def test_follow_up_listens_without_chime_or_preroll():
     assert states[-1] == "idle"
 
 
+def test_a_confirmation_question_is_answered_in_the_listen_right_after_it_and_only_there():
+    # the answer asked to confirm a call: listened for without the wake word, even with follow-ups off
+    s, states, fx = run(Ask("unlock"), TurnDone(1, "answered", follow_up=False, confirm=True))
+    assert states == ["idle", "thinking", "listening"] and s.confirming
+    assert fx[-1] == StartListening(preroll=False, follow_up=True)
+    s, fx = step(s, RecordingEnded(True))
+    assert StartTurn(2, None, confirming=True) in fx and not s.confirming
+    # silence in that listen: nothing is confirmed, and the next listen (wake word) is a new question
+    s, _, _ = run(Ask("unlock"), TurnDone(1, "answered", confirm=True), RecordingEnded(False))
+    assert s.state == State.IDLE
+    s, fx = step(s, WakeWord("w", 0.9))
+    assert not s.confirming
+    s, fx = step(s, RecordingEnded(True))
+    assert StartTurn(3, None, confirming=False) in fx  # turn 2 was the empty one
+    # a press while the question is spoken cancels the turn: its late TurnDone opens no listen
+    s, states, fx = run(Ask("unlock"), TurnProgress(1, Progress.SPEAKING), SHORT, TurnDone(1, "answered", confirm=True))
+    assert states == ["idle", "thinking", "speaking", "idle"] and not s.confirming
+    assert not any(isinstance(e, StartListening) for e in fx)
+    # a typed question after an unanswered one is not an answer either
+    s, _, _ = run(Ask("unlock"), TurnDone(1, "answered", confirm=True), RecordingEnded(False), Ask("yes"))
+    assert s.turn == 3 and not s.confirming
+    # a failed turn asks nothing
+    _, states, _ = run(Ask("unlock"), TurnDone(1, "error", confirm=True))
+    assert states[-1] == "idle"
+
+
 def test_mute_cancels_resets_the_conversation_and_ignores_the_microphone():
     s, states, fx = run(Ask("x"), LONG)
     assert states == ["idle", "thinking", "muted"]

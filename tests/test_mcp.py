@@ -202,7 +202,11 @@ def test_tools_of_an_http_and_a_stdio_server_are_offered_and_change_the_devices(
     call = wire.calls(("home_light_set", {"on": True, "brightness": 40}), ("garden_lock_set", {"locked": False}))
     server.then(call, wire.text("Light on, door unlocked."))
 
-    assert a.ask("Light on and unlock the garden door") == ["Light on, door unlocked."]
+    # the lock is marked destructive: the appliance asks first (issue #27; test_confirm_e2e.py has the voice)
+    assert a.ask("Light on and unlock the garden door") == ["Run lock set with locked false?"]
+    assert not garden.exists()  # the light is on, the door not yet unlocked
+    a.assistant.settle_confirmation(True)
+    assert a.ask("Yes.") == ["Light on, door unlocked."]
 
     assert device(http_home.state)["light"] == {"on": True, "brightness": 40}
     assert device(garden)["lock"] == {"locked": False}
@@ -214,11 +218,14 @@ def test_tools_of_an_http_and_a_stdio_server_are_offered_and_change_the_devices(
     assert brightness == {"anyOf": [{"type": "integer"}, {"type": "null"}]}
     assert outputs(second) == {call.call_ids[0]: "light is on at 40%", call.call_ids[1]: "front door unlocked"}
     assert [e.ok for e in a.events.of(ToolCall)] == [True, True]
-    # the annotations are kept for a later confirmation step
+    # the annotations are kept; only a tool marked destructive in so many words is confirmed by voice
     light_get, lock_set = a.registry.get("home_light_get"), a.registry.get("garden_lock_set")
-    assert light_get is not None and lock_set is not None
+    silent = a.registry.get("home_broken_sensor")  # no annotations: MCP's default says possibly destructive
+    assert light_get is not None and lock_set is not None and silent is not None
     assert (light_get.read_only, light_get.destructive, light_get.source) == (True, False, "home")
     assert (lock_set.read_only, lock_set.destructive, lock_set.source) == (False, True, "garden")
+    assert (light_get.confirm, lock_set.confirm) == (False, True)
+    assert (silent.destructive, silent.confirm) == (True, False)
     # the token is a header, never a word in a log line or an event
     assert TOKEN not in caplog.text
     assert any(e.what == "mcp_server" for e in events.of(Info))
@@ -410,7 +417,9 @@ def test_list_changed_adds_and_removes_tools(
         assert manager.wait_for(lambda _, name=f"{label}_garage_open": name in a.registry, WAIT)
         assert f"{label}_broken_sensor" not in a.registry
     server.then(wire.calls(("home_garage_open", {})), wire.text("Open."))
-    assert a.ask("open the garage") == ["Open."]
+    assert a.ask("open the garage") == ["Run garage open?"]  # marked destructive: asked about first
+    a.assistant.settle_confirmation(True)
+    assert a.ask("yes") == ["Open."]
     assert "home_garage_open" in [t.get("name") for t in server.bodies()[-2]["tools"]]
     assert list(outputs(server.bodies()[-1]).values()) == ["garage open"]
 

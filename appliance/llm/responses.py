@@ -47,8 +47,10 @@ from ..ports import Emit, ToolContext
 from ..retry import RetryPolicy
 from ..settings import AssistantSettings, Secrets
 from ..timings import TurnTimings
+from ..tools.confirm import CONFIRM_SECONDS, NOT_CONFIRMED_OUTPUT, Pending
 from ..tools.registry import ToolRegistry
 from ..tools.runner import CANCELLED_OUTPUT, CallResult, ToolRunner
+from ..tools.tool import Tool
 from .answer import Answer
 from .budget import Budget
 from .client import classify_openai_error, is_previous_response_missing, make_openai_client, make_timeout, retry_after
@@ -119,7 +121,13 @@ class ResponsesAssistant:
         self._settings = settings
         self._secrets = secrets
         self._tools = tools
-        self._runner = ToolRunner(tools, make_context)
+        self._runner = ToolRunner(tools, make_context, needs_confirmation=self._needs_confirmation)
+        self._clock = clock
+        self._confirm_lock = threading.Lock()
+        self._pending: _Asked | None = None
+        """The call asked about in the last turn, until the next turn settles it."""
+        self._confirmed: _Asked | None = None
+        """The call the user just confirmed: the next respond() runs it first."""
         base = client if client is not None else make_openai_client(settings, secrets, max_retries=0)
         self._client = base.with_options(max_retries=0)
         self.transport = transport if transport is not None else str(getattr(settings, "transport", DEFAULT_TRANSPORT))
@@ -172,10 +180,28 @@ class ResponsesAssistant:
         )
 
     def reset(self) -> None:
+        self.settle_confirmation(False)
         self._conversation.reset()
 
     def remember(self, question: str, answer: str) -> None:
         self._conversation.remember(question, answer)
+
+    def pending_confirmation(self) -> str | None:
+        """The question asked about a call that waits for the user's yes, if any."""
+        with self._confirm_lock:
+            return self._pending.pending.question if self._pending is not None else None
+
+    def settle_confirmation(self, yes: bool) -> None:
+        """The user answered the question (``yes``: a clear yes, heard in time), or a turn began without an answer
+        to it. On yes the next respond() runs the call; otherwise it is dropped, and the model, which was told
+        the call is not done, is not told otherwise. Never runs anything itself."""
+        with self._confirm_lock:
+            asked, self._pending = self._pending, None
+            self._confirmed = None
+            if asked is None:
+                return
+            if yes and self._clock() - asked.at <= CONFIRM_SECONDS:
+                self._confirmed = asked
 
     def warm(self) -> None:
         """Load what the first stream would load (the SDK's response types, its streaming code: over a
@@ -218,6 +244,7 @@ class ResponsesAssistant:
     # --- the turn
 
     def _turn(self, turn: _Turn) -> Generator[str, None, None]:
+        self._run_confirmed(turn)
         start = self._conversation.begin()
         if start.idle is not None:
             turn.emit(Info("conversation_expired", f"no turn for {start.idle:.0f} s; starting afresh"))
@@ -272,6 +299,9 @@ class ResponsesAssistant:
                 )
                 if turn.cancel.cancelled or ran.cancelled or ran.ends_turn:
                     return  # the outputs stay owed; the next turn sends them
+                if ran.pending is not None:
+                    yield from self._ask(turn, owed, ran.pending)
+                    return
                 previous, items = outcome.response_id, owed.items(CANCELLED_OUTPUT)
         finally:
             turn.mark("done")
@@ -443,6 +473,38 @@ class ResponsesAssistant:
 
     # --- tools
 
+    def _needs_confirmation(self, found: Tool) -> bool:
+        return found.confirm or found.name in self._settings.confirm
+
+    def _ask(self, turn: _Turn, owed: Owed, pending: Pending) -> Generator[str, None, None]:
+        """A call needs the user's yes: it is owed as not done (what the model hears unless the user confirms),
+        and the question ends the answer; the turn then listens for the answer without the wake word."""
+        self._conversation.record(owed, pending.call.call_id, NOT_CONFIRMED_OUTPUT)
+        with self._confirm_lock:
+            self._pending = _Asked(pending, owed, self._clock())
+        turn.emit(Info("confirmation_asked", f"{pending.call.name}: {pending.question}"))
+        yield from turn.say(turn.answer.apology(pending.question))  # a fixed sentence of the appliance
+
+    def _run_confirmed(self, turn: _Turn) -> None:
+        """The user said yes: the call runs now (bounded by the tool timeout and the turn's deadline, stopped by
+        the turn's cancel), and its output replaces "not done" in what the next request sends."""
+        with self._confirm_lock:
+            asked, self._confirmed = self._confirmed, None
+        if asked is None:
+            return
+        if self._conversation.previous_response_id != asked.owed.response_id:
+            return  # the conversation was reset or went on meanwhile: nothing to tell, nothing is run
+        call = asked.pending.call
+        self._conversation.record(asked.owed, call.call_id, CANCELLED_OUTPUT)
+        turn.emit(Info("confirmation_accepted", call.name))
+        self._runner.run_confirmed(
+            asked.pending,
+            turn.cancel,
+            turn.emit,
+            timeout=turn.budget.cap(self._settings.tool_timeout),
+            on_result=functools.partial(self._answer, turn, asked.owed),
+        )
+
     def _answer(self, turn: _Turn, owed: Owed, result: CallResult) -> None:
         call = result.call
         self._conversation.record(owed, call.call_id, result.output)
@@ -459,6 +521,15 @@ class ResponsesAssistant:
 
 
 # --- the pieces --------------------------------------------------------------------------------------------
+
+
+class _Asked:
+    """A pending call, the response it is owed to, and when the user was asked."""
+
+    def __init__(self, pending: Pending, owed: Owed, at: float) -> None:
+        self.pending = pending
+        self.owed = owed
+        self.at = at
 
 
 def _user_message(text: str) -> dict[str, Any]:

@@ -70,6 +70,9 @@ def make_tool(
     read_only = bool(remote.read_only)
     # MCP's defaults: a tool is not read-only, and one that is not read-only may be destructive.
     destructive = not read_only and (remote.destructive if remote.destructive is not None else True)
+    # Confirmed by voice only when the server says so: a server that says nothing (MCP's default) is not asked
+    # about, or every call to it would need a "yes".
+    confirm = not read_only and remote.destructive is True
     made = Tool(
         name=name,
         description=description,
@@ -83,6 +86,7 @@ def make_tool(
         source=label,
         read_only=read_only,
         destructive=destructive,
+        confirm=confirm,
     )
     if short_description(remote.description, 10_000) != description:
         notes.append("description shortened")

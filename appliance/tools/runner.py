@@ -23,6 +23,7 @@ from ..cancel import CancelToken
 from ..errors import ApplianceError, Cancelled, ErrorKind
 from ..ports import Emit, ToolContext
 from ..text import clean_text, clean_value
+from .confirm import ONE_AT_A_TIME_OUTPUT, Pending, question
 from .registry import ToolRegistry
 from .tool import BadToolCall, Tool, ToolOutput
 
@@ -59,6 +60,8 @@ class RunOutcome:
     """A tool that ends the turn (``stop``) was among the calls."""
     cancelled: bool
     """The turn was cancelled while tools ran; calls without a result were left unanswered."""
+    pending: Pending | None = None
+    """A call that needs the user's spoken confirmation: not run, and given no result here."""
 
 
 _Item = tuple[str, ToolOutput | None, BaseException | None]
@@ -75,9 +78,18 @@ class _Running:
 class ToolRunner:
     """Binds calls to the registry's tools and runs them; results go to ``on_result`` as they come."""
 
-    def __init__(self, registry: ToolRegistry, make_context: Callable[[CancelToken, Emit], ToolContext]) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        make_context: Callable[[CancelToken, Emit], ToolContext],
+        *,
+        needs_confirmation: Callable[[Tool], bool] = lambda _: False,
+    ) -> None:
+        """``needs_confirmation``: a call to such a tool is never run by :meth:`run` (it comes back as the
+        outcome's ``pending``); only :meth:`run_confirmed` runs it, once the user said yes."""
         self._registry = registry
         self._make_context = make_context
+        self._needs_confirmation = needs_confirmation
 
     def run(
         self,
@@ -90,8 +102,61 @@ class ToolRunner:
     ) -> RunOutcome:
         """Run ``calls`` in parallel for at most ``timeout`` seconds (the caller caps it by the turn's deadline).
 
-        Calls past the timeout are cancelled and answered with a timeout error."""
+        Calls past the timeout are cancelled and answered with a timeout error. A call that needs the user's
+        confirmation is not run: the first one is the outcome's ``pending`` (without a result), any other
+        is answered as not done."""
+        if cancel.cancelled:
+            return RunOutcome(False, True)
         on_result = _cleaning(on_result)
+        bound: list[tuple[FunctionCall, Tool, dict[str, Any]]] = []
+        pending: Pending | None = None
+        for call in calls:
+            try:
+                found, kwargs = self._registry.bind(call.name, call.arguments)
+            except BadToolCall as exc:
+                on_result(
+                    CallResult(
+                        call,
+                        f"Error: {exc}. Correct the call, or answer without this tool.",
+                        ok=False,
+                        ms=0.0,
+                        kind=ErrorKind.BAD_TOOL_CALL,
+                        message=f"{call.name}: {exc}",
+                    )
+                )
+                continue
+            if self._needs_confirmation(found):
+                if pending is None:
+                    pending = Pending(call, found, kwargs, question(found, kwargs))
+                else:
+                    on_result(CallResult(call, ONE_AT_A_TIME_OUTPUT, ok=False, ms=0.0))
+                continue
+            bound.append((call, found, kwargs))
+        outcome = self._execute(bound, cancel, emit, timeout=timeout, on_result=on_result)
+        return dataclasses.replace(outcome, pending=pending)
+
+    def run_confirmed(
+        self,
+        pending: Pending,
+        cancel: CancelToken,
+        emit: Emit,
+        *,
+        timeout: float,
+        on_result: Callable[[CallResult], None],
+    ) -> RunOutcome:
+        """Run a call the user confirmed, as :meth:`run` runs any other (bounded, cancellable)."""
+        bound = [(pending.call, pending.tool, pending.kwargs)]
+        return self._execute(bound, cancel, emit, timeout=timeout, on_result=_cleaning(on_result))
+
+    def _execute(
+        self,
+        bound: Sequence[tuple[FunctionCall, Tool, dict[str, Any]]],
+        cancel: CancelToken,
+        emit: Emit,
+        *,
+        timeout: float,
+        on_result: Callable[[CallResult], None],
+    ) -> RunOutcome:
         results: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         running: dict[str, _Running] = {}
         ends_turn = False
@@ -101,21 +166,7 @@ class ToolRunner:
         try:
             if cancel.cancelled:
                 return RunOutcome(ends_turn, True)
-            for call in calls:
-                try:
-                    found, kwargs = self._registry.bind(call.name, call.arguments)
-                except BadToolCall as exc:
-                    on_result(
-                        CallResult(
-                            call,
-                            f"Error: {exc}. Correct the call, or answer without this tool.",
-                            ok=False,
-                            ms=0.0,
-                            kind=ErrorKind.BAD_TOOL_CALL,
-                            message=f"{call.name}: {exc}",
-                        )
-                    )
-                    continue
+            for call, found, kwargs in bound:
                 ends_turn = ends_turn or found.ends_turn
                 token = CancelToken()
                 unlink = cancel.on_cancel(_canceller(token))

@@ -59,7 +59,10 @@ class Tool:
     """Its source says it changes nothing (an MCP tool's ``readOnlyHint``)."""
     destructive: bool = False
     """Its source says it may change or destroy something (an MCP tool's ``destructiveHint``; MCP's default
-    when a tool that is not read-only says nothing). Kept for a confirmation step, not used to run it."""
+    when a tool that is not read-only says nothing). Shown by ``ctl tools``."""
+    confirm: bool = False
+    """Its source marks it destructive in so many words (an MCP tool's ``destructiveHint: true``): the
+    appliance asks the user before running it (:mod:`appliance.tools.confirm`)."""
 
     def spec(self) -> dict[str, Any]:
         """The entry for the request's ``tools`` list (a Responses API function tool)."""
