@@ -19,6 +19,9 @@ audio (HTTP and the input-streaming WebSocket alike). Modes:
     w  c on a question the model answers with the hosted web search (issue 27): the search item at 0.45 s, the
        search 2.5 s, the first text delta 0.45 s after it (citations inline); the filler phrase on (kept as speech)
     x  w with the filler off (``assistant.search_filler_seconds = 0``)
+    h  c on "Please turn on the light in the kitchen.": the model calls a tool of an MCP server (tests/mcp_home.py
+       over streamable HTTP on 127.0.0.1, its light's state checked), then answers; each model request takes the
+       injected latency
 
 End of speech is taken from the audio itself: the last voiced 20 ms window of the question in the microphone
 WAV (``voice.voiced_span``), in microphone seconds. It is put on the appliance's clock through the ``recording``
@@ -44,9 +47,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import wave
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +95,8 @@ TARGETS = {
     "delta": TTS_S * 1000 + 60,
 }
 COMMAND = "Set a timer for ten minutes."
+LIGHT = "Please turn on the light in the kitchen."
+MCP_TOKEN = "bench-token-0123456789"
 SEARCH_S = 2.5  # injected: the hosted web search, between its "searching" and "completed" events
 SEARCH_QUERY = "weather Paris today"
 SEARCH_ANSWER = (
@@ -112,6 +120,7 @@ class Mode:
     cached_replies: bool = False
     search: bool = False  # the model answers with the hosted web search
     filler: bool = True
+    mcp: bool = False  # the model calls a tool of an MCP server (tests/mcp_home.py), then answers
 
     def config(self) -> str:
         check = "true" if self.transcript_check else "false"
@@ -122,6 +131,9 @@ class Mode:
             f'[tts]\ntransport = "{self.transport}"\n'
             f"[local]\nenabled = {'true' if self.local else 'false'}\n"
         )
+
+    def mcp_config(self, url: str) -> str:
+        return f'[mcp.servers.home]\nurl = "{url}"\n' if self.mcp else ""
 
 
 MODES = {
@@ -145,6 +157,7 @@ MODES = {
     "x": Mode(
         "x", "(c) answered by a web search, filler off", "semantic", "streaming", "websocket", search=True, filler=False
     ),
+    "h": Mode("h", "(c) with an MCP tool call", "semantic", "streaming", "websocket", question=LIGHT, mcp=True),
 }
 
 
@@ -204,11 +217,26 @@ def search_script(wire: Wire) -> Any:
     return script
 
 
+def light_call(wire: Wire) -> Any:
+    """The model's function call to the MCP server's light, its first event LLM_S after the request."""
+    script = wire.calls(("home_light_set", {"on": True, "brightness": None}))
+    script.delay, script.ttfb = DELTA_S, LLM_S
+    return script
+
+
 def one_run(out: Path, mode: Mode) -> tuple[Measure, Run]:
     mic = out / "mic.wav"
     last_voiced, pause = mic_wav(mic, mode.paused, mode.question)
-    with FakeCloud() as cloud, FakeRealtime(api_key=KEY) as realtime, FakeStreamInputTTS() as speech_ws:
+    with ExitStack() as stack:
+        cloud = stack.enter_context(FakeCloud())
+        realtime = stack.enter_context(FakeRealtime(api_key=KEY))
+        speech_ws = stack.enter_context(FakeStreamInputTTS())
         server, wire = ResponsesServer(cloud), Wire()
+        extra, config = {}, mode.config()
+        if mode.mcp:
+            url = stack.enter_context(mcp_home(out / "home.json"))
+            extra, config = {"APPLIANCE_SECRET__MCP__HOME": MCP_TOKEN}, config + mode.mcp_config(url)
+            server.then(light_call(wire))
         for _ in range(4):
             server.then(search_script(wire) if mode.search else answer_script(wire))
         cloud.default("transcriptions", lambda r: Json({"text": mode.question}, ttfb=STT_S))
@@ -224,6 +252,7 @@ def one_run(out: Path, mode: Mode) -> tuple[Measure, Run]:
                     **cloud.env(),
                     "OPENAI_WEBSOCKET_BASE_URL": sockets.url,
                     "ELEVENLABS_WEBSOCKET_BASE_URL": speech_ws.url,
+                    **extra,
                 },
                 home=out,
             )
@@ -232,7 +261,7 @@ def one_run(out: Path, mode: Mode) -> tuple[Measure, Run]:
                 keep_replies(state / "phrases")
             if mode.search:
                 keep_filler(state / "phrases")
-            result = run(out, mic, "--pace", "1", "--state-dir", str(state), env=env, config=mode.config())
+            result = run(out, mic, "--pace", "1", "--state-dir", str(state), env=env, config=config)
         finally:
             sockets.close()
             responses_ws.close()
@@ -241,7 +270,27 @@ def one_run(out: Path, mode: Mode) -> tuple[Measure, Run]:
             f"model: {len(responses_ws.received)} ws/{len(cloud.of('responses'))} http; "
             f"speech: {len(speech_ws.connections)} ws/{len(cloud.of('tts'))} http"
         )
+        if mode.mcp and '"on": true' not in (out / "home.json").read_text():
+            raise RuntimeError(f"the MCP server's light was not turned on:\n{result.stderr[-3000:]}")
     return measure(result, last_voiced, pause, paths), result
+
+
+@contextmanager
+def mcp_home(state: Path) -> Iterator[str]:
+    """tests/mcp_home.py over streamable HTTP on 127.0.0.1 (checks the bearer token); yields its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "mcp_home.py"), "--state", str(state), "http", "--port", "0"]
+        + ["--token", MCP_TOKEN],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        port = proc.stderr.readline().split()[1]
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def keep_replies(directory: Path) -> None:
