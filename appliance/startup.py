@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import threading
 from collections.abc import Callable
 
 from .errors import ApplianceError, ErrorKind
@@ -96,13 +97,22 @@ def network_failure(exc: BaseException) -> str | None:
     return None
 
 
+#: Held by every background warm-up and every first build of a cloud client (``wiring.Deferred``): one at a
+#: time. The SDKs import their modules lazily, and two threads importing one package's modules in different
+#: orders make importlib raise ``_DeadlockError`` in one of them (seen in CI: the transcriber's warm-up and
+#: the realtime preload, both in ``openai.types``). Re-entrant: a warm-up may build a client.
+SDK_IMPORTS = threading.RLock()
+
+
 def warm_up(what: str, work: Callable[[], object]) -> None:
-    """Run one of the start's background warm-ups (``what`` names it in the log). It is only a head start:
-    whatever it prepares is made again when first needed, and a failure that matters is reported then, as a
-    typed error. So an expected failure is one line: a network that is not up yet (refused, timed out,
-    unreachable, DNS) or an ApplianceError. Anything else is a bug, logged with its traceback."""
+    """Run one of the start's background warm-ups (``what`` names it in the log), one at a time
+    (:data:`SDK_IMPORTS`). It is only a head start: whatever it prepares is made again when first needed, and
+    a failure that matters is reported then, as a typed error. So an expected failure is one line: a network
+    that is not up yet (refused, timed out, unreachable, DNS) or an ApplianceError. Anything else is a bug,
+    logged with its traceback."""
     try:
-        work()
+        with SDK_IMPORTS:
+            work()
     except Exception as exc:
         reason = network_failure(exc)
         if reason is not None:

@@ -23,6 +23,7 @@ from .errors import ApplianceError, ErrorKind
 from .events import EventBus
 from .secrets import VARIABLES
 from .settings import Settings
+from .startup import SDK_IMPORTS, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ class Deferred:
         self._target: Any = None
 
     def _get(self) -> Any:
-        with self._lock:
+        target = self._target
+        if target is not None:
+            return target
+        with SDK_IMPORTS, self._lock:  # one build or warm-up at a time, always in this order (no lock cycle)
             if self._target is None:
                 self._target = self._factory()
             return self._target
@@ -97,8 +101,6 @@ class Deferred:
     def warm(self) -> threading.Thread:
         """Build it in the background; returns the thread (tests join it). A failure is logged (one line
         for a network that is not up yet) and reported again, as a typed error, when the turn needs it."""
-        from .startup import warm_up
-
         thread = threading.Thread(target=warm_up, args=("a cloud client", self._get), name="warm-up", daemon=True)
         thread.start()
         return thread
@@ -232,7 +234,7 @@ def _build(
     synth = make_synth(settings)
     streaming_speech = settings.tts.provider == "elevenlabs" and settings.tts.transport == "websocket"
     if not streaming_speech:  # over the WebSocket, the HTTP synthesizer is the fallback: its SDK loads if needed
-        threading.Thread(target=synth.warm, name="warm-up-tts", daemon=True).start()
+        threading.Thread(target=warm_up, args=("speech synthesis", synth.warm), name="warm-up-tts", daemon=True).start()
     ports = Ports(
         microphone=microphone,
         speaker=speaker,
@@ -398,7 +400,9 @@ def _streaming(settings: Settings, batch: Any, bus: EventBus) -> Any:
         return made.with_options(websocket_base_url=ws_url) if ws_url else made
 
     streaming = StreamingTranscriber(client, batch, options, bus.emit)
-    threading.Thread(target=streaming.warm, name="warm-up-realtime", daemon=True).start()
+    threading.Thread(
+        target=warm_up, args=("realtime transcription", streaming.warm), name="warm-up-realtime", daemon=True
+    ).start()
     return streaming
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 import openai
@@ -92,3 +94,46 @@ def test_a_bug_during_the_warm_up_keeps_its_traceback(caplog):
 
     [record] = warm_logs(bug, caplog)
     assert record.levelno == logging.ERROR and record.exc_info is not None and record.exc_info[0] is KeyError
+
+
+# --- one warm-up at a time -------------------------------------------------------------------------------
+# Two threads importing one SDK's lazily loaded modules in different orders make importlib raise
+# _DeadlockError in one of them (CI saw it: the transcriber's warm-up and the realtime preload, both deep in
+# openai.types, and the traceback failed test_fault_matrix). Warm-ups and first builds take turns.
+
+
+class Overlap:
+    """Work that records whether another piece of work was running when it started."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.overlapped = False
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def work(self) -> str:
+        with self._lock:
+            self.running += 1
+            self.overlapped |= self.running > 1
+        time.sleep(0.05)  # long enough for the other threads to try to start theirs
+        with self._lock:
+            self.running -= 1
+            self.done += 1
+        return "built"
+
+
+def test_warm_ups_and_first_builds_never_run_at_once() -> None:
+    overlap = Overlap()
+    clients = [wiring.Deferred(overlap.work) for _ in range(3)]
+    threads = [client.warm() for client in clients]
+    threads += [
+        threading.Thread(target=wiring.warm_up, args=("a preload", overlap.work), daemon=True) for _ in range(3)
+    ]
+    for thread in threads[3:]:
+        thread.start()
+    built = [client._get() for client in clients]  # the turn's first use races its own warm-up
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)  # no lock cycle between warm-ups and first uses
+    assert built == ["built"] * 3 and overlap.done == 6  # each client built once, each preload ran once
+    assert not overlap.overlapped
