@@ -113,6 +113,7 @@ def attempt(release: str, work: Path) -> tuple[int | str, list[dict[str, Any]], 
         "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin",
         "PYTHONUNBUFFERED": "1",
         "XDG_CACHE_HOME": "/smoke/cache",
+        "APPLIANCE_LOCAL__ENABLED": "false",  # "What time is it?" is a local command: the model must answer it here
     }
     cmd = [
         str(ROOT / "scripts" / "test-arm64"),
