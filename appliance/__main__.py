@@ -1,3 +1,3 @@
-from .cli import main
+from appliance.host.cli import main
 
 raise SystemExit(main())

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from .errors import Cancelled
+from appliance.errors import Cancelled
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any, ClassVar
 
-from .errors import ErrorKind
-from .text import clean_text
+from appliance.errors import ErrorKind
+from appliance.text.clean import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ class JsonLinesSink:
         data.update(event.to_dict())
         line = json.dumps(data, ensure_ascii=False)
         if not _encodable(line, "utf-8"):
-            # Text is made safe where it enters (appliance.text); an event that got here unclean anyway is
+            # Text is made safe where it enters (appliance.text.clean); an event that got here unclean anyway is
             # written without what cannot be encoded, never dropped, and the log says which one it was.
             line = clean_text(line)
             log.warning("event %s carried a lone surrogate (not valid Unicode): written without it", event.name)

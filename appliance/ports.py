@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from .cancel import CancelToken
-from .deadline import Deadline
-from .events import Event
+from appliance.cancel import CancelToken
+from appliance.deadline import Deadline
+from appliance.events import Event
 
 if TYPE_CHECKING:
-    from .settings import Settings
-    from .timers.service import TimerService
-    from .timings import TurnTimings
+    from appliance.config.settings import Settings
+    from appliance.timers.service import TimerService
+    from appliance.timings import TurnTimings
 
 #: The pipeline's audio format: 16 kHz mono int16, in frames of 80 ms (what openWakeWord wants).
 SAMPLE_RATE = 16_000

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from .settings import SettingsError
+from appliance.config.settings import SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from appliance.control import request  # noqa: E402
-from appliance.sim.cloud import FakeCloud  # noqa: E402
-from appliance.sim.headless import appliance_env  # noqa: E402
-from appliance.sim.voice import silence, write_wav  # noqa: E402
+from appliance.host.control import request  # noqa: E402
+from standin.cloud import FakeCloud  # noqa: E402
+from standin.headless import appliance_env  # noqa: E402
+from standin.voice import silence, write_wav  # noqa: E402
 
 
 class Appliance:

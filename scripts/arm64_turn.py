@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from appliance.sim.cloud import FakeCloud, Request, Stream
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import pcm, transcript, tts
-from appliance.sim.voice import concat, room, synth, write_wav
+from standin.cloud import FakeCloud, Request, Stream
+from standin.responses import ResponsesServer, Wire
+from standin.speech import pcm, transcript, tts
+from standin.voice import concat, room, synth, write_wav
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "What time is it?"

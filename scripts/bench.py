@@ -15,11 +15,11 @@ import time
 import numpy as np
 from appliance_harness import Appliance
 
-from appliance.sim.cloud import FakeCloud, Json  # noqa: E402
-from appliance.sim.headless import appliance_env, run  # noqa: E402
-from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
-from appliance.sim.speech import pcm, tts  # noqa: E402
-from appliance.sim.voice import concat, room, synth, write_wav  # noqa: E402
+from standin.cloud import FakeCloud, Json  # noqa: E402
+from standin.headless import appliance_env, run  # noqa: E402
+from standin.responses import ResponsesServer, Wire  # noqa: E402
+from standin.speech import pcm, tts  # noqa: E402
+from standin.voice import concat, room, synth, write_wav  # noqa: E402
 
 STT_MS, LLM_MS, TTS_MS = 150, 250, 120  # injected time to first byte
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance.endpoint.detector import TurnDetector  # noqa: E402
-from appliance.endpoint.policy import TurnPolicy  # noqa: E402
-from appliance.endpoint.smart_turn import SmartTurn  # noqa: E402
-from appliance.sim.turns import COMPLETE, PAUSED, Sample, complete, endpoint, paused, with_noise_in_pause  # noqa: E402
+from appliance.listening.endpoint.detector import TurnDetector  # noqa: E402
+from appliance.listening.endpoint.policy import TurnPolicy  # noqa: E402
+from appliance.listening.endpoint.smart_turn import SmartTurn  # noqa: E402
+from standin.turns import COMPLETE, PAUSED, Sample, complete, endpoint, paused, with_noise_in_pause  # noqa: E402
 
 VOICES = ("piper", "espeak")
 STT_S = 0.3  # the ideal transcript's latency (the issues' injected transcription time)

@@ -6,7 +6,7 @@ listening path in a quiet room and with talk, and echo return loss enhancement o
     uv run python scripts/bench_frontend.py --quick    # two voices, one speed: a first look
     uv run python scripts/bench_frontend.py --skip-set # CPU and ERLE only
 
-The set is appliance/sim/wakeset.py: six voices (piper and espeak-ng variants other than the plain en-us of
+The set is standin/wakeset.py: six voices (piper and espeak-ng variants other than the plain en-us of
 the unit tests) at three speeds, each clean, in pink noise at 10 and 5 dB SNR and in a reverberant far field;
 the negatives are near misses ("hey travis", "hey marvin", ...) and ordinary talk in the same conditions.
 False wakes per hour are extrapolated from the minutes of negatives, which are printed. The ERLE measured on
@@ -28,16 +28,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from appliance.config.frontend import FrontEndSettings  # noqa: E402
+from appliance.config.settings import WakeSettings  # noqa: E402
 from appliance.frontend.base import BLOCK_SAMPLES, FrontEnd, make_frontend  # noqa: E402
 from appliance.frontend.reference import ReferenceBuffer  # noqa: E402
-from appliance.frontend.settings import FrontEndSettings  # noqa: E402
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
-from appliance.settings import WakeSettings  # noqa: E402
-from appliance.sim import wakeset  # noqa: E402
-from appliance.sim.voice import RATE, synth  # noqa: E402
 from appliance.wake.barge_in import BargeInDetector  # noqa: E402
 from appliance.wake.gate import GatedWakeDetector  # noqa: E402
 from appliance.wake.oww import OpenWakeWordDetector  # noqa: E402
+from standin import wakeset  # noqa: E402
+from standin.voice import RATE, synth  # noqa: E402
 
 ANSWER = (
     "The forecast for tomorrow is mostly sunny with a few clouds in the afternoon, light winds from the west "

@@ -63,16 +63,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from appliance.ports import FRAME_SECONDS  # noqa: E402
-from appliance.sim.cloud import FakeCloud, Json  # noqa: E402
-from appliance.sim.headless import Run, appliance_env, run  # noqa: E402
-from appliance.sim.openai_ws import OpenAiSockets  # noqa: E402
-from appliance.sim.realtime import FakeRealtime  # noqa: E402
-from appliance.sim.realtime import Script as RealtimeScript  # noqa: E402
-from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
-from appliance.sim.responses_ws import ResponsesWsServer  # noqa: E402
-from appliance.sim.speech import pcm, tts  # noqa: E402
-from appliance.sim.tts_ws import FakeStreamInputTTS, Fault  # noqa: E402
-from appliance.sim.voice import RATE, concat, noise, synth, voiced_span, write_wav  # noqa: E402
+from standin.cloud import FakeCloud, Json  # noqa: E402
+from standin.headless import Run, appliance_env, run  # noqa: E402
+from standin.openai_ws import OpenAiSockets  # noqa: E402
+from standin.realtime import FakeRealtime  # noqa: E402
+from standin.realtime import Script as RealtimeScript  # noqa: E402
+from standin.responses import ResponsesServer, Wire  # noqa: E402
+from standin.responses_ws import ResponsesWsServer  # noqa: E402
+from standin.speech import pcm, tts  # noqa: E402
+from standin.tts_ws import FakeStreamInputTTS, Fault  # noqa: E402
+from standin.voice import RATE, concat, noise, synth, voiced_span, write_wav  # noqa: E402
 
 STT_S, LLM_S, TTS_S = 0.3, 0.45, 0.2  # injected: transcription, model to its first delta, speech to first audio
 DELTA_S = 0.03  # between the model's stream events
@@ -187,8 +187,8 @@ class Measure:
 def mic_wav(path: Path, paused: bool, question: str = QUESTION) -> tuple[float, float | None]:
     """Write the microphone input; returns the question's last voiced second and, for the paused question,
     the second its pause begins (the end of the words before it), both in microphone seconds."""
-    from appliance.sim.turns import complete
-    from appliance.sim.turns import paused as with_pause
+    from standin.turns import complete
+    from standin.turns import paused as with_pause
 
     sample = with_pause(QUESTION, PAUSE_BEFORE, PAUSE_S, tail=4.0) if paused else complete(question, tail=4.0)
     lead = concat(noise(WARM_S, -60.0, seed=3), synth("Hey Jarvis!"), noise(0.4, -60.0, seed=4))

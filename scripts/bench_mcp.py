@@ -47,9 +47,9 @@ def start_http(state: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def time_listing(servers: dict[str, dict[str, object]], tokens: dict[str, str]) -> float:
+    from appliance.config.mcp import McpSettings
+    from appliance.config.secrets import Secrets
     from appliance.mcp.manager import McpManager, ServerState
-    from appliance.mcp.settings import McpSettings
-    from appliance.secrets import Secrets
 
     settings = McpSettings(servers=servers)
     settings.validate()
@@ -65,13 +65,13 @@ def time_listing(servers: dict[str, dict[str, object]], tokens: dict[str, str]) 
 
 def idle_child(url: str, idle: float) -> None:
     """One process: the cost of the first MCP connection and of holding it idle."""
-    import appliance.settings  # noqa: F401  (what the appliance has loaded anyway)
+    import appliance.config.settings  # noqa: F401  (what the appliance has loaded anyway)
     import appliance.tools  # noqa: F401
 
     base_rss = rss_mb()
+    from appliance.config.mcp import McpSettings
+    from appliance.config.secrets import Secrets
     from appliance.mcp.manager import McpManager, ServerState
-    from appliance.mcp.settings import McpSettings
-    from appliance.secrets import Secrets
 
     imported_rss = rss_mb()
     settings = McpSettings(servers={"home": {"url": url}})

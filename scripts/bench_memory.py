@@ -68,7 +68,7 @@ def smaps(pid: int) -> dict[str, float]:
 def mic_wav(path: Path, turns: int) -> None:
     import numpy as np
 
-    from appliance.sim.voice import concat, noise, synth, write_wav
+    from standin.voice import concat, noise, synth, write_wav
 
     parts: list[Any] = [noise(WARM_S, -60.0, seed=1)]
     for i in range(turns):
@@ -86,14 +86,14 @@ def measure_turns(
 
     from appliance_harness import Appliance
 
-    from appliance.sim.cloud import FakeCloud, Json
-    from appliance.sim.openai_ws import OpenAiSockets
-    from appliance.sim.realtime import FakeRealtime
-    from appliance.sim.realtime import Script as RealtimeScript
-    from appliance.sim.responses import ResponsesServer, Wire
-    from appliance.sim.responses_ws import ResponsesWsServer
-    from appliance.sim.speech import pcm, tts
-    from appliance.sim.tts_ws import FakeStreamInputTTS, Fault
+    from standin.cloud import FakeCloud, Json
+    from standin.openai_ws import OpenAiSockets
+    from standin.realtime import FakeRealtime
+    from standin.realtime import Script as RealtimeScript
+    from standin.responses import ResponsesServer, Wire
+    from standin.responses_ws import ResponsesWsServer
+    from standin.speech import pcm, tts
+    from standin.tts_ws import FakeStreamInputTTS, Fault
 
     mic = Path(tempfile.mkdtemp(prefix="bench-memory-")) / "mic.wav"
     mic_wav(mic, turns)
@@ -149,12 +149,12 @@ def step(name, fn):
     rows.append((name, status()))
 def core():
     import numpy
-    if importlib.util.find_spec("appliance.memory"):
-        from appliance.memory import tune_malloc
+    if importlib.util.find_spec("appliance.host.memory"):
+        from appliance.host.memory import tune_malloc
         tune_malloc()
-    import appliance.wiring
+    import appliance.host.wiring
 step("Python, numpy, the appliance's modules", core)
-from appliance.settings import load
+from appliance.config.settings import load
 settings = load(None)
 import numpy as np
 def wake():
@@ -169,7 +169,7 @@ def vad():
 step("voice activity (Silero)", vad)
 model = []
 def turn_model():
-    from appliance.endpoint.semantic import load_model
+    from appliance.listening.endpoint.semantic import load_model
     model.append(load_model(settings.endpoint.turn_threads))
 step("turn model: onnxruntime and the smart-turn session", turn_model)
 def decisions():
@@ -181,7 +181,7 @@ def openai_clients():
     from appliance.stt import TRANSCRIBERS
     TRANSCRIBERS.get(settings.stt.provider)(settings).warm()
     import appliance.stt.realtime, appliance.stt.streaming, appliance.llm.responses, openai.types.responses
-    from appliance.wiring import _warm_event_types
+    from appliance.host.wiring import _warm_event_types
     _warm_event_types()
 step("OpenAI SDK: transcription, realtime, Responses, event parsers", openai_clients)
 def speech_ws():
@@ -214,7 +214,7 @@ def loads_speech_sdk(checkout: Path) -> bool:
 
 def measure_components(checkout: Path) -> list[tuple[str, float, float]]:
     """(component, MB it adds to VmRSS, VmHWM after it) in build order, in a fresh interpreter."""
-    from appliance.sim.headless import appliance_env
+    from standin.headless import appliance_env
 
     env = appliance_env(
         {"OPENAI_API_KEY": KEY, "ELEVENLABS_API_KEY": "el-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}

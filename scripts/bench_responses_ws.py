@@ -19,15 +19,15 @@ from typing import Any
 import openai
 
 from appliance.cancel import CancelToken
+from appliance.config.settings import AssistantSettings, Secrets
 from appliance.events import Recorder
 from appliance.llm.responses import ResponsesAssistant
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
-from appliance.settings import AssistantSettings, Secrets
-from appliance.sim.cloud import FakeCloud
-from appliance.sim.responses import ResponsesServer, Script, Wire
-from appliance.sim.responses_ws import ResponsesWsServer
 from appliance.tools import ToolRegistry
+from standin.cloud import FakeCloud
+from standin.responses import ResponsesServer, Script, Wire
+from standin.responses_ws import ResponsesWsServer
 
 
 def lookup(city: str) -> str:

@@ -1,4 +1,4 @@
-"""The enrolled wake-word verifier on the held-out set (appliance/sim/wakeset.py): recall per condition and
+"""The enrolled wake-word verifier on the held-out set (standin/wakeset.py): recall per condition and
 false wakes per hour for the plain model and the model + verifier, at the default threshold and a lowered one.
 
     nice -n 10 uv run python scripts/bench_verifier.py --speeds 1.0     # 288 clips per row (~10 min here)
@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from appliance.settings import WakeSettings  # noqa: E402
-from appliance.sim import wakeset  # noqa: E402
+from appliance.config.settings import WakeSettings  # noqa: E402
 from appliance.wake import enroll  # noqa: E402
 from appliance.wake.oww import OpenWakeWordDetector  # noqa: E402
 from appliance.wake.verifier import LinearVerifier  # noqa: E402
+from standin import wakeset  # noqa: E402
 
 CANDIDATE_TAKES = (
     ("Hey Jarvis!", 0.9),

@@ -6,7 +6,7 @@
                                                          # melspectrogram.onnx, embedding_model.onnx, hey_jarvis*.onnx
     uv run python scripts/bench_wake.py --model alexa --wake-text "Alexa!"   # another (or a custom) model
 
-All audio is synthesized offline (appliance/sim/voice.py: piper and espeak-ng) and cached. The negative set is ordinary
+All audio is synthesized offline (standin/voice.py: piper and espeak-ng) and cached. The negative set is ordinary
 read speech (everyday requests, then the licence texts in /usr/share/common-licenses sentence by sentence),
 played as one continuous stream per voice with pauses and a faint noise floor, the way a room would sound;
 false wakes per hour are extrapolated from the minutes it covers, which are printed. Near misses ("hey
@@ -32,12 +32,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from appliance.config.settings import EndpointSettings, WakeSettings  # noqa: E402
+from appliance.listening.segmenter import Outcome, Segmenter  # noqa: E402
+from appliance.listening.vad import SileroVad  # noqa: E402
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
-from appliance.settings import EndpointSettings, WakeSettings  # noqa: E402
-from appliance.sim.voice import RATE, concat, noise, synth, voiced_span  # noqa: E402
 from appliance.wake.oww import OpenWakeWordDetector  # noqa: E402
-from appliance.wake.segmenter import Outcome, Segmenter  # noqa: E402
-from appliance.wake.vad import SileroVad  # noqa: E402
+from standin.voice import RATE, concat, noise, synth, voiced_span  # noqa: E402
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
 LICENCES = Path("/usr/share/common-licenses")

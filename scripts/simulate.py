@@ -23,13 +23,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from appliance.sim.cloud import FakeCloud, Json, Stream  # noqa: E402
-from appliance.sim.openai_ws import OpenAiSockets  # noqa: E402
-from appliance.sim.realtime import FakeRealtime  # noqa: E402
-from appliance.sim.realtime import Script as RealtimeScript  # noqa: E402
-from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
-from appliance.sim.responses_ws import ResponsesWsServer  # noqa: E402
-from appliance.sim.voice import concat, room, synth, write_wav  # noqa: E402
+from standin.cloud import FakeCloud, Json, Stream  # noqa: E402
+from standin.openai_ws import OpenAiSockets  # noqa: E402
+from standin.realtime import FakeRealtime  # noqa: E402
+from standin.realtime import Script as RealtimeScript  # noqa: E402
+from standin.responses import ResponsesServer, Wire  # noqa: E402
+from standin.responses_ws import ResponsesWsServer  # noqa: E402
+from standin.voice import concat, room, synth, write_wav  # noqa: E402
 
 OUT = Path(os.environ.get("SIMULATE_OUT") or ROOT / "run")  # where the run goes (tests set it)
 QUESTIONS = ["What do you see?", "What time is it?"]

@@ -42,17 +42,17 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from appliance_harness import Appliance  # noqa: E402
 
-from appliance.control import request  # noqa: E402
-from appliance.sim.cloud import FakeCloud, Json, Reset, Stall, Status  # noqa: E402
-from appliance.sim.openai_ws import OpenAiSockets  # noqa: E402
-from appliance.sim.realtime import FakeRealtime  # noqa: E402
-from appliance.sim.realtime import Fault as SttFault  # noqa: E402
-from appliance.sim.realtime import Script as SttScript  # noqa: E402
-from appliance.sim.responses import ResponsesServer, Wire  # noqa: E402
-from appliance.sim.responses_ws import ResponsesWsServer  # noqa: E402
-from appliance.sim.speech import pcm, tts  # noqa: E402
-from appliance.sim.tts_ws import FakeStreamInputTTS  # noqa: E402
-from appliance.sim.tts_ws import Fault as TtsFault  # noqa: E402
+from appliance.host.control import request  # noqa: E402
+from standin.cloud import FakeCloud, Json, Reset, Stall, Status  # noqa: E402
+from standin.openai_ws import OpenAiSockets  # noqa: E402
+from standin.realtime import FakeRealtime  # noqa: E402
+from standin.realtime import Fault as SttFault  # noqa: E402
+from standin.realtime import Script as SttScript  # noqa: E402
+from standin.responses import ResponsesServer, Wire  # noqa: E402
+from standin.responses_ws import ResponsesWsServer  # noqa: E402
+from standin.speech import pcm, tts  # noqa: E402
+from standin.tts_ws import FakeStreamInputTTS  # noqa: E402
+from standin.tts_ws import Fault as TtsFault  # noqa: E402
 
 KEY = "sk-test-fakecloud-0123456789"
 CONFIG = (
@@ -66,7 +66,7 @@ WARM_TURNS = 25
 
 
 def mic_wav(path: Path, spoken: int, asked: int) -> None:
-    from appliance.sim.voice import concat, noise, synth, write_wav
+    from standin.voice import concat, noise, synth, write_wav
 
     parts = [noise(WARM_S, -60.0, seed=1)]
     for _ in range(spoken):

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers: doubles
 
-from appliance.sim.cloud import FakeCloud  # noqa: E402
+from standin.cloud import FakeCloud  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from appliance.audio.pyaudio_io import PyAudioMicrophone, PyAudioSpeaker
+from appliance.config.frontend import FrontEndSettings
 from appliance.frontend.base import FrontEnd, make_frontend
 from appliance.frontend.microphone import FrontEndMicrophone
 from appliance.frontend.reference import ReferenceBuffer, ReferenceSpeaker
-from appliance.frontend.settings import FrontEndSettings
 from appliance.ports import FRAME_SECONDS, WakeDetector, WakeHit
-from appliance.sim.voice import write_wav
 from appliance.wake.barge_in import BargeInDetector
+from standin.voice import write_wav
 
 
 @contextmanager

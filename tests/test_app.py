@@ -15,9 +15,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from appliance.app import App, Ports
 from appliance.audio.wavfile import WavMicrophone, WavSpeaker, write_wav
 from appliance.cancel import CancelToken
+from appliance.config.settings import Settings
+from appliance.core.app import App, Ports
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import (
     Answer,
@@ -38,7 +39,6 @@ from appliance.frontend.microphone import FrontEndMicrophone
 from appliance.frontend.reference import ReferenceBuffer, ReferenceSpeaker
 from appliance.gpio.leds import Leds
 from appliance.ports import SpeechResult, WakeHit
-from appliance.settings import Settings
 from appliance.timings import TurnTimings
 
 RATE = 16000
@@ -477,8 +477,8 @@ def test_leds_follow_the_states(tmp_path):
 
 
 def test_the_inbox_hands_out_control_messages_before_queued_audio():
-    from appliance.inbox import Frame, Inbox
-    from appliance.machine import MicEnded, Press
+    from appliance.core.inbox import Frame, Inbox
+    from appliance.core.machine import MicEnded, Press
 
     inbox = Inbox()
     for _ in range(25):  # 2 s of audio waiting

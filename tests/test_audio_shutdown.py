@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from appliance.control import request as ctl
-from appliance.sim.headless import appliance_env, read_events
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import pcm, tts
+from appliance.host.control import request as ctl
+from standin.headless import appliance_env, read_events
+from standin.responses import ResponsesServer, Wire
+from standin.speech import pcm, tts
 
 pytestmark = [pytest.mark.pulse, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,13 +9,13 @@ import logging
 import numpy as np
 import pytest
 
+from appliance.config.settings import WakeSettings, load
 from appliance.events import EventBus
+from appliance.host.wiring import RunOptions, build
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, TappedMicrophone, WakeHit
-from appliance.settings import WakeSettings, load
-from appliance.sim.voice import synth, write_wav
 from appliance.wake.barge_in import OWN_VOICE_SCORE, VETO_SECONDS, BargeInDetector, OwnVoiceVeto
 from appliance.wake.oww import OpenWakeWordDetector
-from appliance.wiring import RunOptions, build
+from standin.voice import synth, write_wav
 
 ANSWER = "The forecast for tomorrow is mostly sunny with a few clouds and a light wind from the west."
 SAYS_THE_WAKE_WORD = "You can wake me by saying hey Jarvis. Hey Jarvis works from across the room."

@@ -31,10 +31,10 @@ from appliance.camera.files import DirectoryCamera, FileCamera
 from appliance.camera.jpeg import check_jpeg, jpeg_size
 from appliance.camera.picamera2 import Picamera2Camera
 from appliance.cancel import CancelToken
+from appliance.config.settings import CameraSettings, GpioSettings, Settings
 from appliance.errors import CameraError, Cancelled
 from appliance.events import Error, Info, Recorder
 from appliance.ports import ToolContext
-from appliance.settings import CameraSettings, GpioSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 X_JPG = Path(__file__).resolve().parent / "data" / "x.jpg"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.cli import main
-from appliance.settings import SettingsError, load
+from appliance.config.settings import SettingsError, load
+from appliance.host.cli import main
 
 GOOD = '[assistant]\nmodel = "gpt-test"\n'
 
@@ -51,7 +51,7 @@ def test_an_unreadable_file_names_the_fix(tmp_path):
     command = [
         sys.executable,
         "-c",
-        "import sys\nfrom appliance.cli import main\nsys.exit(main(['config', 'check', sys.argv[1]]))",
+        "import sys\nfrom appliance.host.cli import main\nsys.exit(main(['config', 'check', sys.argv[1]]))",
         str(path),
     ]
     if os.geteuid() == 0:  # root reads anything: drop the capabilities that let it

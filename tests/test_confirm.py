@@ -10,8 +10,8 @@ from test_responses import FakeClock, Harness, fast_settings
 
 from appliance.cancel import CancelToken
 from appliance.events import Info, ToolCall
-from appliance.sim.responses import ResponsesServer, Wire
 from appliance.tools.confirm import CONFIRM_SECONDS, NOT_CONFIRMED_OUTPUT, ONE_AT_A_TIME_OUTPUT, is_yes
+from standin.responses import ResponsesServer, Wire
 
 
 def outputs(body: dict[str, Any]) -> dict[str, Any]:

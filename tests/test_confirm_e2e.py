@@ -19,11 +19,11 @@ import pytest
 from test_timers_e2e import Running
 
 from appliance.events import Info, Sentence, StateChanged, Turn
-from appliance.sim.cloud import FakeCloud
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import pcm, transcript, tts
-from appliance.sim.voice import concat, room, silence, synth, write_wav
 from appliance.tools.confirm import NOT_CONFIRMED_OUTPUT
+from standin.cloud import FakeCloud
+from standin.responses import ResponsesServer, Wire
+from standin.speech import pcm, transcript, tts
+from standin.voice import concat, room, silence, synth, write_wav
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.cli import main
-from appliance.control import (
+from appliance.host.cli import main
+from appliance.host.control import (
     BACKLOG,
     COMMANDS,
     MAX_REQUEST,
@@ -22,7 +22,7 @@ from appliance.control import (
     parse_request,
     request,
 )
-from appliance.startup import StartError
+from appliance.host.startup import StartError
 
 
 def ok(cmd: str, args: list[str]) -> dict[str, object]:

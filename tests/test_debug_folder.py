@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.sim.headless import appliance_env, read_events
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import pcm, transcript, tts
-from appliance.sim.voice import concat, room, synth, write_wav
+from standin.headless import appliance_env, read_events
+from standin.responses import ResponsesServer, Wire
+from standin.speech import pcm, transcript, tts
+from standin.voice import concat, room, synth, write_wav
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pytest
 
-from appliance import doctor
-from appliance.settings import Secrets, Settings
-from appliance.sim.cloud import Json, Status
+from appliance.config.settings import Secrets, Settings
+from appliance.host import doctor
+from standin.cloud import Json, Status
 
 
 def settings_for(cloud, openai_key="sk-doctor-0123456789", eleven_key="el-doctor-0123456789"):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from appliance.audio.wavfile import read_wav
-from appliance.sim.headless import appliance_env, run
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import echo_key_error, transcript, tts_json_error
-from appliance.sim.voice import concat, room, synth, write_wav
+from standin.headless import appliance_env, run
+from standin.responses import ResponsesServer, Wire
+from standin.speech import echo_key_error, transcript, tts_json_error
+from standin.voice import concat, room, synth, write_wav
 
 pytestmark = pytest.mark.slow
 PACE = "2"

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from appliance.audio.wavfile import read_wav
-from appliance.control import request as ctl_request
-from appliance.sim.cloud import Reset, Stall, Status
-from appliance.sim.headless import appliance_env, read_events, run, start
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import pcm, transcript, tts
-from appliance.sim.voice import concat, room, synth, write_wav
+from appliance.host.control import request as ctl_request
+from standin.cloud import Reset, Stall, Status
+from standin.headless import appliance_env, read_events, run, start
+from standin.responses import ResponsesServer, Wire
+from standin.speech import pcm, transcript, tts
+from standin.voice import concat, room, synth, write_wav
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

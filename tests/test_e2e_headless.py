@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from appliance.audio.wavfile import read_wav
-from appliance.sim.headless import appliance_env, read_events, run, start
-from appliance.sim.voice import concat, silence, synth, write_wav
+from standin.headless import appliance_env, read_events, run, start
+from standin.voice import concat, silence, synth, write_wav
 
 
 @pytest.fixture(scope="module")

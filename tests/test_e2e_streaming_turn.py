@@ -7,16 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.sim.cloud import FakeCloud
-from appliance.sim.headless import appliance_env, run
-from appliance.sim.openai_ws import OpenAiSockets
-from appliance.sim.realtime import FakeRealtime
-from appliance.sim.realtime import Script as RealtimeScript
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.responses_ws import ResponsesWsServer
-from appliance.sim.speech import pcm, transcript, tts
-from appliance.sim.turns import complete, paused
-from appliance.sim.voice import RATE, concat, noise, synth, write_wav
+from standin.cloud import FakeCloud
+from standin.headless import appliance_env, run
+from standin.openai_ws import OpenAiSockets
+from standin.realtime import FakeRealtime
+from standin.realtime import Script as RealtimeScript
+from standin.responses import ResponsesServer, Wire
+from standin.responses_ws import ResponsesWsServer
+from standin.speech import pcm, transcript, tts
+from standin.turns import complete, paused
+from standin.voice import RATE, concat, noise, synth, write_wav
 
 pytestmark = pytest.mark.slow
 KEY = "sk-test-fakecloud-0123456789"

@@ -16,12 +16,12 @@ import pytest
 from echo import DuplexSession, echo_path, erle_db, say_into_mic
 
 from appliance.audio.convert import resample
-from appliance.frontend.settings import FrontEndSettings
+from appliance.config.frontend import FrontEndSettings
+from appliance.config.settings import WakeSettings
 from appliance.ports import FRAME_SECONDS
-from appliance.settings import WakeSettings
-from appliance.sim.voice import synth
 from appliance.wake.barge_in import BargeInDetector
 from appliance.wake.oww import OpenWakeWordDetector
+from standin.voice import synth
 
 pytestmark = [pytest.mark.pulse, pytest.mark.slow]  # real-time playback of synthesized speech
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from appliance.config.settings import EndpointSettings, WakeSettings
+from appliance.listening.preroll import Preroll
+from appliance.listening.segmenter import Outcome, Segmenter
+from appliance.listening.vad import SileroVad
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
-from appliance.settings import EndpointSettings, WakeSettings
-from appliance.sim.voice import concat, noise, room, synth, voiced_span
-from appliance.wake.followup import expects_reply
+from appliance.text.followup import expects_reply
 from appliance.wake.oww import OpenWakeWordDetector
-from appliance.wake.preroll import Preroll
-from appliance.wake.segmenter import Outcome, Segmenter
-from appliance.wake.vad import SileroVad
+from standin.voice import concat, noise, room, synth, voiced_span
 
 
 def feed(segmenter, pattern, step=0.08):

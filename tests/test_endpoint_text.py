@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.endpoint.text import reads_unfinished
+from appliance.listening.endpoint.text import reads_unfinished
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance import cli
-from appliance.sim import wakeset
-from appliance.sim.headless import ROOT, appliance_env
-from appliance.sim.voice import write_wav
+from appliance.host import cli
 from appliance.wake import enroll, verifier
+from standin import wakeset
+from standin.headless import ROOT, appliance_env
+from standin.voice import write_wav
 
 pytestmark = pytest.mark.slow  # takes synthesized by piper (cached), and a training run in two tests
 

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from appliance.llm.sentences import SentenceSplitter
 from appliance.speech.first_words import FirstWordsSplitter, Piece, first_words_cut
+from appliance.text.sentences import SentenceSplitter
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ import threading
 import numpy as np
 import pytest
 
+from appliance.config.frontend import FrontEndSettings
 from appliance.frontend.base import PassThroughFrontEnd, make_frontend
 from appliance.frontend.reference import ReferenceBuffer, ReferenceSpeaker
-from appliance.frontend.settings import FrontEndSettings
 from appliance.ports import FRAME_SAMPLES
-from appliance.sim.voice import noise, synth
+from standin.voice import noise, synth
 
 ANSWER = "The weather today is sunny with a light breeze and a high of twenty degrees. Enjoy your afternoon."
 

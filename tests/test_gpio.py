@@ -5,10 +5,10 @@ import threading
 import pytest
 from gpiozero import Device
 
+from appliance.config.settings import GpioSettings
 from appliance.events import Error, StateChanged
 from appliance.gpio.button import PressButton
 from appliance.gpio.leds import PATTERNS, Leds
-from appliance.settings import GpioSettings
 
 
 def wait_until(predicate, timeout=3.0):
@@ -33,7 +33,7 @@ def pin(n):
 
 
 def test_each_state_has_a_pattern():
-    from appliance.machine_io import State
+    from appliance.core.machine_io import State
 
     for name in [s.value for s in State] + ["error"]:  # every state the machine can enter, and the flash
         assert name in PATTERNS, name
@@ -140,8 +140,8 @@ def no_factory(monkeypatch):
 
 @pytest.mark.parametrize("name", ["lgpi0", "rpi.gpio", "mocks"])
 def test_a_typo_in_the_pin_factory_is_a_settings_error(no_factory, name):
+    from appliance.config.settings import SettingsError
     from appliance.gpio.factory import setup_pin_factory
-    from appliance.settings import SettingsError
 
     with pytest.raises(SettingsError, match=rf"gpio.pin_factory: unknown pin factory '{name}' \(known: lgpio, mock, "):
         setup_pin_factory(name)
@@ -149,8 +149,8 @@ def test_a_typo_in_the_pin_factory_is_a_settings_error(no_factory, name):
 
 
 def test_a_typo_in_the_environment_is_a_settings_error(no_factory, monkeypatch):
+    from appliance.config.settings import SettingsError
     from appliance.gpio.factory import setup_pin_factory
-    from appliance.settings import SettingsError
 
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mok")
     with pytest.raises(SettingsError, match="GPIOZERO_PIN_FACTORY: unknown pin factory 'mok'"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.listener import Listener, SilencePolicy, Utterance
+from appliance.config.settings import EndpointSettings
+from appliance.listening.listener import Listener, SilencePolicy, Utterance
+from appliance.listening.segmenter import Outcome
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS
-from appliance.settings import EndpointSettings
-from appliance.wake.segmenter import Outcome
 
 LOUD = np.full(FRAME_SAMPLES, 8000, dtype=np.int16)
 QUIET = np.zeros(FRAME_SAMPLES, dtype=np.int16)

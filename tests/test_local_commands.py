@@ -14,13 +14,13 @@ from hassil import Intents, TextSlotList
 from hassil.sample import sample_sentence
 
 from appliance.cancel import CancelToken
+from appliance.config.settings import SettingsError, load
 from appliance.events import Answer, Event, Info, Recorder, Sentence, Turn
 from appliance.llm.conversation import LOCAL_ITEMS, Conversation
 from appliance.local.commands import LocalCommands
 from appliance.local.intents import Command, Intent
 from appliance.local.matcher import CommandMatcher, TemplateError, load_templates
 from appliance.local.replies import REPLIES
-from appliance.settings import SettingsError, load
 from appliance.timers.service import TimerService
 
 

@@ -11,9 +11,9 @@ import pytest
 from test_timers_e2e import Running, speak_everything
 
 from appliance.events import Answer, Info, TimerChanged, Turn
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import transcript
-from appliance.sim.voice import concat, room, silence, synth, write_wav
+from standin.responses import ResponsesServer, Wire
+from standin.speech import transcript
+from standin.voice import concat, room, silence, synth, write_wav
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,6 @@
 import pytest
 
-from appliance.events import Info, Mute, StateChanged, Stopped, Turn, Wake
-from appliance.machine import (
+from appliance.core.machine import (
     TRANSITIONS,
     AlertStopped,
     AnnouncementDone,
@@ -43,6 +42,7 @@ from appliance.machine import (
     explore,
     step,
 )
+from appliance.events import Info, Mute, StateChanged, Stopped, Turn, Wake
 
 
 def test_every_state_has_a_row_and_targets_are_states():

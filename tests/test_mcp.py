@@ -22,20 +22,20 @@ import pytest
 from doubles import Controls
 
 from appliance.cancel import CancelToken
-from appliance.doctor import WARN, check_mcp
+from appliance.config.mcp import McpSettings
+from appliance.config.secrets import Secrets
+from appliance.config.settings import AssistantSettings, SettingsError, load
 from appliance.errors import ApplianceError, Cancelled
 from appliance.events import Info, Recorder, ToolCall
+from appliance.host.doctor import WARN, check_mcp
 from appliance.llm.responses import ResponsesAssistant
 from appliance.mcp.convert import RemoteTool, make_tool, short_description
 from appliance.mcp.manager import McpManager, ServerState, ServerStatus
-from appliance.mcp.settings import McpSettings
 from appliance.ports import ToolContext
-from appliance.secrets import Secrets
-from appliance.settings import AssistantSettings, SettingsError, load
-from appliance.sim.cloud import FakeCloud
-from appliance.sim.responses import ResponsesServer, Wire
 from appliance.tools import ToolRegistry
 from appliance.tools.schema import api_parameters
+from standin.cloud import FakeCloud
+from standin.responses import ResponsesServer, Wire
 
 HOME = Path(__file__).with_name("mcp_home.py")
 TOKEN = "ha-long-lived-token-0123456789abcdef"
@@ -371,7 +371,7 @@ def test_a_5_mb_result_is_cut_to_the_output_limit(
 def test_a_schema_the_api_would_refuse_is_trimmed(cloud: FakeCloud, tmp_path: Path, managers: list[McpManager]) -> None:
     from mcp_home import WEIRD_SCHEMA
 
-    from appliance.sim.function_tools import function_tool_problem
+    from standin.function_tools import function_tool_problem
 
     raw = {"type": "function", "name": "home_thermostat", "parameters": WEIRD_SCHEMA, "strict": False}
     assert "not have 'oneOf'" in str(function_tool_problem(raw, 0))  # the stand-in answers 400, as the API
@@ -534,8 +534,8 @@ def test_names_and_descriptions_are_made_safe_and_short() -> None:
 
 def test_no_mcp_import_without_servers() -> None:
     code = (
-        "import sys, appliance.settings, appliance.wiring, appliance.doctor, appliance.commands; "
-        "from appliance.doctor import check_mcp; from appliance.settings import load; "
+        "import sys, appliance.config.settings, appliance.host.wiring, appliance.host.doctor, appliance.core.commands; "
+        "from appliance.host.doctor import check_mcp; from appliance.config.settings import load; "
         "check_mcp(load(env={'OPENAI_API_KEY': 'sk-xxxxxxxx'})); "
         "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.')))"
     )
@@ -550,10 +550,10 @@ def test_no_mcp_import_without_servers() -> None:
 def test_the_appliance_is_ready_with_its_server_down_and_ctl_tools_shows_the_tools_once_it_is_up(
     cloud: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from appliance.commands import execute
+    from appliance.core.commands import execute
     from appliance.events import EventBus
-    from appliance.sim.voice import silence, write_wav
-    from appliance.wiring import RunOptions, build
+    from appliance.host.wiring import RunOptions, build
+    from standin.voice import silence, write_wav
 
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
     monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.settings import WakeSettings
+from appliance.config.settings import WakeSettings
 from appliance.wake.oww import OpenWakeWordDetector
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def test_large_freed_blocks_go_back_to_the_system():
     check can see the difference."""
     code = """
 import ctypes, json, sys
-from appliance.memory import tune_malloc
+from appliance.host.memory import tune_malloc
 tuned = tune_malloc() if sys.argv[1] == "tuned" else None
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
@@ -66,9 +66,9 @@ def test_turn_decisions_keep_less_than_onnxruntimes_own_arena():
     result = run("""
 import json
 import numpy as np
-from appliance.memory import tune_malloc
+from appliance.host.memory import tune_malloc
 tune_malloc()  # as wiring.build does
-from appliance.endpoint.smart_turn import SmartTurn
+from appliance.listening.endpoint.smart_turn import SmartTurn
 model = SmartTurn()
 loaded = rss()
 audio = np.random.default_rng(0).integers(-3000, 3000, 16000 * 4).astype(np.int16)
@@ -98,7 +98,7 @@ def test_openwakeword_leaves_no_download_helpers_behind():
     it is imported leave again, and a later import of those packages gets the real ones."""
     result = run("""
 import json, sys
-from appliance.settings import WakeSettings
+from appliance.config.settings import WakeSettings
 from appliance.wake.oww import OpenWakeWordDetector
 before = rss()
 OpenWakeWordDetector(WakeSettings())

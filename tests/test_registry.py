@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
+from appliance.config.settings import SettingsError
 from appliance.registry import Registry
-from appliance.settings import SettingsError
 
 
 def test_register_and_look_up():
@@ -74,8 +74,8 @@ def test_a_package_adds_an_engine_through_an_entry_point(tmp_path, monkeypatch):
 def test_an_unknown_engine_in_the_config_stops_the_start_with_exit_2(tmp_path):
     import subprocess
 
-    from appliance.sim.headless import ROOT, appliance_env
-    from appliance.sim.voice import silence, write_wav
+    from standin.headless import ROOT, appliance_env
+    from standin.voice import silence, write_wav
 
     mic = write_wav(tmp_path / "mic.wav", silence(0.5))
     config = tmp_path / "c.toml"

@@ -2,7 +2,7 @@
 
 Every test asserts what the server received (input items, call_ids, outputs, previous_response_id,
 instructions, tools) as well as what the assistant yielded and emitted. The server is
-:class:`appliance.sim.responses.ResponsesServer`, which refuses (400) a request that leaves a function call of the
+:class:`standin.responses.ResponsesServer`, which refuses (400) a request that leaves a function call of the
 previous response unanswered, as the real API does; ``server.rejected`` stays empty when the assistant
 keeps the conversation clean.
 """
@@ -19,6 +19,7 @@ import openai
 import pytest
 
 from appliance.cancel import CancelToken
+from appliance.config.settings import AssistantSettings, Secrets, Settings
 from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, ToolCall
@@ -34,12 +35,11 @@ from appliance.llm.responses import (
 from appliance.llm.stream import QUEUE_CAPACITY
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
-from appliance.settings import AssistantSettings, Secrets, Settings
-from appliance.sim.cloud import FakeCloud, Reset, Stall, Status
-from appliance.sim.responses import ResponsesServer, Script, Wire
 from appliance.timings import TurnTimings
 from appliance.tools import ToolRegistry
 from appliance.tools.builtin import register_builtin_tools
+from standin.cloud import FakeCloud, Reset, Stall, Status
+from standin.responses import ResponsesServer, Script, Wire
 
 
 def fast_settings(**overrides: Any) -> AssistantSettings:

@@ -14,16 +14,16 @@ import openai
 import pytest
 
 from appliance.cancel import CancelToken
+from appliance.config.settings import AssistantSettings, Secrets, SettingsError
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder
 from appliance.llm.responses import LOST_CONNECTION, ResponsesAssistant
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
-from appliance.settings import AssistantSettings, Secrets, SettingsError
-from appliance.sim.cloud import FakeCloud, Stall, Status
-from appliance.sim.responses import ResponsesServer, Script, Wire
-from appliance.sim.responses_ws import ResponsesWsServer
 from appliance.tools import ToolRegistry
+from standin.cloud import FakeCloud, Stall, Status
+from standin.responses import ResponsesServer, Script, Wire
+from standin.responses_ws import ResponsesWsServer
 
 
 class Controls:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from appliance.llm.sentences import SentenceSplitter
+from appliance.text.sentences import SentenceSplitter
 
 
 def split(text: str, *, step: int | None = 1, seed: int = 0, **kwargs: int) -> list[str]:

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from appliance import settings as s
+from appliance.config import settings as s
 
 
 def test_defaults_validate():

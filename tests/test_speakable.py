@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.llm.sentences import SentenceSplitter
-from appliance.llm.speakable import SpeakableFilter, speakable
+from appliance.text.sentences import SentenceSplitter
+from appliance.text.speakable import SpeakableFilter, speakable
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,14 @@ import pytest
 
 from appliance.audio.wavfile import WavSpeaker, read_wav
 from appliance.cancel import CancelToken
+from appliance.config.settings import Secrets, TtsSettings
 from appliance.events import Error, Recorder, Sentence
 from appliance.llm.answer import Fragment
-from appliance.settings import Secrets, TtsSettings
-from appliance.sim.cloud import Reset, Stall, Status
-from appliance.sim.speech import echo_key_error, pcm, tts, tts_json_error
 from appliance.speech.phrases import PHRASES, PhraseCache
 from appliance.speech.pipeline import SpeechPipeline
 from appliance.tts.elevenlabs import ElevenLabsSynth
+from standin.cloud import Reset, Stall, Status
+from standin.speech import echo_key_error, pcm, tts, tts_json_error
 
 RATE = 24000
 
@@ -291,7 +291,7 @@ def test_an_api_key_echoed_in_a_tts_error_body_never_reaches_the_events_file_or_
     import logging
 
     from appliance.events import JsonLinesSink
-    from appliance.logs import RedactingFormatter
+    from appliance.host.logs import RedactingFormatter
 
     key = "el-test-tts-0123456789"
     secrets = Secrets(elevenlabs_api_key=key, elevenlabs_base_url=cloud.elevenlabs_base_url)
@@ -322,7 +322,7 @@ def test_an_api_key_echoed_in_a_tts_error_body_never_reaches_the_events_file_or_
 
 @pytest.mark.slow
 def test_piper_speaks_through_the_pipeline_to_a_wav_speaker(tmp_path):
-    from appliance.settings import Settings
+    from appliance.config.settings import Settings
     from appliance.tts import SYNTHESIZERS
     from appliance.tts.piper import PiperSynth
 
@@ -349,8 +349,8 @@ def rig_errors(events):
 
 
 def test_piper_needs_no_key_and_names_a_missing_voice_file(tmp_path):
+    from appliance.config.settings import load
     from appliance.errors import ApplianceError
-    from appliance.settings import load
     from appliance.tts.piper import voice_files
 
     config = tmp_path / "c.toml"

@@ -16,18 +16,18 @@ import pytest
 
 from appliance.audio.wavfile import WavSpeaker, read_wav
 from appliance.cancel import CancelToken
+from appliance.config.settings import Secrets, TtsSettings
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, Sentence
 from appliance.llm.answer import Fragment
-from appliance.settings import Secrets, TtsSettings
-from appliance.sim.cloud import FakeCloud
-from appliance.sim.speech import pcm, tts
-from appliance.sim.tts_ws import FakeStreamInputTTS, Fault, tone_for
 from appliance.speech.phrases import PhraseCache
 from appliance.speech.pipeline import SpeechPipeline
 from appliance.speech.streaming import StreamingSpeech
 from appliance.tts.elevenlabs import ElevenLabsSynth
 from appliance.tts.elevenlabs_ws import StreamInputConnection, ws_base_url
+from standin.cloud import FakeCloud
+from standin.speech import pcm, tts
+from standin.tts_ws import FakeStreamInputTTS, Fault, tone_for
 
 RATE = 24000
 KEY = "el-test-fakecloud-0123456789"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from appliance.audio.pyaudio_io import PyAudioMicrophone, PyAudioSpeaker
-from appliance.sim.headless import ROOT, appliance_env, run
-from appliance.sim.voice import silence, write_wav
-from appliance.startup import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, MissingResource
+from appliance.host.startup import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, MissingResource
+from standin.headless import ROOT, appliance_env, run
+from standin.voice import silence, write_wav
 
 UNIT = ROOT / "deploy" / "appliance.service"
 
@@ -129,11 +129,11 @@ def test_a_native_crash_leaves_every_threads_stack_for_the_journal(tmp_path, qui
     it); faulthandler puts the Python stacks of all threads on stderr first, so the journal says where."""
     crash = (
         "import faulthandler, sys\n"
-        "import appliance.app\n"
+        "import appliance.core.app\n"
         "def run(self):\n"
         "    faulthandler._sigabrt()\n"
-        "appliance.app.App.run = run\n"
-        "from appliance.cli import main\n"
+        "appliance.core.app.App.run = run\n"
+        "from appliance.host.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     proc = subprocess.run(
@@ -146,5 +146,5 @@ def test_a_native_crash_leaves_every_threads_stack_for_the_journal(tmp_path, qui
     )
     assert proc.returncode == -6, proc.stderr[-3000:]  # SIGABRT, as glibc's malloc checks end a process
     assert "Fatal Python error: Aborted" in proc.stderr
-    assert re.search(r'File ".*appliance/cli\.py", line \d+ in _run', proc.stderr), proc.stderr[-3000:]
+    assert re.search(r'File ".*appliance/host/cli\.py", line \d+ in _run', proc.stderr), proc.stderr[-3000:]
     assert re.search(r"^Thread 0x", proc.stderr, re.M), "only the crashing thread's stack was printed"

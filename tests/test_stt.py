@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from appliance.cancel import CancelToken
+from appliance.config.settings import Secrets, SttSettings
 from appliance.errors import ApplianceError, Cancelled
-from appliance.settings import Secrets, SttSettings
-from appliance.sim.cloud import Stall, Status
-from appliance.sim.speech import transcript
 from appliance.stt.openai import OpenAITranscriber, is_empty
+from standin.cloud import Stall, Status
+from standin.speech import transcript
 
 
 def make(cloud, **kw):
@@ -107,7 +107,7 @@ def test_a_stalled_transcription_ends_within_the_turns_deadline(cloud):
 def test_a_trickling_server_is_cut_off_at_the_deadline(cloud):
     """Bytes keep coming, each well within the read timeout: only the deadline ends the wait."""
     from appliance.deadline import Deadline
-    from appliance.sim.cloud import Stream
+    from standin.cloud import Stream
 
     cloud.default(
         "transcriptions",
@@ -147,7 +147,7 @@ def test_cancel_during_a_stalled_request_returns_at_once(cloud):
 
 def debugging(cloud, folder, **debug):
     """The transcriber the settings make, with debug.keep_audio on and the folder at ``folder``."""
-    from appliance.settings import Settings
+    from appliance.config.settings import Settings
     from appliance.stt import TRANSCRIBERS
 
     settings = Settings()

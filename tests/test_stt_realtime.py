@@ -14,13 +14,10 @@ import openai
 import pytest
 
 from appliance.cancel import CancelToken
+from appliance.config.settings import Secrets, SttSettings
 from appliance.deadline import Deadline
 from appliance.errors import Cancelled, ErrorKind
 from appliance.events import Event, Info
-from appliance.settings import Secrets, SttSettings
-from appliance.sim.realtime import FakeRealtime, Fault, Script
-from appliance.sim.speech import transcript
-from appliance.sim.voice import synth
 from appliance.stt.fallback import transcribe_with_fallback
 from appliance.stt.openai import OpenAITranscriber
 from appliance.stt.realtime import (
@@ -32,6 +29,9 @@ from appliance.stt.realtime import (
     preload,
 )
 from appliance.stt.streaming import StreamingTranscriber
+from standin.realtime import FakeRealtime, Fault, Script
+from standin.speech import transcript
+from standin.voice import synth
 
 preload()
 
@@ -277,7 +277,7 @@ def test_closing_while_the_transcript_streams_logs_no_traceback(fake, caplog):
 
 
 def test_the_quiet_logger_demotes_only_the_closing_race(caplog):
-    from appliance.websocket_log import QUIET_CLOSE_LOGGER
+    from appliance.host.websocket_log import QUIET_CLOSE_LOGGER
 
     caplog.set_level(logging.DEBUG, logger="websockets.client")
     for exc in (EOFError("stream ended"), ValueError("a real bug")):

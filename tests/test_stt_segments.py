@@ -13,18 +13,18 @@ import pytest
 from test_stt_realtime import FRAME, KEY, OPTIONS, client_for, stream
 
 from appliance.cancel import CancelToken
+from appliance.config.settings import Secrets, SttSettings
 from appliance.deadline import Deadline
 from appliance.events import Event, Info, PartialTranscript
-from appliance.settings import Secrets, SttSettings
-from appliance.sim.realtime import FakeRealtime, Fault, Script
-from appliance.sim.speech import transcript
-from appliance.sim.voice import synth
 from appliance.stt.fallback import transcribe_with_fallback
 from appliance.stt.openai import OpenAITranscriber
 from appliance.stt.realtime import Failure, RealtimeSession, RealtimeSttOptions
 from appliance.stt.segments import OutOfOrder, SegmentLedger
 from appliance.stt.streaming import StreamingTranscriber
 from appliance.timings import TurnTimings
+from standin.realtime import FakeRealtime, Fault, Script
+from standin.speech import transcript
+from standin.voice import synth
 
 PARTS = ("What is the weather", "like in", "Paris today?")
 PAUSE = np.zeros(FRAME * 3, dtype=np.int16)  # 240 ms of silence, where the listener would commit

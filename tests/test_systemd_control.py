@@ -7,9 +7,9 @@ import socket
 import stat
 import threading
 
-from appliance.control import ControlServer, ctl_main, default_socket_path, request
-from appliance.settings import Settings
-from appliance.systemd import Notifier
+from appliance.config.settings import Settings
+from appliance.host.control import ControlServer, ctl_main, default_socket_path, request
+from appliance.host.systemd import Notifier
 
 
 def test_notify_is_a_noop_outside_systemd():

@@ -20,22 +20,22 @@ import pytest
 from doubles import Controls
 
 from appliance.cancel import CancelToken
+from appliance.config.settings import AssistantSettings, Secrets, SttSettings
 from appliance.deadline import Deadline
 from appliance.events import Error, EventBus, JsonLinesSink, Recorder, TimerChanged, ToolCall, Transcript
 from appliance.llm.responses import ResponsesAssistant
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
-from appliance.settings import AssistantSettings, Secrets, SttSettings
-from appliance.sim.cloud import FakeCloud
-from appliance.sim.realtime import FakeRealtime, Script
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import transcript
 from appliance.stt.openai import OpenAITranscriber
 from appliance.stt.realtime import RealtimeSession, RealtimeSttOptions
-from appliance.text import clean_json_text, clean_text
+from appliance.text.clean import clean_json_text, clean_text
 from appliance.timers.service import TimerService
 from appliance.timers.tools import TIMER_TOOLS
 from appliance.tools import ToolRegistry
+from standin.cloud import FakeCloud
+from standin.realtime import FakeRealtime, Script
+from standin.responses import ResponsesServer, Wire
+from standin.speech import transcript
 
 LONE = "\ud800"
 

@@ -459,8 +459,8 @@ def test_a_timer_stays_in_the_file_until_it_has_rung_and_a_restart_finds_it_miss
 def test_unmuting_rings_the_timer_that_ended_while_another_rang_muted() -> None:
     """Unmuting acknowledges the alert ringing, not the timers queued behind it: those ring next, as after a
     short press (unmuting dropped them from the queue, and so from the file)."""
+    from appliance.core.machine import Emit, Press, S, SetMuted, Snapshot, StartAlert, StopAlert, TimerEnded, step
     from appliance.events import StateChanged
-    from appliance.machine import Emit, Press, S, SetMuted, Snapshot, StartAlert, StopAlert, TimerEnded, step
 
     s = Snapshot()
     for event in (SetMuted(True), TimerEnded("a", timer=1), TimerEnded("b", timer=2)):

@@ -16,16 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.app import App
 from appliance.audio.earcons import alarm, announce_chime
 from appliance.audio.wavfile import WavSpeaker
+from appliance.config.settings import load
+from appliance.core.app import App
 from appliance.events import EventBus, Recorder, StateChanged, TimerChanged
-from appliance.settings import load
-from appliance.sim.cloud import FakeCloud
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.speech import pcm, transcript, tts
-from appliance.sim.voice import concat, room, silence, synth, write_wav
-from appliance.wiring import RunOptions, build
+from appliance.host.wiring import RunOptions, build
+from standin.cloud import FakeCloud
+from standin.responses import ResponsesServer, Wire
+from standin.speech import pcm, transcript, tts
+from standin.voice import concat, room, silence, synth, write_wav
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import functools
 import numpy as np
 import pytest
 
-from appliance.endpoint.detector import TurnDetector
-from appliance.endpoint.policy import EndReason, TurnPolicy
-from appliance.endpoint.smart_turn import SmartTurn, features, model_path
-from appliance.sim.turns import Sample, complete, endpoint, paused, with_noise_in_pause
+from appliance.listening.endpoint.detector import TurnDetector
+from appliance.listening.endpoint.policy import EndReason, TurnPolicy
+from appliance.listening.endpoint.smart_turn import SmartTurn, features, model_path
+from standin.turns import Sample, complete, endpoint, paused, with_noise_in_pause
 
 pytestmark = pytest.mark.slow  # synthesized speech through the turn model
 

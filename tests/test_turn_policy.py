@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from appliance.endpoint.policy import Action, EndReason, TurnPolicy
+from appliance.listening.endpoint.policy import Action, EndReason, TurnPolicy
 
 STEP = 0.08
 

@@ -1,6 +1,6 @@
 """Vision end to end: the describe_image tool through the real openai SDK against the local fake cloud.
 
-No SDK is mocked: the SDK talks HTTP to appliance/sim/cloud.py, and the tests assert what the server received.
+No SDK is mocked: the SDK talks HTTP to standin/cloud.py, and the tests assert what the server received.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from doubles import Controls
 from appliance.camera import tool
 from appliance.camera.files import FileCamera
 from appliance.cancel import CancelToken
+from appliance.config.settings import Secrets, Settings
 from appliance.events import Error, Info, Recorder, ToolCall
 from appliance.ports import ToolContext
-from appliance.settings import Secrets, Settings
-from appliance.sim.cloud import FakeCloud, Json, Status
-from appliance.sim.responses import ResponsesServer, Wire
+from standin.cloud import FakeCloud, Json, Status
+from standin.responses import ResponsesServer, Wire
 
 X_JPG = Path(__file__).resolve().parent / "data" / "x.jpg"
 JPEG = X_JPG.read_bytes()

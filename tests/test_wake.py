@@ -14,11 +14,11 @@ import itertools
 import numpy as np
 import pytest
 
+from appliance.config.settings import WakeSettings
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS
-from appliance.settings import WakeSettings
-from appliance.sim.voice import concat, noise, room, synth
 from appliance.wake.oww import OpenWakeWordDetector, resolve_model, shipped_models
+from standin.voice import concat, noise, room, synth
 
 THRESHOLD = WakeSettings().threshold  # 0.5, openWakeWord's own recommendation
 

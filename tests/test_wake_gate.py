@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from appliance.config.settings import WakeSettings
 from appliance.ports import FRAME_SAMPLES, WakeHit
-from appliance.settings import WakeSettings
-from appliance.sim.voice import noise, synth
-from appliance.sim.wakeset import pink_noise
 from appliance.wake.gate import EnergyGate, GatedWakeDetector, GateSettings
 from appliance.wake.oww import OpenWakeWordDetector
+from standin.voice import noise, synth
+from standin.wakeset import pink_noise
 
 pytestmark = pytest.mark.slow  # synthesized speech through the real wake-word model
 

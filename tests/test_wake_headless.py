@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.sim.headless import ROOT, appliance_env
-from appliance.sim.voice import concat, room, silence, synth, voiced_span, write_wav
+from standin.headless import ROOT, appliance_env
+from standin.voice import concat, room, silence, synth, voiced_span, write_wav
 
 pytestmark = pytest.mark.slow
 

@@ -11,15 +11,15 @@ import sys
 import numpy as np
 import pytest
 
-from appliance import cli
 from appliance.audio.wavfile import WavMicrophone
-from appliance.settings import SettingsError, WakeSettings
-from appliance.sim import wakeset
-from appliance.sim.headless import run
-from appliance.sim.voice import concat, silence, synth, write_wav
+from appliance.config.settings import SettingsError, WakeSettings
+from appliance.host import cli
 from appliance.wake import enroll, enroll_command, verifier
 from appliance.wake.gate import GatedWakeDetector
 from appliance.wake.oww import OpenWakeWordDetector
+from standin import wakeset
+from standin.headless import run
+from standin.voice import concat, silence, synth, write_wav
 
 pytestmark = pytest.mark.slow  # synthesized speech through the real model, and a training run
 
@@ -139,7 +139,7 @@ def test_loading_a_stored_verifier_does_not_import_scikit_learn(tmp_path, enroll
     verifier.save(verifier.verifier_path(tmp_path), [enrolled])
     code = (
         "import sys; from pathlib import Path\n"
-        "from appliance.settings import WakeSettings\n"
+        "from appliance.config.settings import WakeSettings\n"
         "from appliance.wake.oww import OpenWakeWordDetector\n"
         "from appliance.wake.verifier import attach_stored\n"
         f"used = attach_stored(OpenWakeWordDetector(WakeSettings()), Path({str(tmp_path)!r}))\n"

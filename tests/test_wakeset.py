@@ -1,4 +1,4 @@
-"""The held-out wake-word set (appliance/sim/wakeset.py) on a deterministic subset: two voices the unit tests
+"""The held-out wake-word set (standin/wakeset.py) on a deterministic subset: two voices the unit tests
 do not use, every condition, near misses and talk, through the front end and the real model at the normal
 threshold. The full set is scripts/bench_frontend.py."""
 
@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from appliance.config.frontend import FrontEndSettings
+from appliance.config.settings import WakeSettings
 from appliance.frontend.base import make_frontend
 from appliance.frontend.reference import ReferenceBuffer
-from appliance.frontend.settings import FrontEndSettings
-from appliance.settings import WakeSettings
-from appliance.sim import wakeset
 from appliance.wake.oww import OpenWakeWordDetector
+from standin import wakeset
 
 pytestmark = pytest.mark.slow  # the synthesized wake-word set through the real model
 SUBSET = wakeset.samples(

@@ -15,8 +15,8 @@ import pytest
 from openai.types.responses import ResponseTextDeltaEvent
 from openai.types.responses.responses_server_event import ResponseTextWsDelta
 
-from appliance import wiring
 from appliance.errors import ApplianceError, ErrorKind
+from appliance.host import wiring
 
 
 def test_the_warm_up_parses_a_text_delta_of_both_unions() -> None:

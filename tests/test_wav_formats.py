@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from appliance.audio.wavfile import AudioFileError, WavMicrophone, read_wav
-from appliance.cli import main
+from appliance.host.cli import main
 from appliance.ports import FRAME_SAMPLES
 
 SUBTYPES = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"]

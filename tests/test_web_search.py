@@ -29,24 +29,24 @@ from openai.types.responses import (
 
 from appliance.audio.wavfile import WavSpeaker, read_wav
 from appliance.cancel import CancelToken
+from appliance.config.settings import AssistantSettings, Secrets, SettingsError, TtsSettings
+from appliance.core.machine import Progress, TurnDone, TurnProgress
+from appliance.core.turn import Stages, TurnRunner
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Info, Recorder, ToolCall
 from appliance.llm.responses import ResponsesAssistant
-from appliance.machine import Progress, TurnDone, TurnProgress
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
-from appliance.settings import AssistantSettings, Secrets, SettingsError, TtsSettings
-from appliance.sim.cloud import FakeCloud
-from appliance.sim.headless import appliance_env, run
-from appliance.sim.responses import ResponsesServer, Wire
-from appliance.sim.responses_ws import ResponsesWsServer
-from appliance.sim.speech import pcm, transcript, tts
-from appliance.sim.voice import concat, room, synth, write_wav
 from appliance.speech.phrases import PHRASES, SEARCH_FILLER, SEARCH_TIMEOUT, PhraseCache, searching_tone
 from appliance.speech.pipeline import SpeechPipeline
 from appliance.tools import ToolRegistry
 from appliance.tts.elevenlabs import ElevenLabsSynth
-from appliance.turn import Stages, TurnRunner
+from standin.cloud import FakeCloud
+from standin.headless import appliance_env, run
+from standin.responses import ResponsesServer, Wire
+from standin.responses_ws import ResponsesWsServer
+from standin.speech import pcm, transcript, tts
+from standin.voice import concat, room, synth, write_wav
 
 RATE = 24000
 WEATHER = (

@@ -4,10 +4,10 @@ socket address of its own, as the local stand-ins need (each fake listens on its
 
 from __future__ import annotations
 
+from appliance.config.secrets import Secrets
+from appliance.config.settings import Settings
+from appliance.host.wiring import _streaming_speech
 from appliance.llm.client import make_openai_client
-from appliance.secrets import Secrets
-from appliance.settings import Settings
-from appliance.wiring import _streaming_speech
 
 ENV = {
     "OPENAI_API_KEY": "sk-test-0123456789",

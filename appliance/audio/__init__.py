@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ..registry import Registry
+from appliance.registry import Registry
 
 if TYPE_CHECKING:
-    from ..ports import Microphone, Speaker
-    from ..settings import Settings
+    from appliance.config.settings import Settings
+    from appliance.ports import Microphone, Speaker
 
 
 class AudioOptions(Protocol):
@@ -35,20 +35,20 @@ class AudioBackend:
 
 
 def _pyaudio_microphone(settings: Settings, options: AudioOptions) -> Microphone:
-    from .pyaudio_io import PyAudioMicrophone
+    from appliance.audio.pyaudio_io import PyAudioMicrophone
 
     return PyAudioMicrophone(settings.audio.input_device)
 
 
 def _pyaudio_speaker(settings: Settings, options: AudioOptions) -> Speaker:
-    from .pyaudio_io import PyAudioSpeaker
+    from appliance.audio.pyaudio_io import PyAudioSpeaker
 
     return PyAudioSpeaker(settings.audio.output_device, block_ms=settings.audio.playback_block_ms)
 
 
 def _wav_microphone(settings: Settings, options: AudioOptions) -> Microphone:
-    from ..settings import SettingsError
-    from .wavfile import WavMicrophone
+    from appliance.audio.wavfile import WavMicrophone
+    from appliance.config.settings import SettingsError
 
     if not options.mic:
         raise SettingsError('audio.backend = "wavfile" needs a WAV file for the microphone: pass --mic PATH.wav')
@@ -56,7 +56,7 @@ def _wav_microphone(settings: Settings, options: AudioOptions) -> Microphone:
 
 
 def _wav_speaker(settings: Settings, options: AudioOptions) -> Speaker:
-    from .wavfile import WavSpeaker
+    from appliance.audio.wavfile import WavSpeaker
 
     return WavSpeaker(
         options.speaker, rate=options.speaker_rate, pace=options.pace, block_ms=settings.audio.playback_block_ms

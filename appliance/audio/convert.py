@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from ..ports import FRAME_SAMPLES
+from appliance.ports import FRAME_SAMPLES
 
 
 def to_mono_float(data: bytes, channels: int, sample_width: int) -> np.ndarray:

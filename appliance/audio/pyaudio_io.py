@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..cancel import CancelToken
-from ..errors import ApplianceError, ErrorKind
-from ..ports import FRAME_SAMPLES, SAMPLE_RATE
-from ..startup import MissingResource
-from .convert import FrameChunker, StreamResampler, float_to_int16, to_mono_float
-from .pulse_watch import PulseInputWatch, Source
+from appliance.audio.convert import FrameChunker, StreamResampler, float_to_int16, to_mono_float
+from appliance.audio.pulse_watch import PulseInputWatch, Source
+from appliance.cancel import CancelToken
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.host.startup import MissingResource
+from appliance.ports import FRAME_SAMPLES, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 

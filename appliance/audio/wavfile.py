@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf  # type: ignore[import-untyped]  # no stubs; libsndfile decodes
 
-from ..cancel import CancelToken
-from ..ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
-from .convert import FrameChunker, StreamResampler, float_to_int16
+from appliance.audio.convert import FrameChunker, StreamResampler, float_to_int16
+from appliance.cancel import CancelToken
+from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 

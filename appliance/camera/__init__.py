@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..errors import CameraError
-from ..ports import Camera
-from ..settings import CameraSettings
+from appliance.config.settings import CameraSettings
+from appliance.errors import CameraError
+from appliance.ports import Camera
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def make_camera(settings: CameraSettings, source: str | None) -> Camera | None:
     A bad ``source`` (no such file, not a JPEG, empty folder) raises CameraError: a command-line mistake
     is better reported at start than when the user first asks what the appliance sees."""
     if source is None:
-        from .picamera2 import Picamera2Camera
+        from appliance.camera.picamera2 import Picamera2Camera
 
         try:
             camera = Picamera2Camera(settings)
@@ -37,7 +37,7 @@ def make_camera(settings: CameraSettings, source: str | None) -> Camera | None:
             return None
         camera.warm_up()
         return camera
-    from .files import DirectoryCamera, FileCamera
+    from appliance.camera.files import DirectoryCamera, FileCamera
 
     path = Path(source).expanduser()
     if not path.exists():

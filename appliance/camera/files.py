@@ -14,8 +14,8 @@ import logging
 import threading
 from pathlib import Path
 
-from ..errors import CameraError
-from .jpeg import EXTENSIONS, check_jpeg
+from appliance.camera.jpeg import EXTENSIONS, check_jpeg
+from appliance.errors import CameraError
 
 log = logging.getLogger(__name__)
 

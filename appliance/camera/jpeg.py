@@ -6,7 +6,7 @@ spoken reason ("the image is too large") instead of a 400 from the API after a r
 
 from __future__ import annotations
 
-from ..errors import CameraError
+from appliance.errors import CameraError
 
 SOI = b"\xff\xd8\xff"  # start-of-image marker followed by the first segment's marker byte
 EXTENSIONS = (".jpg", ".jpeg")

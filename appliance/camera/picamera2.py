@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from ..errors import CameraError
-from ..settings import CameraSettings
-from .jpeg import check_jpeg
+from appliance.camera.jpeg import check_jpeg
+from appliance.config.settings import CameraSettings
+from appliance.errors import CameraError
 
 log = logging.getLogger(__name__)
 

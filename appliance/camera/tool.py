@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..debug_folder import DebugFolder
-from ..errors import ApplianceError, CameraError, ErrorKind
-from ..events import Error, Info
-from ..ports import ToolContext
-from ..settings import Settings
+from appliance.config.settings import Settings
+from appliance.errors import ApplianceError, CameraError, ErrorKind
+from appliance.events import Error, Info
+from appliance.host.debug_folder import DebugFolder
+from appliance.ports import ToolContext
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _keep_for_debugging(jpeg: bytes, settings: Settings) -> None:
 def _client(settings: Settings) -> Any:
     if client_factory is not None:
         return client_factory(settings)
-    from ..llm.client import make_openai_client
+    from appliance.llm.client import make_openai_client
 
     return make_openai_client(settings)
 
@@ -147,7 +147,7 @@ def _describe_separately(ctx: ToolContext, settings: Settings, prompt: str, url:
     One retry at most and the assistant's read timeout, so it fits in the tool's time limit."""
     import openai
 
-    from ..llm.client import classify_openai_error
+    from appliance.llm.client import classify_openai_error
 
     camera_settings = settings.camera
     model = camera_settings.vision_model or settings.assistant.model

@@ -8,9 +8,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ..ports import FRAME_SAMPLES
-from .reference import ReferenceBuffer
-from .settings import FrontEndSettings
+from appliance.config.frontend import FrontEndSettings
+from appliance.frontend.reference import ReferenceBuffer
+from appliance.ports import FRAME_SAMPLES
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def make_frontend(settings: FrontEndSettings, buffer: ReferenceBuffer | None = N
     if not settings.enabled or not any(stages):
         return PassThroughFrontEnd(buffer)
     try:
-        from .webrtc import WebRtcFrontEnd
+        from appliance.frontend.webrtc import WebRtcFrontEnd
 
         return WebRtcFrontEnd(settings, buffer)
     except ImportError as exc:

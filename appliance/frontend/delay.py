@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ports import SAMPLE_RATE
+from appliance.ports import SAMPLE_RATE
 
 
 def estimate_lag(reference: np.ndarray, mic: np.ndarray, max_lag: int) -> tuple[int, float]:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..ports import Microphone, Tap
-from .base import FrontEnd
+from appliance.frontend.base import FrontEnd
+from appliance.ports import Microphone, Tap
 
 
 class FrontEndMicrophone:

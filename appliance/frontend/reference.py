@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..audio.convert import StreamResampler, float_to_int16, int16_to_float
-from ..cancel import CancelToken
-from ..ports import SAMPLE_RATE, Speaker
+from appliance.audio.convert import StreamResampler, float_to_int16, int16_to_float
+from appliance.cancel import CancelToken
+from appliance.ports import SAMPLE_RATE, Speaker
 
 #: More reference than this ahead of the microphone means the microphone stopped being read: start over.
 MAX_AHEAD_SECONDS = 30.0

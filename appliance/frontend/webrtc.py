@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 from livekit import rtc
 
-from ..ports import FRAME_SAMPLES, SAMPLE_RATE
-from ..wake.gate import frame_db
-from .base import BLOCK_SAMPLES, check_frame
-from .delay import DelayTracker
-from .reference import ReferenceBuffer
-from .settings import FrontEndSettings
+from appliance.config.frontend import FrontEndSettings
+from appliance.frontend.base import BLOCK_SAMPLES, check_frame
+from appliance.frontend.delay import DelayTracker
+from appliance.frontend.reference import ReferenceBuffer
+from appliance.ports import FRAME_SAMPLES, SAMPLE_RATE
+from appliance.wake.gate import frame_db
 
 #: The hint given to the canceller: how far ahead of its echo the (delayed) reference is.
 LEAD_MS = 30

@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 from gpiozero import Device
 from gpiozero.exc import BadPinFactory, PinFactoryFallback
 
-from ..settings_types import SettingsError
+from appliance.config.types import SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from gpiozero import LED, PWMLED, RGBLED
 
-from ..events import Error, Event, StateChanged
-from ..settings import GpioSettings
+from appliance.config.settings import GpioSettings
+from appliance.events import Error, Event, StateChanged
 
 log = logging.getLogger(__name__)
 

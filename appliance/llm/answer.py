@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import re
 
-from .sentences import SentenceSplitter
-from .speakable import SpeakableFilter, speakable
+from appliance.text.sentences import SentenceSplitter
+from appliance.text.speakable import SpeakableFilter, speakable
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..deadline import Deadline
+from appliance.deadline import Deadline
 
 
 class Budget:

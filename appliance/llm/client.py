@@ -1,6 +1,6 @@
 """The configured OpenAI client, and what its exceptions mean for the appliance.
 
-One place builds the SDK client (API key only from :class:`~appliance.settings.Secrets`, base URL from
+One place builds the SDK client (API key only from :class:`~appliance.config.settings.Secrets`, base URL from
 the secrets or ``OPENAI_BASE_URL``, explicit connect/read timeouts) and one place turns the SDK's
 exceptions into typed :class:`~appliance.errors.ApplianceError` kinds, so the assistant, the transcriber and
 the vision request react to failures the same way (retry or not, which phrase to say).
@@ -13,9 +13,9 @@ from typing import Any
 
 import openai
 
-from ..errors import ApplianceError, ErrorKind
-from ..retry import parse_retry_after
-from ..settings import AssistantSettings, Secrets, Settings
+from appliance.config.settings import AssistantSettings, Secrets, Settings
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.retry import parse_retry_after
 
 #: Seconds allowed to send a request body (images from the camera can be a few hundred kB).
 WRITE_TIMEOUT = 15.0

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..tools.runner import FunctionCall
-from ..tools.tool import ToolOutput
+from appliance.tools.runner import FunctionCall
+from appliance.tools.tool import ToolOutput
 
 
 @dataclass

@@ -6,7 +6,7 @@ own: its item and progress events are read as :class:`SearchStarted` / :class:`S
 output), and the message's ``url_citation`` annotations are not needed (the citations are inline in the text,
 where :mod:`.speakable` leaves them unsaid). Pure: no I/O, no clock; the events are the
 SDK's parsed objects (or anything with the same attributes). Text enters the appliance here, so this is where
-the model's text and call arguments are made safe (:mod:`appliance.text`: no lone surrogate, no control
+the model's text and call arguments are made safe (:mod:`appliance.text.clean`: no lone surrogate, no control
 character reaches speech, the events or the next request).
 """
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ApplianceError, ErrorKind
-from ..text import clean_json_text, clean_text
-from ..tools.runner import FunctionCall
-from .client import classify_failure
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.llm.client import classify_failure
+from appliance.text.clean import clean_json_text, clean_text
+from appliance.tools.runner import FunctionCall
 
 #: Longest function-call arguments accepted (a spoken appliance's tools take a few words; a megabyte is a
 #: runaway, and holding it would only cost memory).

@@ -39,33 +39,39 @@ from typing import Any
 
 import openai
 
-from ..cancel import CancelToken
-from ..deadline import Deadline
-from ..errors import ApplianceError, ErrorKind
-from ..events import Error, Info, ToolCall
-from ..ports import Emit, ToolContext
-from ..retry import RetryPolicy
-from ..settings import AssistantSettings, Secrets
-from ..timings import TurnTimings
-from ..tools.confirm import CONFIRM_SECONDS, NOT_CONFIRMED_OUTPUT, Pending
-from ..tools.registry import ToolRegistry
-from ..tools.runner import CANCELLED_OUTPUT, CallResult, ToolRunner
-from ..tools.tool import Tool
-from .answer import Answer
-from .budget import Budget
-from .client import classify_openai_error, is_previous_response_missing, make_openai_client, make_timeout, retry_after
-from .conversation import Conversation, Owed
-from .parsing import EventParser, Failed, Finished, MessageDone, SearchDone, SearchStarted, TextDelta
-from .retrying import Failure, PreviousMissing, retrying
-from .search import WEB_SEARCH, Searches, web_search_tool
-from .spoken import APOLOGIES as APOLOGIES
-from .spoken import LOST_CONNECTION as LOST_CONNECTION
-from .spoken import SOMETHING_WENT_WRONG as SOMETHING_WENT_WRONG
-from .spoken import TOO_MANY_ROUNDS as TOO_MANY_ROUNDS
-from .spoken import TurnState as _Turn
-from .spoken import apology as _apology
-from .stream import TICK, CancelledRead, OutOfTime, Stalled, StreamReader
-from .transport import DEFAULT_TRANSPORT, IDLE_CLOSE, SocketStreams, make_streams
+from appliance.cancel import CancelToken
+from appliance.config.settings import AssistantSettings, Secrets
+from appliance.deadline import Deadline
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.events import Error, Info, ToolCall
+from appliance.llm.answer import Answer
+from appliance.llm.budget import Budget
+from appliance.llm.client import (
+    classify_openai_error,
+    is_previous_response_missing,
+    make_openai_client,
+    make_timeout,
+    retry_after,
+)
+from appliance.llm.conversation import Conversation, Owed
+from appliance.llm.parsing import EventParser, Failed, Finished, MessageDone, SearchDone, SearchStarted, TextDelta
+from appliance.llm.retrying import Failure, PreviousMissing, retrying
+from appliance.llm.search import WEB_SEARCH, Searches, web_search_tool
+from appliance.llm.spoken import APOLOGIES as APOLOGIES
+from appliance.llm.spoken import LOST_CONNECTION as LOST_CONNECTION
+from appliance.llm.spoken import SOMETHING_WENT_WRONG as SOMETHING_WENT_WRONG
+from appliance.llm.spoken import TOO_MANY_ROUNDS as TOO_MANY_ROUNDS
+from appliance.llm.spoken import TurnState as _Turn
+from appliance.llm.spoken import apology as _apology
+from appliance.llm.stream import TICK, CancelledRead, OutOfTime, Stalled, StreamReader
+from appliance.llm.transport import DEFAULT_TRANSPORT, IDLE_CLOSE, SocketStreams, make_streams
+from appliance.ports import Emit, ToolContext
+from appliance.retry import RetryPolicy
+from appliance.timings import TurnTimings
+from appliance.tools.confirm import CONFIRM_SECONDS, NOT_CONFIRMED_OUTPUT, Pending
+from appliance.tools.registry import ToolRegistry
+from appliance.tools.runner import CANCELLED_OUTPUT, CallResult, ToolRunner
+from appliance.tools.tool import Tool
 
 log = logging.getLogger(__name__)
 

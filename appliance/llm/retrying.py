@@ -14,12 +14,12 @@ import logging
 from collections.abc import Callable, Generator, Iterator
 from typing import TypeVar
 
-from ..cancel import CancelToken
-from ..errors import ApplianceError, ErrorKind
-from ..events import Error
-from ..ports import Emit
-from ..retry import RetryPolicy
-from .budget import Budget
+from appliance.cancel import CancelToken
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.events import Error
+from appliance.llm.budget import Budget
+from appliance.ports import Emit
+from appliance.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

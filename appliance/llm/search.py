@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..settings import AssistantSettings
+from appliance.config.settings import AssistantSettings
 
 #: The tool's type on the Responses API.
 WEB_SEARCH = "web_search"

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
-from ..cancel import CancelToken
-from ..errors import ErrorKind
-from ..ports import Emit
-from ..timings import TurnTimings
-from .answer import Answer
-from .budget import Budget
-from .search import Searches
+from appliance.cancel import CancelToken
+from appliance.errors import ErrorKind
+from appliance.llm.answer import Answer
+from appliance.llm.budget import Budget
+from appliance.llm.search import Searches
+from appliance.ports import Emit
+from appliance.timings import TurnTimings
 
 #: Spoken when the connection fails after part of the answer was spoken.
 LOST_CONNECTION = "Sorry, I lost the connection."

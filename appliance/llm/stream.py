@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from ..cancel import CancelToken
-from .budget import Budget
+from appliance.cancel import CancelToken
+from appliance.llm.budget import Budget
 
 log = logging.getLogger(__name__)
 

@@ -30,11 +30,11 @@ from typing import Any, Literal
 
 import openai
 
-from ..errors import ApplianceError, ErrorKind
-from ..settings import SettingsError
-from ..websocket_log import QUIET_CLOSE_LOGGER
-from .stream import close_quietly
-from .wellformed import malformed
+from appliance.config.settings import SettingsError
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.host.websocket_log import QUIET_CLOSE_LOGGER
+from appliance.llm.stream import close_quietly
+from appliance.llm.wellformed import malformed
 
 log = logging.getLogger(__name__)
 

@@ -13,16 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..cancel import CancelToken
-from ..ports import Controls, Emit, ToolContext
-from ..timers import tools as timer_tools
-from ..timers import words
-from ..tools import builtin
-from .intents import Command, Intent
-from .replies import REPLIES, key_for
+from appliance.cancel import CancelToken
+from appliance.local.intents import Command, Intent
+from appliance.local.replies import REPLIES, key_for
+from appliance.ports import Controls, Emit, ToolContext
+from appliance.timers import tools as timer_tools
+from appliance.timers import words
+from appliance.tools import builtin
 
 if TYPE_CHECKING:
-    from .matcher import CommandMatcher
+    from appliance.local.matcher import CommandMatcher
 
 
 @dataclass(frozen=True)

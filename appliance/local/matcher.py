@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from hassil import Intents, recognize
 
-from .intents import Command, Intent
+from appliance.local.intents import Command, Intent
 
 #: The longest transcript worth matching: the longest command template is well under this.
 MAX_CHARS = 120

@@ -8,7 +8,7 @@ synthesized when it is said.
 
 from __future__ import annotations
 
-from ..timers import words
+from appliance.timers import words
 
 #: Timer lengths people ask for most (seconds): their "set" confirmation is kept as speech.
 COMMON_TIMERS = (30, 60, 90, 120, 180, 240, 300, 360, 420, 480, 600, 900, 1200, 1500, 1800, 2700, 3600)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..text import clean_text
-from ..tools.schema import NAME_PATTERN, api_parameters, make_strict, strict_keywords_only
-from ..tools.tool import Tool
+from appliance.text.clean import clean_text
+from appliance.tools.schema import NAME_PATTERN, api_parameters, make_strict, strict_keywords_only
+from appliance.tools.tool import Tool
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _SPACE = re.compile(r"\s+")

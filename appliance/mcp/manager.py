@@ -35,16 +35,16 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from ..cancel import CancelToken
-from ..errors import ApplianceError, Cancelled, ErrorKind
-from ..events import Info
-from ..ports import Emit, ToolContext
-from ..retry import RetryPolicy
-from ..secrets import Secrets
-from ..text import clean_text
-from ..tools.tool import Tool
-from .convert import RemoteTool, cap_output, make_tool
-from .settings import McpSettings, ServerConfig
+from appliance.cancel import CancelToken
+from appliance.config.mcp import McpSettings, ServerConfig
+from appliance.config.secrets import Secrets
+from appliance.errors import ApplianceError, Cancelled, ErrorKind
+from appliance.events import Info
+from appliance.mcp.convert import RemoteTool, cap_output, make_tool
+from appliance.ports import Emit, ToolContext
+from appliance.retry import RetryPolicy
+from appliance.text.clean import clean_text
+from appliance.tools.tool import Tool
 
 log = logging.getLogger(__name__)
 

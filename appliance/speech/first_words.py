@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..llm.sentences import SentenceSplitter
+from appliance.text.sentences import SentenceSplitter
 
 _CLAUSE = re.compile(r"[,;:](?=\s)|\s[–—-](?=\s)")
 _UNDECIDED = re.compile(r"[.!?…\n]")

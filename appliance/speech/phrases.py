@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import earcons
-from ..audio.wavfile import AudioFileError, read_wav, wav_bytes
+from appliance.audio import earcons
+from appliance.audio.wavfile import AudioFileError, read_wav, wav_bytes
 
 log = logging.getLogger(__name__)
 

@@ -28,16 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from ..audio.convert import apply_volume
-from ..cancel import CancelToken
-from ..errors import ApplianceError, Cancelled, ErrorKind
-from ..events import Error, Sentence
-from ..llm.answer import Fragment
-from ..ports import Emit, Speaker, SpeechResult, Synthesizer
-from ..settings import TtsSettings
-from ..tts.check import checked
-from .first_words import FirstWordsSplitter, Piece
-from .phrases import PhraseCache
+from appliance.audio.convert import apply_volume
+from appliance.cancel import CancelToken
+from appliance.config.settings import TtsSettings
+from appliance.errors import ApplianceError, Cancelled, ErrorKind
+from appliance.events import Error, Sentence
+from appliance.llm.answer import Fragment
+from appliance.ports import Emit, Speaker, SpeechResult, Synthesizer
+from appliance.speech.first_words import FirstWordsSplitter, Piece
+from appliance.speech.phrases import PhraseCache
+from appliance.tts.check import checked
 
 log = logging.getLogger(__name__)
 

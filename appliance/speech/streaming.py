@@ -45,17 +45,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..audio.convert import apply_volume
-from ..cancel import CancelToken
-from ..deadline import Deadline
-from ..errors import ApplianceError, Cancelled, ErrorKind
-from ..events import Error, Event, Info, Sentence
-from ..llm.sentences import SentenceSplitter
-from ..ports import Emit, Speaker, SpeechResult
-from ..timings import TurnTimings
-from ..tts.elevenlabs_ws import StreamInputConnection
-from .first_words import first_words_cut
-from .pipeline import SpeechPipeline
+from appliance.audio.convert import apply_volume
+from appliance.cancel import CancelToken
+from appliance.deadline import Deadline
+from appliance.errors import ApplianceError, Cancelled, ErrorKind
+from appliance.events import Error, Event, Info, Sentence
+from appliance.ports import Emit, Speaker, SpeechResult
+from appliance.speech.first_words import first_words_cut
+from appliance.speech.pipeline import SpeechPipeline
+from appliance.text.sentences import SentenceSplitter
+from appliance.timings import TurnTimings
+from appliance.tts.elevenlabs_ws import StreamInputConnection
 
 log = logging.getLogger(__name__)
 

@@ -9,19 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..registry import Registry
+from appliance.registry import Registry
 
 if TYPE_CHECKING:
-    from ..ports import Transcriber
-    from ..settings import Settings
+    from appliance.config.settings import Settings
+    from appliance.ports import Transcriber
 
 TranscriberFactory = Callable[["Settings"], "Transcriber"]
 TRANSCRIBERS: Registry[TranscriberFactory] = Registry("speech-to-text provider", "stt.provider", "appliance.stt")
 
 
 def _openai(settings: Settings) -> Transcriber:
-    from ..debug_folder import DebugFolder
-    from .openai import OpenAITranscriber
+    from appliance.host.debug_folder import DebugFolder
+    from appliance.stt.openai import OpenAITranscriber
 
     d = settings.debug
     debug = DebugFolder(d.dir, d.keep_files, d.keep_mb) if d.keep_audio else None

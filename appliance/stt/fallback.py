@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..deadline import Deadline
-from .realtime import RealtimeSession
-from .realtime_config import RealtimeSttError
+from appliance.deadline import Deadline
+from appliance.stt.realtime import RealtimeSession
+from appliance.stt.realtime_config import RealtimeSttError
 
 log = logging.getLogger(__name__)
 

@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from ..cancel import CancelToken
-from ..deadline import Deadline
-from ..debug_folder import DebugFolder
-from ..errors import ApplianceError, Cancelled, ErrorKind
-from ..ports import SAMPLE_RATE
-from ..retry import RetryPolicy
-from ..settings import AssistantSettings, Secrets, SttSettings
-from ..text import clean_text
-from ..timings import TurnTimings
+from appliance.cancel import CancelToken
+from appliance.config.settings import AssistantSettings, Secrets, SttSettings
+from appliance.deadline import Deadline
+from appliance.errors import ApplianceError, Cancelled, ErrorKind
+from appliance.host.debug_folder import DebugFolder
+from appliance.ports import SAMPLE_RATE
+from appliance.retry import RetryPolicy
+from appliance.text.clean import clean_text
+from appliance.timings import TurnTimings
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class OpenAITranscriber:
         """The SDK client (made on first use, and again after a cancel closed it)."""
         with self._lock:
             if self._client is None:
-                from ..llm.client import make_openai_client, make_timeout
+                from appliance.llm.client import make_openai_client, make_timeout
 
                 connect = min(5.0, self.settings.timeout)
                 assistant = AssistantSettings(connect_timeout=connect, read_timeout=self.settings.timeout)
@@ -141,7 +141,7 @@ class OpenAITranscriber:
         deadline: Deadline | None = None,
         timings: TurnTimings | None = None,
     ) -> str:
-        from ..llm.client import classify_openai_error, make_timeout, retry_after
+        from appliance.llm.client import classify_openai_error, make_timeout, retry_after
 
         wav = to_wav(pcm)
         if self.debug is not None:

@@ -26,14 +26,14 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from ..audio.convert import StreamResampler, float_to_int16, int16_to_float
-from ..cancel import CancelToken
-from ..deadline import Deadline
-from ..errors import Cancelled
-from ..text import clean_text
-from ..websocket_log import QUIET_CLOSE_LOGGER
-from .realtime_config import API_RATE, MIC_RATE, Failure, RealtimeSttError, RealtimeSttOptions
-from .segments import OutOfOrder, SegmentLedger
+from appliance.audio.convert import StreamResampler, float_to_int16, int16_to_float
+from appliance.cancel import CancelToken
+from appliance.deadline import Deadline
+from appliance.errors import Cancelled
+from appliance.host.websocket_log import QUIET_CLOSE_LOGGER
+from appliance.stt.realtime_config import API_RATE, MIC_RATE, Failure, RealtimeSttError, RealtimeSttOptions
+from appliance.stt.segments import OutOfOrder, SegmentLedger
+from appliance.text.clean import clean_text
 
 __all__ = [
     "API_RATE",
@@ -359,7 +359,7 @@ class RealtimeSession:
                     self._ledger.delta(event.item_id, clean_text(event.delta or ""))
                     partial = self._ledger.partial() if event.delta else None
                 else:
-                    text = clean_text(event.transcript)  # text enters here: appliance.text
+                    text = clean_text(event.transcript)  # text enters here: appliance.text.clean
                     completed = (self._ledger.complete(event.item_id, text), text)
                     self._changed.notify_all()
         except OutOfOrder as e:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..errors import ApplianceError, ErrorKind
+from appliance.errors import ApplianceError, ErrorKind
 
 API_RATE = 24000  # the only rate of the realtime API's audio/pcm input
 MIC_RATE = 16000

@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from ..cancel import CancelToken
-from ..deadline import Deadline
-from ..events import Event, Info, PartialTranscript
-from ..ports import Transcriber
-from ..timings import TurnTimings
-from .fallback import transcribe_with_fallback
-from .realtime import MIN_COMMIT_SAMPLES, RealtimeSession, RealtimeSttOptions
-from .segments import join
+from appliance.cancel import CancelToken
+from appliance.deadline import Deadline
+from appliance.events import Event, Info, PartialTranscript
+from appliance.ports import Transcriber
+from appliance.stt.fallback import transcribe_with_fallback
+from appliance.stt.realtime import MIN_COMMIT_SAMPLES, RealtimeSession, RealtimeSttOptions
+from appliance.stt.segments import join
+from appliance.timings import TurnTimings
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class StreamingTranscriber:
         return result.text
 
     def warm(self) -> None:
-        from .realtime import preload
+        from appliance.stt.realtime import preload
 
         preload()
 

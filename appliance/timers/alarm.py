@@ -14,14 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..audio.convert import apply_volume
-from ..audio.earcons import alarm
-from ..cancel import CancelToken
-from ..errors import ApplianceError
-from ..events import Event
-from ..ports import Speaker, Speech
-from .schedule import Timer
-from .words import ended
+from appliance.audio.convert import apply_volume
+from appliance.audio.earcons import alarm
+from appliance.cancel import CancelToken
+from appliance.errors import ApplianceError
+from appliance.events import Event
+from appliance.ports import Speaker, Speech
+from appliance.timers.schedule import Timer
+from appliance.timers.words import ended
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..events import Event, TimerChanged
-from . import store
-from .schedule import Timer, TimerBook
+from appliance.events import Event, TimerChanged
+from appliance.timers import store
+from appliance.timers.schedule import Timer, TimerBook
 
 log = logging.getLogger(__name__)
 

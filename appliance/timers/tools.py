@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..ports import ToolContext
-from . import words
-from .schedule import TimerError
-from .service import TimerService
+from appliance.ports import ToolContext
+from appliance.timers import words
+from appliance.timers.schedule import TimerError
+from appliance.timers.service import TimerService
 
 
 def _service(ctx: ToolContext) -> TimerService:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .schedule import Timer
+from appliance.timers.schedule import Timer
 
 
 def duration(seconds: float) -> str:

@@ -7,11 +7,11 @@ entry-point plugins), ``runner`` (parallel execution with timeouts and cancel) a
 volume, stop, reset, describe_image).
 """
 
-from .builtin import default_registry, register_builtin_tools
-from .registry import ENTRY_POINT_GROUP, ToolRegistry, tool
-from .schema import make_strict, parse_docstring, schema_for_type
-from .tool import BadToolCall, Tool, ToolError, ToolOutput, ToolRegistrationError, normalize_output
-from .validation import validate
+from appliance.tools.builtin import default_registry, register_builtin_tools
+from appliance.tools.registry import ENTRY_POINT_GROUP, ToolRegistry, tool
+from appliance.tools.schema import make_strict, parse_docstring, schema_for_type
+from appliance.tools.tool import BadToolCall, Tool, ToolError, ToolOutput, ToolRegistrationError, normalize_output
+from appliance.tools.validation import validate
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from ..ports import ToolContext
-from .registry import ToolRegistry
-from .tool import ToolRegistrationError
+from appliance.ports import ToolContext
+from appliance.tools.registry import ToolRegistry
+from appliance.tools.tool import ToolRegistrationError
 
 #: Percentage points one "louder" / "quieter" moves the volume when the model gives no step.
 VOLUME_STEP = 10

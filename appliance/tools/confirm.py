@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .runner import FunctionCall
-    from .tool import Tool
+    from appliance.tools.runner import FunctionCall
+    from appliance.tools.tool import Tool
 
 #: How long a question waits for its answer; a later "yes" runs nothing.
 CONFIRM_SECONDS = 30.0

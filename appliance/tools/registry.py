@@ -18,8 +18,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from .schema import build_tool
-from .tool import BadToolCall, Tool, ToolRegistrationError
+from appliance.tools.schema import build_tool
+from appliance.tools.tool import BadToolCall, Tool, ToolRegistrationError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ cancelled and left without one, so the caller answers them later (the next reque
 completed). A call that cannot run (unknown tool, bad arguments) gets its error as the result at once, so
 the model can correct itself. Every result is made safe here, once, whatever tool gave it (built in, a plugin, a
 remote one): its output goes back to the model and its message into the events, and neither may carry a
-lone surrogate or a control character (:mod:`appliance.text`).
+lone surrogate or a control character (:mod:`appliance.text.clean`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..cancel import CancelToken
-from ..errors import ApplianceError, Cancelled, ErrorKind
-from ..ports import Emit, ToolContext
-from ..text import clean_text, clean_value
-from .confirm import ONE_AT_A_TIME_OUTPUT, Pending, question
-from .registry import ToolRegistry
-from .tool import BadToolCall, Tool, ToolOutput
+from appliance.cancel import CancelToken
+from appliance.errors import ApplianceError, Cancelled, ErrorKind
+from appliance.ports import Emit, ToolContext
+from appliance.text.clean import clean_text, clean_value
+from appliance.tools.confirm import ONE_AT_A_TIME_OUTPUT, Pending, question
+from appliance.tools.registry import ToolRegistry
+from appliance.tools.tool import BadToolCall, Tool, ToolOutput
 
 log = logging.getLogger(__name__)
 

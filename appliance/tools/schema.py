@@ -16,8 +16,8 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from ..ports import ToolContext
-from .tool import Tool, ToolRegistrationError
+from appliance.ports import ToolContext
+from appliance.tools.tool import Tool, ToolRegistrationError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

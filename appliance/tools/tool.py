@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ports import ToolContext
-from .validation import validate
+from appliance.ports import ToolContext
+from appliance.tools.validation import validate
 
 CONTENT_PART_TYPES = frozenset({"input_text", "input_image", "input_file"})
 

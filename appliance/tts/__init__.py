@@ -9,24 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..registry import Registry
+from appliance.registry import Registry
 
 if TYPE_CHECKING:
-    from ..ports import Synthesizer
-    from ..settings import Settings
+    from appliance.config.settings import Settings
+    from appliance.ports import Synthesizer
 
 SynthesizerFactory = Callable[["Settings"], "Synthesizer"]
 SYNTHESIZERS: Registry[SynthesizerFactory] = Registry("text-to-speech engine", "tts.provider", "appliance.tts")
 
 
 def _elevenlabs(settings: Settings) -> Synthesizer:
-    from .elevenlabs import ElevenLabsSynth
+    from appliance.tts.elevenlabs import ElevenLabsSynth
 
     return ElevenLabsSynth(settings.tts, settings.secrets)
 
 
 def _piper(settings: Settings) -> Synthesizer:
-    from .piper import PiperSynth
+    from appliance.tts.piper import PiperSynth
 
     return PiperSynth(settings.tts)
 

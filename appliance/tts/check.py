@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import ApplianceError, ErrorKind
+from appliance.errors import ApplianceError, ErrorKind
 
 #: Content types a raw-PCM answer may carry (ElevenLabs sends audio/* or application/octet-stream).
 AUDIO_TYPES = ("audio/", "application/octet-stream")

@@ -18,11 +18,11 @@ from typing import Any
 
 import httpx
 
-from ..cancel import CancelToken
-from ..errors import ApplianceError, Cancelled, ErrorKind
-from ..retry import parse_retry_after
-from ..settings import Secrets, TtsSettings
-from .check import check_content_type
+from appliance.cancel import CancelToken
+from appliance.config.settings import Secrets, TtsSettings
+from appliance.errors import ApplianceError, Cancelled, ErrorKind
+from appliance.retry import parse_retry_after
+from appliance.tts.check import check_content_type
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from ..errors import ApplianceError, ErrorKind
+from appliance.errors import ApplianceError, ErrorKind
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..cancel import CancelToken
-from ..errors import ApplianceError, Cancelled, ErrorKind
-from ..settings import TtsSettings
+from appliance.cancel import CancelToken
+from appliance.config.settings import TtsSettings
+from appliance.errors import ApplianceError, Cancelled, ErrorKind
 
 log = logging.getLogger(__name__)
 

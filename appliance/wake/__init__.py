@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..registry import Registry
+from appliance.registry import Registry
 
 if TYPE_CHECKING:
-    from ..ports import VoiceActivity, WakeDetector
-    from ..settings import Settings
+    from appliance.config.settings import Settings
+    from appliance.ports import VoiceActivity, WakeDetector
 
 WakeFactory = Callable[["Settings"], "WakeDetector"]
 VadFactory = Callable[["Settings"], "VoiceActivity"]
@@ -22,13 +22,13 @@ VAD_ENGINES: Registry[VadFactory] = Registry("voice-activity engine", "vad.engin
 
 
 def _openwakeword(settings: Settings) -> WakeDetector:
-    from .oww import OpenWakeWordDetector
+    from appliance.wake.oww import OpenWakeWordDetector
 
     return OpenWakeWordDetector(settings.wake)
 
 
 def _silero(settings: Settings) -> VoiceActivity:
-    from .vad import SileroVad
+    from appliance.listening.vad import SileroVad
 
     return SileroVad()
 

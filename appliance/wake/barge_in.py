@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ports import FRAME_SECONDS, WakeDetector, WakeDetectorWithScores, WakeHit
+from appliance.ports import FRAME_SECONDS, WakeDetector, WakeDetectorWithScores, WakeHit
 
 log = logging.getLogger(__name__)
 

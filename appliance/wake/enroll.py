@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ApplianceError, ErrorKind
-from ..ports import FRAME_SAMPLES, SAMPLE_RATE
-from ..settings import WakeSettings
-from .oww import OpenWakeWordDetector
-from .verifier import LinearVerifier
+from appliance.config.settings import WakeSettings
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.ports import FRAME_SAMPLES, SAMPLE_RATE
+from appliance.wake.oww import OpenWakeWordDetector
+from appliance.wake.verifier import LinearVerifier
 
 MIN_TAKES, MAX_TAKES = 3, 5
 NEGATIVE_PROMPT = (

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.convert import float_to_int16, resample
-from ..audio.wavfile import AudioFileError, read_wav
-from ..errors import ApplianceError
-from ..ports import FRAME_SECONDS, SAMPLE_RATE, Microphone
-from ..settings import Settings
-from . import enroll, verifier
-from .oww import OpenWakeWordDetector
+from appliance.audio.convert import float_to_int16, resample
+from appliance.audio.wavfile import AudioFileError, read_wav
+from appliance.config.settings import Settings
+from appliance.errors import ApplianceError
+from appliance.ports import FRAME_SECONDS, SAMPLE_RATE, Microphone
+from appliance.wake import enroll, verifier
+from appliance.wake.oww import OpenWakeWordDetector
 
 
 def _read(path: str) -> np.ndarray:
@@ -168,8 +168,8 @@ def why(exc: OSError) -> str:
 def _from_microphone(
     settings: Settings, args: argparse.Namespace, out: Callable[[str], None]
 ) -> tuple[list[np.ndarray], list[np.ndarray], str]:
-    from ..audio import AUDIO_BACKENDS
-    from ..wiring import RunOptions
+    from appliance.audio import AUDIO_BACKENDS
+    from appliance.host.wiring import RunOptions
 
     if not enroll.MIN_TAKES <= args.takes <= enroll.MAX_TAKES:
         raise enroll.EnrollError(f"--takes: {enroll.MIN_TAKES} to {enroll.MAX_TAKES}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ports import FRAME_SECONDS, WakeDetector, WakeHit
+from appliance.ports import FRAME_SECONDS, WakeDetector, WakeHit
 
 
 def frame_db(frame: np.ndarray) -> float:

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ApplianceError, ErrorKind
-from ..ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, WakeHit
-from ..settings import WakeSettings
-from ..startup import MissingResource
+from appliance.config.settings import WakeSettings
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.host.startup import MissingResource
+from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, WakeHit
 
 if TYPE_CHECKING:
-    from .verifier import LinearVerifier
+    from appliance.wake.verifier import LinearVerifier
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ApplianceError, ErrorKind
+from appliance.errors import ApplianceError, ErrorKind
 
 log = logging.getLogger(__name__)
 

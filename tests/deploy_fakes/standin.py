@@ -15,9 +15,9 @@ import threading
 from typing import Any
 
 from appliance import __version__
-from appliance.control import ControlServer, default_socket_path
-from appliance.settings import SettingsError, load
-from appliance.systemd import Notifier
+from appliance.config.settings import SettingsError, load
+from appliance.host.control import ControlServer, default_socket_path
+from appliance.host.systemd import Notifier
 
 
 def main() -> int:

@@ -1,0 +1,457 @@
+"""The appliance's loop: events in, :func:`appliance.core.machine.step`, effects out.
+
+Threads only post to the inbox: the microphone reader its frames; the button, the control socket, tools and
+signal handlers their presses and commands; each turn (appliance/core/turn.py) its progress. Control messages
+are taken before audio frames, so a press never waits behind queued audio. Only this loop calls ``step``,
+so what every event does in every state stays in appliance/core/machine.py; here it is carried out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from appliance import ports as p
+from appliance.audio.convert import apply_volume
+from appliance.audio.earcons import chime, mute_tone
+from appliance.cancel import CancelToken
+from appliance.config.settings import Settings
+from appliance.core import machine as m
+from appliance.core.commands import execute
+from appliance.core.controls import ControlsView
+from appliance.core.inbox import Command, Frame, Inbox
+from appliance.core.turn import Announcement, Stages, TurnRunner, prepare_connections
+from appliance.errors import ApplianceError, ErrorKind
+from appliance.events import (
+    Error,
+    Event,
+    EventBus,
+    Info,
+    Ready,
+    Recording,
+    RecordingEnd,
+    StateChanged,
+    Turn,
+    TurnOutcome,
+)
+from appliance.listening.listener import EndOfTurnPolicy, Listener, SilencePolicy, Utterance, end_of_turn_event
+from appliance.listening.live_transcript import HeardText, LiveTranscript
+
+if TYPE_CHECKING:
+    from appliance.local.commands import LocalCommands
+    from appliance.timers.service import TimerService
+    from appliance.tools.registry import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+_EARCONS: dict[m.Earcon, Callable[[], tuple[np.ndarray, int]]] = {
+    m.Earcon.CHIME: chime,
+    m.Earcon.MUTE_ON: lambda: mute_tone(True),
+    m.Earcon.MUTE_OFF: lambda: mute_tone(False),
+}
+
+
+@dataclass
+class Ports:
+    microphone: p.Microphone
+    speaker: p.Speaker
+    wake: p.WakeDetector
+    vad: p.VoiceActivity
+    transcriber: p.Transcriber | None
+    assistant: p.Assistant | None
+    speech: p.Speech | None
+    camera: p.Camera | None = None
+    indicators: p.Indicators | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    alerts: p.Alerts | None = None  # what rings when a timer ends
+    timers: TimerService | None = None  # the running timers (the timer tools and `ctl timers` use them)
+    end_of_turn: EndOfTurnPolicy | None = None  # how the listener hears the end of a question (default: silence)
+    echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
+    barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
+    local: LocalCommands | None = None  # the device's own commands, answered without the model
+    tools: ToolRegistry | None = None  # the tools offered to the model (built with the assistant; `ctl tools`)
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        ports: Ports,
+        bus: EventBus | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_status: Callable[[str], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ports = ports
+        self.bus = bus or EventBus()
+        self.clock = clock
+        self.snapshot = m.Snapshot()
+        self.machine = m.StateMachine()  # a guard: every state change step makes must be in the table
+        self.inbox = Inbox()
+        self.ready = False
+        self.turns_completed = 0
+        self.volume = settings.audio.volume
+        policy = ports.end_of_turn or SilencePolicy(settings.endpoint)
+        self.listener = Listener(ports.vad, policy, settings.wake.preroll_seconds)
+        self.live = LiveTranscript(ports.transcriber, lambda message: self.inbox.put(message, audio=True))
+        if self.live.segments and self.listener.text_policy is not None:
+            self.listener.text_policy.set_text_request(self.live.request_text)
+        self._endpoint_wait_ms: float | None = None
+        self._on_status, self._on_tick, self._on_ready = on_status, on_tick, on_ready
+        self._runner: TurnRunner | None = None
+        self._announcement: Announcement | None = None
+        self._utterance: Utterance | None = None
+        self._refusal = ""
+        self._workers: list[threading.Thread] = []
+        self._exit_code = 0
+
+    # --- public API (thread-safe) -------------------------------------------------------------------
+
+    def press(self, kind: str = "short", source: str = "button") -> None:
+        """A button press from any thread ("short" or "long")."""
+        self.inbox.put(m.Press(m.PressKind(kind), source))
+
+    def shutdown(self, reason: str = "shutdown") -> None:
+        self.inbox.put(m.Shutdown(reason))
+
+    def timer_ended(self, label: str, missed: bool = False, timer: int = 0) -> None:
+        """``timer``: its id in ``ports.timers``, told that it has rung once its alert starts."""
+        self.inbox.put(m.TimerEnded(label, missed, timer))
+
+    def alert_stopped(self, reason: str) -> None:
+        self.inbox.put(m.AlertStopped(reason))
+
+    def command(self, name: str, args: list[str] | tuple[str, ...] = (), timeout: float = 5.0) -> dict[str, Any]:
+        """Run a control command in the main loop and return its reply (for the control socket)."""
+        answered = threading.Event()
+        box: list[dict[str, Any]] = []
+
+        def reply(value: dict[str, Any]) -> None:
+            box.append(value)
+            answered.set()
+
+        self.inbox.put(Command(name, tuple(args), reply))
+        if not answered.wait(timeout):
+            return {"ok": False, "error": "the appliance did not answer in time"}
+        return box[0]
+
+    @property
+    def state(self) -> m.State:
+        return self.snapshot.state
+
+    @property
+    def muted(self) -> bool:
+        return self.snapshot.muted
+
+    # --- controls for tools --------------------------------------------------------------------------
+
+    def get_volume(self) -> float:
+        return self.volume
+
+    def set_volume(self, value: float) -> float:
+        self.volume = round(max(0.0, min(1.0, value)), 2)
+        self.bus.emit(Info("volume", f"{self.volume:.2f}"))
+        return self.volume
+
+    def stop_turn(self) -> None:
+        self.inbox.put(m.Press(m.PressKind.SHORT, "tool"))
+
+    def reset_conversation(self) -> None:
+        if self.ports.assistant is not None:
+            self.ports.assistant.reset()
+        self.bus.emit(Info("conversation_reset"))
+
+    def camera_allowed(self) -> bool:
+        return self.settings.camera.enabled and not self.muted and self.ports.camera is not None
+
+    def tool_context(self, cancel: CancelToken, emit: Callable[[Any], None]) -> p.ToolContext:
+        """Called by the assistant as each tool starts: the turn shows it is thinking again."""
+        runner = self._runner
+        if runner is not None:
+            runner.tool_round()
+        return p.ToolContext(
+            controls=ControlsView(self),
+            camera=self.ports.camera,
+            indicators=self.ports.indicators,
+            cancel=cancel,
+            emit=emit,
+            settings=self.settings,
+        )
+
+    # --- the loop ------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until the microphone ends (WAV input) or shutdown. Returns the exit code."""
+        threading.Thread(target=self._read_mic, name="microphone", daemon=True).start()
+        self.ready = True
+        self.bus.emit(Ready())
+        self.bus.emit(StateChanged(m.State.IDLE.value, "", "start"))
+        if self._on_ready:
+            self._on_ready()
+        self._status()
+        try:
+            while not self.snapshot.stopping:
+                message = self.inbox.get(timeout=0.5)
+                if self._on_tick:
+                    self._on_tick()
+                if message is not None:
+                    self._handle(message)
+                s = self.snapshot
+                if s.mic_ended and not s.turn and s.alert is None and s.state in (m.State.IDLE, m.State.MUTED):
+                    break
+        finally:
+            self._close()
+        return self._exit_code
+
+    def _handle(self, message: Any) -> None:
+        try:
+            if isinstance(message, Frame):
+                self._on_frame(message.pcm, message.tap)
+            elif isinstance(message, HeardText):
+                utterance = self.listener.heard_text(message.text, message.token)
+                if utterance is not None:
+                    self._recorded(utterance)
+            elif isinstance(message, Command):
+                self._answer(message)
+            else:
+                self._feed(message)
+        except Exception as exc:  # the loop must survive anything one message does
+            log.exception("main loop failed on %s", type(message).__name__)
+            self._report(ApplianceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}", stage="main"))
+            self._feed(m.InternalError())
+
+    def _feed(self, event: m.MachineEvent) -> None:
+        before = self.snapshot.state
+        self.snapshot, effects = m.step(self.snapshot, event)
+        for effect in effects:
+            self._do(effect)
+        if self.snapshot.state != before:
+            self._status()
+
+    def _do(self, effect: m.Effect) -> None:
+        match effect:
+            case m.Emit(event):
+                self._emit(event)
+            case m.StartListening(preroll, follow_up):
+                wake = self.settings.wake
+                timeout = wake.follow_up_seconds if follow_up else self.settings.endpoint.start_timeout
+                self.listener.start(preroll=preroll, start_timeout=timeout)
+                prepare_connections(self.ports.assistant, self.ports.speech)
+                self.live.begin(self.listener.recorded())  # the turn is open: its audio may stream now
+            case m.EndRecording(reason):
+                self._recorded(self.listener.finish(reason))
+            case m.DiscardRecording(report):
+                start, end = self.listener.discard()
+                self.live.discard()
+                if report:
+                    self.bus.emit(
+                        Recording(round(start, 3), round(end, 3), RecordingEnd.CANCELLED, round(end - start, 3))
+                    )
+            case m.PlayEarcon(earcon):
+                self._earcon(_EARCONS[earcon])
+            case m.StartTurn(turn, text, confirming):
+                audio = self._utterance.audio if text is None and self._utterance is not None else None
+                self._utterance = None
+                self._runner = TurnRunner(
+                    turn,
+                    self._stages(),
+                    deadline_seconds=self.settings.assistant.deadline,
+                    follow_up=self.settings.wake.follow_up,
+                    confirming=confirming,
+                    clock=self.clock,
+                )
+                if text is None and self._endpoint_wait_ms is not None:
+                    self._runner.timings.value("endpointing_wait_ms", self._endpoint_wait_ms)
+                self._spawn(self._runner.start(audio, text))
+            case m.CancelTurn(turn, reason):
+                if self._runner is not None and self._runner.id == turn:
+                    runner, self._runner = self._runner, None
+                    runner.stop(reason)
+                    self.bus.emit(Turn(turn, TurnOutcome.CANCELLED, runner.spans_ms()))
+            case m.FinishTurn(turn, outcome):
+                if self._runner is not None and self._runner.id == turn:
+                    self.bus.emit(Turn(turn, TurnOutcome(outcome), self._runner.spans_ms()))
+                    self._runner = None
+                self.turns_completed += 1
+            case m.StartAnnouncement(job, text, with_chime):
+                self._announcement = Announcement(job, text, self._stages(), chime=with_chime)
+                self._spawn(self._announcement.start())
+            case m.StopAnnouncement(job, reason):
+                if self._announcement is not None and self._announcement.job == job:
+                    self._announcement.stop(reason)
+                    self._announcement = None
+            case m.StartAlert(label, missed, timer):
+                self.bus.emit(Info("alert", f"{label} (missed)" if missed else label))
+                if self.ports.alerts is not None:
+                    self.ports.alerts.start(label, missed)
+                if timer and self.ports.timers is not None:  # it has rung: it may leave the state file
+                    self.ports.timers.rang(timer)
+            case m.StopAlert(reason):
+                if self.ports.alerts is not None:
+                    self.ports.alerts.stop()
+            case m.SetMute(muted):
+                log.info("microphone %s", "muted" if muted else "on")
+            case m.ResetConversation():
+                self.reset_conversation()
+            case m.Refuse(error):
+                self._refusal = error
+            case m.ReportMicError(message):
+                self._report(ApplianceError(ErrorKind.AUDIO, message, stage="microphone"))
+                self._exit_code = 1
+            case m.Stop(reason):
+                log.info("stopping: %s", reason)
+
+    def _emit(self, event: Event) -> None:
+        if isinstance(event, StateChanged):
+            self.machine.go(m.State(event.state))
+        self.bus.emit(event)
+
+    def _status(self) -> None:
+        if self._on_status:
+            self._on_status(f"{self.state.value}{' (muted)' if self.muted else ''}")
+
+    # --- microphone ----------------------------------------------------------------------------------
+
+    def _read_mic(self) -> None:
+        error = ""
+        mic = self.ports.microphone
+        try:
+            if self.ports.barge_in is not None and isinstance(mic, p.TappedMicrophone):
+                for tap in mic.taps():
+                    self.inbox.put(Frame(tap.clean, tap))
+            else:
+                for frame in mic.frames():
+                    self.inbox.put(Frame(frame))
+        except ApplianceError as exc:
+            error = exc.message
+        except Exception as exc:  # a dead microphone ends the process; systemd restarts it
+            log.exception("microphone failed")
+            error = f"{type(exc).__name__}: {exc}"
+        self.inbox.put(m.MicEnded(error), audio=True)  # after the frames it read
+
+    def _on_frame(self, frame: np.ndarray, tap: p.Tap | None = None) -> None:
+        s = self.snapshot
+        if self.listener.recording:
+            self.live.feed(frame)
+        utterance = self.listener.process(frame, keep=not s.muted)
+        busy = s.state not in (m.State.IDLE, m.State.LISTENING)  # thinking, speaking, alerting: our sound plays
+        listening = not (s.muted or self.listener.recording or s.state == m.State.LISTENING)
+        barge_in = self.ports.barge_in if busy and listening and tap is not None else None
+        if barge_in is None and self.ports.barge_in is not None:
+            self.ports.barge_in.pause()
+        if utterance is not None:
+            self._recorded(utterance)
+            return
+        if not listening:
+            return  # nothing is analysed while muted; nor for the wake word while recording
+        boost = 0.0
+        if busy and not self.ports.echo_cancelled:  # with echo cancellation the normal threshold holds
+            if self.settings.wake.while_speaking == "ignore" and s.state != m.State.ALERTING:
+                return
+            boost = self.settings.wake.speaking_boost
+        if hasattr(self.ports.wake, "forced_open"):  # the gate stays open while the appliance makes sound
+            self.ports.wake.forced_open = busy
+        hit = self.ports.wake.process(frame, boost)
+        if barge_in is not None and tap is not None:
+            # over its own sound the echo canceller's suppressor damps the user: listen to the raw microphone
+            # too; a wake the appliance's own output said is vetoed, on either
+            hit = barge_in.process(tap.raw, tap.reference, hit)
+        if hit is not None:
+            self._feed(m.WakeWord(hit.model, hit.score))
+
+    def _recorded(self, utterance: Utterance) -> None:
+        self.bus.emit(
+            Recording(
+                round(utterance.start, 3),
+                round(utterance.end, 3),
+                RecordingEnd(utterance.reason),
+                round(utterance.seconds, 3),
+            )
+        )
+        self.ports.wake.reset()
+        self._report_end_of_turn(utterance)
+        if not utterance.speech:
+            self.live.discard()
+        else:
+            text_policy = self.listener.text_policy
+            self.live.ended(True if text_policy is None else text_policy.speech_after_commit)
+        self._utterance = utterance if utterance.speech else None
+        self._feed(m.RecordingEnded(utterance.speech))
+
+    # --- commands ------------------------------------------------------------------------------------
+
+    def _answer(self, command: Command) -> None:
+        try:
+            reply = self._on_command(command.name, command.args)
+        except Exception as exc:
+            command.reply({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            raise
+        command.reply(reply)
+
+    def _on_command(self, name: str, args: tuple[str, ...]) -> dict[str, Any]:
+        return execute(self, name, args)
+
+    def feed(self, event: m.MachineEvent) -> str:
+        """Feed a control command's event to the machine (main loop only); returns its refusal, if any."""
+        self._refusal = ""
+        self._feed(event)
+        return self._refusal
+
+    def _report_end_of_turn(self, utterance: Utterance) -> None:
+        """The ``end_of_turn`` event, and the endpointing wait for the next turn's timings."""
+        event = end_of_turn_event(self.listener.policy, utterance, self.settings.endpoint.trailing_silence)
+        self._endpoint_wait_ms = None if event is None else event.wait_ms
+        if event is not None:
+            self.bus.emit(event)
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _stages(self) -> Stages:
+        """Read at each turn: wiring fills in the cloud ports after the app exists (they need its hooks)."""
+        p = self.ports
+        return Stages(
+            p.transcriber, p.assistant, p.speech, self.bus.emit, self.inbox.put, self._report, self._earcon, p.local
+        )
+
+    def _spawn(self, worker: threading.Thread) -> None:
+        self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+
+    def _report(self, exc: ApplianceError) -> None:
+        secrets = self.settings.secrets
+        log.error(
+            "%s error%s: %s", exc.kind.value, f" in {exc.stage}" if exc.stage else "", secrets.redact(exc.message)
+        )
+        self.bus.emit(Error(exc.kind, exc.stage, secrets.redact(exc.message)))
+
+    def _earcon(self, make: Callable[[], tuple[np.ndarray, int]], cancel: CancelToken | None = None) -> None:
+        if not self.settings.audio.earcons:
+            return
+        pcm, rate = make()
+        try:
+            self.ports.speaker.play(apply_volume(pcm, self.volume), rate, cancel)
+        except Exception as exc:
+            log.warning("earcon failed: %s", exc)
+
+    def _close(self) -> None:
+        if self._runner is not None:
+            self._do(m.CancelTurn(self._runner.id, "shutdown"))
+        if self._announcement is not None:
+            self._do(m.StopAnnouncement(self._announcement.job, "shutdown"))
+        self.ports.microphone.close()
+        deadline = time.monotonic() + 1.0
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        for closer in [*self.ports.closers]:
+            try:
+                closer()
+            except Exception:
+                log.exception("closing failed")

@@ -1,0 +1,34 @@
+"""What tools may do to the appliance itself (ports.Controls), backed by the app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from appliance.core.app import App
+    from appliance.timers.service import TimerService
+
+
+class ControlsView:
+    """What tools may do (ports.Controls), backed by the app."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def volume(self) -> float:
+        return self._app.get_volume()
+
+    def set_volume(self, value: float) -> float:
+        return self._app.set_volume(value)
+
+    def stop_turn(self) -> None:
+        self._app.stop_turn()
+
+    def reset_conversation(self) -> None:
+        self._app.reset_conversation()
+
+    def camera_allowed(self) -> bool:
+        return self._app.camera_allowed()
+
+    def timers(self) -> TimerService | None:
+        return self._app.ports.timers
