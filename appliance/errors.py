@@ -41,6 +41,15 @@ class ApplianceError(Exception):
         return f"ApplianceError({self.kind.value!r}, {self.message!r}, stage={self.stage!r})"
 
 
+class MissingResource(ApplianceError):
+    """A resource the appliance needs at start is absent (a model file, an audio device): restarting will
+    not bring it back. The message says what is missing and then what to do."""
+
+    def __init__(self, kind: ErrorKind, message: str, fix: str) -> None:
+        super().__init__(kind, f"{message}: {fix}", stage="start")
+        self.fix = fix
+
+
 class CameraError(ApplianceError):
     def __init__(self, message: str):
         super().__init__(ErrorKind.CAMERA, message, stage="camera")

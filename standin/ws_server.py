@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from appliance.host.websocket_log import QUIET_SERVER_LOGGER
+from appliance.websocket_log import QUIET_SERVER_LOGGER
 
 #: How long ``stop`` waits for the serving thread: it ends as soon as the server has shut down, so this only
 #: bounds a hang.

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from appliance.audio.pyaudio_io import PyAudioMicrophone, PyAudioSpeaker
-from appliance.host.startup import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, MissingResource
+from appliance.errors import MissingResource
+from appliance.host.startup import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from standin.headless import ROOT, appliance_env, run
 from standin.voice import silence, write_wav
 

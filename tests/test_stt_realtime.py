@@ -277,7 +277,7 @@ def test_closing_while_the_transcript_streams_logs_no_traceback(fake, caplog):
 
 
 def test_the_quiet_logger_demotes_only_the_closing_race(caplog):
-    from appliance.host.websocket_log import QUIET_CLOSE_LOGGER
+    from appliance.websocket_log import QUIET_CLOSE_LOGGER
 
     caplog.set_level(logging.DEBUG, logger="websockets.client")
     for exc in (EOFError("stream ended"), ValueError("a real bug")):

@@ -19,8 +19,7 @@ import numpy as np
 from appliance.audio.convert import FrameChunker, StreamResampler, float_to_int16, to_mono_float
 from appliance.audio.pulse_watch import PulseInputWatch, Source
 from appliance.cancel import CancelToken
-from appliance.errors import ApplianceError, ErrorKind
-from appliance.host.startup import MissingResource
+from appliance.errors import ApplianceError, ErrorKind, MissingResource
 from appliance.ports import FRAME_SAMPLES, SAMPLE_RATE
 
 log = logging.getLogger(__name__)

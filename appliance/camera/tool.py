@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.config.settings import Settings
+from appliance.debug_folder import DebugFolder
 from appliance.errors import ApplianceError, CameraError, ErrorKind
 from appliance.events import Error, Info
-from appliance.host.debug_folder import DebugFolder
 from appliance.ports import ToolContext
 
 log = logging.getLogger(__name__)

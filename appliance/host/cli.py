@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return ctl_main(args.args, args.socket or default_socket_path(settings, os.environ))
     if args.command == "enroll":
-        from appliance.wake.enroll_command import main as enroll_main
+        from appliance.host.enroll_command import main as enroll_main
 
         return enroll_main(args, settings)
     if args.command == "doctor":

@@ -22,7 +22,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from appliance.errors import ApplianceError, ErrorKind
+from appliance.errors import ApplianceError, ErrorKind, MissingResource
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,6 @@ EXIT_CONFIG = 2
 
 #: Error kinds that, raised while the appliance starts, name something only a person can fix.
 _NEEDS_A_PERSON = (ErrorKind.CONFIG, ErrorKind.CAMERA)
-
-
-class MissingResource(ApplianceError):
-    """A resource the appliance needs at start is absent (a model file, an audio device): restarting will
-    not bring it back. The message says what is missing and then what to do."""
-
-    def __init__(self, kind: ErrorKind, message: str, fix: str) -> None:
-        super().__init__(kind, f"{message}: {fix}", stage="start")
-        self.fix = fix
 
 
 class StartError(Exception):

@@ -32,9 +32,9 @@ import openai
 
 from appliance.config.settings import SettingsError
 from appliance.errors import ApplianceError, ErrorKind
-from appliance.host.websocket_log import QUIET_CLOSE_LOGGER
 from appliance.llm.stream import close_quietly
 from appliance.llm.wellformed import malformed
+from appliance.websocket_log import QUIET_CLOSE_LOGGER
 
 log = logging.getLogger(__name__)
 

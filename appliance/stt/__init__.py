@@ -20,7 +20,7 @@ TRANSCRIBERS: Registry[TranscriberFactory] = Registry("speech-to-text provider",
 
 
 def _openai(settings: Settings) -> Transcriber:
-    from appliance.host.debug_folder import DebugFolder
+    from appliance.debug_folder import DebugFolder
     from appliance.stt.openai import OpenAITranscriber
 
     d = settings.debug

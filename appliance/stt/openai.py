@@ -20,8 +20,8 @@ import numpy as np
 from appliance.cancel import CancelToken
 from appliance.config.settings import AssistantSettings, Secrets, SttSettings
 from appliance.deadline import Deadline
+from appliance.debug_folder import DebugFolder
 from appliance.errors import ApplianceError, Cancelled, ErrorKind
-from appliance.host.debug_folder import DebugFolder
 from appliance.ports import SAMPLE_RATE
 from appliance.retry import RetryPolicy
 from appliance.text.clean import clean_text

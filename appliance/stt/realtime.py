@@ -30,10 +30,10 @@ from appliance.audio.convert import StreamResampler, float_to_int16, int16_to_fl
 from appliance.cancel import CancelToken
 from appliance.deadline import Deadline
 from appliance.errors import Cancelled
-from appliance.host.websocket_log import QUIET_CLOSE_LOGGER
 from appliance.stt.realtime_config import API_RATE, MIC_RATE, Failure, RealtimeSttError, RealtimeSttOptions
 from appliance.stt.segments import OutOfOrder, SegmentLedger
 from appliance.text.clean import clean_text
+from appliance.websocket_log import QUIET_CLOSE_LOGGER
 
 __all__ = [
     "API_RATE",

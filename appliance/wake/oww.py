@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from appliance.config.settings import WakeSettings
-from appliance.errors import ApplianceError, ErrorKind
-from appliance.host.startup import MissingResource
+from appliance.errors import ApplianceError, ErrorKind, MissingResource
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, WakeHit
 
 if TYPE_CHECKING:
