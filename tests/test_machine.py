@@ -44,46 +44,48 @@ from appliance.core.machine import (
 )
 from appliance.events import Info, Mute, StateChanged, Stopped, Turn, Wake
 
+# The table as documented, written by hand: the one derived from ``step`` must be exactly this.
+ID, LI, TH, SP, MU, AL = State.IDLE, State.LISTENING, State.THINKING, State.SPEAKING, State.MUTED, State.ALERTING
+GOLDEN = {
+    ID: {LI, TH, MU, AL},  # wake/press, ctl ask, long press, a timer
+    LI: {TH, ID, MU, AL},  # endpoint, no speech / press, mute, a timer queued while listening (on press)
+    TH: {SP, ID, LI, MU, AL},  # first audio, done / press, barge-in, mute, a queued timer
+    SP: {TH, ID, LI, MU, AL},  # a tool round after a filler, done / press, barge-in / follow-up, mute, timer
+    MU: {ID, AL},  # unmute, unmute with a timer queued behind the one that rang muted
+    AL: {ID, MU},  # press / wake word / the alert ends, long press
+}
+FORBIDDEN = [(a, b) for a in State for b in State if a != b and b not in GOLDEN[a]]
 
-def test_every_state_has_a_row_and_targets_are_states():
-    assert set(TRANSITIONS) == set(State)
-    for targets in TRANSITIONS.values():
-        assert targets <= set(State)
+
+def test_the_derived_table_is_the_one_documented():
+    assert TRANSITIONS == GOLDEN
 
 
-def test_the_happy_path_of_a_turn_is_allowed():
+def test_the_guard_allows_the_happy_path_of_a_turn():
     m = StateMachine()
     for target in (State.LISTENING, State.THINKING, State.SPEAKING, State.IDLE):
         m.go(target)
     assert m.state == State.IDLE
 
 
-@pytest.mark.parametrize(
-    "source,target",
-    [
-        (State.IDLE, State.SPEAKING),
-        (State.MUTED, State.LISTENING),
-        (State.MUTED, State.SPEAKING),
-    ],
-)
-def test_invalid_transitions_raise(source, target):
+@pytest.mark.parametrize("source,target", FORBIDDEN, ids=[f"{a.value}-{b.value}" for a, b in FORBIDDEN])
+def test_the_guard_refuses_what_the_documented_table_does_not_allow(source, target):
     m = StateMachine(source)
+    assert not m.can(target)
     with pytest.raises(InvalidTransition):
         m.go(target)
     assert m.state == source
 
 
-def test_every_state_can_be_muted_and_muted_only_unmutes_to_idle_or_a_queued_timer():
-    for state in State:
-        if state != State.MUTED:
-            assert StateMachine(state).can(State.MUTED)
-    assert TRANSITIONS[State.MUTED] == frozenset({State.IDLE, State.ALERTING})
-
-
-def test_every_state_can_reach_idle():
-    for state in State:
-        if state != State.IDLE:
-            assert State.IDLE in TRANSITIONS[state]
+def test_every_state_change_is_announced_with_the_state_it_left():
+    for (a, b), events in explore().items():
+        s = Snapshot()
+        for event in events[:-1]:
+            s, _ = step(s, event)
+        _, fx = step(s, events[-1])
+        changes = [e.event for e in fx if isinstance(e, Emit) and isinstance(e.event, StateChanged)]
+        assert changes and changes[-1].state == b.value, (a, b, events)
+        assert changes[0].previous == a.value, (a, b, events)
 
 
 # --- step(): event sequences in, states and effects out ---------------------------------------------------
@@ -137,43 +139,9 @@ def test_a_tool_round_after_a_spoken_filler_shows_thinking_again():
 
 
 def test_listening_never_goes_straight_to_speaking_and_the_drift_is_gone():
-    assert State.SPEAKING not in TRANSITIONS[State.LISTENING]
-    assert State.THINKING in TRANSITIONS[State.SPEAKING]  # the tool round after a filler
     s = Snapshot(state=State.LISTENING)
     for what in Progress:
         assert step(s, TurnProgress(0, what)) == (s, ())
-
-
-def test_every_transition_the_table_allows_is_produced_by_a_sequence_of_events():
-    paths = explore()
-    allowed = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
-    assert set(paths) == allowed
-    for (a, b), events in paths.items():
-        s = Snapshot()
-        for event in events[:-1]:
-            s, _ = step(s, event)
-        assert s.state == a
-        n, fx = step(s, events[-1])
-        assert n.state == b
-        assert any(
-            isinstance(e, Emit)
-            and isinstance(e.event, StateChanged)
-            and e.event.state == b.value
-            and e.event.previous == a.value
-            for e in fx
-        )
-
-
-def test_the_derived_table_is_the_one_documented():
-    i, li, th, sp, mu, al = State
-    assert TRANSITIONS == {
-        i: {li, th, mu, al},  # wake/press, ctl ask, long press, a timer
-        li: {th, i, mu, al},  # endpoint, no speech / press, mute, a timer queued while listening (on press)
-        th: {sp, i, li, mu, al},  # first audio, done / press, barge-in, mute, a queued timer
-        sp: {th, i, li, mu, al},  # a tool round after a filler, done / press, barge-in / follow-up, mute, timer
-        mu: {i, al},  # unmute, unmute with a timer queued behind the one that rang muted
-        al: {i, mu},  # press / wake word / the alert ends, long press
-    }
 
 
 def test_a_short_press_stops_a_turn_and_a_recording():
