@@ -150,3 +150,21 @@ def test_no_import_cycles() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_wheel_holds_the_product_and_not_the_stand_in_cloud(tmp_path: Path) -> None:
+    """What a Pi installs is the wheel built from this checkout: the stand-in cloud (standin/) stays out."""
+    import subprocess
+    import zipfile
+
+    root = PACKAGE.parent
+    subprocess.run(
+        ["uv", "build", "--wheel", "--out-dir", str(tmp_path)], cwd=root, check=True, capture_output=True, timeout=300
+    )
+    (wheel,) = tmp_path.glob("appliance-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if n.startswith("standin/") or "/sim/" in n], names
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"appliance"}, tops
+    for expected in ("appliance/core/machine.py", "appliance/local/en.yaml", "appliance/host/cli.py"):
+        assert expected in names

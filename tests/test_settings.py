@@ -168,11 +168,11 @@ def test_reference_documents_every_key():
     assert "trailing_silence = 0.7  # Seconds of silence after speech" in text
 
 
-def test_readme_reference_is_up_to_date():
+def test_configuration_reference_is_up_to_date():
     import runpy
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    render = runpy.run_path(str(root / "scripts" / "update-readme"), run_name="check")["render"]
-    readme = (root / "README.md").read_text()
-    assert render(readme) == readme, "run scripts/update-readme: the README's settings reference is stale"
+    render = runpy.run_path(str(root / "scripts" / "update-reference"), run_name="check")["render"]
+    page = (root / "docs" / "configuration.md").read_text()
+    assert render(page) == page, "run scripts/update-reference: docs/configuration.md's settings reference is stale"

@@ -1,7 +1,7 @@
 """The configuration reference: every key with its default and its documentation, from the code.
 
-`appliance config reference` prints it and scripts/update-readme puts it in the README, so the two never
-drift from the dataclasses in :mod:`appliance.config.settings`.
+`appliance config reference` prints it and scripts/update-reference puts it in docs/configuration.md, so the
+two never drift from the dataclasses in :mod:`appliance.config.settings`.
 """
 
 from __future__ import annotations
