@@ -46,9 +46,6 @@ class RetryPolicy:
             return None
         return delay
 
-    def time_left(self, start: float, now: float) -> float:
-        return max(0.0, start + self.deadline - now)
-
 
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds form; HTTP dates are treated as absent)."""

@@ -81,10 +81,6 @@ class Secrets:
                     values.setdefault(provider, {})[name] = raw.strip()
         return cls(values, required=required)
 
-    def requiring(self, providers: Iterable[str]) -> Secrets:
-        """The same values, needed by these providers."""
-        return Secrets(self._values, required=providers)
-
     # --- provider → name → value
     def __getitem__(self, provider: str) -> Mapping[str, str]:
         return self._values[provider]

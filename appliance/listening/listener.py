@@ -37,10 +37,6 @@ class Utterance:
         return len(self.audio) / SAMPLE_RATE
 
 
-#: What :meth:`Listener.process` returns when a recording ends.
-ListenerResult = Utterance
-
-
 class EndOfTurnPolicy(Protocol):
     """Decides, frame by frame, when the question is over (and whether it began at all)."""
 
@@ -114,7 +110,7 @@ class Listener:
         self.now = 0.0  # seconds of microphone audio seen so far
         self.recording = False
 
-    def process(self, frame: np.ndarray, *, keep: bool = True) -> ListenerResult | None:
+    def process(self, frame: np.ndarray, *, keep: bool = True) -> Utterance | None:
         """Account for one frame. While recording: the utterance when this frame ends it. Otherwise the
         frame joins the pre-roll (unless ``keep`` is False, e.g. while muted: nothing is kept)."""
         self.now += FRAME_SECONDS
@@ -127,12 +123,12 @@ class Listener:
         tail = self._tail.tail_probability() if self._tail is not None else None
         return self._outcome(self.policy.process(frame, probability, FRAME_SECONDS, tail))
 
-    def _outcome(self, outcome: Outcome) -> ListenerResult | None:
+    def _outcome(self, outcome: Outcome) -> Utterance | None:
         if outcome == Outcome.CONTINUE:
             return None
         return self._finish(outcome != Outcome.NO_SPEECH, outcome.value)
 
-    def heard_text(self, text: str, token: object) -> ListenerResult | None:
+    def heard_text(self, text: str, token: object) -> Utterance | None:
         """The transcript of the question so far arrived (asked for by the end-of-turn policy at a pause):
         the utterance when it lets the turn end now."""
         if not self.recording or self.text_policy is None:
@@ -153,7 +149,7 @@ class Listener:
         """The frames of the recording so far (the pre-roll, right after ``start``)."""
         return list(self._frames)
 
-    def finish(self, reason: str) -> ListenerResult:
+    def finish(self, reason: str) -> Utterance:
         """End the recording now (the input ended): speech if the policy heard the question begin."""
         return self._finish(self.policy.started, reason)
 

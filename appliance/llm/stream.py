@@ -14,7 +14,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from appliance.cancel import CancelToken
 from appliance.llm.budget import Budget
@@ -24,12 +24,6 @@ log = logging.getLogger(__name__)
 #: Events the worker may read ahead of the turn. A text delta is a few characters, so this is a few
 #: sentences: enough to hide the network's jitter, small enough to bound memory.
 QUEUE_CAPACITY = 64
-
-
-class EventStream(Protocol):
-    def __iter__(self) -> Iterator[Any]: ...
-
-    def close(self) -> None: ...
 
 
 class CancelledRead(Exception):
