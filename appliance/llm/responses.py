@@ -7,6 +7,7 @@ calls are run in parallel (:mod:`appliance.tools.runner`) and answered, every ca
 sent again each time), up to ``max_tool_rounds``. The pieces, one job per module:
 
 - :mod:`.conversation`: where the conversation stands between turns (anchor, owed outputs, resets);
+- :mod:`.request`: one streamed request: its parameters, its events read into spoken pieces, its failures;
 - :mod:`.stream`: the worker thread reading a stream into a bounded queue;
 - :mod:`.parsing`: the stream's events read into text, a finished message, the outcome (with its calls);
 - :mod:`.retrying`: the retry loop (the SDK's own retries are off: it would sleep through a Retry-After of
@@ -29,7 +30,6 @@ answer ends with a short apology.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random
 import threading
@@ -46,25 +46,19 @@ from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, ToolCall
 from appliance.llm.answer import Answer
 from appliance.llm.budget import Budget
-from appliance.llm.client import (
-    classify_openai_error,
-    is_previous_response_missing,
-    make_openai_client,
-    make_timeout,
-    retry_after,
-)
+from appliance.llm.client import make_openai_client
 from appliance.llm.conversation import Conversation, Owed
-from appliance.llm.parsing import EventParser, Failed, Finished, MessageDone, SearchDone, SearchStarted, TextDelta
-from appliance.llm.retrying import Failure, PreviousMissing, retrying
-from appliance.llm.search import WEB_SEARCH, Searches, web_search_tool
+from appliance.llm.parsing import Finished
+from appliance.llm.request import MAX_EVENT_ARGUMENTS, STAGE, Requests
+from appliance.llm.retrying import PreviousMissing, retrying
+from appliance.llm.search import Searches
 from appliance.llm.spoken import APOLOGIES as APOLOGIES
 from appliance.llm.spoken import LOST_CONNECTION as LOST_CONNECTION
 from appliance.llm.spoken import SOMETHING_WENT_WRONG as SOMETHING_WENT_WRONG
 from appliance.llm.spoken import TOO_MANY_ROUNDS as TOO_MANY_ROUNDS
 from appliance.llm.spoken import TurnState as _Turn
 from appliance.llm.spoken import apology as _apology
-from appliance.llm.stream import TICK, CancelledRead, OutOfTime, Stalled, StreamReader
-from appliance.llm.transport import DEFAULT_TRANSPORT, IDLE_CLOSE, SocketStreams, make_streams
+from appliance.llm.transport import SocketStreams, make_streams
 from appliance.ports import Emit, ToolContext
 from appliance.retry import RetryPolicy
 from appliance.timings import TurnTimings
@@ -74,10 +68,6 @@ from appliance.tools.runner import CANCELLED_OUTPUT, CallResult, ToolRunner
 from appliance.tools.tool import Tool
 
 log = logging.getLogger(__name__)
-
-#: A spoken answer ends at the first sentence end past this many characters (about 90 s of speech), unless
-#: the settings say otherwise (``assistant.max_answer_chars``).
-MAX_ANSWER_CHARS = 1500
 
 #: Output for calls made past the round limit (they are answered, never run).
 NOT_RUN_OUTPUT = "Not run: too many tool calls for one request."
@@ -92,10 +82,7 @@ __all__ = [
     "ResponsesAssistant",
 ]
 
-_STAGE = "assistant"
 _TOOL_STAGE = "tool"
-_SEARCH_STAGE = "web_search"
-_MAX_EVENT_ARGUMENTS = 1000
 
 
 class ResponsesAssistant:
@@ -117,13 +104,10 @@ class ResponsesAssistant:
         """``clock`` measures conversation idleness (tests pass a fake one); turn timings and deadlines
         always use ``time.monotonic``. ``client`` defaults to :func:`make_openai_client`; either way its
         own retries are turned off for these requests. ``max_answer_chars`` defaults to the setting
-        ``assistant.max_answer_chars`` (:data:`MAX_ANSWER_CHARS` while the settings have none), ``transport``
-        to ``assistant.transport`` (:data:`~appliance.llm.transport.DEFAULT_TRANSPORT` while the settings
-        have none): "websocket" or "http", anything else is a SettingsError; a warm socket unused for
-        ``assistant.transport_idle_seconds`` (:data:`~appliance.llm.transport.IDLE_CLOSE`) is closed."""
-        if max_answer_chars is None:
-            max_answer_chars = int(getattr(settings, "max_answer_chars", MAX_ANSWER_CHARS))
-        self._max_answer_chars = max_answer_chars
+        ``assistant.max_answer_chars``, ``transport`` to ``assistant.transport``: "websocket" or "http",
+        anything else is a SettingsError; a warm socket unused for ``assistant.transport_idle_seconds`` is
+        closed."""
+        self._max_answer_chars = max_answer_chars if max_answer_chars is not None else settings.max_answer_chars
         self._settings = settings
         self._secrets = secrets
         self._tools = tools
@@ -136,14 +120,14 @@ class ResponsesAssistant:
         """The call the user just confirmed: the next respond() runs it first."""
         base = client if client is not None else make_openai_client(settings, secrets, max_retries=0)
         self._client = base.with_options(max_retries=0)
-        self.transport = transport if transport is not None else str(getattr(settings, "transport", DEFAULT_TRANSPORT))
+        self.transport = transport if transport is not None else settings.transport
         self._emit: Emit | None = None
         self._streams = make_streams(
             self._client,
             self.transport,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
-            idle_close=float(getattr(settings, "transport_idle_seconds", IDLE_CLOSE)),
+            idle_close=settings.transport_idle_seconds,
             on_fallback=self._fell_back,
         )
         self._preparing: threading.Thread | None = None
@@ -155,8 +139,7 @@ class ResponsesAssistant:
         self.last_timings: dict[str, float] = {}
         """time.monotonic() of request_start, first_delta, first_sentence and done for the last turn (the
         same moments are marked ``llm_*`` on the turn's TurnTimings when one is given)."""
-        self.queue_high_water = 0
-        """The most stream events ever waiting for the turn (bounded by the reader's queue capacity)."""
+        self._requests = Requests(settings, tools, self._streams)
 
     # --- ports.Assistant
 
@@ -243,6 +226,11 @@ class ResponsesAssistant:
     # --- for the control socket and tests
 
     @property
+    def queue_high_water(self) -> int:
+        """The most stream events ever waiting for the turn (bounded by the reader's queue capacity)."""
+        return self._requests.queue_high_water
+
+    @property
     def previous_response_id(self) -> str | None:
         """Where the next turn continues from (the owed response, or the last complete one)."""
         return self._conversation.previous_response_id
@@ -265,7 +253,7 @@ class ResponsesAssistant:
                 except PreviousMissing:
                     if restarted or previous is None:
                         raise ApplianceError(
-                            ErrorKind.BAD_REQUEST, "the server does not know the conversation", stage=_STAGE
+                            ErrorKind.BAD_REQUEST, "the server does not know the conversation", stage=STAGE
                         ) from None
                     restarted = True
                     self._conversation.forget(generation)
@@ -289,7 +277,7 @@ class ResponsesAssistant:
                     turn.emit(
                         Error(
                             ErrorKind.TOO_MANY_ROUNDS,
-                            _STAGE,
+                            STAGE,
                             f"the model still called tools after {self._settings.max_tool_rounds} rounds",
                         )
                     )
@@ -320,7 +308,7 @@ class ResponsesAssistant:
     ) -> Generator[str, None, Finished | None]:
         return (
             yield from retrying(
-                lambda: self._attempt(turn, previous, items),
+                lambda: self._requests.attempt(turn, previous, items),
                 has_previous=previous is not None,
                 policy=self._policy,
                 budget=turn.budget,
@@ -331,151 +319,6 @@ class ResponsesAssistant:
                 apologise=lambda kind: turn.say(turn.answer.apology(_apology(kind))),
             )
         )
-
-    def _params(self, turn: _Turn, previous: str | None, items: list[dict[str, Any]]) -> dict[str, Any]:
-        s = self._settings
-        left = turn.budget.left()
-        if left <= 0.05:
-            raise Failure(_out_of_time(turn.budget))
-        params: dict[str, Any] = {
-            "model": s.model,
-            "instructions": s.instructions,
-            "input": items,
-            "stream": True,
-            "store": True,
-            "max_output_tokens": s.max_output_tokens,
-            "truncation": "auto",
-            "timeout": make_timeout(min(s.connect_timeout, left), min(s.read_timeout, left)),
-        }
-        specs: list[dict[str, Any]] = list(self._tools.specs())
-        search = web_search_tool(s)
-        if search is not None:
-            specs.append(search)
-        if specs:
-            params["tools"] = specs
-        if previous is not None:
-            params["previous_response_id"] = previous
-        if s.reasoning_effort:
-            params["reasoning"] = {"effort": s.reasoning_effort}
-        return params
-
-    def _attempt(
-        self, turn: _Turn, previous: str | None, items: list[dict[str, Any]]
-    ) -> Generator[str, None, Finished | None]:
-        """One request, streamed. Returns the outcome, None when cancelled or capped; raises Failure."""
-        params = self._params(turn, previous, items)
-        turn.mark("request_start")
-        guard = self._settings.connect_timeout + self._settings.read_timeout + 2.0
-        reader = StreamReader(lambda: self._streams.open(params), turn.cancel)
-        parser = EventParser(_STAGE)
-        turn.answer.restart()
-        yielded = False
-        try:
-            for event in reader.events(turn.budget, guard, wake=functools.partial(_filler_due, turn)):
-                if event is TICK:
-                    self._filler(turn)
-                    continue
-                parsed = parser.feed(event)
-                if parsed is None:
-                    continue
-                if isinstance(parsed, TextDelta):
-                    turn.mark("first_delta")
-                    turn.searches.text = True
-                    pieces = turn.answer.feed(parsed.text)
-                elif isinstance(parsed, MessageDone):
-                    pieces = turn.answer.flush()  # a filler ("let me look") before the tools
-                elif isinstance(parsed, SearchStarted):
-                    self._search_started(turn, parsed)
-                    continue
-                elif isinstance(parsed, SearchDone):
-                    self._search_done(turn, parsed)
-                    continue
-                elif isinstance(parsed, Finished):
-                    yielded = (yield from turn.say(turn.answer.flush())) or yielded
-                    if parsed.incomplete is not None:
-                        log.info("assistant: response incomplete (%s)", parsed.incomplete)
-                    return parsed
-                else:
-                    assert isinstance(parsed, Failed)
-                    raise Failure(parsed.error, yielded=yielded)
-                yielded = (yield from turn.say(pieces)) or yielded
-                if turn.answer.capped:
-                    turn.emit(
-                        Info(
-                            "answer_capped",
-                            f"the answer reached {len(turn.answer.said)} characters "
-                            f"(assistant.max_answer_chars = {turn.answer.max_chars})",
-                        )
-                    )
-                    return None
-            raise Failure(
-                ApplianceError(
-                    ErrorKind.CONNECTION,
-                    "the stream ended before the response was complete",
-                    stage=_STAGE,
-                    retryable=True,
-                ),
-                yielded=yielded,
-            )
-        except CancelledRead:
-            return None
-        except Failure:
-            raise
-        except OutOfTime:
-            if turn.cancel.cancelled:
-                return None
-            raise Failure(_searching(turn, _out_of_time(turn.budget)), yielded=yielded) from None
-        except Stalled as exc:
-            if turn.cancel.cancelled:
-                return None
-            raise Failure(
-                _searching(
-                    turn,
-                    ApplianceError(ErrorKind.TIMEOUT, f"the stream stalled ({exc})", stage=_STAGE, retryable=True),
-                ),
-                yielded=yielded,
-            ) from exc
-        except Exception as exc:  # the SDK's errors, and anything unexpected from parsing the stream
-            if turn.cancel.cancelled:
-                return None
-            if not isinstance(exc, (openai.OpenAIError, ApplianceError)):
-                log.exception("assistant: unexpected error while streaming")
-            raise Failure(
-                _searching(turn, classify_openai_error(exc, _STAGE)),
-                yielded=yielded,
-                retry_after=retry_after(exc),
-                previous_missing=is_previous_response_missing(exc),
-            ) from exc
-        finally:
-            reader.close()
-            self.queue_high_water = max(self.queue_high_water, reader.queue.high_water)
-
-    # --- the hosted web search
-
-    def _search_started(self, turn: _Turn, started: SearchStarted) -> None:
-        if turn.searches.start(started.call_id, time.monotonic()):
-            turn.mark("search_start")
-            turn.emit(Info("web_search", "searching"))
-
-    def _search_done(self, turn: _Turn, done: SearchDone) -> None:
-        ms = turn.searches.finish(done.call_id, time.monotonic())
-        turn.mark("search_done")
-        query = done.query if len(done.query) <= _MAX_EVENT_ARGUMENTS else done.query[:_MAX_EVENT_ARGUMENTS] + "…"
-        ok = done.status == "completed"
-        turn.emit(ToolCall(WEB_SEARCH, done.call_id, json.dumps({"query": query}), ok, ms or 0.0))
-        if not ok:
-            log.info("assistant: the web search ended %s", done.status)
-
-    def _filler(self, turn: _Turn) -> None:
-        """The search runs and nothing was said: the turn plays its filler (once). A fault in it is logged;
-        the answer goes on."""
-        turn.searches.filler_played = True
-        if turn.filler is None or turn.cancel.cancelled:
-            return
-        try:
-            turn.filler(turn.cancel)
-        except Exception:
-            log.exception("assistant: the filler phrase failed")
 
     # --- tools
 
@@ -515,9 +358,7 @@ class ResponsesAssistant:
         call = result.call
         self._conversation.record(owed, call.call_id, result.output)
         arguments = (
-            call.arguments
-            if len(call.arguments) <= _MAX_EVENT_ARGUMENTS
-            else call.arguments[:_MAX_EVENT_ARGUMENTS] + "…"
+            call.arguments if len(call.arguments) <= MAX_EVENT_ARGUMENTS else call.arguments[:MAX_EVENT_ARGUMENTS] + "…"
         )
         turn.emit(ToolCall(call.name, call.call_id, arguments, result.ok, round(result.ms, 1)))
         if result.kind is not None:
@@ -540,25 +381,3 @@ class _Asked:
 
 def _user_message(text: str) -> dict[str, Any]:
     return {"role": "user", "content": text}
-
-
-def _filler_due(turn: _Turn) -> float | None:
-    """Seconds until the turn's filler is due (:meth:`Searches.filler_due_in`), counted from the question."""
-    budget = turn.budget
-    return turn.searches.filler_due_in(budget.seconds - budget.left(), turn.yielded)
-
-
-def _searching(turn: _Turn, error: ApplianceError) -> ApplianceError:
-    """A timeout while the turn waits on a web search is the search's (the turn says so, not "offline")."""
-    if error.kind is not ErrorKind.TIMEOUT or not turn.searches.waiting:
-        return error
-    return ApplianceError(
-        ErrorKind.TIMEOUT,
-        f"the web search gave no answer: {error.message}",
-        stage=_SEARCH_STAGE,
-        retryable=error.retryable,
-    )
-
-
-def _out_of_time(budget: Budget) -> ApplianceError:
-    return ApplianceError(ErrorKind.TIMEOUT, f"no answer within {budget.seconds:g} s", stage=_STAGE)
