@@ -26,6 +26,7 @@ from typing import Any, Literal
 from appliance.config import reference
 from appliance.config.frontend import FrontEndSettings
 from appliance.config.mcp import McpSettings
+from appliance.config.metrics import MetricsSettings
 from appliance.config.secrets import Secrets
 from appliance.config.types import Section, SettingsError, check_choice, check_name, check_range, coerce
 
@@ -311,6 +312,7 @@ class Settings(Section):
     local: LocalSettings = field(default_factory=LocalSettings)
     mcp: McpSettings = field(default_factory=McpSettings)
     frontend: FrontEndSettings = field(default_factory=FrontEndSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     debug: DebugSettings = field(default_factory=DebugSettings)
     secrets: Secrets = field(default_factory=Secrets, repr=False)
