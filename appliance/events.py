@@ -46,7 +46,9 @@ class TurnOutcome(StrEnum):
     ERROR = "error"
 
 
-class Press(StrEnum):
+class PressKind(StrEnum):
+    """How long the button was held (the machine's ``Press`` event and the ``button`` event carry it)."""
+
     SHORT = "short"
     LONG = "long"
 
@@ -171,10 +173,10 @@ class Turn(Event):
 @dataclass(frozen=True)
 class Button(Event):
     name: ClassVar[str] = "button"
-    press: Press
+    press: PressKind
 
     def __post_init__(self) -> None:
-        _as(self, "press", Press)
+        _as(self, "press", PressKind)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def _mono(data: np.ndarray) -> np.ndarray:
 
 
 def wav_bytes(pcm: np.ndarray, rate: int) -> bytes:
-    """16-bit mono WAV in memory, so a caller can write it in one piece and fsync it (phrases.py)."""
+    """16-bit mono WAV in memory: a file written in one piece and fsynced (phrases.py), an upload (stt/openai.py)."""
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:
         w.setnchannels(1)

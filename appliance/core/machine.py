@@ -54,7 +54,6 @@ from appliance.core.machine_io import (  # the machine's vocabulary, re-exported
     MicEnded,
     PlayEarcon,
     Press,
-    PressKind,
     Progress,
     RecordingEnded,
     Refuse,
@@ -79,9 +78,8 @@ from appliance.core.machine_io import (  # the machine's vocabulary, re-exported
     TurnProgress,
     WakeWord,
 )
-from appliance.events import Button, Info, Stopped, Turn, TurnOutcome, Wake, WakeSource
+from appliance.events import Button, Info, PressKind, Stopped, Turn, TurnOutcome, Wake, WakeSource
 from appliance.events import Mute as MuteEvent
-from appliance.events import Press as ButtonPress
 from appliance.events import StateChanged as StateEvent
 
 Result = tuple[Snapshot, tuple[Effect, ...]]
@@ -152,7 +150,7 @@ def step(s: Snapshot, event: MachineEvent) -> Result:
             s = _stop_activity(s, "barge_in", fx)
             return _listen(s, "wake_word", fx, preroll=True)
         case Press(kind, source):
-            fx.append(Emit(Button(ButtonPress(kind.value))))
+            fx.append(Emit(Button(kind)))
             if kind == PressKind.LONG:
                 if s.alert is not None and not s.muted:  # a press always stops a ringing alert
                     s = _stop_alert(s, source, fx)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from appliance.events import Event
+from appliance.events import Event, PressKind
 
 
 class State(StrEnum):
@@ -22,11 +22,6 @@ class State(StrEnum):
 
 
 S = State
-
-
-class PressKind(StrEnum):
-    SHORT = "short"
-    LONG = "long"
 
 
 class Progress(StrEnum):

@@ -7,16 +7,15 @@ passes the wait ends, so a stalled or trickling server costs the deadline, not t
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import threading
 import time
-import wave
 from typing import Any
 
 import numpy as np
 
+from appliance.audio.wavfile import wav_bytes
 from appliance.cancel import CancelToken
 from appliance.config.settings import AssistantSettings, Secrets, SttSettings
 from appliance.deadline import Deadline
@@ -39,16 +38,6 @@ _NOISE = re.compile(
 MIN_TIME_FOR_RETRY = 0.5
 #: How often a waiting transcription looks at the cancel token and the deadline.
 _POLL = 0.02
-
-
-def to_wav(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.astype("<i2").tobytes())
-    return buffer.getvalue()
 
 
 def is_empty(text: str) -> bool:
@@ -143,7 +132,7 @@ class OpenAITranscriber:
     ) -> str:
         from appliance.llm.client import classify_openai_error, make_timeout, retry_after
 
-        wav = to_wav(pcm)
+        wav = wav_bytes(pcm, SAMPLE_RATE)
         if self.debug is not None:
             self.debug.keep("question", ".wav", wav)  # never raises: a debugging aid costs no answer
         start = time.monotonic()
