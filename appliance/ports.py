@@ -6,7 +6,7 @@ gpiozero's MockFactory for GPIO, image files for the camera, a local server for 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -18,7 +18,6 @@ from appliance.events import Event
 
 if TYPE_CHECKING:
     from appliance.config.settings import Settings
-    from appliance.timers.service import TimerService
     from appliance.timings import TurnTimings
 
 #: The pipeline's audio format: 16 kHz mono int16, in frames of 80 ms (what openWakeWord wants).
@@ -255,6 +254,44 @@ class Alerts(Protocol):
     def stop(self) -> None: ...
 
 
+class RunningTimer(Protocol):
+    """One running timer, as tools and commands read it (appliance/timers/schedule.py's ``Timer``)."""
+
+    @property
+    def label(self) -> str:
+        """What the user called it ("pasta"); "" for an unnamed timer."""
+        ...
+
+    @property
+    def seconds(self) -> float:
+        """The length it was set for, including time added later."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """How it is referred to: "pasta timer", or "timer" for an unnamed one."""
+        ...
+
+    def left(self, now: float) -> float: ...
+
+
+class Timers(Protocol):
+    """The running timers, as the timer tools and local commands use them (appliance/timers/service.py).
+    The methods that change them raise ``TimerError`` with a message for the user."""
+
+    def running(self) -> Sequence[RunningTimer]: ...
+
+    def now(self) -> float:
+        """The clock the timers' ``left`` is read against."""
+        ...
+
+    def set(self, seconds: float, label: str | None = None) -> RunningTimer: ...
+
+    def cancel(self, label: str | None = None, everything: bool = False) -> Sequence[RunningTimer]: ...
+
+    def add_time(self, label: str | None, seconds: float) -> RunningTimer: ...
+
+
 class Controls(Protocol):
     """What tools may do to the appliance itself."""
 
@@ -268,7 +305,7 @@ class Controls(Protocol):
 
     def camera_allowed(self) -> bool: ...
 
-    def timers(self) -> TimerService | None:
+    def timers(self) -> Timers | None:
         """The running timers (None when the appliance keeps none)."""
         ...
 

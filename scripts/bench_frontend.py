@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.config.frontend import FrontEndSettings  # noqa: E402
 from appliance.config.settings import WakeSettings  # noqa: E402
-from appliance.frontend.base import BLOCK_SAMPLES, FrontEnd, make_frontend  # noqa: E402
+from appliance.frontend.base import FrontEnd, make_frontend  # noqa: E402
+from appliance.frontend.frames import BLOCK_SAMPLES  # noqa: E402
 from appliance.frontend.reference import ReferenceBuffer  # noqa: E402
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
 from appliance.wake.barge_in import BargeInDetector  # noqa: E402

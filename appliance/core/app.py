@@ -12,8 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from appliance.core import machine as m
 from appliance.core.commands import execute
 from appliance.core.controls import ControlsView
 from appliance.core.inbox import Command, Frame, Inbox
+from appliance.core.parts import Ports as Ports
 from appliance.core.turn import Announcement, Stages, TurnRunner, prepare_connections
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import (
@@ -40,13 +40,8 @@ from appliance.events import (
     Turn,
     TurnOutcome,
 )
-from appliance.listening.listener import EndOfTurnPolicy, Listener, SilencePolicy, Utterance, end_of_turn_event
+from appliance.listening.listener import Listener, SilencePolicy, Utterance, end_of_turn_event
 from appliance.listening.live_transcript import HeardText, LiveTranscript
-
-if TYPE_CHECKING:
-    from appliance.local.commands import LocalCommands
-    from appliance.timers.service import TimerService
-    from appliance.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -55,27 +50,6 @@ _EARCONS: dict[m.Earcon, Callable[[], tuple[np.ndarray, int]]] = {
     m.Earcon.MUTE_ON: lambda: mute_tone(True),
     m.Earcon.MUTE_OFF: lambda: mute_tone(False),
 }
-
-
-@dataclass
-class Ports:
-    microphone: p.Microphone
-    speaker: p.Speaker
-    wake: p.WakeDetector
-    vad: p.VoiceActivity
-    transcriber: p.Transcriber | None
-    assistant: p.Assistant | None
-    speech: p.Speech | None
-    camera: p.Camera | None = None
-    indicators: p.Indicators | None = None
-    closers: list[Callable[[], None]] = field(default_factory=list)
-    alerts: p.Alerts | None = None  # what rings when a timer ends
-    timers: TimerService | None = None  # the running timers (the timer tools and `ctl timers` use them)
-    end_of_turn: EndOfTurnPolicy | None = None  # how the listener hears the end of a question (default: silence)
-    echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
-    barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
-    local: LocalCommands | None = None  # the device's own commands, answered without the model
-    tools: ToolRegistry | None = None  # the tools offered to the model (built with the assistant; `ctl tools`)
 
 
 class App:

@@ -4,10 +4,10 @@ and the app runs them. Commands that change state become events for the state ma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from appliance.core.app import App
+from appliance.core import machine as m
+from appliance.core.parts import Ports
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,31 @@ def describe() -> str:
     return "\n".join(f"  {f'{c.name} {c.arguments}'.strip():<{width}}  {c.help}" for c in COMMAND_TABLE)
 
 
-def execute(app: App, name: str, args: tuple[str, ...]) -> dict[str, Any]:
+class Appliance(Protocol):
+    """What the commands read and do (the app, appliance/core/app.py)."""
+
+    ports: Ports
+    snapshot: m.Snapshot
+    ready: bool
+    turns_completed: int
+    volume: float
+
+    @property
+    def state(self) -> m.State: ...
+
+    @property
+    def muted(self) -> bool: ...
+
+    def reset_conversation(self) -> None: ...
+
+    def feed(self, event: m.MachineEvent) -> str:
+        """Feed an event to the state machine; its refusal, if any."""
+        ...
+
+
+def execute(app: Appliance, name: str, args: tuple[str, ...]) -> dict[str, Any]:
     """Run one command in the app's main loop and say how it went (the control socket's reply)."""
     from appliance import __version__
-    from appliance.core import machine as m
 
     if name not in BY_NAME:
         return {"ok": False, "error": f"unknown command {name!r}"}
@@ -100,7 +121,7 @@ def execute(app: App, name: str, args: tuple[str, ...]) -> dict[str, Any]:
     return {"ok": True, "turn": app.snapshot.turns} if name == "ask" else {"ok": True}
 
 
-def _timers(app: App) -> dict[str, Any]:
+def _timers(app: Appliance) -> dict[str, Any]:
     service = app.ports.timers
     if service is None:
         return {"ok": False, "error": "this appliance keeps no timers (timers.enabled = false)"}
@@ -115,7 +136,7 @@ def _timers(app: App) -> dict[str, Any]:
     }
 
 
-def _tools(app: App) -> dict[str, Any]:
+def _tools(app: Appliance) -> dict[str, Any]:
     registry = app.ports.tools
     if registry is None:
         return {"ok": False, "error": "no tools yet: the assistant is not built (is OPENAI_API_KEY set?)"}

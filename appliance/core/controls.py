@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from appliance.core.app import App
-    from appliance.timers.service import TimerService
+from appliance.core.parts import Ports
+from appliance.ports import Timers
+
+
+class Controllable(Protocol):
+    """What the controls use of the app (appliance/core/app.py)."""
+
+    ports: Ports
+
+    def get_volume(self) -> float: ...
+
+    def set_volume(self, value: float) -> float: ...
+
+    def stop_turn(self) -> None: ...
+
+    def reset_conversation(self) -> None: ...
+
+    def camera_allowed(self) -> bool: ...
 
 
 class ControlsView:
     """What tools may do (ports.Controls), backed by the app."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Controllable) -> None:
         self._app = app
 
     def volume(self) -> float:
@@ -30,5 +45,5 @@ class ControlsView:
     def camera_allowed(self) -> bool:
         return self._app.camera_allowed()
 
-    def timers(self) -> TimerService | None:
+    def timers(self) -> Timers | None:
         return self._app.ports.timers

@@ -9,14 +9,11 @@ from typing import Protocol
 import numpy as np
 
 from appliance.config.frontend import FrontEndSettings
+from appliance.frontend.frames import check_frame
 from appliance.frontend.reference import ReferenceBuffer
 from appliance.ports import FRAME_SAMPLES
 
 log = logging.getLogger(__name__)
-
-#: 10 ms at 16 kHz: the block size of the WebRTC audio processing module.
-BLOCK_SAMPLES = 160
-BLOCKS_PER_FRAME = FRAME_SAMPLES // BLOCK_SAMPLES
 
 
 class FrontEnd(Protocol):
@@ -35,11 +32,6 @@ class FrontEnd(Protocol):
     def set_delay_ms(self, delay_ms: int) -> None: ...
 
     def reset(self) -> None: ...
-
-
-def check_frame(frame: np.ndarray) -> None:
-    if frame.shape != (FRAME_SAMPLES,) or frame.dtype != np.int16:
-        raise ValueError(f"front end frames are {FRAME_SAMPLES} int16 samples, got {frame.dtype}{frame.shape}")
 
 
 class PassThroughFrontEnd:

@@ -11,8 +11,8 @@ import numpy as np
 from livekit import rtc
 
 from appliance.config.frontend import FrontEndSettings
-from appliance.frontend.base import BLOCK_SAMPLES, check_frame
 from appliance.frontend.delay import DelayTracker
+from appliance.frontend.frames import BLOCK_SAMPLES, check_frame
 from appliance.frontend.reference import ReferenceBuffer
 from appliance.ports import FRAME_SAMPLES, SAMPLE_RATE
 from appliance.wake.gate import frame_db

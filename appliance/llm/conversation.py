@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.tools.runner import FunctionCall
-from appliance.tools.tool import ToolOutput
+from appliance.tools.tool import FunctionCall, ToolOutput
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.llm.client import classify_failure
 from appliance.text.clean import clean_json_text, clean_text
-from appliance.tools.runner import FunctionCall
+from appliance.tools.tool import FunctionCall
 
 #: Longest function-call arguments accepted (a spoken appliance's tools take a few words; a megabyte is a
 #: runaway, and holding it would only cost memory).

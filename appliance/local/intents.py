@@ -1,24 +1,11 @@
-"""The device's own commands: their names and what a matched sentence carries (no parser imported here, so
-the settings can check names without loading one)."""
+"""The device's own commands: what a matched sentence carries (the names, :class:`Intent`, are the
+configuration's: appliance/config/local.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Intent(StrEnum):
-    TIMER_START = "timer_start"
-    TIMER_STATUS = "timer_status"
-    TIMER_CANCEL = "timer_cancel"
-    TIMER_CANCEL_ALL = "timer_cancel_all"
-    VOLUME_SET = "volume_set"
-    VOLUME_UP = "volume_up"
-    VOLUME_DOWN = "volume_down"
-    TIME = "time"
-    STOP = "stop"
-    NEVER_MIND = "never_mind"
-    FORGET = "forget"
+from appliance.config.local import Intent as Intent
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from appliance.ports import ToolContext
+from appliance.ports import Timers, ToolContext
 from appliance.timers import words
 from appliance.timers.schedule import TimerError
-from appliance.timers.service import TimerService
 
 
-def _service(ctx: ToolContext) -> TimerService:
+def _service(ctx: ToolContext) -> Timers:
     service = ctx.controls.timers()
     if service is None:
         raise TimerError("Timers are not available on this device.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from appliance.ports import RunningTimer
 from appliance.timers.schedule import Timer
 
 
@@ -20,7 +23,7 @@ def duration(seconds: float) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def status(timers: list[Timer], now: float) -> str:
+def status(timers: Sequence[RunningTimer], now: float) -> str:
     """What :func:`list_timers` tells the model."""
     if not timers:
         return "No timers are running."

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from appliance.tools.runner import FunctionCall
-    from appliance.tools.tool import Tool
+    from appliance.tools.tool import FunctionCall, Tool
 
 #: How long a question waits for its answer; a later "yes" runs nothing.
 CONFIRM_SECONDS = 30.0

@@ -25,21 +25,12 @@ from appliance.ports import Emit, ToolContext
 from appliance.text.clean import clean_text, clean_value
 from appliance.tools.confirm import ONE_AT_A_TIME_OUTPUT, Pending, question
 from appliance.tools.registry import ToolRegistry
-from appliance.tools.tool import BadToolCall, Tool, ToolOutput
+from appliance.tools.tool import BadToolCall, FunctionCall, Tool, ToolOutput
 
 log = logging.getLogger(__name__)
 
 #: Output for a call whose tool did not finish because the user cancelled the turn.
 CANCELLED_OUTPUT = "Not completed: the user cancelled the request before this tool finished."
-
-
-@dataclass(frozen=True)
-class FunctionCall:
-    """One function call from the model, as it arrived (``arguments`` is the raw JSON text)."""
-
-    call_id: str
-    name: str
-    arguments: str
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,15 @@ class BadToolCall(ToolError):
 
 
 @dataclass(frozen=True)
+class FunctionCall:
+    """One function call from the model, as it arrived (``arguments`` is the raw JSON text)."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
 class Tool:
     name: str
     description: str

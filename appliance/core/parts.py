@@ -1,0 +1,37 @@
+"""What the app runs with: its ports, built whole by appliance/host/wiring.py (the app, its control commands
+and the controls it hands to tools read them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from appliance import ports as p
+
+if TYPE_CHECKING:
+    from appliance.listening.listener import EndOfTurnPolicy
+    from appliance.local.commands import LocalCommands
+    from appliance.timers.service import TimerService
+    from appliance.tools.registry import ToolRegistry
+
+
+@dataclass
+class Ports:
+    microphone: p.Microphone
+    speaker: p.Speaker
+    wake: p.WakeDetector
+    vad: p.VoiceActivity
+    transcriber: p.Transcriber | None
+    assistant: p.Assistant | None
+    speech: p.Speech | None
+    camera: p.Camera | None = None
+    indicators: p.Indicators | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    alerts: p.Alerts | None = None  # what rings when a timer ends
+    timers: TimerService | None = None  # the running timers (the timer tools and `ctl timers` use them)
+    end_of_turn: EndOfTurnPolicy | None = None  # how the listener hears the end of a question (default: silence)
+    echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
+    barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
+    local: LocalCommands | None = None  # the device's own commands, answered without the model
+    tools: ToolRegistry | None = None  # the tools offered to the model (built with the assistant; `ctl tools`)
