@@ -14,7 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from appliance.host.control import request  # noqa: E402
+from appliance.host.control_client import request  # noqa: E402
 from standin.cloud import FakeCloud  # noqa: E402
 from standin.headless import appliance_env  # noqa: E402
 from standin.voice import silence, write_wav  # noqa: E402

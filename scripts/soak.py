@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from appliance_harness import Appliance  # noqa: E402
 
-from appliance.host.control import request  # noqa: E402
+from appliance.host.control_client import request  # noqa: E402
 from standin.cloud import FakeCloud, Json, Reset, Stall, Status  # noqa: E402
 from standin.openai_ws import OpenAiSockets  # noqa: E402
 from standin.realtime import FakeRealtime  # noqa: E402

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from appliance.host.control import request as ctl
+from appliance.host.control_client import request as ctl
 from standin.headless import appliance_env, read_events
 from standin.responses import ResponsesServer, Wire
 from standin.speech import pcm, tts

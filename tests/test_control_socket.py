@@ -12,16 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from appliance.host.cli import main
-from appliance.host.control import (
-    BACKLOG,
-    COMMANDS,
-    MAX_REQUEST,
-    WORKERS,
-    ControlServer,
-    RequestError,
-    parse_request,
-    request,
-)
+from appliance.host.control import BACKLOG, COMMANDS, WORKERS, ControlServer
+from appliance.host.control_client import request
+from appliance.host.control_request import MAX_REQUEST, RequestError, parse_request
 from appliance.host.startup import StartError
 
 

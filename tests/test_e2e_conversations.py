@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from appliance.audio.wavfile import read_wav
-from appliance.host.control import request as ctl_request
+from appliance.host.control_client import request as ctl_request
 from standin.cloud import Reset, Stall, Status
 from standin.headless import appliance_env, read_events, run, start
 from standin.responses import ResponsesServer, Wire

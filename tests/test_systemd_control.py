@@ -8,7 +8,8 @@ import stat
 import threading
 
 from appliance.config.settings import Settings
-from appliance.host.control import ControlServer, ctl_main, default_socket_path, request
+from appliance.host.control import ControlServer, default_socket_path
+from appliance.host.control_client import ctl_main, request
 from appliance.host.systemd import Notifier
 
 

@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run(args, settings)
     if args.command == "ctl":
-        from appliance.host.control import ctl_main, default_socket_path
+        from appliance.host.control import default_socket_path
+        from appliance.host.control_client import ctl_main
 
         return ctl_main(args.args, args.socket or default_socket_path(settings, os.environ))
     if args.command == "enroll":

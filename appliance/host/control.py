@@ -8,37 +8,32 @@ One thread reads every request at once (non-blocking, a deadline on the whole re
 workers runs the complete ones: a client that sends slowly costs a connection until its deadline, never a
 worker, so health checks and deploys are answered while it dawdles. Bursts (a health check and a script at
 once) wait in the kernel's listen queue, sized for them, once MAX_OPEN connections are open: a flood costs
-queued connections, never threads. The client retries briefly when the queue is full instead of failing.
+queued connections, never threads. The client (:mod:`.control_client`) retries briefly when the queue is full
+instead of failing. What a request may be, and how a reply is written: :mod:`.control_request`.
 """
 
 from __future__ import annotations
 
-import errno
-import json
 import logging
 import os
 import queue
 import selectors
 import socket
 import stat
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from appliance.core.commands import NAMES, usage
+from appliance.core.commands import NAMES
+from appliance.host.control_request import MAX_REQUEST, USAGE, RequestError, encode_reply, parse_request
 from appliance.host.startup import StartError
 
 log = logging.getLogger(__name__)
 
 COMMANDS = NAMES  # the table lives in appliance/core/commands.py
 
-#: Limits on one request: its size in bytes, its JSON nesting ({"args": [...]} is 2), its arguments.
-MAX_REQUEST = 16 * 1024
-MAX_DEPTH = 4
-MAX_ARGS = 64
 #: Connections the kernel queues while every worker is busy (Linux caps it at net.core.somaxconn).
 BACKLOG = 128
 #: Requests served at once; each command waits at most a few seconds for the main loop.
@@ -49,16 +44,8 @@ MAX_OPEN = 64
 READ_TIMEOUT = 2.0
 #: How long a reply may take to reach a client that does not read it.
 SEND_TIMEOUT = 2.0
-#: How long `request` keeps retrying while the listen queue is full.
-CONNECT_RETRY_SECONDS = 3.0
-
-USAGE = 'send one JSON object and a newline: {"cmd": "status", "args": []}'
 
 Handler = Callable[[str, list[str]], dict[str, Any]]
-
-
-class RequestError(ValueError):
-    """A request the server answers with an error reply (the message is the reply's "error")."""
 
 
 def default_socket_path(settings: Any, env: Mapping[str, str]) -> str:
@@ -67,92 +54,6 @@ def default_socket_path(settings: Any, env: Mapping[str, str]) -> str:
         return str(settings.control.socket)
     runtime = env.get("RUNTIME_DIRECTORY", "").split(":")[0]
     return str(Path(runtime) / "control.sock") if runtime else ""
-
-
-def _too_deep(text: str, limit: int) -> bool:
-    """Whether JSON text nests deeper than ``limit``, found without parsing (the parser would recurse)."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
-
-
-def _valid_text(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise RequestError(f"{what} must be a string, not {_json_type(value)}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise RequestError(f"{what} is not valid Unicode (a lone surrogate)") from None
-    return value
-
-
-def _json_type(value: object) -> str:
-    names = {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
-def parse_request(data: bytes) -> tuple[str, list[str]]:
-    """One request line → (cmd, args). Raises RequestError (and nothing else) for anything malformed."""
-    if len(data) > MAX_REQUEST:
-        raise RequestError(f"request too large (over {MAX_REQUEST} bytes)")
-    line = data.split(b"\n", 1)[0].strip()
-    if not line:
-        raise RequestError(f"empty request: {USAGE}")
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestError(f"the request is not UTF-8: {USAGE}") from None
-    if _too_deep(text, MAX_DEPTH):
-        raise RequestError(f"the request nests deeper than {MAX_DEPTH} levels: {USAGE}")
-    try:
-        request = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise RequestError(f"not JSON ({exc}): {USAGE}") from None
-    if not isinstance(request, dict):
-        raise RequestError(f"the request must be a JSON object, not {_json_type(request)}: {USAGE}")
-    unknown = sorted(str(k) for k in request if k not in ("cmd", "args"))
-    if unknown:
-        raise RequestError(f"unknown field(s) {', '.join(map(repr, unknown))}: {USAGE}")
-    if "cmd" not in request:
-        raise RequestError(f'"cmd" is missing: {USAGE}')
-    cmd = _valid_text(request["cmd"], '"cmd"')
-    args = request.get("args", [])
-    if not isinstance(args, list):
-        raise RequestError(f'"args" must be a list of strings, not {_json_type(args)}')
-    if len(args) > MAX_ARGS:
-        raise RequestError(f'"args" has {len(args)} items (at most {MAX_ARGS})')
-    return cmd, [_valid_text(a, f'"args"[{i}]') for i, a in enumerate(args)]
-
-
-def _encode(reply: object) -> bytes:
-    try:
-        return json.dumps(reply, allow_nan=False).encode() + b"\n"
-    except (TypeError, ValueError) as exc:
-        log.error("control reply is not JSON: %s", exc)
-        return json.dumps({"ok": False, "error": "internal error: the reply could not be encoded"}).encode() + b"\n"
 
 
 def claim_socket_path(path: str) -> None:
@@ -364,7 +265,7 @@ class ControlServer:
         """A short error reply from the reading thread: it fits the socket's empty send buffer, so it never
         blocks (a client that has filled its own buffer with replies is not one this server made)."""
         try:
-            r.sock.send(_encode(reply))
+            r.sock.send(encode_reply(reply))
         except OSError as exc:
             log.debug("control client went away: %s", exc)
 
@@ -404,7 +305,7 @@ class ControlServer:
             try:
                 reply = self.reply(data)
                 conn.settimeout(SEND_TIMEOUT)
-                conn.sendall(_encode(reply))
+                conn.sendall(encode_reply(reply))
             except OSError as exc:
                 log.debug("control client went away: %s", exc)
             finally:
@@ -452,70 +353,3 @@ class ControlServer:
                 os.unlink(self.path)
         except OSError:
             pass
-
-
-def _connect(path: str, timeout: float, retry_seconds: float) -> socket.socket:
-    """Connect, retrying while the server's listen queue is full (EAGAIN on a Unix socket)."""
-    give_up = time.monotonic() + retry_seconds
-    delay = 0.002
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(path)
-            return sock
-        except OSError as exc:
-            sock.close()
-            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or time.monotonic() >= give_up:
-                raise
-        time.sleep(delay)  # a full queue drains in milliseconds; back off up to 50 ms
-        delay = min(delay * 2, 0.05)
-
-
-def request(
-    path: str, cmd: str, args: list[str], timeout: float = 10.0, retry_seconds: float = CONNECT_RETRY_SECONDS
-) -> dict[str, Any]:
-    with _connect(path, timeout, retry_seconds) as sock:
-        try:
-            sock.sendall(json.dumps({"cmd": cmd, "args": args}).encode() + b"\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered before it read everything (and gave up reading): its reply is there
-        data = b""
-        try:
-            while b"\n" not in data and len(data) <= 1024 * 1024:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        except ConnectionResetError:
-            if b"\n" not in data:
-                raise
-    reply = json.loads(data or b"{}")
-    if not isinstance(reply, dict):
-        raise ValueError(f"the appliance answered {type(reply).__name__}, not an object")
-    return reply
-
-
-def ctl_main(argv: list[str], socket_path: str) -> int:
-    if not argv or argv[0] not in COMMANDS:
-        print(usage(), file=sys.stderr)
-        return 2
-    if not socket_path:
-        print(
-            "appliance ctl: no control socket: pass --socket PATH (the service uses /run/appliance/control.sock)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        reply = request(socket_path, argv[0], argv[1:])
-    except FileNotFoundError:
-        print(f"appliance ctl: {socket_path} does not exist: is the appliance running?", file=sys.stderr)
-        return 1
-    except PermissionError:
-        print(f"appliance ctl: no permission for {socket_path}: run as the service's group or root", file=sys.stderr)
-        return 1
-    except (ConnectionRefusedError, TimeoutError, OSError, ValueError) as exc:
-        print(f"appliance ctl: {socket_path}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(reply, indent=2))
-    return 0 if reply.get("ok") else 1
