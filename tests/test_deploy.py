@@ -523,3 +523,30 @@ def test_concurrent_deploys_to_one_host_take_turns_and_pruning_keeps_n(pis: Pis,
     # kept: the newest two; gone: 0.1.0 and the partial one
     assert pis.releases("pi-one") == sorted([current, previous])
     assert not (pis.roots["pi-one"] / "run/lock/appliance-deploy.lock.owner").exists()
+
+
+def test_status_prints_one_row_per_device_from_its_metrics_file(pis: Pis) -> None:
+    """`scripts/deploy status` reads each Pi's metrics file over ssh (issue #30): two Pis wrote theirs, the third
+    has none (no appliance installed: it is reported down, with the reason)."""
+    from appliance.events import Turn, TurnOutcome
+    from appliance.metrics.collector import ApplianceMetrics
+
+    for host, answered in (("pi-one", 3), ("pi-two", 7)):
+        metrics = ApplianceMetrics(version=f"0.{answered}.0")
+        for _ in range(answered):
+            metrics(Turn(1, TurnOutcome.ANSWERED, {"end_of_speech_to_first_audio_ms": 900.0}))
+        path = pis.roots[host] / "var/lib/prometheus/node-exporter/appliance.prom"
+        path.parent.mkdir(parents=True)
+        path.write_text(metrics.exposition())
+    run = pis.deploy("status")
+    assert run.returncode == 1, run.out[-3000:]  # nothing is ready: no release is installed
+    table = run.out.split("\nstatus:\n", 1)[1].split("\n\n", 1)[1].splitlines()
+    assert table[0].split()[:3] == ["DEVICE", "VERSION", "STATE"]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert set(rows) == set(HOSTS)
+    assert rows["pi-one"].split()[1:5] == ["0.3.0", "down", rows["pi-one"].split()[3], "3"]
+    assert rows["pi-two"].split()[1] == "0.7.0" and rows["pi-two"].split()[4] == "7"
+    assert "0.88 s / 0.99 s" in rows["pi-one"]  # the first-audio quantiles from the histogram (as PromQL)
+    assert rows["pi-three"].split()[1:3] == ["?", "down"] and rows["pi-three"].rstrip().endswith(
+        "Error executing command."
+    )
