@@ -200,6 +200,7 @@ from appliance.config.cloud import DEFAULT_INSTRUCTIONS as DEFAULT_INSTRUCTIONS 
 from appliance.config.cloud import AssistantSettings as AssistantSettings  # noqa: E402
 from appliance.config.cloud import SttSettings as SttSettings  # noqa: E402
 from appliance.config.cloud import TtsSettings as TtsSettings  # noqa: E402
+from appliance.config.household import HouseholdSettings as HouseholdSettings  # noqa: E402
 
 
 @dataclass
@@ -315,6 +316,7 @@ class Settings(Section):
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     debug: DebugSettings = field(default_factory=DebugSettings)
+    household: HouseholdSettings = field(default_factory=HouseholdSettings)
     secrets: Secrets = field(default_factory=Secrets, repr=False)
 
     def validate(self) -> None:

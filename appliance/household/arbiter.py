@@ -1,0 +1,119 @@
+"""Who answers one wake word: pure, with times given (monotonic seconds on this device's clock).
+
+Each device that wakes opens a round with its own bid; bids of peers are kept for a short memory, each with
+the time its wake happened *on this device's clock* (when it arrived minus the offset its sender measured).
+A peer's bid belongs to the same wake word when the two wakes are within ``match`` seconds. The best bid wins:
+first a bid that interrupts its own conversation (``priority``: that device keeps it), then the louder wake
+word (level in dB, to 0.1 dB), then the higher wake score, then the device id (stable, so two devices with
+equal bids decide the same way and never both answer, nor both stay silent).
+
+A device decides as soon as it can: it loses at once when a better bid is already known (it sends nothing
+else), and wins when its window ends with no better bid (at most ``window`` seconds after its wake). Without
+any peer, or when its claim cannot be sent, it answers alone: a lost packet may cost a double answer, never a
+missing one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    ALONE = "alone"  # no peer's bid for this wake word by the end of the window
+    BEST = "best"  # peers bid, this device's bid was the best
+    BEATEN = "beaten"  # a peer's bid was better
+    NETWORK = "network"  # the claim could not be sent: answer alone at once
+
+
+@dataclass(frozen=True)
+class Bid:
+    device: str
+    level_db: float
+    score: float
+    priority: int = 0
+    snr_db: float = 0.0
+
+    def rank(self) -> tuple[int, float, float, str]:
+        return (self.priority, round(self.level_db, 1), round(self.score, 3), self.device)
+
+
+@dataclass(frozen=True)
+class Decision:
+    won: bool
+    reason: Reason
+    winner: str  # the device that answers
+    peers: int  # peers' bids for this wake word seen by the decision
+    margin_db: float = 0.0  # own level minus the best other's (positive when won against peers)
+
+
+class Arbiter:
+    def __init__(self, device: str, window: float = 0.12, match: float = 0.75, memory: float = 3.0) -> None:
+        self.device = device
+        self.window, self.match, self.memory = window, match, memory
+        self._peers: deque[tuple[Bid, float]] = deque(maxlen=64)
+        self._own: tuple[Bid, float] | None = None
+
+    @property
+    def open(self) -> bool:
+        return self._own is not None
+
+    def deadline(self) -> float | None:
+        return None if self._own is None else self._own[1] + self.window
+
+    def offer(self, bid: Bid, woke_at: float, now: float) -> Decision | None:
+        """A peer's bid arrived; a decision if it settles the open round (this device lost)."""
+        if bid.device == self.device:
+            return None
+        self._forget(now)
+        self._peers.append((bid, woke_at))
+        if self._own is not None and self._same(woke_at) and bid.rank() > self._own[0].rank():
+            return self._decide(False)
+        return None
+
+    def begin(self, own: Bid, woke_at: float, now: float) -> Decision | None:
+        """This device heard the wake word at ``woke_at``: a decision at once if a peer already bid better."""
+        self._forget(now)
+        self._own = (own, woke_at)
+        best = self._best_peer()
+        if best is not None and best.rank() > own.rank():
+            return self._decide(False)
+        return None
+
+    def expire(self, now: float) -> Decision | None:
+        """The window is over (or not yet: None): this device won, alone or against the peers it heard."""
+        deadline = self.deadline()
+        if deadline is None or now < deadline:
+            return None
+        return self._decide(True)
+
+    def fail(self) -> Decision | None:
+        """The claim could not be sent: answer alone now."""
+        return None if self._own is None else self._decide(True, Reason.NETWORK)
+
+    def _same(self, woke_at: float) -> bool:
+        return self._own is not None and abs(woke_at - self._own[1]) <= self.match
+
+    def _matching(self) -> list[Bid]:
+        return [bid for bid, at in self._peers if self._same(at)]
+
+    def _best_peer(self) -> Bid | None:
+        bids = self._matching()
+        return max(bids, key=Bid.rank) if bids else None
+
+    def _decide(self, won: bool, reason: Reason | None = None) -> Decision:
+        assert self._own is not None
+        own = self._own[0]
+        peers = self._matching()
+        best = max(peers, key=Bid.rank) if peers else None
+        self._own = None
+        margin = round(own.level_db - best.level_db, 2) if best is not None else 0.0
+        if not won:
+            assert best is not None
+            return Decision(False, Reason.BEATEN, best.device, len(peers), margin)
+        return Decision(True, reason or (Reason.BEST if peers else Reason.ALONE), own.device, len(peers), margin)
+
+    def _forget(self, now: float) -> None:
+        while self._peers and now - self._peers[0][1] > self.memory:
+            self._peers.popleft()

@@ -1,0 +1,278 @@
+"""The household as the app uses it: claims and arbitration for this device's wake words, announcements out
+and in, over one multicast transport. Decisions and announcements reach the app through callbacks (the app
+posts them to its inbox), so the app's loop stays the only one that changes its state.
+
+Nothing is sent while idle: a claim when this device hears the wake word (twice, 15 ms apart, against a lost
+packet; one nonce, so the copy counts once), an announcement on ``announce_all``, an ack for each one received.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from appliance.config.household import HouseholdSettings
+from appliance.household.announce import RESENDS, WAIT, Delivery, Outgoing, Seen
+from appliance.household.arbiter import Arbiter, Bid, Decision
+from appliance.household.claim import (
+    Ack,
+    Announce,
+    Claim,
+    Message,
+    Rejected,
+    ReplayCache,
+    decode,
+    derive_key,
+    encode,
+    new_nonce,
+)
+from appliance.household.transport import MulticastTransport
+
+log = logging.getLogger(__name__)
+
+COPIES = 2
+COPY_GAP = 0.015
+PEER_MEMORY = 24 * 3600.0  # a device known to the announcer (expected to ack) for a day after it was heard
+
+
+@dataclass(frozen=True)
+class Heard:
+    """An announcement from another device: play it, then call ``reply`` with "" (played) or the refusal."""
+
+    announcer: str
+    text: str
+    chime: bool
+
+
+OnDecision = Callable[[Decision], None]
+OnAnnounce = Callable[[Heard], str]
+"""Play a received announcement (blocking until the app took or refused it); returns "" or the refusal."""
+
+
+def device_name(settings: HouseholdSettings) -> str:
+    return settings.device or socket.gethostname().split(".")[0][:48] or "appliance"
+
+
+class Household:
+    def __init__(
+        self,
+        settings: HouseholdSettings,
+        secret: str,
+        on_decision: OnDecision,
+        on_announce: OnAnnounce,
+        *,
+        device: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        seed: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.device = device or device_name(settings)
+        self.group = settings.group
+        self._key = derive_key(secret, settings.group)
+        self._on_decision, self._on_announce = on_decision, on_announce
+        self._clock, self._wall = clock, wall
+        self._tolerance_ms = int(settings.clock_tolerance_s * 1000)
+        self._replays = ReplayCache(2 * self._tolerance_ms)
+        self._arbiter = Arbiter(self.device, settings.window_ms / 1000)
+        self._lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._outgoing: dict[int, Outgoing] = {}
+        self._acked = threading.Condition(self._lock)
+        self._seen = Seen()
+        self._announce_ids = int.from_bytes(new_nonce().to_bytes(8, "big")[:4], "big")
+        self.peers: dict[str, float] = {}  # device → when last heard (monotonic)
+        self.rejected: Counter[str] = Counter()
+        self.transport = MulticastTransport(
+            settings.multicast_group,
+            settings.port,
+            self._received,
+            interface=settings.interface,
+            loss=settings.simulate_loss,
+            seed=seed,
+            clock=clock,
+        )
+        self._workers: list[threading.Thread] = []
+
+    def start(self) -> Household:
+        self.transport.start()
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+        self.transport.close()
+
+    # --- wake arbitration ----------------------------------------------------------------------------
+
+    def wake(self, level_db: float, snr_db: float, score: float, *, woke_at: float | None = None) -> None:
+        """This device heard the wake word (at ``woke_at``, default now): claim it; the decision comes through
+        ``on_decision`` within the window (at once if a peer already claimed it better)."""
+        now = self._clock()
+        woke_at = now if woke_at is None else woke_at
+        bid = Bid(self.device, level_db, score, 0, snr_db)
+        with self._lock:
+            decision = self._arbiter.begin(bid, woke_at, now)
+            if decision is None:
+                if not self._send_claim(bid, woke_at):
+                    decision = self._arbiter.fail()
+                else:
+                    self._schedule()
+        if decision is not None:
+            self._on_decision(decision)
+
+    def keep(self, level_db: float, snr_db: float, score: float) -> None:
+        """The wake word interrupted this device's own conversation: it keeps it (no arbitration here), and
+        tells the others, so they defer to it."""
+        self._send_claim(Bid(self.device, level_db, score, 1, snr_db), self._clock())
+
+    def _send_claim(self, bid: Bid, woke_at: float) -> bool:
+        """The first copy now (False: the network is down); the second a moment later, off this thread."""
+        nonce = new_nonce()
+
+        def send() -> None:
+            offset = round((self._clock() - woke_at) * 1000)
+            claim = Claim(bid.level_db, bid.snr_db, bid.score, offset, bid.priority)
+            self._send(Message(self.group, self.device, self._wall_ms(), nonce, claim))
+
+        try:
+            send()
+        except OSError as exc:
+            log.warning("household: the claim could not be sent (%s): answering alone", exc)
+            return False
+        for copy in range(1, COPIES):
+            timer = threading.Timer(COPY_GAP * copy, self._quietly, (send,))
+            timer.daemon = True
+            timer.start()
+        return True
+
+    @staticmethod
+    def _quietly(send: Callable[[], None]) -> None:
+        try:
+            send()
+        except OSError:
+            pass  # the first copy went
+
+    def _schedule(self) -> None:
+        deadline = self._arbiter.deadline()
+        if deadline is None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(max(0.0, deadline - self._clock()), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            decision = self._arbiter.expire(self._clock())
+            if decision is None and self._arbiter.open:  # woke a little early: wait the rest
+                self._schedule()
+        if decision is not None:
+            self._on_decision(decision)
+
+    # --- announcements -------------------------------------------------------------------------------
+
+    def announce_all(self, text: str, chime: bool = True, wait: float = WAIT) -> list[Delivery]:
+        """Send ``text`` to every other device and wait for their acks (this device plays it itself: the
+        caller's part). Returns one delivery per device that answered or is known and did not."""
+        with self._lock:
+            self._announce_ids = (self._announce_ids + 1) & 0xFFFFFFFF
+            id = self._announce_ids
+            now = self._clock()
+            known = {d for d, at in self.peers.items() if now - at <= PEER_MEMORY}
+            outgoing = self._outgoing[id] = Outgoing(id, known)
+        message = Announce(id, text, chime)
+        started = self._clock()
+        try:
+            self._send(Message(self.group, self.device, self._wall_ms(), new_nonce(), message))
+            for resend in (*RESENDS, wait):
+                with self._acked:
+                    while not outgoing.complete():
+                        left = started + resend - self._clock()
+                        if left <= 0:
+                            break
+                        self._acked.wait(left)
+                    if outgoing.complete() or resend == wait:
+                        break
+                self._send(Message(self.group, self.device, self._wall_ms(), new_nonce(), message))
+        except OSError as exc:
+            log.warning("household: the announcement could not be sent (%s)", exc)
+        finally:
+            with self._lock:
+                self._outgoing.pop(id, None)
+        return outgoing.deliveries()
+
+    # --- receiving -----------------------------------------------------------------------------------
+
+    def _received(self, data: bytes, address: tuple[str, int], arrived: float) -> None:
+        now_ms = self._wall_ms()
+        try:
+            message = decode(data, self._key, self.group, now_ms, self._tolerance_ms)
+            if message.device == self.device:
+                return  # our own, looped back
+            self._replays.check(message, now_ms)
+        except Rejected as exc:
+            if exc.reason != "replay":  # a replay is mostly our own second copy of a claim
+                log.info("household: refused a datagram from %s: %s", address[0], exc)
+            self.rejected[exc.reason] += 1
+            return
+        with self._lock:
+            self.peers[message.device] = arrived
+        match message.body:
+            case Claim(level, snr, score, offset, priority):
+                bid = Bid(message.device, level, score, priority, snr)
+                with self._lock:
+                    decision = self._arbiter.offer(bid, arrived - offset / 1000, arrived)
+                    if decision is not None and self._timer is not None:
+                        self._timer.cancel()
+                if decision is not None:
+                    self._on_decision(decision)
+            case Announce(id, text, chime):
+                self._heard(message.device, id, text, chime)
+            case Ack(id, announcer, status):
+                if announcer == self.device:
+                    with self._acked:
+                        outgoing = self._outgoing.get(id)
+                        if outgoing is not None:
+                            outgoing.ack(message.device, status)
+                            self._acked.notify_all()
+
+    def _heard(self, announcer: str, id: int, text: str, chime: bool) -> None:
+        status = self._seen.get(announcer, id)
+        if status is not None:  # a repeat: ack again, do not play again
+            self._ack(announcer, id, status)
+            return
+
+        def play() -> None:
+            try:
+                result = self._on_announce(Heard(announcer, text, chime))
+            except Exception as exc:
+                log.exception("household: playing an announcement failed")
+                result = f"error ({type(exc).__name__})"
+            self._seen.put(announcer, id, result or "played")
+            self._ack(announcer, id, result or "played")
+
+        self._seen.put(announcer, id, "playing")  # a repeat while the app takes it is not played twice
+        worker = threading.Thread(target=play, name="household-announce", daemon=True)
+        worker.start()
+
+    def _ack(self, announcer: str, id: int, status: str) -> None:
+        if status == "playing":
+            return  # the ack follows when the app has taken it
+        try:
+            self._send(Message(self.group, self.device, self._wall_ms(), new_nonce(), Ack(id, announcer, status)))
+        except OSError as exc:
+            log.warning("household: the ack could not be sent (%s)", exc)
+
+    def _send(self, message: Message) -> None:
+        self.transport.send(encode(message, self._key))
+
+    def _wall_ms(self) -> int:
+        return int(self._wall() * 1000)

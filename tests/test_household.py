@@ -1,0 +1,381 @@
+"""The household (issue #30): the signed claims, the arbiter, and devices over real loopback multicast."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import struct
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from appliance.config.household import HouseholdSettings, secret_problem
+from appliance.config.settings import SettingsError, load
+from appliance.household.arbiter import Arbiter, Bid, Reason
+from appliance.household.claim import (
+    MAX_PACKET,
+    Ack,
+    Announce,
+    Claim,
+    Message,
+    Rejected,
+    ReplayCache,
+    decode,
+    derive_key,
+    encode,
+)
+from appliance.household.level import LevelMeter
+from appliance.household.service import Household
+
+SECRET = "correct horse battery staple"
+KEY = derive_key(SECRET, "home")
+NOW = 1_800_000_000_000  # ms
+TOL = 300_000
+
+
+def message(body=None, device="kitchen", sent=NOW, nonce=7, group="home"):
+    return Message(group, device, sent, nonce, body or Claim(-20.0, 30.0, 0.9, 12))
+
+
+def rejected(data: bytes, key: bytes = KEY, now: int = NOW) -> str:
+    with pytest.raises(Rejected) as info:
+        decode(data, key, "home", now, TOL)
+    return info.value.reason
+
+
+# --- the wire format -------------------------------------------------------------------------------------
+
+
+def test_every_kind_round_trips_and_a_claim_is_small():
+    for body in (Claim(-21.5, 33.0, 0.97, 40, 1), Announce(5, "Dinner is ready 🍝", True), Ack(5, "hall", "busy")):
+        data = encode(message(body), KEY)
+        got = decode(data, KEY, "home", NOW + 50, TOL)
+        assert got.device == "kitchen" and got.nonce == 7 and got.sent_ms == NOW
+        if isinstance(body, Claim):  # the score travels as a 32-bit float
+            assert isinstance(got.body, Claim) and got.body.score == pytest.approx(0.97)
+            assert got.body == Claim(-21.5, 33.0, got.body.score, 40, 1)
+        else:
+            assert got.body == body
+    assert len(encode(message(), KEY)) < 120
+
+
+def test_wrong_secret_other_group_altered_truncated_and_garbage_are_refused():
+    data = encode(message(), KEY)
+    assert rejected(data, derive_key("another secret entirely", "home")) == "signature"
+    assert rejected(encode(message(group="cellar"), derive_key(SECRET, "cellar"))) == "group"
+    # the same secret in another group is another key
+    assert derive_key(SECRET, "cellar") != KEY
+    flipped = bytearray(data)
+    flipped[30] ^= 1
+    assert rejected(bytes(flipped)) in ("signature", "malformed")
+    assert rejected(data[:20]) == "malformed"
+    assert rejected(data[:-1]) in ("signature", "malformed")
+    assert rejected(b"GET / HTTP/1.1\r\n" + bytes(60)) == "malformed"
+    assert rejected(b"AH\x09" + data[3:]) == "version"
+    rng = np.random.default_rng(30)
+    for _ in range(300):  # random bytes, and random bytes behind a valid header, never raise anything else
+        noise = rng.integers(0, 256, int(rng.integers(0, 200)), dtype=np.uint8).tobytes()
+        for candidate in (noise, data[:16] + noise):
+            with pytest.raises(Rejected):
+                decode(candidate, KEY, "home", NOW, TOL)
+
+
+def test_oversized_is_refused_before_anything_is_read_and_cannot_be_sent():
+    assert rejected(bytes(MAX_PACKET + 1)) == "too_big"
+    with pytest.raises(ValueError):
+        encode(message(Announce(1, "x" * 5000)), KEY)
+    with pytest.raises(ValueError):
+        encode(message(device="d" * 49), KEY)
+
+
+def test_a_signed_claim_with_nonsense_values_is_malformed():
+    assert rejected(encode(message(Claim(float("nan"), 0.0, 0.9)), KEY)) == "malformed"
+    assert rejected(encode(message(Claim(-20.0, 0.0, 3.0)), KEY)) == "malformed"
+
+
+def test_freshness_follows_the_tolerance_not_exact_clocks():
+    data = encode(message(sent=NOW - 4 * 60_000), KEY)  # a device whose clock is four minutes behind
+    assert decode(data, KEY, "home", NOW, TOL).device == "kitchen"
+    assert rejected(encode(message(sent=NOW - 6 * 60_000), KEY)) == "stale"  # six minutes: refused
+    assert rejected(encode(message(sent=NOW + 6 * 60_000), KEY)) == "stale"
+
+
+def test_a_replay_is_refused_within_the_window_and_the_cache_stays_bounded():
+    cache = ReplayCache(2 * TOL, limit=100)
+    first = decode(encode(message(), KEY), KEY, "home", NOW, TOL)
+    cache.check(first, NOW)
+    with pytest.raises(Rejected, match="replay"):
+        cache.check(first, NOW + 1000)
+    cache.check(message(device="hall"), NOW)  # the same nonce from another device is another message
+    for n in range(1000):
+        cache.check(message(nonce=1000 + n), NOW + n)
+    assert len(cache) <= 100
+
+
+# --- the arbiter -----------------------------------------------------------------------------------------
+
+
+def test_the_louder_wins_and_the_quieter_loses_at_once_when_the_louder_claimed_first():
+    a = Arbiter("a", window=0.1)
+    assert a.begin(Bid("a", -20.0, 0.9), woke_at=10.0, now=10.0) is None
+    assert a.offer(Bid("b", -23.0, 0.99), woke_at=10.03, now=10.05) is None  # quieter: no decision yet
+    assert a.expire(10.05) is None  # the window is not over
+    won = a.expire(10.1)
+    assert won is not None and won.won and won.reason == Reason.BEST and won.peers == 1 and won.margin_db == 3.0
+
+    b = Arbiter("b", window=0.1)
+    b.offer(Bid("a", -20.0, 0.9), woke_at=10.0, now=10.02)
+    lost = b.begin(Bid("b", -23.0, 0.99), woke_at=10.08, now=10.08)  # it woke later, after a's claim came
+    assert lost is not None and not lost.won and lost.winner == "a" and lost.reason == Reason.BEATEN
+
+
+def test_a_better_claim_arriving_inside_the_window_ends_it_with_a_loss():
+    b = Arbiter("b", window=0.1)
+    b.begin(Bid("b", -23.0, 0.9), woke_at=5.0, now=5.0)
+    lost = b.offer(Bid("a", -22.9, 0.5), woke_at=5.04, now=5.06)
+    assert lost is not None and lost.winner == "a"
+    assert b.expire(5.2) is None  # decided once
+
+
+def test_ties_break_on_the_device_id_the_same_way_on_both_devices():
+    for level, score in ((-20.0, 0.9), (-20.04, 0.9)):  # equal to 0.1 dB
+        x, y = Arbiter("x"), Arbiter("y")
+        x.begin(Bid("x", -20.0, 0.9), 1.0, 1.0)
+        y.begin(Bid("y", level, score), 1.0, 1.0)
+        dx = x.offer(Bid("y", level, score), 1.0, 1.01) or x.expire(2.0)
+        dy = y.offer(Bid("x", -20.0, 0.9), 1.0, 1.01) or y.expire(2.0)
+        assert dx is not None and dy is not None
+        assert [dx.won, dy.won] == [False, True] and dx.winner == dy.winner == "y"
+    # the score decides between equal levels
+    x = Arbiter("x")
+    x.begin(Bid("x", -20.0, 0.95), 1.0, 1.0)
+    assert x.offer(Bid("y", -20.0, 0.90), 1.0, 1.01) is None
+
+
+def test_a_conversation_keeps_its_device_and_old_or_other_wake_words_do_not_count():
+    a = Arbiter("a", window=0.1)
+    a.offer(Bid("b", -40.0, 0.6, priority=1), woke_at=3.0, now=3.0)  # b is mid-conversation and heard it
+    lost = a.begin(Bid("a", -10.0, 1.0), 3.05, 3.05)
+    assert lost is not None and lost.winner == "b"
+    a.offer(Bid("c", 0.0, 1.0), woke_at=4.0, now=4.0)  # a wake word five seconds earlier is another one
+    won = a.begin(Bid("a", -30.0, 0.6), 9.0, 9.0) or a.expire(9.2)
+    assert won is not None and won.won and won.reason == Reason.ALONE
+
+
+def test_no_claims_means_answering_alone_and_a_send_failure_answers_at_once():
+    a = Arbiter("a", window=0.1)
+    a.begin(Bid("a", -30.0, 0.6), 1.0, 1.0)
+    won = a.expire(1.1)
+    assert won is not None and won.won and won.reason == Reason.ALONE
+    a.begin(Bid("a", -30.0, 0.6), 2.0, 2.0)
+    failed = a.fail()
+    assert failed is not None and failed.won and failed.reason == Reason.NETWORK
+
+
+def test_the_level_meter_hears_the_louder_copy_louder_and_measures_snr():
+    rng = np.random.default_rng(1)
+    t = np.arange(16000) / 16000
+    word = np.sin(2 * np.pi * 300 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    noise = rng.normal(0, 0.001, 32000)
+    levels = []
+    for gain in (1.0, 10 ** (-3 / 20)):
+        meter = LevelMeter()
+        audio = np.concatenate([noise, 0.3 * gain * word]) * 32767
+        for i in range(0, len(audio) - 1279, 1280):
+            meter.feed(audio[i : i + 1280].astype(np.int16))
+        levels.append(meter.measure())
+    (loud, loud_snr), (quiet, quiet_snr) = levels
+    assert loud - quiet == pytest.approx(3.0, abs=0.1)
+    assert loud_snr > 40 and loud_snr - quiet_snr == pytest.approx(3.0, abs=0.3)
+
+
+# --- settings --------------------------------------------------------------------------------------------
+
+
+def test_settings_and_the_secret_come_from_where_other_settings_and_secrets_do(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[household]\nenabled = true\ngroup = "flat-3"\nwindow_ms = 100\n')
+    env = {"APPLIANCE_SECRET__HOUSEHOLD__SECRET": SECRET, "APPLIANCE_HOUSEHOLD__PORT": "47999"}
+    settings = load(config, env)
+    assert settings.household.enabled and settings.household.group == "flat-3"
+    assert settings.household.port == 47999 and settings.household.window_ms == 100
+    assert settings.secrets.get("household", "secret") == SECRET
+    assert settings.secrets.redact(f"key {SECRET}!") == "key ***!"
+    assert SECRET not in repr(settings)
+    for bad in ("window_ms = 400", 'multicast_group = "10.0.0.1"', 'group = "a b"', 'interface = "eth0"'):
+        config.write_text(f"[household]\n{bad}\n")
+        with pytest.raises(SettingsError, match="household"):
+            load(config, {})
+    assert "APPLIANCE_SECRET__HOUSEHOLD__SECRET is not set" in secret_problem(True, "")
+    assert "shorter" in secret_problem(True, "short")
+    assert secret_problem(True, SECRET) == "" and secret_problem(False, "") == ""
+
+
+# --- devices over real sockets ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("", 0))
+        return int(s.getsockname()[1])
+
+
+class Device:
+    def __init__(self, name: str, port: int, secret: str = SECRET, busy: str = "", **kw: object) -> None:
+        self.decisions: queue.Queue = queue.Queue()
+        self.played: list[str] = []
+        self.busy = busy
+        settings = HouseholdSettings(enabled=True, port=port, interface="127.0.0.1", window_ms=100, **kw)
+        self.house = Household(settings, secret, self.decisions.put, self.heard, device=name, seed=1).start()
+
+    def heard(self, heard):
+        if self.busy:
+            return self.busy
+        self.played.append(heard.text)
+        return ""
+
+    def decision(self, timeout=2.0):
+        return self.decisions.get(timeout=timeout)
+
+
+@pytest.fixture
+def port():
+    return free_port()
+
+
+@pytest.fixture
+def devices(port):
+    made: list[Device] = []
+
+    def make(name, **kw):
+        made.append(Device(name, port, **kw))
+        return made[-1]
+
+    yield make
+    for d in made:
+        d.house.close()
+
+
+def test_three_devices_over_loopback_multicast_the_loudest_answers(devices):
+    a, b, c = devices("a"), devices("b"), devices("c")
+    # b hears it first (its claim is on the wire when the others wake), but a is the loudest
+    barrier = threading.Barrier(3)
+
+    def wake(d, level, delay):
+        barrier.wait()
+        threading.Event().wait(delay)
+        d.house.wake(level, 30.0, 0.9)
+
+    plan = ((a, -20.0, 0.03), (b, -26.0, 0.0), (c, -23.0, 0.05))
+    threads = [threading.Thread(target=wake, args=args) for args in plan]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = {d.house.device: d.decision() for d in (a, b, c)}
+    assert got["a"].won and not got["b"].won and not got["c"].won, got
+    assert got["b"].winner == got["c"].winner == "a"
+    assert "b" in a.house.peers  # c lost at once (a's claim was there when it woke): it sent nothing
+
+
+def sniffer(port: int) -> socket.socket:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    rx.bind(("", port))
+    group = struct.pack("4s4s", socket.inet_aton("239.255.77.30"), socket.inet_aton("127.0.0.1"))
+    rx.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
+    rx.settimeout(2.0)
+    return rx
+
+
+def test_a_rogue_sender_replayed_claims_and_junk_change_nothing(devices, port):
+    sniff = sniffer(port)
+    a, b = devices("a"), devices("b")
+    rogue = devices("rogue", secret="not the household's secret")
+    rogue.house.wake(0.0, 90.0, 1.0)  # loud, but signed with another key: a never takes it as a claim
+    a.house.wake(-30.0, 10.0, 0.6)
+    assert rogue.decision().won
+    won = a.decision()
+    assert won.won and won.reason == Reason.ALONE and won.peers == 0
+    assert a.house.rejected["signature"] >= 1
+
+    b.house.wake(-10.0, 40.0, 1.0)  # a real member's loud claim, captured on the wire
+    assert b.decision().won
+    captured = []
+    while len(captured) < 6:
+        data, _ = sniff.recvfrom(4096)
+        captured.append(data)
+    sniff.close()
+    theirs = [d for d in captured if decode_or_none(d) == "b"]
+    assert theirs
+    threading.Event().wait(1.0)  # the next wake word is another one
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+    for data in theirs:
+        tx.sendto(data, ("239.255.77.30", port))  # replayed
+    tx.sendto(bytes(2000), ("239.255.77.30", port))  # oversized
+    tx.sendto(b"XX" + bytes(70), ("239.255.77.30", port))  # malformed
+    tx.close()
+    for _ in range(40):
+        if a.house.rejected["too_big"] and a.house.rejected["malformed"]:
+            break
+        threading.Event().wait(0.05)
+    assert a.house.rejected["too_big"] == 1 and a.house.rejected["malformed"] == 1
+    assert a.house.rejected["replay"] >= len(theirs)
+    a.house.wake(-30.0, 10.0, 0.6)  # the replayed loud claim does not make a lose its next wake word
+    won = a.decision()
+    assert won.won and won.peers == 0
+
+
+def decode_or_none(data: bytes) -> str | None:
+    try:
+        return decode(data, KEY, "home", int(time.time() * 1000), TOL).device
+    except Rejected:
+        return None
+
+
+def test_a_peer_that_dies_mid_window_and_a_dead_network_never_silence_the_device(devices):
+    a, b = devices("a"), devices("b")
+    b.house.wake(-25.0, 20.0, 0.8)  # b claims ...
+    b.house.close()  # ... and dies before its window ends
+    a.house.wake(-20.0, 20.0, 0.8)
+    assert a.decision().won
+    a.house.transport._tx.close()  # the network is gone: the claim cannot be sent
+    a.house.wake(-20.0, 20.0, 0.8)
+    got = a.decision(timeout=0.05)  # at once, not after the window
+    assert got.won and got.reason == Reason.NETWORK
+
+
+def test_packet_loss_costs_at_most_a_double_answer_never_a_silent_household(port):
+    made = [Device(n, port, simulate_loss=0.5) for n in ("a", "b")]
+    try:
+        outcomes = []
+        for trial in range(12):
+            made[0].house.wake(-20.0 + trial, 20.0, 0.9)
+            made[1].house.wake(-24.0 + trial, 20.0, 0.9)
+            got = [d.decision() for d in made]
+            outcomes.append(tuple(g.won for g in got))
+            threading.Event().wait(0.8)  # the next wake word is another one
+        assert all(any(o) for o in outcomes)  # someone always answers
+        assert (False, True) not in outcomes  # and never the quieter alone
+        assert (True, False) in outcomes
+    finally:
+        for d in made:
+            d.house.close()
+
+
+def test_announce_to_all_with_one_device_busy(devices):
+    a, b = devices("a"), devices("b")
+    busy = devices("c", busy="busy (speaking)")
+    for d in (b, busy):  # the announcer knows its peers from their traffic (a wake word's claim)
+        d.house.keep(-50.0, 0.0, 0.5)
+    for _ in range(40):
+        if a.house.peers.keys() >= {"b", "c"}:
+            break
+        threading.Event().wait(0.05)
+    deliveries = {d.device: d.status for d in a.house.announce_all("Dinner is ready")}
+    assert deliveries == {"b": "played", "c": "busy (speaking)"}
+    assert b.played == ["Dinner is ready"] and busy.played == []
