@@ -3,8 +3,10 @@ the counters moved by real turns of the app, the atomic textfile, the local endp
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import threading
 import urllib.request
 from pathlib import Path
@@ -332,3 +334,19 @@ def test_the_fleet_table_reads_the_files_back(tmp_path):
     assert lines[2].endswith("no metrics")
     assert lines[1].index("0.3.0") == lines[0].index("VERSION") == lines[2].index("?")  # aligned columns
     assert math.isnan(fleet.Metrics.of("x NaN\n").get("x") or 0.0)
+
+
+def test_the_grafana_dashboard_asks_only_for_what_the_appliance_exports(tmp_path):
+    thermal, status = pi_like(tmp_path)
+    metrics = ApplianceMetrics(thermal=thermal, proc_status=status, throttling=FakeThrottling(0))
+    exported = {name for name, _labels in parsed(metrics.exposition())}
+    dashboard = json.loads((Path(__file__).resolve().parent.parent / "deploy/grafana/appliance-fleet.json").read_text())
+    asked = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bappliance_[a-z_]+", target["expr"])
+    }
+    assert len(dashboard["panels"]) >= 5 and asked
+    assert asked <= exported, asked - exported
+    assert {"appliance_first_audio_seconds_bucket", "appliance_false_wakes_total"} <= asked
