@@ -50,8 +50,8 @@ class TextfileWriter:
     """Writes ``render()`` to ``path`` every ``interval`` seconds and soon after each turn, on its own thread.
 
     Subscribe it to the event bus (it only notes that a turn ended: the file is written on its thread, never
-    on the emitter's). A directory that is missing or not writable is logged once, and tried again each
-    interval (node_exporter may be installed later); the appliance runs on either way."""
+    on the emitter's). A directory that is missing (logged once, as information) or not writable (a warning)
+    is tried again each interval (node_exporter may be installed later); the appliance runs on either way."""
 
     def __init__(self, path: Path, render: Callable[[], str], interval: float = 15.0) -> None:
         self.path = Path(path)
@@ -79,12 +79,16 @@ class TextfileWriter:
         except OSError as exc:
             if not self._failing:
                 self._failing = True
-                log.warning(
-                    "metrics: cannot write %s (%s): node_exporter's textfile collector gets no figures until it "
-                    "can (see docs/fleet-metrics.md)",
-                    self.path,
-                    exc.strerror or exc,
-                )
+                if isinstance(exc, FileNotFoundError) and not self.path.parent.exists():
+                    # no node_exporter on this machine (yet): worth a line, not a warning
+                    log.info("metrics: %s does not exist: no metrics file until it does", self.path.parent)
+                else:
+                    log.warning(
+                        "metrics: cannot write %s (%s): node_exporter's textfile collector gets no figures until "
+                        "it can (see docs/fleet-metrics.md)",
+                        self.path,
+                        exc.strerror or exc,
+                    )
             return False
         if self._failing:
             self._failing = False
