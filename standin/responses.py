@@ -23,7 +23,8 @@ from typing import Any
 
 from standin.cloud import FakeCloud, Reply, Request, Status
 from standin.function_tools import function_tool_problem
-from standin.responses_wire import MODEL, Runaway, Script, Wire
+from standin.responses_events import Script
+from standin.responses_wire import MODEL, Runaway, Wire
 
 __all__ = ["MODEL", "ResponsesServer", "Runaway", "Script", "Wire"]
 
