@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -38,7 +38,7 @@ from appliance.frontend.base import PassThroughFrontEnd
 from appliance.frontend.microphone import FrontEndMicrophone
 from appliance.frontend.reference import ReferenceBuffer, ReferenceSpeaker
 from appliance.gpio.leds import Leds
-from appliance.ports import SpeechResult, WakeHit
+from appliance.ports import FRAME_SECONDS, SpeechResult, WakeHit
 from appliance.timings import TurnTimings
 
 RATE = 16000
@@ -165,6 +165,47 @@ class Speech:
         self.phrases.append(key)
 
 
+#: A hold before the end of the input (the app ends when its input does and it is at rest).
+END = float("inf")
+#: How long a hold waits for what it waits for before the test fails.
+HOLD_TIMEOUT = 20.0
+
+
+class HeldMicrophone:
+    """The real WAV microphone, unpaced: its frames come as fast as the app takes them, except where the test
+    holds them. Before the frame at each held second of audio (and, for :data:`END`, before the input ends)
+    it waits for what the hold waits for (a state, a turn's end, the test's go), so each case is driven by
+    what the app does, not by the wall clock. A hold that times out fails the test (see ``Harness.finish``).
+    """
+
+    def __init__(self, path, holds: dict[float, Callable[[], None]]) -> None:
+        self.wav = WavMicrophone(path, pace=0)
+        self.holds = sorted(holds.items())
+        self.failures: list[str] = []
+        self.closed = threading.Event()
+
+    def _hold(self, wait: Callable[[], None]) -> None:
+        if self.closed.is_set():
+            return
+        try:
+            wait()
+        except TimeoutError as exc:
+            self.failures.append(str(exc))
+
+    def frames(self) -> Iterator[np.ndarray]:
+        holds = list(self.holds)
+        for index, frame in enumerate(self.wav.frames()):
+            while holds and holds[0][0] <= index * FRAME_SECONDS + 1e-9:
+                self._hold(holds.pop(0)[1])
+            yield frame
+        for _, wait in holds:
+            self._hold(wait)
+
+    def close(self) -> None:
+        self.closed.set()
+        self.wav.close()
+
+
 class Harness:
     def __init__(
         self,
@@ -174,18 +215,25 @@ class Harness:
         sentences=("It is noon.",),
         transcriber=None,
         speech_seconds=0.4,
-        pace=2.0,
+        pace: float | None = None,
+        holds: dict[float, Callable[[Harness], None]] | None = None,
         settings: Settings | None = None,
         assistant_delay=0.0,
         barge_in=None,
     ):
+        """``pace`` None: the microphone is held (``holds``: seconds of audio -> what to wait for there),
+        else paced against the wall clock. The speaker plays at twice real time."""
         path = tmp_path / "mic.wav"
         write_wav(path, audio, RATE)
         self.settings = settings or Settings()
         self.settings.endpoint.trailing_silence = 0.4
         self.settings.wake.follow_up = False
-        self.mic = WavMicrophone(path, pace=pace)
-        self.speaker = WavSpeaker(tmp_path / "out.wav", rate=RATE, pace=pace)
+        self._go = threading.Event()
+        self.held = (
+            None if pace is not None else HeldMicrophone(path, {at: _bind(w, self) for at, w in (holds or {}).items()})
+        )
+        self.mic = self.held or WavMicrophone(path, pace=pace or 0)
+        self.speaker = WavSpeaker(tmp_path / "out.wav", rate=RATE, pace=2.0)
         microphone, speaker = self.mic, self.speaker
         if barge_in is not None:  # as the wiring does with the front end on (here the pass-through one)
             buffer = ReferenceBuffer()
@@ -230,10 +278,59 @@ class Harness:
         )
 
     def finish(self, timeout: float = 20.0) -> int:
+        self.go()
         self.thread.join(timeout)
         assert not self.thread.is_alive(), f"the app did not finish; states {self.events.states()}"
+        assert self.held is None or self.held.failures == []
         assert self.code is not None
         return self.code
+
+    # --- what a held microphone waits for ---
+
+    def go(self) -> None:
+        """Lets a microphone held on :func:`until_go` go on."""
+        self._go.set()
+
+    def until_go(self) -> None:
+        if not self._go.wait(HOLD_TIMEOUT):
+            raise TimeoutError("the test never let the microphone go on")
+
+    def until_state(self, state: str, count: int = 1) -> None:
+        """Until the app has entered ``state`` ``count`` times."""
+        seen = [0]
+
+        def nth(e) -> bool:
+            if isinstance(e, StateChanged) and e.state == state:
+                seen[0] += 1
+            return seen[0] >= count
+
+        self.events.wait_for(nth, HOLD_TIMEOUT)
+
+    def until_turn_over(self, count: int = 1) -> None:
+        """Until ``count`` turns have ended and the app has left the last one's state."""
+        turns = [0]
+
+        def nth(e) -> bool:
+            turns[0] += isinstance(e, Turn)
+            return turns[0] >= count and isinstance(e, StateChanged)
+
+        self.events.wait_for(nth, HOLD_TIMEOUT)
+
+
+def _bind(wait: Callable[[Harness], None], h: Harness) -> Callable[[], None]:
+    return lambda: wait(h)
+
+
+def until_turn_over(count: int = 1) -> Callable[[Harness], None]:
+    return lambda h: h.until_turn_over(count)
+
+
+def until_state(state: str, count: int = 1) -> Callable[[Harness], None]:
+    return lambda h: h.until_state(state, count)
+
+
+def until_go(h: Harness) -> None:
+    h.until_go()
 
 
 @pytest.fixture(autouse=True)
@@ -246,7 +343,8 @@ def question(pre=0.5, wake=0.3, gap=0.2, speech=0.8, post=1.5):
 
 
 def test_a_whole_turn(tmp_path):
-    h = Harness(tmp_path, question(), sentences=["It is noon.", "Have a nice day."]).start()
+    h = Harness(tmp_path, question(), sentences=["It is noon.", "Have a nice day."], holds={END: until_turn_over()})
+    h.start()
     assert h.finish() == 0
     assert h.events.states() == ["idle", "listening", "thinking", "speaking", "idle"]
     wake = h.events.of(Wake)[0]
@@ -269,7 +367,7 @@ def test_a_whole_turn(tmp_path):
 
 def test_button_press_talks_without_the_wake_word(tmp_path):
     audio = np.concatenate([quiet(1.0), tone(SPEECH, 0.8), quiet(1.5)])
-    h = Harness(tmp_path, audio).start()
+    h = Harness(tmp_path, audio, holds={1.0: until_state("listening"), END: until_turn_over()}).start()
     h.wait_state("idle")
     h.app.press("short")
     h.wait_state("listening")
@@ -279,7 +377,9 @@ def test_button_press_talks_without_the_wake_word(tmp_path):
 
 
 def test_short_press_while_speaking_stops_everything_within_200ms(tmp_path):
-    h = Harness(tmp_path, question(post=4.0), sentences=["One.", "Two.", "Three.", "Four."], speech_seconds=1.0).start()
+    sentences = ["One.", "Two.", "Three.", "Four."]
+    h = Harness(tmp_path, question(post=4.0), sentences=sentences, speech_seconds=1.0, holds={END: until_turn_over()})
+    h.start()
     h.wait_state("speaking")
     pressed = time.monotonic()
     h.app.press("short")
@@ -293,11 +393,12 @@ def test_short_press_while_speaking_stops_everything_within_200ms(tmp_path):
 
 def test_long_press_mutes_nothing_is_analysed_and_conversation_forgotten(tmp_path):
     audio = np.concatenate([quiet(0.6), quiet(1.2), tone(WAKE, 0.3), quiet(1.0)])
-    h = Harness(tmp_path, audio).start()
+    h = Harness(tmp_path, audio, holds={0.6: until_go}).start()
     h.wait_state("idle")
     h.app.press("long")
     h.wait_state("muted")
     analysed = h.wake.frames
+    h.go()
     assert h.finish() == 0
     assert h.wake.frames == analysed  # the wake tone played while muted was never analysed
     assert h.events.of(Wake) == []
@@ -307,7 +408,7 @@ def test_long_press_mutes_nothing_is_analysed_and_conversation_forgotten(tmp_pat
 
 
 def test_unmute_returns_to_idle(tmp_path):
-    h = Harness(tmp_path, quiet(3.0)).start()
+    h = Harness(tmp_path, quiet(3.0), holds={END: until_go}).start()
     h.wait_state("idle")
     h.app.press("long")
     h.wait_state("muted")
@@ -333,7 +434,8 @@ def test_no_speech_ends_quietly_without_a_cloud_request(tmp_path):
 
 def test_an_exception_in_a_stage_ends_the_turn_with_an_error_and_the_app_lives_on(tmp_path):
     audio = np.concatenate([question(post=1.0), question(post=1.5)])
-    h = Harness(tmp_path, audio, transcriber=Transcriber(error=RuntimeError("boom"))).start()
+    holds = {2.8: until_turn_over(1), END: until_turn_over(2)}  # the second question comes after the first turn
+    h = Harness(tmp_path, audio, transcriber=Transcriber(error=RuntimeError("boom")), holds=holds).start()
     assert h.finish() == 0
     errors = h.events.of(Error)
     assert [e.kind for e in errors] == ["internal", "internal"]
@@ -345,7 +447,7 @@ def test_an_exception_in_a_stage_ends_the_turn_with_an_error_and_the_app_lives_o
 
 def test_a_cloud_error_speaks_the_offline_phrase(tmp_path):
     error = ApplianceError(ErrorKind.CONNECTION, "no route to host", stage="stt")
-    h = Harness(tmp_path, question(), transcriber=Transcriber(error=error)).start()
+    h = Harness(tmp_path, question(), transcriber=Transcriber(error=error), holds={END: until_turn_over()}).start()
     assert h.finish() == 0
     assert h.events.of(Error)[0].kind == "connection"
     assert h.speech.phrases == ["offline"]
@@ -353,7 +455,7 @@ def test_a_cloud_error_speaks_the_offline_phrase(tmp_path):
 
 
 def test_empty_transcript_goes_back_to_idle_without_asking(tmp_path):
-    h = Harness(tmp_path, question(), transcriber=Transcriber(text="  ")).start()
+    h = Harness(tmp_path, question(), transcriber=Transcriber(text="  "), holds={END: until_turn_over()}).start()
     assert h.finish() == 0
     assert h.assistant.questions == []
     assert h.events.of(Turn)[0].outcome == "empty_transcript"
@@ -364,7 +466,9 @@ def test_follow_up_listens_again_without_the_wake_word(tmp_path):
     settings = Settings()
     settings.wake.follow_up_seconds = 1.0
     audio = np.concatenate([question(post=1.3), tone(SPEECH, 0.6), quiet(1.5)])
-    h = Harness(tmp_path, audio, sentences=["Which city do you mean?"], settings=settings)
+    # the follow-up question (at 3.1 s) comes once the appliance listens again
+    holds = {3.1: until_state("listening", 2), END: until_turn_over(2)}
+    h = Harness(tmp_path, audio, sentences=["Which city do you mean?"], settings=settings, holds=holds)
     h.settings.wake.follow_up = True
     h.start()
     assert h.finish() == 0
@@ -375,7 +479,8 @@ def test_follow_up_listens_again_without_the_wake_word(tmp_path):
 
 def test_wake_word_while_speaking_barges_in_with_a_higher_threshold(tmp_path):
     audio = np.concatenate([question(post=1.0), tone(WAKE, 0.3), quiet(0.2), tone(SPEECH, 0.6), quiet(2.0)])
-    h = Harness(tmp_path, audio, sentences=["A long answer."] * 6, speech_seconds=0.5).start()
+    holds = {2.8: until_state("speaking"), END: until_turn_over(2)}  # the second wake word comes over the answer
+    h = Harness(tmp_path, audio, sentences=["A long answer."] * 6, speech_seconds=0.5, holds=holds).start()
     assert h.finish() == 0
     assert len(h.events.of(Wake)) == 2
     assert h.settings.wake.speaking_boost in h.wake.boosts  # analysed with the boost while speaking
@@ -407,7 +512,8 @@ class RawToneBargeIn:
 def test_over_its_own_sound_the_raw_microphone_and_the_reference_go_to_the_barge_in(tmp_path):
     audio = np.concatenate([question(post=1.0), tone(WAKE, 0.3), quiet(0.2), tone(SPEECH, 0.6), quiet(2.0)])
     barge_in = RawToneBargeIn()
-    h = Harness(tmp_path, audio, sentences=["A long answer."] * 6, speech_seconds=0.5, barge_in=barge_in)
+    holds = {2.8: until_state("speaking"), END: until_turn_over(2)}
+    h = Harness(tmp_path, audio, sentences=["A long answer."] * 6, speech_seconds=0.5, barge_in=barge_in, holds=holds)
     barge_in.app = h.app
     h.start()
     assert h.finish() == 0
@@ -424,7 +530,9 @@ def test_wake_word_ignored_while_speaking_when_configured(tmp_path):
     settings = Settings()
     settings.wake.while_speaking = "ignore"
     audio = np.concatenate([question(post=0.8), tone(WAKE, 0.3), quiet(3.0)])
-    h = Harness(tmp_path, audio, sentences=["A long answer."] * 4, speech_seconds=0.5, settings=settings).start()
+    holds = {2.6: until_state("speaking"), END: until_turn_over()}
+    h = Harness(tmp_path, audio, sentences=["A long answer."] * 4, speech_seconds=0.5, settings=settings, holds=holds)
+    h.start()
     assert h.finish() == 0
     assert len(h.events.of(Wake)) == 1
     assert h.events.of(Turn)[0].outcome == "answered"
@@ -439,7 +547,7 @@ def test_input_ending_mid_question_still_sends_it(tmp_path):
 
 
 def test_control_commands(tmp_path):
-    h = Harness(tmp_path, quiet(4.0), sentences=["Hello there."]).start()
+    h = Harness(tmp_path, quiet(4.0), sentences=["Hello there."], holds={END: until_go}).start()
     h.wait_state("idle")
     status = h.app.command("status")
     assert status["ok"] and status["state"] == "idle" and status["muted"] is False and status["ready"]
@@ -466,7 +574,7 @@ def test_tool_controls(tmp_path):
 
 def test_leds_follow_the_states(tmp_path):
     seen = []
-    h = Harness(tmp_path, question())
+    h = Harness(tmp_path, question(), holds={END: until_turn_over()})
     h.bus.subscribe(lambda e: isinstance(e, StateChanged) and seen.append(h.leds.shown))
     h.start()
     assert h.finish() == 0
@@ -506,7 +614,7 @@ class ToolAssistant(Assistant):
 
 
 def test_a_tool_round_after_a_spoken_filler_shows_thinking_again(tmp_path):
-    h = Harness(tmp_path, question(post=2.5))
+    h = Harness(tmp_path, question(post=2.5), holds={END: until_turn_over()})
     box = [h.app]
     h.app.ports.assistant = ToolAssistant(box)
     h.start()
@@ -529,7 +637,10 @@ class StuckTranscriber(Transcriber):
 def test_when_the_deadline_is_spent_the_error_is_spoken_and_the_appliance_goes_idle(tmp_path):
     settings = Settings()
     settings.assistant.deadline = 1.0
-    h = Harness(tmp_path, question(post=3.5), settings=settings, transcriber=StuckTranscriber()).start()
+    h = Harness(
+        tmp_path, question(post=3.5), settings=settings, transcriber=StuckTranscriber(), holds={END: until_turn_over()}
+    )
+    h.start()
     assert h.finish() == 0
     assert h.events.of(Error)[0].kind == "timeout"
     assert h.speech.phrases == ["offline"]
@@ -552,7 +663,7 @@ def test_the_turn_passes_its_deadline_and_timings_to_stages_that_accept_them(tmp
     from appliance.deadline import Deadline
 
     transcriber = DeadlineTranscriber()
-    h = Harness(tmp_path, question(), transcriber=transcriber).start()
+    h = Harness(tmp_path, question(), transcriber=transcriber, holds={END: until_turn_over()}).start()
     assert h.finish() == 0
     assert isinstance(transcriber.given["deadline"], Deadline)
     assert transcriber.given["deadline"].seconds == h.settings.assistant.deadline
@@ -570,7 +681,7 @@ def wait_until(condition, timeout=5.0):
 
 
 def test_announcements_stop_on_the_button_and_a_second_one_is_refused(tmp_path):
-    h = Harness(tmp_path, quiet(4.0), sentences=["x"], speech_seconds=3.0).start()
+    h = Harness(tmp_path, quiet(4.0), sentences=["x"], speech_seconds=3.0, holds={END: until_go}).start()
     h.wait_state("idle")
     assert h.app.command("say", ["dinner is ready"]) == {"ok": True}
     h.events.wait_for(lambda e: isinstance(e, Sentence) and e.text == "dinner is ready", 5)
@@ -586,7 +697,7 @@ def test_announcements_stop_on_the_button_and_a_second_one_is_refused(tmp_path):
 
 
 def test_announcements_never_overlap_a_turn_and_a_new_turn_or_mute_stops_them(tmp_path):
-    h = Harness(tmp_path, quiet(5.0), sentences=["Hello there."], speech_seconds=2.0).start()
+    h = Harness(tmp_path, quiet(5.0), sentences=["Hello there."], speech_seconds=2.0, holds={END: until_go}).start()
     h.wait_state("idle")
     assert h.app.command("say", ["one"])["ok"]
     h.events.wait_for(lambda e: isinstance(e, Sentence) and e.text == "one", 5)
@@ -605,7 +716,7 @@ def test_announcements_never_overlap_a_turn_and_a_new_turn_or_mute_stops_them(tm
 
 
 def test_shutdown_during_an_announcement_ends_the_app_within_a_second(tmp_path):
-    h = Harness(tmp_path, quiet(20.0), speech_seconds=10.0).start()
+    h = Harness(tmp_path, quiet(20.0), speech_seconds=10.0, holds={END: until_go}).start()
     h.wait_state("idle")
     assert h.app.command("say", ["a very long story"])["ok"]
     h.events.wait_for(lambda e: isinstance(e, Sentence), 5)
@@ -638,7 +749,7 @@ def test_shutdown_while_recording_closes_the_turns_transcription_stream(tmp_path
     """Nothing streams on after the app: a recording still open at shutdown has its stream discarded (a
     realtime session's socket and worker thread would otherwise live on until the process ends)."""
     audio = np.concatenate([quiet(0.5), tone(WAKE, 0.3), quiet(0.2), tone(SPEECH, 20.0)])
-    h = Harness(tmp_path, audio, transcriber=StreamingTranscriber()).start()
+    h = Harness(tmp_path, audio, transcriber=StreamingTranscriber(), holds={1.5: until_go}).start()  # mid-question
     h.wait_state("listening")
     wait_until(lambda: h.transcriber.log[-1:] == ["feed"])
     h.app.shutdown("SIGTERM")
@@ -658,7 +769,7 @@ class RecordingAlerts:
 
 
 def test_a_timer_rings_until_a_press_and_waits_for_a_turn_to_end(tmp_path):
-    h = Harness(tmp_path, quiet(5.0), sentences=["Hello there."], speech_seconds=1.0)
+    h = Harness(tmp_path, quiet(5.0), sentences=["Hello there."], speech_seconds=1.0, holds={END: until_go})
     alerts = RecordingAlerts()
     h.app.ports.alerts = alerts
     h.start()
