@@ -379,3 +379,22 @@ def test_announce_to_all_with_one_device_busy(devices):
     deliveries = {d.device: d.status for d in a.house.announce_all("Dinner is ready")}
     assert deliveries == {"b": "played", "c": "busy (speaking)"}
     assert b.played == ["Dinner is ready"] and busy.played == []
+
+
+def test_doctor_says_why_the_device_answers_alone(port):
+    import io
+
+    from appliance.host import doctor
+
+    def settings(secret: str | None):
+        env = {"APPLIANCE_HOUSEHOLD__ENABLED": "true", "APPLIANCE_HOUSEHOLD__PORT": str(port)}
+        return load(None, env | ({"APPLIANCE_SECRET__HOUSEHOLD__SECRET": secret} if secret else {}))
+
+    out = io.StringIO()
+    no_secret = settings(None)
+    assert doctor.run_doctor(no_secret, out=out, checks=[lambda: doctor.check_household(no_secret)]) == 0
+    assert "WARN  household" in out.getvalue() and "APPLIANCE_SECRET__HOUSEHOLD__SECRET is not set" in out.getvalue()
+    assert "answers alone" in out.getvalue()
+    ok = doctor.check_household(settings(SECRET))
+    assert ok.status == "OK" and "home" in ok.message and str(port) in ok.message and SECRET not in ok.message
+    assert doctor.check_household(load(None, {})).message.startswith("off")

@@ -309,6 +309,30 @@ def check_mcp(settings: Settings) -> Check:
     return Check("MCP", WARN, "; ".join(lines), fix)
 
 
+def check_household(settings: Settings) -> Check:
+    """The household (issue #30): off, or its secret, and whether this device can join its multicast group."""
+    from appliance.config.household import SECRET, secret_problem
+
+    house = settings.household
+    if not house.enabled:
+        return Check("household", OK, "off (this device answers every wake word it hears)")
+    problem = secret_problem(True, settings.secrets.get(*SECRET))
+    if problem:
+        fix = "set the same APPLIANCE_SECRET__HOUSEHOLD__SECRET (16+ characters) on every device of the group"
+        return Check("household", WARN, problem, fix)
+    from appliance.household.service import device_name
+    from appliance.household.transport import MulticastTransport
+
+    where = f"{house.multicast_group}:{house.port}"
+    try:
+        MulticastTransport(house.multicast_group, house.port, lambda *_: None, interface=house.interface).close()
+    except OSError as exc:
+        fix = "check the network and [household] interface; the device answers alone meanwhile"
+        return Check("household", FAIL, f"cannot join {where}: {exc.strerror or exc}", fix)
+    name = device_name(house)
+    return Check("household", OK, f"{name!r} in group {house.group!r} on {where}, window {house.window_ms} ms")
+
+
 def default_checks(settings: Settings, out: IO[str]) -> list[Callable[[], Check]]:
     return [
         lambda: check_keys(settings),
@@ -321,6 +345,7 @@ def default_checks(settings: Settings, out: IO[str]) -> list[Callable[[], Check]
         lambda: check_microphone(settings, out=out),
         lambda: check_speaker(settings),
         lambda: check_mcp(settings),
+        lambda: check_household(settings),
         check_clock,
         lambda: check_disk(),
         lambda: check_memory(),
