@@ -24,6 +24,7 @@ from appliance.events import Recorder
 from appliance.llm.responses import ResponsesAssistant
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
+from appliance.timings import TurnTimings
 from appliance.tools import ToolRegistry
 from standin.cloud import FakeCloud
 from standin.responses import ResponsesServer, Script, Wire
@@ -60,9 +61,8 @@ def slow(script: Script, model_ms: float) -> Script:
     return script
 
 
-def first_delta_ms(made: ResponsesAssistant) -> float:
-    t = made.last_timings
-    return (t["first_delta"] - t["request_start"]) * 1000
+def first_delta_ms(timings: TurnTimings) -> float:
+    return timings.spans_ms()["request_to_first_delta_ms"]
 
 
 def one_question(mode: str, turns: int, setup_ms: float, model_ms: float) -> list[float]:
@@ -84,9 +84,10 @@ def one_question(mode: str, turns: int, setup_ms: float, model_ms: float) -> lis
                     if started is not None:
                         started.join(5.0)
                 made.reset()
-                list(made.respond("Weather?", CancelToken(), Recorder()))
+                timings = TurnTimings()
+                list(made.respond("Weather?", CancelToken(), Recorder(), timings=timings))
                 if turn:
-                    values.append(first_delta_ms(made))
+                    values.append(first_delta_ms(timings))
         finally:
             ws.close()
     return values
