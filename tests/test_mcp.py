@@ -33,7 +33,7 @@ from appliance.mcp.convert import RemoteTool, make_tool, short_description
 from appliance.mcp.manager import McpManager, ServerState, ServerStatus
 from appliance.ports import ToolContext
 from appliance.tools import ToolRegistry
-from appliance.tools.schema import api_parameters
+from appliance.tools.foreign_schema import api_parameters
 from standin.cloud import FakeCloud
 from standin.responses import ResponsesServer, Wire
 

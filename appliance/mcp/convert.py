@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.text.clean import clean_text
-from appliance.tools.schema import NAME_PATTERN, api_parameters, make_strict, strict_keywords_only
+from appliance.tools.foreign_schema import api_parameters, strict_keywords_only
+from appliance.tools.schema import NAME_PATTERN, make_strict
 from appliance.tools.tool import Tool
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
