@@ -139,6 +139,29 @@ def test_a_better_claim_arriving_inside_the_window_ends_it_with_a_loss():
     assert b.expire(5.2) is None  # decided once
 
 
+def test_a_better_device_that_hears_it_after_the_others_decided_stays_silent_never_doubles():
+    # y (quieter) woke at 1.0 and decided at 1.1 alone; x (louder) woke at 1.2: y has answered already
+    y, x = Arbiter("y", window=0.1), Arbiter("x", window=0.1)
+    y.begin(Bid("y", -30.0, 0.9), 1.0, 1.0)
+    x.offer(Bid("y", -30.0, 0.9), 1.0, 1.001)
+    won = y.expire(1.1)
+    assert won is not None and won.won
+    late = x.begin(Bid("x", -20.0, 0.9), 1.2, 1.2)
+    assert late is not None and not late.won and late.reason == Reason.LATE and late.winner == "y"
+    # a claim that woke after y's window does not count against y, even if y's timer fires late
+    y.begin(Bid("y", -30.0, 0.9), 5.0, 5.0)
+    assert y.offer(Bid("x", -20.0, 0.9), 5.15, 5.16) is None
+    late_timer = y.expire(5.2)
+    assert late_timer is not None and late_timer.won
+    # within the margin after y's window both answer (a double, never a silence)
+    x2, y2 = Arbiter("x", window=0.1), Arbiter("y", window=0.1)
+    y2.begin(Bid("y", -30.0, 0.9), 9.0, 9.0)
+    x2.offer(Bid("y", -30.0, 0.9), 9.0, 9.0)
+    assert y2.offer(Bid("x", -20.0, 0.9), 9.12, 9.12) is None
+    assert x2.begin(Bid("x", -20.0, 0.9), 9.12, 9.12) is None
+    assert [y2.expire(9.2).won, x2.expire(9.3).won] == [True, True]
+
+
 def test_ties_break_on_the_device_id_the_same_way_on_both_devices():
     for level, score in ((-20.0, 0.9), (-20.04, 0.9)):  # equal to 0.1 dB
         x, y = Arbiter("x"), Arbiter("y")
@@ -261,19 +284,9 @@ def devices(port):
 def test_three_devices_over_loopback_multicast_the_loudest_answers(devices):
     a, b, c = devices("a"), devices("b"), devices("c")
     # b hears it first (its claim is on the wire when the others wake), but a is the loudest
-    barrier = threading.Barrier(3)
-
-    def wake(d, level, delay):
-        barrier.wait()
-        threading.Event().wait(delay)
-        d.house.wake(level, 30.0, 0.9)
-
-    plan = ((a, -20.0, 0.03), (b, -26.0, 0.0), (c, -23.0, 0.05))
-    threads = [threading.Thread(target=wake, args=args) for args in plan]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    now = a.house.transport._clock()
+    for d, level, delay in ((b, -26.0, 0.0), (a, -20.0, 0.03), (c, -23.0, 0.05)):
+        d.house.wake(level, 30.0, 0.9, woke_at=now + delay)
     got = {d.house.device: d.decision() for d in (a, b, c)}
     assert got["a"].won and not got["b"].won and not got["c"].won, got
     assert got["b"].winner == got["c"].winner == "a"
@@ -302,15 +315,14 @@ def test_a_rogue_sender_replayed_claims_and_junk_change_nothing(devices, port):
     assert won.won and won.reason == Reason.ALONE and won.peers == 0
     assert a.house.rejected["signature"] >= 1
 
+    threading.Event().wait(1.0)  # the next wake word is another one
     b.house.wake(-10.0, 40.0, 1.0)  # a real member's loud claim, captured on the wire
     assert b.decision().won
-    captured = []
-    while len(captured) < 6:
+    theirs: list[bytes] = []
+    while len(theirs) < 3:  # b's claim, its copy, and its "I answer"
         data, _ = sniff.recvfrom(4096)
-        captured.append(data)
+        theirs += [data] if decode_or_none(data) == "b" else []
     sniff.close()
-    theirs = [d for d in captured if decode_or_none(d) == "b"]
-    assert theirs
     threading.Event().wait(1.0)  # the next wake word is another one
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
@@ -339,14 +351,27 @@ def decode_or_none(data: bytes) -> str | None:
 
 def test_a_peer_that_dies_mid_window_and_a_dead_network_never_silence_the_device(devices):
     a, b = devices("a"), devices("b")
-    b.house.wake(-25.0, 20.0, 0.8)  # b claims ...
-    b.house.close()  # ... and dies before its window ends
+    b.house.wake(-15.0, 20.0, 0.8)  # b claims louder ...
+    threading.Thread(target=b.house.close).start()  # ... and dies before its window ends
     a.house.wake(-20.0, 20.0, 0.8)
-    assert a.decision().won
+    got = a.decision()
+    assert got.won and got.reason == Reason.TAKEOVER  # b never said it answers: a does
+    threading.Event().wait(1.0)
     a.house.transport._tx.close()  # the network is gone: the claim cannot be sent
     a.house.wake(-20.0, 20.0, 0.8)
     got = a.decision(timeout=0.05)  # at once, not after the window
     assert got.won and got.reason == Reason.NETWORK
+
+
+def test_the_loser_stays_quiet_once_the_winner_says_it_answers(devices):
+    a, b = devices("a"), devices("b")
+    b.house.wake(-15.0, 20.0, 0.8)
+    a.house.wake(-20.0, 20.0, 0.8)
+    won, lost = b.decision(), a.decision()
+    assert won.won and won.reason == Reason.ALONE  # a lost at once, so it sent no claim
+    assert not lost.won and lost.winner == "b" and lost.reason == Reason.BEATEN
+    with pytest.raises(queue.Empty):
+        a.decision(timeout=0.6)  # no takeover follows
 
 
 def test_packet_loss_costs_at_most_a_double_answer_never_a_silent_household(port):

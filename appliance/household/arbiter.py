@@ -7,10 +7,14 @@ first a bid that interrupts its own conversation (``priority``: that device keep
 word (level in dB, to 0.1 dB), then the higher wake score, then the device id (stable, so two devices with
 equal bids decide the same way and never both answer, nor both stay silent).
 
-A device decides as soon as it can: it loses at once when a better bid is already known (it sends nothing
-else), and wins when its window ends with no better bid (at most ``window`` seconds after its wake). Without
-any peer, or when its claim cannot be sent, it answers alone: a lost packet may cost a double answer, never a
-missing one.
+A wake word is decided on each device within ``window`` of hearing it, and only claims that *woke* within
+that window count (by when they woke, not when they arrived, so a device whose timer runs late decides as it
+would have on time). A device that hears the wake word later than an earlier device's window (plus a margin
+for the two devices' estimates of when things happened) loses at once: that earlier device has decided
+already, without it. So of the devices that claim, the best one whose claim counted answers, and nobody else;
+a device that loses at once sends nothing. A device decides as soon as it can: it loses when a better claim
+is known, and wins when its window ends with no better one. Without any peer, or when its claim cannot be
+sent, it answers alone: a lost packet may cost a double answer, never a missing one.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ class Reason(StrEnum):
     ALONE = "alone"  # no peer's bid for this wake word by the end of the window
     BEST = "best"  # peers bid, this device's bid was the best
     BEATEN = "beaten"  # a peer's bid was better
+    LATE = "late"  # a peer heard it earlier, and had decided before this device heard it
     NETWORK = "network"  # the claim could not be sent: answer alone at once
+    TAKEOVER = "takeover"  # this device lost, but the winner never said it answers (it died): answer instead
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,16 @@ class Decision:
     winner: str  # the device that answers
     peers: int  # peers' bids for this wake word seen by the decision
     margin_db: float = 0.0  # own level minus the best other's (positive when won against peers)
+    winner_woke: float = 0.0  # when the winner heard the wake word, on this device's clock
+    ms: float = 0.0  # this device's wake word to this decision (set by the service)
 
 
 class Arbiter:
-    def __init__(self, device: str, window: float = 0.12, match: float = 0.75, memory: float = 3.0) -> None:
+    def __init__(
+        self, device: str, window: float = 0.12, match: float = 0.75, memory: float = 3.0, margin: float = 0.03
+    ) -> None:
         self.device = device
-        self.window, self.match, self.memory = window, match, memory
+        self.window, self.match, self.memory, self.margin = window, match, memory, margin
         self._peers: deque[tuple[Bid, float]] = deque(maxlen=64)
         self._own: tuple[Bid, float] | None = None
 
@@ -68,17 +78,24 @@ class Arbiter:
             return None
         self._forget(now)
         self._peers.append((bid, woke_at))
-        if self._own is not None and self._same(woke_at) and bid.rank() > self._own[0].rank():
-            return self._decide(False)
-        return None
+        return self._judge() if self._own is not None and self._same(woke_at) else None
 
     def begin(self, own: Bid, woke_at: float, now: float) -> Decision | None:
-        """This device heard the wake word at ``woke_at``: a decision at once if a peer already bid better."""
+        """This device heard the wake word at ``woke_at``: a decision at once if it has lost already."""
         self._forget(now)
         self._own = (own, woke_at)
-        best = self._best_peer()
-        if best is not None and best.rank() > own.rank():
-            return self._decide(False)
+        return self._judge()
+
+    def _judge(self) -> Decision | None:
+        assert self._own is not None
+        own, mine = self._own
+        for bid, at in self._peers:
+            if not self._same(at):
+                continue
+            if at + self.window + self.margin < mine:  # it decided before this device heard the wake word
+                return self._decide(False, Reason.LATE, bid)
+            if at <= mine + self.window and bid.rank() > own.rank():
+                return self._decide(False, Reason.BEATEN, bid)
         return None
 
     def expire(self, now: float) -> Decision | None:
@@ -98,21 +115,20 @@ class Arbiter:
     def _matching(self) -> list[Bid]:
         return [bid for bid, at in self._peers if self._same(at)]
 
-    def _best_peer(self) -> Bid | None:
-        bids = self._matching()
-        return max(bids, key=Bid.rank) if bids else None
-
-    def _decide(self, won: bool, reason: Reason | None = None) -> Decision:
+    def _decide(self, won: bool, reason: Reason | None = None, winner: Bid | None = None) -> Decision:
         assert self._own is not None
         own = self._own[0]
         peers = self._matching()
-        best = max(peers, key=Bid.rank) if peers else None
+        best = winner or (max(peers, key=Bid.rank) if peers else None)
+        mine = self._own[1]
+        best_at = next((at for bid, at in self._peers if best is not None and bid == best), mine)
         self._own = None
         margin = round(own.level_db - best.level_db, 2) if best is not None else 0.0
         if not won:
             assert best is not None
-            return Decision(False, Reason.BEATEN, best.device, len(peers), margin)
-        return Decision(True, reason or (Reason.BEST if peers else Reason.ALONE), own.device, len(peers), margin)
+            return Decision(False, reason or Reason.BEATEN, best.device, len(peers), margin, best_at)
+        reason = reason or (Reason.BEST if peers else Reason.ALONE)
+        return Decision(True, reason, own.device, len(peers), margin, mine)
 
     def _forget(self, now: float) -> None:
         while self._peers and now - self._peers[0][1] > self.memory:

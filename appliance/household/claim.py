@@ -5,7 +5,7 @@ Every datagram is ``header | group | device | body | tag``:
 - header ``!2sBBqQ``: the magic ``b"AH"``, the version (1), the kind (claim, announce, ack), the sender's wall
   clock in milliseconds when it sent it, and a random 64-bit nonce;
 - the group name and the sender's device id, each a length byte and UTF-8 (at most 48 bytes);
-- the body of its kind (below);
+- the body of its kind (claim, announce, ack, won: the dataclasses below);
 - HMAC-SHA256 over everything before it, keyed with a key derived from the group secret *and* the group name
   (the same secret in two groups gives two keys).
 
@@ -40,12 +40,14 @@ _HEADER = struct.Struct("!2sBBqQ")
 _CLAIM = struct.Struct("!ifffB")  # wake offset ms, level dB, SNR dB, score, priority
 _ANNOUNCE = struct.Struct("!IBH")  # announcement id, chime, text length
 _ACK = struct.Struct("!IB")  # announcement id, status length (then the status, then the announcer's id)
+_WON = struct.Struct("!i")  # wake offset ms
 
 
 class Kind(IntEnum):
     CLAIM = 1
     ANNOUNCE = 2
     ACK = 3
+    WON = 4
 
 
 class Rejected(ValueError):
@@ -82,7 +84,15 @@ class Ack:
     status: str  # "" = played; else why not ("busy (speaking)")
 
 
-Body = Claim | Announce | Ack
+@dataclass(frozen=True)
+class Won:
+    """I answer the wake word I heard ``wake_offset_ms`` before sending this (the losers wait for it: if it
+    never comes, the winner died mid-window, and they answer instead)."""
+
+    wake_offset_ms: int = 0
+
+
+Body = Claim | Announce | Ack | Won
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,8 @@ def _encode_body(body: Body) -> tuple[Kind, bytes]:
         case Ack(id, announcer, status):
             raw = status.encode()[:MAX_STATUS]
             return Kind.ACK, _ACK.pack(id & 0xFFFFFFFF, len(raw)) + raw + _name(announcer, "announcer")
+        case Won(offset):
+            return Kind.WON, _WON.pack(max(-(2**31), min(2**31 - 1, int(offset))))
     raise TypeError(f"not a household message body: {body!r}")
 
 
@@ -205,6 +217,8 @@ def _decode_body(kind: int, reader: _Reader) -> Body:
         id, length = _ACK.unpack(reader.take(_ACK.size))
         status = reader.text(length)
         return Ack(id, reader.name(), status)
+    if kind == Kind.WON:
+        return Won(_WON.unpack(reader.take(_WON.size))[0])
     raise Rejected("malformed", f"unknown kind {kind}")
 
 

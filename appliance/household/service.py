@@ -3,7 +3,8 @@ and in, over one multicast transport. Decisions and announcements reach the app 
 posts them to its inbox), so the app's loop stays the only one that changes its state.
 
 Nothing is sent while idle: a claim when this device hears the wake word (twice, 15 ms apart, against a lost
-packet; one nonce, so the copy counts once), an announcement on ``announce_all``, an ack for each one received.
+packet; one nonce, so the copy counts once) and, if it wins, one "I answer" (the losers wait for it, and answer
+themselves if the winner died mid-window); an announcement on ``announce_all``, an ack for each one received.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from appliance.config.household import HouseholdSettings
 from appliance.household.announce import RESENDS, WAIT, Delivery, Outgoing, Seen
-from appliance.household.arbiter import Arbiter, Bid, Decision
+from appliance.household.arbiter import Arbiter, Bid, Decision, Reason
 from appliance.household.claim import (
     Ack,
     Announce,
@@ -26,6 +27,7 @@ from appliance.household.claim import (
     Message,
     Rejected,
     ReplayCache,
+    Won,
     decode,
     derive_key,
     encode,
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 COPIES = 2
 COPY_GAP = 0.015
+CONFIRM_SLACK = 0.25
+"""A loser answers itself when the winner has not said it answers this long after the winner's window."""
 PEER_MEMORY = 24 * 3600.0  # a device known to the announcer (expected to ack) for a day after it was heard
 
 
@@ -82,6 +86,10 @@ class Household:
         self._arbiter = Arbiter(self.device, settings.window_ms / 1000)
         self._lock = threading.RLock()
         self._timer: threading.Timer | None = None
+        self._confirm: threading.Timer | None = None
+        self._pending: Decision | None = None  # lost, waiting for the winner to say it answers
+        self._wins: dict[str, float] = {}  # device → when its last winning wake word was (this device's clock)
+        self._woke = 0.0
         self._outgoing: dict[int, Outgoing] = {}
         self._acked = threading.Condition(self._lock)
         self._seen = Seen()
@@ -105,8 +113,9 @@ class Household:
 
     def close(self) -> None:
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
+            for timer in (self._timer, self._confirm):
+                if timer is not None:
+                    timer.cancel()
         self.transport.close()
 
     # --- wake arbitration ----------------------------------------------------------------------------
@@ -118,6 +127,7 @@ class Household:
         woke_at = now if woke_at is None else woke_at
         bid = Bid(self.device, level_db, score, 0, snr_db)
         with self._lock:
+            self._woke = woke_at
             decision = self._arbiter.begin(bid, woke_at, now)
             if decision is None:
                 if not self._send_claim(bid, woke_at):
@@ -125,7 +135,7 @@ class Household:
                 else:
                     self._schedule()
         if decision is not None:
-            self._on_decision(decision)
+            self._decided(decision)
 
     def keep(self, level_db: float, snr_db: float, score: float) -> None:
         """The wake word interrupted this device's own conversation: it keeps it (no arbitration here), and
@@ -175,7 +185,52 @@ class Household:
             if decision is None and self._arbiter.open:  # woke a little early: wait the rest
                 self._schedule()
         if decision is not None:
+            self._decided(decision)
+
+    def _decided(self, decision: Decision) -> None:
+        """A winner says so (the losers wait for that) and answers; a loser stays quiet only once the winner
+        has said it answers, or answers itself if that never comes (the winner died mid-window)."""
+        decision = replace(decision, ms=round((self._clock() - self._woke) * 1000, 1))
+        if decision.won:
+            try:
+                offset = round((self._clock() - self._woke) * 1000)
+                self._send(Message(self.group, self.device, self._wall_ms(), new_nonce(), Won(offset)))
+            except OSError as exc:
+                log.warning("household: could not say this device answers (%s)", exc)
             self._on_decision(decision)
+            return
+        with self._lock:
+            heard = self._wins.get(decision.winner)
+            if heard is not None and abs(heard - decision.winner_woke) <= self._arbiter.match:
+                confirmed = True
+            else:
+                confirmed = False
+                self._pending = decision
+                wait = max(0.0, decision.winner_woke + self._arbiter.window + CONFIRM_SLACK - self._clock())
+                self._confirm = threading.Timer(wait, self._unconfirmed, (decision,))
+                self._confirm.daemon = True
+                self._confirm.start()
+        if confirmed:
+            self._on_decision(decision)
+
+    def _unconfirmed(self, decision: Decision) -> None:
+        with self._lock:
+            if self._pending is not decision:
+                return
+            self._pending = None
+        log.warning("household: %s won but never said it answers: answering instead", decision.winner)
+        self._decided(replace(decision, won=True, reason=Reason.TAKEOVER, winner=self.device))
+
+    def _confirmed(self, device: str, woke_at: float) -> None:
+        with self._lock:
+            self._wins[device] = woke_at
+            pending = self._pending
+            if pending is None or pending.winner != device or abs(woke_at - pending.winner_woke) > self._arbiter.match:
+                return
+            self._pending = None
+            if self._confirm is not None:
+                self._confirm.cancel()
+        self._on_decision(replace(pending, ms=round((self._clock() - self._woke) * 1000, 1)))
 
     # --- announcements -------------------------------------------------------------------------------
 
@@ -233,7 +288,9 @@ class Household:
                     if decision is not None and self._timer is not None:
                         self._timer.cancel()
                 if decision is not None:
-                    self._on_decision(decision)
+                    self._decided(decision)
+            case Won(offset):
+                self._confirmed(message.device, arrived - offset / 1000)
             case Announce(id, text, chime):
                 self._heard(message.device, id, text, chime)
             case Ack(id, announcer, status):
