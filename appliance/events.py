@@ -355,3 +355,26 @@ class EndOfTurn(Event):
     held: bool = False
     """The transcript so far read unfinished ("... like in") at a pause the model called finished, so the
     listener waited on."""
+
+
+@dataclass(frozen=True)
+class Arbitration(Event):
+    """A wake word this device heard, decided with the other devices of its household (issue #30): it answers
+    (``won``) or another device does. Counted by the metrics as wins and losses."""
+
+    name: ClassVar[str] = "arbitration"
+    won: bool
+    reason: str  # "alone", "best", "beaten", "late", "network", "takeover" (appliance.household.arbiter.Reason)
+    winner: str  # the device that answers
+    peers: int = 0  # other devices' claims for this wake word seen by the decision
+    margin_db: float = 0.0  # this device's wake-word level minus the best other's
+    ms: float = 0.0  # the wake word to the decision
+
+
+@dataclass(frozen=True)
+class Announced(Event):
+    """``ctl announce --all`` (or the model's tell_everyone tool): who played it and who did not."""
+
+    name: ClassVar[str] = "announced"
+    text: str
+    devices: dict[str, str] = field(default_factory=dict)  # device → "played", "busy (...)", "no answer"
