@@ -423,3 +423,24 @@ def test_doctor_says_why_the_device_answers_alone(port):
     ok = doctor.check_household(settings(SECRET))
     assert ok.status == "OK" and "home" in ok.message and str(port) in ok.message and SECRET not in ok.message
     assert doctor.check_household(load(None, {})).message.startswith("off")
+
+
+def test_the_tell_everyone_tool_reports_each_device():
+    from appliance.household.announce import Delivery
+    from appliance.household.tools import tell_everyone_tool
+    from appliance.tools.registry import ToolRegistry
+
+    sent: list[str] = []
+
+    def announce(text: str) -> list[Delivery]:
+        sent.append(text)
+        return [Delivery("hall", "played"), Delivery("office", "busy (speaking)"), Delivery("attic", "no answer")]
+
+    registry = ToolRegistry()
+    registry.register(tell_everyone_tool(announce))
+    schema = {t["name"]: t for t in registry.specs()}["tell_everyone"]
+    assert "message" in schema["parameters"]["properties"]
+    out = tell_everyone_tool(announce)("  Dinner   is ready. ")
+    assert sent == ["Dinner is ready."]
+    assert out == "Played on hall. Not played on office: busy (speaking). Not played on attic: no answer."
+    assert "No other device" in tell_everyone_tool(lambda text: [])("hello")
