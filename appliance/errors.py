@@ -30,12 +30,22 @@ class ErrorKind(StrEnum):
 class ApplianceError(Exception):
     """An error with a kind the rest of the appliance can react to (LED, earcon, spoken phrase)."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, stage: str = "", retryable: bool = False):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        stage: str = "",
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ):
+        """``retry_after``: the seconds the service asked to wait before a retry (a rate limit's header)."""
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.stage = stage
         self.retryable = retryable
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return f"ApplianceError({self.kind.value!r}, {self.message!r}, stage={self.stage!r})"

@@ -88,6 +88,13 @@ class WakeDetectorWithScores(WakeDetector, Protocol):
     last_scores: dict[str, float]  # every model's score on the last frame
 
 
+@runtime_checkable
+class GatedWake(Protocol):
+    """A wake detector that sleeps in a quiet room (appliance/wake/gate.py)."""
+
+    forced_open: bool  # True: run the model on every frame (while the appliance makes sound)
+
+
 class BargeIn(Protocol):
     """The wake word heard over the appliance's own sound (appliance/wake/barge_in.py)."""
 
@@ -129,8 +136,56 @@ class Transcriber(Protocol):
     ) -> str:
         """Transcribe 16 kHz mono int16 audio. Raises ApplianceError; returns "" for no speech.
 
-        ``deadline`` and ``timings`` are the turn's (an implementation that does not use them yet may
-        leave them out of its signature: the turn only passes what it accepts)."""
+        ``deadline`` and ``timings`` are the turn's (an implementation that does not use them takes them
+        all the same: the turn always passes them)."""
+        ...
+
+
+@runtime_checkable
+class LiveTranscriber(Transcriber, Protocol):
+    """A transcriber that streams: it hears the turn's audio while the user speaks (from the moment the turn
+    opens), and ``transcribe`` then finishes what it heard (appliance/listening/live_transcript.py)."""
+
+    def begin(self) -> None:
+        """A turn opened: the frames that follow are its audio."""
+        ...
+
+    def feed(self, frame: np.ndarray) -> None: ...
+
+    def discard(self) -> None:
+        """The recording was dropped: forget what it heard."""
+        ...
+
+
+@runtime_checkable
+class SegmentingTranscriber(LiveTranscriber, Protocol):
+    """A live transcriber that can also transcribe the speech so far at a pause (the end-of-turn policy's
+    transcript check)."""
+
+    def commit_segment(self, on_text: Callable[[str], None]) -> bool:
+        """Commit the speech so far; ``on_text`` gets its transcript (from another thread). False when it
+        cannot (no live session)."""
+        ...
+
+    def set_commit_tail(self, commit_tail: bool) -> None:
+        """False: nothing was said after the last commit (the trailing silence is not sent)."""
+        ...
+
+
+@runtime_checkable
+class Warmable(Protocol):
+    """An adapter that loads SDKs, models or connections ahead of its first use (at start-up)."""
+
+    def warm(self) -> None: ...
+
+
+@runtime_checkable
+class Preparable(Protocol):
+    """A stage that opens its connection ahead of a turn (on the wake word): its first request then pays no
+    DNS, TCP, TLS or handshake."""
+
+    def prepare(self) -> object:
+        """Start opening, in the background; never blocks for long."""
         ...
 
 
@@ -207,6 +262,12 @@ class SpeechResult:
 
 
 class Speech(Protocol):
+    @property
+    def wants_fragments(self) -> bool:
+        """The turn asks the assistant for fragments (a few words at a time) instead of whole sentences:
+        speech that starts on the first words."""
+        ...
+
     def speak(
         self,
         sentences: Iterator[str],

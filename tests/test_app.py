@@ -19,6 +19,7 @@ from appliance.audio.wavfile import WavMicrophone, WavSpeaker, write_wav
 from appliance.cancel import CancelToken
 from appliance.config.settings import Settings
 from appliance.core.app import App, Ports
+from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import (
     Answer,
@@ -97,7 +98,14 @@ class Transcriber:
         self.error = error
         self.calls: list[np.ndarray] = []
 
-    def transcribe(self, pcm: np.ndarray, cancel: CancelToken) -> str:
+    def transcribe(
+        self,
+        pcm: np.ndarray,
+        cancel: CancelToken,
+        *,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
+    ) -> str:
         self.calls.append(pcm)
         if self.error:
             raise self.error
@@ -112,7 +120,17 @@ class Assistant:
         self.questions: list[str] = []
         self.remembered: list[tuple[str, str]] = []
 
-    def respond(self, text: str, cancel: CancelToken, emit, *, timings: TurnTimings | None = None) -> Iterator[str]:
+    def respond(
+        self,
+        text: str,
+        cancel: CancelToken,
+        emit,
+        *,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
+        fragments: bool = False,
+        filler=None,
+    ) -> Iterator[str]:
         """Marks the turn's timings as the real assistant does (``llm_request_start``, ``llm_first_delta``)."""
         self.questions.append(text)
         if timings is not None:
@@ -140,13 +158,15 @@ class Assistant:
 class Speech:
     """Speaks each sentence as a 0.4 s tone per sentence on the real WAV speaker."""
 
+    wants_fragments = False
+
     def __init__(self, speaker: WavSpeaker, seconds: float = 0.4) -> None:
         self.speaker = speaker
         self.seconds = seconds
         self.phrases: list[str] = []
         self.cancelled_at: float | None = None
 
-    def speak(self, sentences, cancel, emit, on_first_audio=None) -> SpeechResult:
+    def speak(self, sentences, cancel, emit, on_first_audio=None, *, deadline=None, timings=None) -> SpeechResult:
         result = SpeechResult()
         for sentence in sentences:
             emit(Sentence(sentence))
@@ -605,7 +625,7 @@ class ToolAssistant(Assistant):
         super().__init__(["Let me look.", "It is sunny."])
         self.app_box = app_box
 
-    def respond(self, text, cancel, emit):
+    def respond(self, text, cancel, emit, *, deadline=None, timings=None, fragments=False, filler=None):
         self.questions.append(text)
         yield "Let me look."
         self.app_box[0].tool_context(CancelToken(), emit)  # the tool starts after the filler was spoken
@@ -627,7 +647,7 @@ def test_a_tool_round_after_a_spoken_filler_shows_thinking_again(tmp_path):
 class StuckTranscriber(Transcriber):
     """Ignores the deadline it is not told about and waits until cancelled."""
 
-    def transcribe(self, pcm, cancel):
+    def transcribe(self, pcm, cancel, *, deadline=None, timings=None):
         self.calls.append(pcm)
         cancel.wait(30)
         cancel.check()
@@ -660,8 +680,6 @@ class DeadlineTranscriber(Transcriber):
 
 
 def test_the_turn_passes_its_deadline_and_timings_to_stages_that_accept_them(tmp_path):
-    from appliance.deadline import Deadline
-
     transcriber = DeadlineTranscriber()
     h = Harness(tmp_path, question(), transcriber=transcriber, holds={END: until_turn_over()}).start()
     assert h.finish() == 0

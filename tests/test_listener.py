@@ -98,6 +98,10 @@ class FixedPolicy:
     def started(self) -> bool:
         return bool(self.seen)
 
+    @property
+    def last(self) -> None:
+        return None
+
 
 def test_the_end_of_turn_policy_is_a_collaborator():
     policy = FixedPolicy(3)

@@ -274,7 +274,7 @@ class LocalSettings(Section):
     volume_set, volume_up, volume_down, time, stop, never_mind, forget."""
 
     def validate(self) -> None:
-        from appliance.local.intents import Intent
+        from appliance.config.local import Intent
 
         check_choice("local.language", self.language, ("en",))
         known = tuple(i.value for i in Intent)

@@ -76,6 +76,7 @@ class App:
         self.volume = settings.audio.volume
         policy = ports.end_of_turn or SilencePolicy(settings.endpoint)
         self.listener = Listener(ports.vad, policy, settings.wake.preroll_seconds)
+        self._gate = ports.wake if isinstance(ports.wake, p.GatedWake) else None  # held open while it sounds
         self.live = LiveTranscript(ports.transcriber, lambda message: self.inbox.put(message, audio=True))
         if self.live.segments and self.listener.text_policy is not None:
             self.listener.text_policy.set_text_request(self.live.request_text)
@@ -332,8 +333,8 @@ class App:
             if self.settings.wake.while_speaking == "ignore" and s.state != m.State.ALERTING:
                 return
             boost = self.settings.wake.speaking_boost
-        if hasattr(self.ports.wake, "forced_open"):  # the gate stays open while the appliance makes sound
-            self.ports.wake.forced_open = busy
+        if self._gate is not None:  # the gate stays open while the appliance makes sound
+            self._gate.forced_open = busy
         hit = self.ports.wake.process(frame, boost)
         if barge_in is not None and tap is not None:
             # over its own sound the echo canceller's suppressor damps the user: listen to the raw microphone

@@ -10,14 +10,12 @@ Announcements (``ctl say``) are a turn-like job here too: their own token, fired
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,7 +25,7 @@ from appliance.core.machine import AnnouncementDone, MachineEvent, Progress, Tur
 from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, Cancelled, ErrorKind
 from appliance.events import Answer, Event, Info, Transcript
-from appliance.ports import Assistant, Speech, Transcriber
+from appliance.ports import Assistant, Preparable, Speech, Transcriber
 from appliance.speech.phrases import SEARCH_FILLER, SEARCH_TIMEOUT
 from appliance.text.followup import expects_reply
 from appliance.timings import TurnTimings
@@ -56,21 +54,6 @@ class Stages:
     report: Callable[[ApplianceError], None]  # a typed error: logged and emitted, secrets redacted
     earcon: Earcon
     local: LocalCommands | None = None  # the device's own commands, answered without the model
-
-
-@cache
-def _accepts(func: Callable[..., Any], name: str) -> bool:
-    try:
-        parameters = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
-
-
-def _extras(method: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    """The keyword arguments ``method``'s implementation accepts (the ports' optional deadline/timings)."""
-    func = getattr(method, "__func__", method)
-    return {k: v for k, v in kwargs.items() if _accepts(func, k)}
 
 
 class TurnRunner:
@@ -154,9 +137,7 @@ class TurnRunner:
             if st.transcriber is None:
                 raise ApplianceError(ErrorKind.CONFIG, "no transcriber configured", stage="stt")
             assert audio is not None
-            text = st.transcriber.transcribe(
-                audio, cancel, **_extras(st.transcriber.transcribe, deadline=deadline, timings=timings)
-            )
+            text = st.transcriber.transcribe(audio, cancel, deadline=deadline, timings=timings)
             cancel.check()
             timings.mark("transcript")
             st.emit(Transcript(text))
@@ -174,21 +155,23 @@ class TurnRunner:
             raise ApplianceError(ErrorKind.CONFIG, "no assistant or speech configured", stage="assistant")
         if deadline.expired():
             raise self._timeout_error()
-        fragments = bool(getattr(st.speech, "wants_fragments", False))  # streaming speech takes words
+        fragments = st.speech.wants_fragments  # streaming speech takes words
         sentences = st.assistant.respond(
             text,
             cancel,
             st.emit,
-            **_extras(
-                st.assistant.respond, deadline=deadline, timings=timings, fragments=fragments, filler=self._filler
-            ),
+            deadline=deadline,
+            timings=timings,
+            fragments=fragments,
+            filler=self._filler,
         )
         result = st.speech.speak(
             self._watch(sentences),
             cancel,
             st.emit,
             on_first_audio=self._first_audio,
-            **_extras(st.speech.speak, deadline=deadline, timings=timings),
+            deadline=deadline,
+            timings=timings,
         )
         if result.first_audio is not None:
             timings.set("first_audio", result.first_audio)
@@ -349,17 +332,16 @@ class Announcement:
             self.stages.post(AnnouncementDone(self.job))
 
 
-def prepare_connections(*stages: object) -> None:
+def prepare_connections(*stages: Assistant | Speech | None) -> None:
     """A turn opened: the connections it will use (model, speech) open now, in the background, so its first
     request pays no DNS, TCP, TLS or handshake. Off the loop: a cloud client may still be loading."""
 
     def run() -> None:
         for stage in stages:
-            prepare = getattr(stage, "prepare", None)
-            if prepare is None:
+            if not isinstance(stage, Preparable):
                 continue
             try:
-                prepare()
+                stage.prepare()
             except Exception as exc:  # a head start missed, nothing more: the turn opens its own
                 log.info("preparing a connection failed: %s", exc)
 

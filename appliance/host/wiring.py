@@ -24,6 +24,7 @@ from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import EventBus
 from appliance.host.startup import SDK_IMPORTS, warm_up
+from appliance.timings import TurnTimings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,9 @@ class MissingKey:
             ErrorKind.AUTH, f"{self.variable} is not set: add it to /etc/appliance/env", stage="cloud"
         )
 
-    def transcribe(self, pcm: Any, cancel: CancelToken, *, deadline: Deadline | None = None) -> str:
+    def transcribe(
+        self, pcm: Any, cancel: CancelToken, *, deadline: Deadline | None = None, timings: TurnTimings | None = None
+    ) -> str:
         raise self._fail()
 
     def respond(self, text: str, cancel: CancelToken, emit: Any, **_turn: Any) -> Any:

@@ -17,6 +17,7 @@ import numpy as np
 
 from appliance.config.settings import EndpointSettings
 from appliance.events import EndOfTurn
+from appliance.listening.endpoint.policy import EndOfTurn as Judged
 from appliance.listening.preroll import Preroll
 from appliance.listening.segmenter import Outcome, Segmenter
 from appliance.ports import FRAME_SECONDS, SAMPLE_RATE, TailVoiceActivity, VoiceActivity
@@ -51,6 +52,12 @@ class EndOfTurnPolicy(Protocol):
     @property
     def started(self) -> bool:
         """Speech long enough to be a question was heard."""
+        ...
+
+    @property
+    def last(self) -> Judged | None:
+        """How the latest recording's end was judged (a turn-detection policy's verdict); None when only the
+        silence ended it."""
         ...
 
 
@@ -95,6 +102,10 @@ class SilencePolicy:
     @property
     def started(self) -> bool:
         return self._segmenter.started
+
+    @property
+    def last(self) -> Judged | None:
+        return None  # the silence alone ends the question
 
 
 class Listener:
@@ -170,7 +181,7 @@ class Listener:
 def end_of_turn_event(policy: EndOfTurnPolicy, utterance: Utterance, trailing_silence: float) -> EndOfTurn | None:
     """How the end of ``utterance`` was heard: the semantic policy's verdict, or the silence that ended it
     (None when the question did not end by itself: no speech, the hard cap, the input ended)."""
-    last = getattr(policy, "last", None)
+    last = policy.last
     if last is not None:
         probability = None if last.probability is None else round(last.probability, 3)
         return EndOfTurn(last.reason.value, round(last.wait * 1000, 1), probability, last.held)

@@ -31,12 +31,14 @@ import numpy as np
 from appliance.audio.convert import apply_volume
 from appliance.cancel import CancelToken
 from appliance.config.settings import TtsSettings
+from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, Cancelled, ErrorKind
 from appliance.events import Error, Sentence
 from appliance.llm.answer import Fragment
 from appliance.ports import Emit, Speaker, SpeechResult, Synthesizer
 from appliance.speech.first_words import FirstWordsSplitter, Piece
 from appliance.speech.phrases import PhraseCache
+from appliance.timings import TurnTimings
 from appliance.tts.check import checked
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,8 @@ class SpeechPipeline:
         on_first_audio: Callable[[], None] | None = None,
         *,
         fragments: bool | None = None,
+        deadline: Deadline | None = None,
+        timings: TurnTimings | None = None,
     ) -> SpeechResult:
         """``fragments``: the pieces are fragments of the answer's text (put together exactly), not
         sentences; None: they are if they are :class:`~appliance.llm.answer.Fragment` s (what the assistant
@@ -213,7 +217,7 @@ class SpeechPipeline:
                     return
                 if attempt == 2 or not exc.retryable:
                     raise
-                delay = min(2.0, getattr(exc, "retry_after", None) or 0.2)
+                delay = min(2.0, exc.retry_after or 0.2)
                 log.info("speech synthesis failed before the first byte (%s); retrying once", exc.kind.value)
                 if cancel.wait(delay):
                     raise Cancelled(cancel.reason) from exc

@@ -133,8 +133,13 @@ def classify_status(status: int | None, body: Any, headers: dict[str, str] | Non
     elif status == 402 or "quota" in text.lower():
         error = ApplianceError(ErrorKind.QUOTA, f"ElevenLabs quota exhausted ({status}): {text}", stage="tts")
     elif status == 429:
-        error = ApplianceError(ErrorKind.RATE_LIMITED, "ElevenLabs rate limit (429)", stage="tts", retryable=True)
-        error.retry_after = parse_retry_after((headers or {}).get("retry-after"))  # type: ignore[attr-defined]
+        error = ApplianceError(
+            ErrorKind.RATE_LIMITED,
+            "ElevenLabs rate limit (429)",
+            stage="tts",
+            retryable=True,
+            retry_after=parse_retry_after((headers or {}).get("retry-after")),
+        )
     elif status is not None and status >= 500:
         error = ApplianceError(ErrorKind.SERVER, f"ElevenLabs server error {status}", stage="tts", retryable=True)
     else:
