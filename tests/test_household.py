@@ -162,6 +162,14 @@ def test_a_better_device_that_hears_it_after_the_others_decided_stays_silent_nev
     assert [y2.expire(9.2).won, x2.expire(9.3).won] == [True, True]
 
 
+def test_the_winner_named_in_a_loss_is_this_wake_words_even_when_an_earlier_bid_was_identical():
+    b = Arbiter("b", window=0.1)
+    for round_at in (1.0, 2.0):
+        b.offer(Bid("a", -20.0, 0.9), round_at, round_at)  # the same bid twice, a second apart
+        lost = b.begin(Bid("b", -30.0, 0.9), round_at + 0.01, round_at + 0.01)
+        assert lost is not None and lost.winner == "a" and lost.winner_woke == round_at
+
+
 def test_ties_break_on_the_device_id_the_same_way_on_both_devices():
     for level, score in ((-20.0, 0.9), (-20.04, 0.9)):  # equal to 0.1 dB
         x, y = Arbiter("x"), Arbiter("y")

@@ -93,9 +93,9 @@ class Arbiter:
             if not self._same(at):
                 continue
             if at + self.window + self.margin < mine:  # it decided before this device heard the wake word
-                return self._decide(False, Reason.LATE, bid)
+                return self._decide(False, Reason.LATE, (bid, at))
             if at <= mine + self.window and bid.rank() > own.rank():
-                return self._decide(False, Reason.BEATEN, bid)
+                return self._decide(False, Reason.BEATEN, (bid, at))
         return None
 
     def expire(self, now: float) -> Decision | None:
@@ -112,21 +112,21 @@ class Arbiter:
     def _same(self, woke_at: float) -> bool:
         return self._own is not None and abs(woke_at - self._own[1]) <= self.match
 
-    def _matching(self) -> list[Bid]:
-        return [bid for bid, at in self._peers if self._same(at)]
+    def _matching(self) -> list[tuple[Bid, float]]:
+        return [(bid, at) for bid, at in self._peers if self._same(at)]
 
-    def _decide(self, won: bool, reason: Reason | None = None, winner: Bid | None = None) -> Decision:
+    def _decide(self, won: bool, reason: Reason | None = None, winner: tuple[Bid, float] | None = None) -> Decision:
         assert self._own is not None
-        own = self._own[0]
+        own, mine = self._own
         peers = self._matching()
-        best = winner or (max(peers, key=Bid.rank) if peers else None)
-        mine = self._own[1]
-        best_at = next((at for bid, at in self._peers if best is not None and bid == best), mine)
         self._own = None
-        margin = round(own.level_db - best.level_db, 2) if best is not None else 0.0
         if not won:
-            assert best is not None
-            return Decision(False, reason or Reason.BEATEN, best.device, len(peers), margin, best_at)
+            assert winner is not None
+            bid, at = winner
+            margin = round(own.level_db - bid.level_db, 2)
+            return Decision(False, reason or Reason.BEATEN, bid.device, len(peers), margin, at)
+        best = max((bid for bid, _ in peers), key=Bid.rank, default=None)
+        margin = round(own.level_db - best.level_db, 2) if best is not None else 0.0
         reason = reason or (Reason.BEST if peers else Reason.ALONE)
         return Decision(True, reason, own.device, len(peers), margin, mine)
 
