@@ -15,6 +15,7 @@ import numpy as np
 from appliance.cancel import CancelToken
 from appliance.deadline import Deadline
 from appliance.events import Event
+from appliance.text.piece import Piece
 
 if TYPE_CHECKING:
     from appliance.config.settings import Settings
@@ -221,8 +222,10 @@ class Assistant(Protocol):
         timings: TurnTimings | None = None,
         fragments: bool = False,
         filler: Callable[[CancelToken], None] | None = None,
-    ) -> Iterator[str]:
-        """Yield speakable pieces of the answer (sentences) as soon as they stream in.
+    ) -> Iterator[Piece]:
+        """Yield speakable pieces of the answer as soon as they stream in: whole sentences, or with
+        ``fragments`` a few words at a time; either way each piece says whether it ends a sentence (the one
+        split of the answer into sentences: speech trusts it).
 
         ``deadline`` bounds the whole answer (else the assistant's own default); ``timings`` gets the
         ``llm_*`` marks; ``fragments`` yields a few words at a time for streaming speech; ``filler`` plays the
@@ -270,7 +273,7 @@ class Speech(Protocol):
 
     def speak(
         self,
-        sentences: Iterator[str],
+        pieces: Iterator[Piece],
         cancel: CancelToken,
         emit: Emit,
         on_first_audio: Callable[[], None] | None = None,
@@ -278,7 +281,8 @@ class Speech(Protocol):
         deadline: Deadline | None = None,
         timings: TurnTimings | None = None,
     ) -> SpeechResult:
-        """Synthesize and play sentences as they arrive (pipelined); never hangs; stops on cancel."""
+        """Synthesize and play the answer's sentences as they arrive (pipelined), by the pieces'
+        ``sentence_end`` marks (text that comes whole: :meth:`Piece.whole`); never hangs; stops on cancel."""
         ...
 
     def phrase(self, key: str, cancel: CancelToken | None = None) -> None:

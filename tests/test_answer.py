@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from appliance.llm.answer import Answer, Fragment
+from appliance.llm.answer import Answer
+from appliance.text.piece import Piece, Sentences
 
 ANSWERS = [
     "Hello! The capital of France is **Paris**. See https://www.paris.fr/visit for more.",
@@ -35,9 +36,9 @@ def chunked(text: str, rng: random.Random) -> list[str]:
     return out
 
 
-def run(chunks: list[str], *, fragments: bool, max_chars: int = 10_000, flush_at: int | None = None) -> list[str]:
+def run(chunks: list[str], *, fragments: bool, max_chars: int = 10_000, flush_at: int | None = None) -> list[Piece]:
     answer = Answer(fragments=fragments, max_chars=max_chars)
-    out: list[str] = []
+    out: list[Piece] = []
     for index, chunk in enumerate(chunks):
         out += answer.feed(chunk)
         if index == flush_at:
@@ -45,23 +46,39 @@ def run(chunks: list[str], *, fragments: bool, max_chars: int = 10_000, flush_at
     return out + answer.flush()
 
 
+def texts(pieces: list[Piece]) -> list[str]:
+    return [p.text for p in pieces]
+
+
 @pytest.mark.parametrize("text", ANSWERS)
 def test_fragments_put_together_are_what_sentence_mode_says(text: str) -> None:
     for seed in range(40):
         rng = random.Random(seed)
         chunks = chunked(text, rng)
-        sentences = run(chunks, fragments=False)
+        sentences = texts(run(chunks, fragments=False))
         fragments = run(chunks, fragments=True)
-        assert "".join(fragments) == " ".join(sentences), (seed, chunks)
-        assert all(isinstance(f, Fragment) and f for f in fragments)
+        assert "".join(texts(fragments)) == " ".join(sentences), (seed, chunks)
+        assert all(isinstance(f, Piece) and f.text for f in fragments)
         if fragments:
             assert fragments[-1].sentence_end
+
+
+@pytest.mark.parametrize("text", [a for a in ANSWERS if len(a) < 200])  # (a long sentence's clause cut: below)
+def test_fragments_end_their_sentences_where_sentence_mode_does(text: str) -> None:
+    """Speech trusts the marks: the sentences the fragments mark are the sentences sentence mode gives."""
+    for seed in range(40):
+        chunks = chunked(text, random.Random(seed))
+        sentences = texts(run(chunks, fragments=False))
+        assert all(p.sentence_end for p in run(chunks, fragments=False))
+        marked = Sentences()
+        heard = [s for p in run(chunks, fragments=True) if (s := marked.feed(p)) is not None]
+        assert heard + [s for s in [marked.flush()] if s] == sentences, (seed, chunks)
 
 
 @pytest.mark.parametrize("text", ANSWERS)
 def test_fragments_never_split_a_word(text: str) -> None:
     for seed in range(40):
-        fragments = run(chunked(text, random.Random(seed)), fragments=True)
+        fragments = texts(run(chunked(text, random.Random(seed)), fragments=True))
         whole = "".join(fragments)
         position = 0
         for fragment in fragments[:-1]:
@@ -71,30 +88,32 @@ def test_fragments_never_split_a_word(text: str) -> None:
 
 def test_fragments_come_before_the_sentence_ends() -> None:
     answer = Answer(fragments=True)
-    assert answer.feed("The weather in Oslo") == ["The weather in"]  # "Oslo" may go on ("Oslofjord")
-    assert answer.feed(" is sunny") == [" Oslo is"]
-    assert answer.feed(" and **war") == [" sunny and"]  # nothing after an unclosed markup character
+    assert answer.feed("The weather in Oslo") == [Piece("The weather in")]  # "Oslo" may go on ("Oslofjord")
+    assert answer.feed(" is sunny") == [Piece(" Oslo is")]
+    assert answer.feed(" and **war") == [Piece(" sunny and")]  # nothing after an unclosed markup character
     assert answer.feed("m** today. ") == []  # a sentence end is decided by what follows it
     [end] = answer.feed("Bring")
-    assert end == " warm today." and end.sentence_end
-    assert answer.flush() == [" Bring"]
+    assert end.text == " warm today." and end.sentence_end
+    assert answer.flush() == [Piece(" Bring", sentence_end=True)]
 
 
 def test_a_filler_flushed_before_tools_is_the_same_in_both_modes() -> None:
     chunks = ["Let me", " look", " that up", "Here", " it is: sunny."]
-    assert "".join(run(chunks, fragments=True, flush_at=2)) == " ".join(run(chunks, fragments=False, flush_at=2))
+    assert "".join(texts(run(chunks, fragments=True, flush_at=2))) == " ".join(
+        texts(run(chunks, fragments=False, flush_at=2))
+    )
 
 
 @pytest.mark.parametrize("fragments", [False, True])
 def test_the_cap_ends_the_answer_at_a_sentence_end(fragments: bool) -> None:
     text = "This is one sentence of a long answer. " * 100
     answer = Answer(fragments=fragments, max_chars=300)
-    out: list[str] = []
+    out: list[Piece] = []
     for chunk in chunked(text, random.Random(1)):
         out += answer.feed(chunk)
         if answer.capped:
             break
-    spoken = "".join(out) if fragments else " ".join(out)
+    spoken = "".join(texts(out)) if fragments else " ".join(texts(out))
     assert answer.capped
     assert 300 <= len(spoken) < 300 + 40 and spoken.endswith("answer.")
     assert answer.feed("More. ") == [] and answer.flush() == []
@@ -104,5 +123,5 @@ def test_an_apology_after_fragments_is_a_sentence_of_its_own() -> None:
     answer = Answer(fragments=True)
     got = answer.feed("Sure, the answer is")
     [apology] = answer.apology("Sorry, I lost the connection.")
-    assert "".join(got) == "Sure, the answer"
-    assert apology == " Sorry, I lost the connection." and apology.sentence_end
+    assert "".join(texts(got)) == "Sure, the answer"
+    assert apology.text == " Sorry, I lost the connection." and apology.sentence_end

@@ -40,6 +40,7 @@ from appliance.frontend.microphone import FrontEndMicrophone
 from appliance.frontend.reference import ReferenceBuffer, ReferenceSpeaker
 from appliance.gpio.leds import Leds
 from appliance.ports import FRAME_SECONDS, SpeechResult, WakeHit
+from appliance.text.piece import Piece
 from appliance.timings import TurnTimings
 
 RATE = 16000
@@ -130,7 +131,7 @@ class Assistant:
         timings: TurnTimings | None = None,
         fragments: bool = False,
         filler=None,
-    ) -> Iterator[str]:
+    ) -> Iterator[Piece]:
         """Marks the turn's timings as the real assistant does (``llm_request_start``, ``llm_first_delta``)."""
         self.questions.append(text)
         if timings is not None:
@@ -140,7 +141,7 @@ class Assistant:
                 return
             if timings is not None and "llm_first_delta" not in timings:
                 timings.mark("llm_first_delta")
-            yield sentence
+            yield Piece.whole(sentence)
 
     def reset(self) -> None:
         self.resets += 1
@@ -166,9 +167,9 @@ class Speech:
         self.phrases: list[str] = []
         self.cancelled_at: float | None = None
 
-    def speak(self, sentences, cancel, emit, on_first_audio=None, *, deadline=None, timings=None) -> SpeechResult:
+    def speak(self, pieces, cancel, emit, on_first_audio=None, *, deadline=None, timings=None) -> SpeechResult:
         result = SpeechResult()
-        for sentence in sentences:
+        for sentence in (piece.text for piece in pieces):
             emit(Sentence(sentence))
             if result.first_audio is None:
                 result.first_audio = time.monotonic()
@@ -627,10 +628,10 @@ class ToolAssistant(Assistant):
 
     def respond(self, text, cancel, emit, *, deadline=None, timings=None, fragments=False, filler=None):
         self.questions.append(text)
-        yield "Let me look."
+        yield Piece.whole("Let me look.")
         self.app_box[0].tool_context(CancelToken(), emit)  # the tool starts after the filler was spoken
         cancel.wait(0.3)
-        yield "It is sunny."
+        yield Piece.whole("It is sunny.")
 
 
 def test_a_tool_round_after_a_spoken_filler_shows_thinking_again(tmp_path):

@@ -19,7 +19,7 @@ def outputs(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def ask(h: Harness, text: str) -> list[str]:
-    return list(h.assistant.respond(text, CancelToken(), h.events))
+    return [p.text for p in h.assistant.respond(text, CancelToken(), h.events)]
 
 
 def test_only_a_clear_short_yes_is_a_yes() -> None:

@@ -1,5 +1,5 @@
 """The first piece of speech: the answer's first words or first clause, never a split word, never past a
-possible sentence end; after it, sentences as the sentence splitter cuts them."""
+possible sentence end; after it, sentences as the assistant marked them (speech does not split again)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import random
 
 import pytest
 
-from appliance.speech.first_words import FirstWordsSplitter, Piece, first_words_cut
+from appliance.llm.answer import Answer
+from appliance.speech.first_words import FirstWordsSplitter
+from appliance.speech.first_words import Utterance as Piece
+from appliance.text.first_words import first_words_cut
+from appliance.text.piece import Piece as Fragment
 from appliance.text.sentences import SentenceSplitter
 
 
@@ -32,7 +36,21 @@ def test_first_words_cut(text: str, words: int, cut: int | None) -> None:
     assert first_words_cut(text, words) == cut
 
 
-def feed(splitter: FirstWordsSplitter, deltas: list[str]) -> list[Piece]:
+class Assistant:
+    """The model's text deltas as the assistant gives them to speech (fragments, sentence ends marked)."""
+
+    def __init__(self, splitter: FirstWordsSplitter) -> None:
+        self.answer = Answer(fragments=True)
+        self.splitter = splitter
+
+    def feed(self, delta: str) -> list[Piece]:
+        return [u for fragment in self.answer.feed(delta) for u in self.splitter.feed(fragment)]
+
+    def flush(self) -> list[Piece]:
+        return [u for fragment in self.answer.flush() for u in self.splitter.feed(fragment)] + self.splitter.flush()
+
+
+def feed(splitter: FirstWordsSplitter | Assistant, deltas: list[str]) -> list[Piece]:
     out: list[Piece] = []
     for delta in deltas:
         out += splitter.feed(delta)
@@ -40,28 +58,30 @@ def feed(splitter: FirstWordsSplitter, deltas: list[str]) -> list[Piece]:
 
 
 def test_the_first_words_come_first_then_the_rest_of_the_sentence_then_sentences() -> None:
-    deltas = ["It is s", "unny in", " Paris ", "today. ", "The hig", "h is tw", "enty."]
+    fragments = ["It is ", "sunny in", " Paris ", "today.", " The high", " is twenty."]
+    pieces = [Fragment(text, sentence_end=text.endswith(".")) for text in fragments]
     splitter = FirstWordsSplitter(2)
-    assert splitter.feed(deltas[0]) == [Piece("It is")]  # from the very first delta
-    assert feed(splitter, deltas[1:]) == [
+    assert splitter.feed(pieces[0]) == [Piece("It is")]  # from the very first fragment
+    assert [u for p in pieces[1:] for u in splitter.feed(p)] + splitter.flush() == [
         Piece("sunny in Paris today.", ("It is sunny in Paris today.",)),
         Piece("The high is twenty.", ("The high is twenty.",)),  # later sentences are never cut
     ]
 
 
 def test_off_gives_one_piece_per_sentence() -> None:
-    assert feed(FirstWordsSplitter(0), ["It is sunny. ", "Go out."]) == [
+    assert feed(Assistant(FirstWordsSplitter(0)), ["It is sunny. ", "Go out."]) == [
         Piece("It is sunny.", ("It is sunny.",)),
         Piece("Go out.", ("Go out.",)),
     ]
 
 
 def test_a_sentence_that_ends_with_the_first_words_is_an_empty_piece_naming_it() -> None:
-    assert feed(FirstWordsSplitter(2), ["Hi there "]) == [Piece("Hi there"), Piece("", ("Hi there",))]
+    splitter = FirstWordsSplitter(2)
+    assert splitter.feed(Fragment("Hi there ")) + splitter.flush() == [Piece("Hi there"), Piece("", ("Hi there",))]
 
 
 def test_a_first_sentence_ending_before_the_words_is_spoken_whole() -> None:
-    assert feed(FirstWordsSplitter(3), ["Yes. ", "It is fine."]) == [
+    assert feed(Assistant(FirstWordsSplitter(3)), ["Yes. ", "It is fine."]) == [
         Piece("Yes.", ("Yes.",)),
         Piece("It is fine.", ("It is fine.",)),
     ]
@@ -84,7 +104,7 @@ def test_pieces_say_every_sentence_once_in_order_for_any_chunking(answer: str, w
         deltas = [answer[a:b] for a, b in zip([0, *cuts], [*cuts, len(answer)], strict=True)]
         reference = SentenceSplitter()
         sentences = [s for d in deltas for s in reference.feed(d)] + reference.flush()
-        pieces = feed(FirstWordsSplitter(words), deltas)
+        pieces = feed(Assistant(FirstWordsSplitter(words)), deltas)
         assert [s for p in pieces for s in p.sentences] == sentences
         assert " ".join(p.text for p in pieces if p.text).split() == " ".join(sentences).split()
         assert all(p.sentences for p in pieces[1:])  # only the first piece may end no sentence
@@ -96,5 +116,5 @@ def test_pieces_say_every_sentence_once_in_order_for_any_chunking(answer: str, w
 
 def test_a_fragment_that_ends_its_sentence_is_not_cut() -> None:
     splitter = FirstWordsSplitter(2)
-    assert splitter.feed("Sorry, I couldn't finish that.", sentence_end=True) == []
-    assert splitter.flush() == [Piece("Sorry, I couldn't finish that.", ("Sorry, I couldn't finish that.",))]
+    said = splitter.feed(Fragment("Sorry, I couldn't finish that.", sentence_end=True)) + splitter.flush()
+    assert said == [Piece("Sorry, I couldn't finish that.", ("Sorry, I couldn't finish that.",))]

@@ -171,7 +171,7 @@ class Assistant:
         return ToolContext(controls=Controls(allowed=False), camera=None, indicators=None, cancel=cancel, emit=emit)
 
     def ask(self, text: str, cancel: CancelToken | None = None) -> list[str]:
-        return list(self.assistant.respond(text, cancel or CancelToken(), self.events))
+        return [p.text for p in self.assistant.respond(text, cancel or CancelToken(), self.events)]
 
 
 def outputs(body: dict[str, Any]) -> dict[str, Any]:
@@ -552,6 +552,7 @@ def test_the_appliance_is_ready_with_its_server_down_and_ctl_tools_shows_the_too
 ) -> None:
     from appliance.core.commands import execute
     from appliance.events import EventBus
+    from appliance.host.deferred import DeferredAssistant
     from appliance.host.wiring import RunOptions, build
     from standin.voice import silence, write_wav
 
@@ -575,7 +576,7 @@ def test_the_appliance_is_ready_with_its_server_down_and_ctl_tools_shows_the_too
         assert ready.wait(60), "the appliance did not become ready while its MCP server was down"
         down = events.wait_for(lambda e: isinstance(e, Info) and e.what == "mcp_server" and ": down" in e.detail, 30)
         assert down is not None
-        assert ports.assistant is not None and ports.assistant.reset is not None  # waits until it is built
+        assert isinstance(ports.assistant, DeferredAssistant) and ports.assistant.get() is not None  # built
         reply = execute(app, "tools", ())
         assert reply["ok"] and not [t for t in reply["tools"] if t["source"] == "home"]
         home.start()

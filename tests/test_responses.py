@@ -23,7 +23,6 @@ from appliance.config.settings import AssistantSettings, Secrets, Settings
 from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, ToolCall
-from appliance.llm.answer import Fragment
 from appliance.llm.client import classify_openai_error, is_previous_response_missing, make_openai_client
 from appliance.llm.responses import (
     CANCELLED_OUTPUT,
@@ -35,6 +34,7 @@ from appliance.llm.responses import (
 from appliance.llm.stream import QUEUE_CAPACITY
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
+from appliance.text.piece import Piece
 from appliance.timings import TurnTimings
 from appliance.tools import ToolRegistry
 from appliance.tools.builtin import register_builtin_tools
@@ -158,9 +158,9 @@ class Harness:
 
     def ask(self, text: str, cancel: CancelToken | None = None) -> list[str]:
         got: list[str] = []
-        for sentence in self.assistant.respond(text, cancel or CancelToken(), self.events):
-            got.append(sentence)
-            self.said.append(sentence)
+        for piece in self.assistant.respond(text, cancel or CancelToken(), self.events):
+            got.append(piece.text)
+            self.said.append(piece.text)
         return got
 
     def error_kinds(self) -> list[str]:
@@ -610,8 +610,8 @@ def test_cancel_in_the_middle_of_a_stream(cloud: FakeCloud, server: ResponsesSer
     stamp: list[float] = []
     cancel_when(first, token, stamp)
     got = []
-    for sentence in h.assistant.respond("Talk a lot.", token, h.events):  # blocks in the stalled stream
-        got.append(sentence)
+    for piece in h.assistant.respond("Talk a lot.", token, h.events):  # blocks in the stalled stream
+        got.append(piece.text)
         first.set()
     ended = time.monotonic()
     assert got == ["First sentence."]
@@ -809,7 +809,7 @@ def timed_ask(
     started = time.monotonic()
     try:
         for piece in h.assistant.respond(text, CancelToken(), h.events, deadline=deadline, **kwargs):
-            said.append(piece)
+            said.append(piece.text)
     except ApplianceError as exc:
         return said, exc, time.monotonic() - started
     return said, None, time.monotonic() - started
@@ -848,7 +848,7 @@ def test_time_spent_saying_the_answer_does_not_count(cloud: FakeCloud, server: R
     said: list[str] = []
     hold = threading.Event()
     for piece in h.assistant.respond("Count.", CancelToken(), h.events, deadline=Deadline(1.5)):
-        said.append(piece)
+        said.append(piece.text)
         hold.wait(0.6)  # the speaker takes its time over each sentence: 2.4 s in all
     assert said == ["One.", "Two.", "Three.", "Four."]
     assert h.error_kinds() == []
@@ -863,7 +863,7 @@ def test_a_runaway_answer_is_capped_at_a_sentence_end_and_the_queue_stays_bounde
     said: list[str] = []
     slow = threading.Event()
     for piece in h.assistant.respond("Go on.", CancelToken(), h.events, deadline=Deadline(5.0)):
-        said.append(piece)
+        said.append(piece.text)
         slow.wait(0.05)  # a slow speaker: the stream must wait, not pile up
     spoken = " ".join(said)
     assert 400 <= len(spoken) < 400 + 40 and spoken.endswith("that.")
@@ -927,7 +927,7 @@ def test_the_turn_timings_get_the_model_marks(cloud: FakeCloud, server: Response
     h = Harness(cloud)
     server.then(wire.text("Hello there. How are you?"))
     timings = TurnTimings()
-    assert list(h.assistant.respond("Hi.", CancelToken(), h.events, timings=timings)) == [
+    assert [p.text for p in h.assistant.respond("Hi.", CancelToken(), h.events, timings=timings)] == [
         "Hello there.",
         "How are you?",
     ]
@@ -945,9 +945,10 @@ def test_fragments_put_together_are_the_sentences(cloud: FakeCloud, server: Resp
     text = "Hello! The capital of France is **Paris**. See https://www.paris.fr/visit for more, or ask me again."
     server.then(wire.text(text, chunk_size=3), wire.text(text, chunk_size=3))
     sentences = h.ask("Capital?")
-    fragments = list(h.assistant.respond("Again?", CancelToken(), h.events, fragments=True))
+    pieces = list(h.assistant.respond("Again?", CancelToken(), h.events, fragments=True))
+    fragments = [p.text for p in pieces]
     assert "".join(fragments) == " ".join(sentences)
     assert len(fragments) > len(sentences)
-    assert all(isinstance(f, Fragment) for f in fragments)
-    assert [f for f in fragments if f.sentence_end][-1] == fragments[-1]
+    assert all(isinstance(p, Piece) for p in pieces)
+    assert [p for p in pieces if p.sentence_end][-1] == pieces[-1]
     assert not any("*" in f or "https" in f for f in fragments)

@@ -90,7 +90,7 @@ class Harness:
         return ToolContext(controls=Controls(), camera=None, indicators=None, cancel=cancel, emit=emit)
 
     def ask(self, text: str, cancel: CancelToken | None = None) -> list[str]:
-        return list(self.assistant.respond(text, cancel or CancelToken(), self.events))
+        return [p.text for p in self.assistant.respond(text, cancel or CancelToken(), self.events)]
 
     def fallbacks(self) -> list[Info]:
         return [e for e in self.events.of(Info) if e.what == "transport_fallback"]
@@ -249,8 +249,8 @@ def test_cancel_in_the_middle_of_a_socket_stream(
         stamp.append(time.monotonic())
         token.cancel("button")
 
-    for sentence in h.assistant.respond("Talk a lot.", token, h.events):  # blocks in the silent socket
-        got.append(sentence)
+    for piece in h.assistant.respond("Talk a lot.", token, h.events):  # blocks in the silent socket
+        got.append(piece.text)
         threading.Timer(0.05, press).start()
     ended = time.monotonic()
     assert got == ["First sentence."]

@@ -13,9 +13,9 @@ from appliance.audio.wavfile import WavSpeaker, read_wav
 from appliance.cancel import CancelToken
 from appliance.config.settings import Secrets, TtsSettings
 from appliance.events import Error, Recorder, Sentence
-from appliance.llm.answer import Fragment
 from appliance.speech.phrases import PHRASES, PhraseCache
 from appliance.speech.pipeline import SpeechPipeline
+from appliance.text.piece import Piece
 from appliance.tts.elevenlabs import ElevenLabsSynth
 from standin.cloud import Reset, Stall, Status
 from standin.speech import echo_key_error, pcm, tts, tts_json_error
@@ -38,7 +38,9 @@ class Rig:
         self.events = Recorder()
 
     def speak(self, sentences, cancel=None, on_first_audio=None):
-        result = self.pipeline.speak(iter(sentences), cancel or CancelToken(), self.events, on_first_audio)
+        """``sentences``: plain text is a whole sentence each (what sentence mode gives); pieces as they are."""
+        pieces = (s if isinstance(s, Piece) else Piece.whole(s) for s in sentences)
+        result = self.pipeline.speak(pieces, cancel or CancelToken(), self.events, on_first_audio)
         self.speaker.close()
         return result
 
@@ -224,7 +226,7 @@ def test_playback_through_pyaudio_on_a_real_sound_server(cloud, tmp_path, pulse)
         pipeline = SpeechPipeline(
             ElevenLabsSynth(settings, secrets), speaker, settings, PhraseCache(None), cache_phrases=False
         )
-        result = pipeline.speak(iter(["One.", "Two."]), CancelToken(), lambda e: None)
+        result = pipeline.speak(iter([Piece.whole("One."), Piece.whole("Two.")]), CancelToken(), lambda e: None)
         time.sleep(0.3)
     finally:
         speaker.close()
@@ -305,7 +307,9 @@ def test_an_api_key_echoed_in_a_tts_error_body_never_reaches_the_events_file_or_
     try:
         with events_file.open("w") as stream:
             sink = JsonLinesSink(stream, redact=secrets.redact)
-            result = rig.pipeline.speak(iter(["Say it."]), CancelToken(), lambda e: (rig.events(e), sink(e)))
+            result = rig.pipeline.speak(
+                iter([Piece.whole("Say it.")]), CancelToken(), lambda e: (rig.events(e), sink(e))
+            )
     finally:
         logging.getLogger().removeHandler(handler)
     assert result.failed == ["Say it."]
@@ -334,7 +338,8 @@ def test_piper_speaks_through_the_pipeline_to_a_wav_speaker(tmp_path):
     speaker = WavSpeaker(out, rate=RATE, pace=0.0, block_ms=20)
     events = Recorder()
     pipeline = SpeechPipeline(synth, speaker, settings.tts, PhraseCache(None), cache_phrases=False)
-    result = pipeline.speak(iter(["Hello there.", "The tallest mountain is Everest."]), CancelToken(), events)
+    said = [Piece.whole("Hello there."), Piece.whole("The tallest mountain is Everest.")]
+    result = pipeline.speak(iter(said), CancelToken(), events)
     speaker.close()
     assert result.spoken == ["Hello there.", "The tallest mountain is Everest."] and not result.failed
     assert not rig_errors(events)
@@ -371,7 +376,7 @@ SENTENCES = ["It is sunny in Paris today, with a light breeze.", "Take sunglasse
 
 def fragments(texts):
     """What the assistant gives when the turn asked for fragments (the last one ends the answer's sentence)."""
-    return [Fragment(t, sentence_end=t.rstrip().endswith((".", "!"))) for t in texts]
+    return [Piece(t, sentence_end=t.rstrip().endswith((".", "!"))) for t in texts]
 
 
 def test_the_first_request_is_the_first_words_and_every_sentence_is_heard_once(cloud, tmp_path):
@@ -416,7 +421,7 @@ def test_the_first_clause_goes_first_when_it_comes_before_the_words(cloud, tmp_p
 def test_a_sentence_of_just_the_first_words_is_one_request_and_counts_as_heard(cloud, tmp_path):
     cloud.default("tts", lambda r: tts(pcm(0.1, seed=1)))
     rig = Rig(cloud, tmp_path)
-    result = rig.speak([Fragment("Hi there "), Fragment("")])
+    result = rig.speak([Piece("Hi there "), Piece("")])
     assert [r.json["text"] for r in cloud.of("tts")] == ["Hi there"]
     assert result.spoken == ["Hi there"] and [e.text for e in rig.events.of(Sentence)] == ["Hi there"]
 
@@ -445,8 +450,8 @@ def test_plain_sentences_and_a_zero_setting_go_a_sentence_a_request(cloud, tmp_p
 def test_a_fragment_that_ends_its_sentence_or_plain_text_is_never_cut(cloud, tmp_path):
     cloud.default("tts", lambda r: tts(pcm(0.1, seed=1)))
     rig = Rig(cloud, tmp_path)
-    rig.speak([Fragment("Sorry, I couldn't finish that.", sentence_end=True)])  # stays its cached phrase
+    rig.speak([Piece("Sorry, I couldn't finish that.", sentence_end=True)])  # stays its cached phrase
     rig = Rig(cloud, tmp_path)
-    rig.pipeline.speak(iter(["Dinner is ready. Come now."]), CancelToken(), rig.events, fragments=True)
+    rig.speak([Piece("Dinner is ready.", sentence_end=True), Piece(" Come now.", sentence_end=True)])
     texts = [r.json["text"] for r in cloud.of("tts")]
     assert texts == ["Sorry, I couldn't finish that.", "Dinner is ready.", "Come now."]

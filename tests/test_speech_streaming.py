@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,10 +20,10 @@ from appliance.cancel import CancelToken
 from appliance.config.settings import Secrets, TtsSettings
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder, Sentence
-from appliance.llm.answer import Fragment
 from appliance.speech.phrases import PhraseCache
 from appliance.speech.pipeline import SpeechPipeline
 from appliance.speech.streaming import StreamingSpeech
+from appliance.text.piece import Piece
 from appliance.tts.elevenlabs import ElevenLabsSynth
 from appliance.tts.elevenlabs_ws import StreamInputConnection, ws_base_url
 from standin.cloud import FakeCloud
@@ -99,10 +100,10 @@ class Rig:
         )
         self.events = Recorder()
 
-    def speak(self, pieces: Iterator[str] | list[str], cancel: CancelToken | None = None, **kwargs: object):
+    def speak(self, pieces: Iterator[str] | list[str], cancel: CancelToken | None = None, **kwargs: Any):
         """``pieces`` as the assistant gives them when the turn asks for fragments."""
         fragments = (as_fragment(p) for p in pieces)
-        result = self.speech.speak(fragments, cancel or CancelToken(), self.events, **kwargs)  # type: ignore[arg-type]
+        result = self.speech.speak(fragments, cancel or CancelToken(), self.events, **kwargs)
         self.speaker.close()
         return result
 
@@ -115,8 +116,8 @@ class Rig:
         return self.events.of(Error)
 
 
-def as_fragment(text: str) -> Fragment:
-    return text if isinstance(text, Fragment) else Fragment(text, sentence_end=text.rstrip().endswith((".", "!")))
+def as_fragment(text: str) -> Piece:
+    return Piece(text, sentence_end=text.rstrip().endswith((".", "!")))
 
 
 def generations(conn, schedule: list[int]) -> list[str]:
@@ -349,7 +350,7 @@ def test_quota_mid_answer_is_reported_once_and_the_rest_kept_as_text(service, cl
     assert cloud.of("tts") == []
     rig.speaker = WavSpeaker(tmp_path / "again.wav", rate=RATE)
     service.script(Fault(error="quota_exceeded", error_after=0))
-    rig.speech.speak(iter(["Hello there."]), CancelToken(), rig.events)
+    rig.speech.speak(iter([Piece.whole("Hello there.")]), CancelToken(), rig.events)
     assert len(rig.errors()) == 1  # said once
 
 
@@ -366,7 +367,7 @@ def test_cancel_stops_audio_within_200_ms_and_closes_the_socket(service, cloud, 
         cancel.cancel("button")
 
     threading.Thread(target=cancel_soon, daemon=True).start()
-    result = rig.speech.speak(iter(ANSWER * 3), cancel, rig.events, on_first_audio=heard.set)
+    result = rig.speech.speak(map(as_fragment, ANSWER * 3), cancel, rig.events, on_first_audio=heard.set)
     took = time.monotonic() - stopped[0]
     assert result.interrupted and took < 0.2
     assert service.connections[0].closed.wait(2.0)
@@ -377,7 +378,7 @@ def test_prepare_opens_the_connection_before_the_turn(service, cloud, tmp_path) 
     rig = Rig(service, cloud, tmp_path)
     rig.speech.prepare()
     deadline = time.monotonic() + 5
-    while not (service.connections and rig.speech._ready) and time.monotonic() < deadline:  # noqa: SLF001
+    while not (service.connections and rig.speech.opener._ready) and time.monotonic() < deadline:  # noqa: SLF001
         time.sleep(0.01)
     started = time.monotonic()
     heard: list[float] = []
@@ -413,7 +414,7 @@ def test_the_model_request_does_not_wait_for_the_speech_handshake(service, cloud
     assert result.spoken == SENTENCES
     assert service.attempts == 1 and len(rig.connections) == 1  # one socket, the one opening
     assert cloud.of("tts") == []  # all of it over the WebSocket
-    assert rig.speech._ready is None  # noqa: SLF001  (nothing left behind for the next turn)
+    assert rig.speech.opener._ready is None  # noqa: SLF001  (nothing left behind for the next turn)
 
 
 @pytest.mark.parametrize("prepared", [False, True])
@@ -444,21 +445,21 @@ def test_a_connection_that_failed_to_open_ahead_sends_the_turn_over_http_at_once
     service.script(Fault(refuse=500))
     cloud.default("tts", lambda r: tts(pcm(0.2, seed=len(r.json["text"]))))
     rig = Rig(service, cloud, tmp_path)
-    rig.speech._prepare()  # noqa: SLF001  (as prepare() does in the background)
+    rig.speech.opener._prepare()  # noqa: SLF001  (as prepare() does in the background)
     result = rig.speak(ANSWER)
     assert service.attempts == 1
     assert result.spoken == SENTENCES and len(cloud.of("tts")) == 4
     rig.speaker = WavSpeaker(tmp_path / "again.wav", rate=RATE)
     rig.speech.speaker = rig.speaker
-    assert rig.speech.speak(iter(["Hello there."]), CancelToken(), rig.events).spoken == ["Hello there."]
+    assert rig.speech.speak(iter([Piece.whole("Hello there.")]), CancelToken(), rig.events).spoken == ["Hello there."]
     assert service.attempts == 2 and len(cloud.of("tts")) == 4  # the next turn tries the socket again
 
 
 def test_an_idle_prepared_connection_is_not_trusted(service, cloud, tmp_path) -> None:
     rig = Rig(service, cloud, tmp_path)
     clock = [0.0]
-    rig.speech._clock = lambda: clock[0]  # noqa: SLF001
-    rig.speech._prepare()  # noqa: SLF001
+    rig.speech._clock = rig.speech.opener._clock = lambda: clock[0]  # noqa: SLF001
+    rig.speech.opener._prepare()  # noqa: SLF001
     assert len(service.connections) == 1
     clock[0] = 60.0
     result = rig.speak(ANSWER)
@@ -518,7 +519,7 @@ def test_the_first_flush_is_at_the_first_clause_or_words_whichever_is_sooner(
 
 def test_an_announcements_plain_text_is_not_cut_at_its_first_words(service, cloud, tmp_path) -> None:
     rig = Rig(service, cloud, tmp_path)
-    result = rig.speech.speak(iter(["Dinner is ready."]), CancelToken(), rig.events)
+    result = rig.speech.speak(iter([Piece.whole("Dinner is ready.")]), CancelToken(), rig.events)
     [conn] = service.connections
     assert conn.flushes == 1 and generations(conn, [50]) == ["Dinner is ready. "]
     assert result.spoken == ["Dinner is ready."]
@@ -528,6 +529,6 @@ def test_an_announcement_over_http_is_one_request(service, cloud, tmp_path) -> N
     service.script(Fault(refuse=500))
     cloud.default("tts", lambda r: tts(pcm(0.2, seed=1)))
     rig = Rig(service, cloud, tmp_path)
-    result = rig.speech.speak(iter(["Dinner is ready."]), CancelToken(), rig.events)
+    result = rig.speech.speak(iter([Piece.whole("Dinner is ready.")]), CancelToken(), rig.events)
     assert [r.json["text"] for r in cloud.of("tts")] == ["Dinner is ready."]
     assert result.spoken == ["Dinner is ready."]

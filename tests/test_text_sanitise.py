@@ -138,7 +138,7 @@ class Appliance:
         return ToolContext(controls=self.controls, camera=None, indicators=None, cancel=cancel, emit=emit)
 
     def ask(self, text: str) -> list[str]:
-        return list(self.assistant.respond(text, CancelToken(), self.bus.emit))
+        return [p.text for p in self.assistant.respond(text, CancelToken(), self.bus.emit)]
 
     def written(self) -> list[dict[str, Any]]:
         self.sink_file.flush()

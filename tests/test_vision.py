@@ -153,7 +153,7 @@ def test_model_sees_the_photo_in_the_tool_output_and_answers(appliance_parts: An
     p = appliance_parts
     call = p.wire.calls(("describe_image", {"question": "what is on the table?"}))
     p.server.then(call, p.wire.text("I see a red circle on a white background."))
-    spoken = list(p.assistant.respond("What do you see?", CancelToken(), p.recorder))
+    spoken = [piece.text for piece in p.assistant.respond("What do you see?", CancelToken(), p.recorder)]
     assert " ".join(spoken) == "I see a red circle on a white background."
     assert p.server.rejected == []
     first, second = p.server.bodies()
@@ -181,7 +181,7 @@ def test_camera_failure_reaches_the_model_as_text(appliance_parts: Any) -> None:
     p.camera = FileCamera(X_JPG, max_bytes=1024)
     call = p.wire.calls(("describe_image", {"question": None}))
     p.server.then(call, p.wire.text("Sorry, my camera isn't working right now."))
-    spoken = list(p.assistant.respond("What am I holding?", CancelToken(), p.recorder))
+    spoken = [piece.text for piece in p.assistant.respond("What am I holding?", CancelToken(), p.recorder)]
     assert spoken == ["Sorry, my camera isn't working right now."]
     item = function_call_output(p.server.bodies()[1])
     assert item["call_id"] == call.call_ids[0]

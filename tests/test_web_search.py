@@ -106,7 +106,7 @@ def test_the_search_is_offered_with_the_location_and_empty_fields_are_not_sent(c
     city_only = settings(location_city="Lyon")
     server.then(*(wire.text("Hello.") for _ in range(4)))
     for s in (located, city_only, settings(web_search=False), settings(reasoning_effort="minimal")):
-        assert list(assistant(cloud, s).respond("Hi", CancelToken(), Recorder())) == ["Hello."]
+        assert [p.text for p in assistant(cloud, s).respond("Hi", CancelToken(), Recorder())] == ["Hello."]
     tools = [body.get("tools", []) for body in server.bodies()]
     assert tools[0] == [
         {
@@ -191,7 +191,7 @@ def test_the_answer_is_spoken_without_urls_or_citations_and_the_search_is_an_eve
         first = wire.web_search(WEATHER, query=QUERY, seconds=0.3)
         server.then(first, wire.text("You're welcome."))
         events, timings = Recorder(), _timings()
-        said = list(a.respond("What's the weather like?", CancelToken(), events, timings=timings))
+        said = [p.text for p in a.respond("What's the weather like?", CancelToken(), events, timings=timings)]
         assert said == SPOKEN
         assert not any(re.search(r"https?:|www\.|utm_|\[|\]|\(|\)|\*|meteo\.fr|weather\.com", s) for s in said)
         assert events.of(Info)[0] == Info("web_search", "searching")
@@ -202,7 +202,7 @@ def test_the_answer_is_spoken_without_urls_or_citations_and_the_search_is_an_eve
         assert marks["llm_search_start"] < marks["llm_search_done"] < marks["llm_first_delta"]
         assert timings.spans_ms()["search_ms"] > 0
         # the next turn follows on without an output for the search (the server's own call)
-        assert list(a.respond("Thanks!", CancelToken(), Recorder())) == ["You're welcome."]
+        assert [p.text for p in a.respond("Thanks!", CancelToken(), Recorder())] == ["You're welcome."]
         bodies = ws.received if ws is not None else server.bodies()
         assert bodies[1]["previous_response_id"] == first.response_id
         assert not [i for i in bodies[1]["input"] if i.get("type") == "function_call_output"]
@@ -218,7 +218,10 @@ def test_text_before_the_search_is_said_first_and_no_filler_is_asked_for(cloud: 
     server.then(wire.web_search("It is sunny.", query=QUERY, before="Let me check the forecast.", seconds=0.6))
     fillers: list[float] = []
     a = assistant(cloud, settings(search_filler_seconds=0.1))
-    said = list(a.respond("Weather?", CancelToken(), Recorder(), filler=lambda c: fillers.append(time.monotonic())))
+    said = [
+        p.text
+        for p in a.respond("Weather?", CancelToken(), Recorder(), filler=lambda c: fillers.append(time.monotonic()))
+    ]
     assert said == ["Let me check the forecast.", "It is sunny."] and fillers == []
 
 

@@ -28,11 +28,13 @@ from appliance.events import Answer, Event, Info, Transcript
 from appliance.ports import Assistant, Preparable, Speech, Transcriber
 from appliance.speech.phrases import SEARCH_FILLER, SEARCH_TIMEOUT
 from appliance.text.followup import expects_reply
+from appliance.text.piece import Piece
 from appliance.timings import TurnTimings
 from appliance.tools.confirm import is_yes
 
 if TYPE_CHECKING:
-    from appliance.local.commands import LocalCommands, Reply
+    from appliance.core.parts import LocalAnswers
+    from appliance.local.commands import Reply
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class Stages:
     post: Callable[[MachineEvent], None]  # to the app's inbox
     report: Callable[[ApplianceError], None]  # a typed error: logged and emitted, secrets redacted
     earcon: Earcon
-    local: LocalCommands | None = None  # the device's own commands, answered without the model
+    local: LocalAnswers | None = None  # the device's own commands, answered without the model
 
 
 class TurnRunner:
@@ -226,7 +228,7 @@ class TurnRunner:
             self._first_audio()
             st.speech.phrase(reply.phrase, cancel)
         elif reply.text and st.speech is not None:
-            result = st.speech.speak(iter([reply.text]), cancel, st.emit, on_first_audio=self._first_audio)
+            result = st.speech.speak(iter([Piece.whole(reply.text)]), cancel, st.emit, on_first_audio=self._first_audio)
             if result.first_audio is not None:
                 self.timings.set("first_audio", result.first_audio)
         st.emit(Answer(reply.text, interrupted=cancel.cancelled))
@@ -235,13 +237,13 @@ class TurnRunner:
         cancel.check()
         return "answered", False
 
-    def _watch(self, sentences: Iterator[str]) -> Iterator[str]:
-        for sentence in sentences:
+    def _watch(self, pieces: Iterator[Piece]) -> Iterator[Piece]:
+        for piece in pieces:
             self.timings.mark("first_sentence")
             if self._thinking_again:  # the answer goes on after a tool round
                 self._thinking_again = False
                 self.stages.post(TurnProgress(self.id, Progress.SPEAKING))
-            yield sentence
+            yield piece
 
     def _filler(self, cancel: CancelToken) -> None:
         """A web search runs and nothing has been said: its short phrase (cached speech, or a soft sound until it
@@ -322,7 +324,7 @@ class Announcement:
             if self.chime:
                 self.stages.earcon(announce_chime, self.cancel)
             if self.stages.speech is not None and not self.cancel.cancelled:
-                self.stages.speech.speak(iter([self.text]), self.cancel, self.stages.emit)
+                self.stages.speech.speak(iter([Piece.whole(self.text)]), self.cancel, self.stages.emit)
         except Cancelled:
             pass  # stopped by the button, mute, a new turn or shutdown: nothing to report
         except Exception as exc:

@@ -1,13 +1,16 @@
-"""The spoken side of an answer: model text deltas in, speakable pieces out, in sentences or in fragments.
+"""The spoken side of an answer: model text deltas in, speakable :class:`~appliance.text.piece.Piece` s out, in
+sentences or in fragments. This is where the model's text is split into sentences, once: speech trusts the
+pieces' ``sentence_end`` marks.
 
 Sentence mode (the default) gives whole sentences through the splitter and the speakable filter. Fragment
 mode is for a speech engine that takes text as it streams (ElevenLabs' input-streaming WebSocket): it gives
-a :class:`Fragment` as soon as a few whole words of the current sentence are safe to say, and the rest of
-the sentence when it ends (``sentence_end``: the engine's cue to flush). Safe means the words cannot read
+a piece as soon as a few whole words of the current sentence are safe to say, and the rest of each sentence
+when it ends (``sentence_end``: the engine's cue to flush). Safe means the words cannot read
 differently once the sentence is whole: the last, maybe unfinished, word is held back, and so is everything
 from a markup character or a URL on, and a sentence that starts like a list item, heading, quote or table
 row waits to be whole. So the fragments put together are exactly the sentences sentence mode would have
-given, joined by single spaces.
+given, joined by single spaces. (A sentence that runs long is cut at a clause by the splitter; when its
+words went out before the cut was decided, that cut is not marked, and speech hears the two as one.)
 
 A cap on the answer's length (``max_chars``) ends it at a sentence end: once that many characters were
 said, no new sentence starts. Pure: no clock, no I/O.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 
+from appliance.text.piece import Piece
 from appliance.text.sentences import SentenceSplitter
 from appliance.text.speakable import SpeakableFilter, speakable
 
@@ -28,17 +32,8 @@ MIN_FRAGMENT_WORDS = 2
 
 _RISKY = re.compile(r"[*_`~\[\]<|]|https?:|www\.", re.IGNORECASE)
 _RISKY_START = re.compile(r"^\s*(?:[-*+•>#|]|\d|```|~~~)")
-
-
-class Fragment(str):
-    """Speakable text from fragment mode. Put together, the fragments of a turn are its whole answer."""
-
-    sentence_end: bool
-
-    def __new__(cls, text: str, sentence_end: bool = False) -> Fragment:
-        made = super().__new__(cls, text)
-        made.sentence_end = sentence_end
-        return made
+#: Text that may end a sentence (the splitter decides once the next character comes).
+_MAY_END = re.compile(r"[.!?…][\"')\]}”’»]*\s*$")
 
 
 class Answer:
@@ -70,58 +65,60 @@ class Answer:
         self._splitter = SentenceSplitter()
         self._filter = SpeakableFilter()
 
-    def feed(self, delta: str) -> list[str]:
+    def feed(self, delta: str) -> list[Piece]:
         if self.capped:
             return []
         return self._out(self._splitter.feed(delta), final=False)
 
-    def flush(self) -> list[str]:
+    def flush(self) -> list[Piece]:
         if self.capped:
             return []
         return self._out(self._splitter.flush(), final=True)
 
-    def apology(self, text: str) -> list[str]:
+    def apology(self, text: str) -> list[Piece]:
         """A fixed sentence of this module's own (not counted against the cap)."""
         if not self.fragments:
-            return [text]
+            return [Piece.whole(text)]
         joined = (" " if self._emitted else "") + text
         self._emitted += joined
         self._said += (" " if self._said else "") + text
-        return [Fragment(joined, sentence_end=True)]
+        return [Piece(joined, sentence_end=True)]
 
     # --- internals
 
-    def _out(self, pieces: list[str], *, final: bool) -> list[str]:
-        out: list[str] = []
-        completed = False
-        for piece in pieces:
+    def _out(self, sentences: list[str], *, final: bool) -> list[Piece]:
+        out: list[Piece] = []
+        ends: list[int] = []
+        """Fragment mode: where each sentence completed now ends in ``_said``."""
+        for sentence in sentences:
             if self.capped:
                 break
-            text = self._filter(piece)
+            text = self._filter(sentence)
             if not text:
                 continue
             self._said += (" " if self._said else "") + text
-            completed = True
+            ends.append(len(self._said))
             if not self.fragments:
-                out.append(text)
+                out.append(Piece.whole(text))
             if len(self._said) >= self.max_chars:
                 self.capped = True
         if self.fragments:
-            out.extend(self._fragments(completed, final))
+            out.extend(self._fragments(ends, final))
         return out
 
-    def _fragments(self, completed: bool, final: bool) -> list[str]:
-        out: list[str] = []
-        if completed:
-            if self._said.startswith(self._emitted):
-                rest = self._said[len(self._emitted) :]
+    def _fragments(self, ends: list[int], final: bool) -> list[Piece]:
+        out: list[Piece] = []
+        for end in ends:  # one piece per sentence end, so a piece never holds two
+            said = self._said[:end]
+            if said.startswith(self._emitted):
+                rest = said[len(self._emitted) :]
                 if rest:
-                    out.append(Fragment(rest, sentence_end=True))
-                    self._emitted = self._said
-            elif not self._emitted.startswith(self._said):  # (ahead of it is fine: a long sentence cut at a clause)
+                    out.append(Piece(rest, sentence_end=True))
+                    self._emitted = said
+            elif not self._emitted.startswith(said):  # (ahead of it is fine: a long sentence cut at a clause)
                 # Cannot happen with the hold-back rules; if it ever does, carry on from the sentence's end.
                 log.warning("fragment mode: a sentence read differently than its start; resynchronising")
-                self._emitted = self._said
+                self._emitted = said
         if final or self.capped:
             return out
         partial = self._partial(self._splitter.pending)
@@ -133,7 +130,7 @@ class Answer:
         new = target[len(self._emitted) :]
         if not new or (not self._emitted and len(new.split()) < MIN_FRAGMENT_WORDS):
             return out
-        out.append(Fragment(new))
+        out.append(Piece(new))
         self._emitted = target
         return out
 
@@ -147,7 +144,15 @@ class Answer:
         risky = _RISKY.search(text)
         if risky is not None:
             text = text[: risky.start()]
-        if text and not text[-1].isspace():
-            cut = max((i for i, ch in enumerate(text) if ch.isspace()), default=-1)
-            text = text[: cut + 1] if cut >= 0 else ""
+        elif text[-1].isspace() or _MAY_END.search(text):
+            # the last word may be the sentence's last: it goes in the piece that ends the sentence (the
+            # ``sentence_end`` mark, which speech trusts, always comes with text)
+            text = text.rstrip()
+        if text and not text[-1].isspace():  # the last word may go on ("Oslo" -> "Oslofjord")
+            text = _without_last_word(text)
         return speakable(text) if text.strip() else ""
+
+
+def _without_last_word(text: str) -> str:
+    cut = max((i for i, ch in enumerate(text) if ch.isspace()), default=-1)
+    return text[: cut + 1] if cut >= 0 else ""

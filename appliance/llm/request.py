@@ -22,6 +22,7 @@ from appliance.llm.search import WEB_SEARCH, web_search_tool
 from appliance.llm.spoken import TurnState as _Turn
 from appliance.llm.stream import TICK, CancelledRead, OutOfTime, Stalled, StreamReader
 from appliance.llm.transport import HttpStreams, SocketStreams
+from appliance.text.piece import Piece
 from appliance.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Requests:
 
     def attempt(
         self, turn: _Turn, previous: str | None, items: list[dict[str, Any]]
-    ) -> Generator[str, None, Finished | None]:
+    ) -> Generator[Piece, None, Finished | None]:
         """One request, streamed. Returns the outcome, None when cancelled or capped; raises Failure."""
         params = self.params(turn, previous, items)
         turn.mark("request_start")

@@ -61,6 +61,7 @@ from appliance.llm.spoken import apology as _apology
 from appliance.llm.transport import SocketStreams, make_streams
 from appliance.ports import Emit, ToolContext
 from appliance.retry import RetryPolicy
+from appliance.text.piece import Piece
 from appliance.timings import TurnTimings
 from appliance.tools.confirm import CONFIRM_SECONDS, NOT_CONFIRMED_OUTPUT, Pending
 from appliance.tools.registry import ToolRegistry
@@ -153,9 +154,9 @@ class ResponsesAssistant:
         timings: TurnTimings | None = None,
         fragments: bool = False,
         filler: Callable[[CancelToken], None] | None = None,
-    ) -> Iterator[str]:
+    ) -> Iterator[Piece]:
         """The answer's pieces as they stream in. ``deadline``: the turn's (else ``assistant.deadline``
-        from now). ``fragments``: :class:`~appliance.llm.answer.Fragment` s of a few words instead of
+        from now). ``fragments``: :class:`~appliance.text.piece.Piece` s of a few words instead of
         sentences (put together they are the same text, sentences joined by spaces). ``filler``: plays the
         turn's filler phrase; called (at most once, between pieces, so it never overlaps the answer) when a web
         search runs and nothing has been said ``assistant.search_filler_seconds`` after the question."""
@@ -237,7 +238,7 @@ class ResponsesAssistant:
 
     # --- the turn
 
-    def _turn(self, turn: _Turn) -> Generator[str, None, None]:
+    def _turn(self, turn: _Turn) -> Generator[Piece, None, None]:
         self._run_confirmed(turn)
         start = self._conversation.begin()
         if start.idle is not None:
@@ -305,7 +306,7 @@ class ResponsesAssistant:
 
     def _request(
         self, turn: _Turn, previous: str | None, items: list[dict[str, Any]]
-    ) -> Generator[str, None, Finished | None]:
+    ) -> Generator[Piece, None, Finished | None]:
         return (
             yield from retrying(
                 lambda: self._requests.attempt(turn, previous, items),
@@ -325,7 +326,7 @@ class ResponsesAssistant:
     def _needs_confirmation(self, found: Tool) -> bool:
         return found.confirm or found.name in self._settings.confirm
 
-    def _ask(self, turn: _Turn, owed: Owed, pending: Pending) -> Generator[str, None, None]:
+    def _ask(self, turn: _Turn, owed: Owed, pending: Pending) -> Generator[Piece, None, None]:
         """A call needs the user's yes: it is owed as not done (what the model hears unless the user confirms),
         and the question ends the answer; the turn then listens for the answer without the wake word."""
         self._conversation.record(owed, pending.call.call_id, NOT_CONFIRMED_OUTPUT)

@@ -20,6 +20,7 @@ from appliance.events import Error
 from appliance.llm.budget import Budget
 from appliance.ports import Emit
 from appliance.retry import RetryPolicy
+from appliance.text.piece import Piece
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class PreviousMissing(Exception):
 
 
 def retrying(
-    attempt: Callable[[], Generator[str, None, R | None]],
+    attempt: Callable[[], Generator[Piece, None, R | None]],
     *,
     has_previous: bool,
     policy: RetryPolicy,
@@ -60,8 +61,8 @@ def retrying(
     emit: Emit,
     redact: Callable[[str], str],
     said_anything: Callable[[], bool],
-    apologise: Callable[[ErrorKind], Iterator[str]],
-) -> Generator[str, None, R | None]:
+    apologise: Callable[[ErrorKind], Iterator[Piece]],
+) -> Generator[Piece, None, R | None]:
     """Run ``attempt`` until it gives an outcome; None when cancelled or after an apology.
 
     Raises the attempt's ApplianceError when it cannot be retried and nothing was said, and PreviousMissing

@@ -13,6 +13,7 @@ from appliance.llm.answer import Answer
 from appliance.llm.budget import Budget
 from appliance.llm.search import Searches
 from appliance.ports import Emit
+from appliance.text.piece import Piece
 from appliance.timings import TurnTimings
 
 #: Spoken when the connection fails after part of the answer was spoken.
@@ -74,10 +75,10 @@ class TurnState:
         if self.timings is not None:
             self.timings.mark(_MARKS[name], now)
 
-    def say(self, pieces: list[str]) -> Generator[str, None, bool]:
+    def say(self, pieces: list[Piece]) -> Generator[Piece, None, bool]:
         """Yield ``pieces``; the budget's clock stops while the consumer holds one. True if any was."""
         for piece in pieces:
-            if not self.answer.fragments or getattr(piece, "sentence_end", False):
+            if not self.answer.fragments or piece.sentence_end:
                 self.mark("first_sentence")
             if self.timings is not None and self.answer.fragments:
                 self.timings.mark("llm_first_fragment")

@@ -1,6 +1,7 @@
-"""Speaking an answer as it streams: sentences in, audio out, the next sentence synthesized while one plays.
+"""Speaking an answer as it streams: pieces in, audio out, the next sentence synthesized while one plays.
 
-A fetcher thread takes sentences from the assistant and synthesizes them one after another into jobs;
+A fetcher thread takes the assistant's pieces (:class:`~appliance.text.piece.Piece`: the sentences are the
+assistant's, by their ``sentence_end`` marks) and synthesizes them one after another into jobs;
 the calling thread plays each job's chunks as soon as they arrive. At most one piece is fetched ahead
 of the one playing. With ``tts.first_flush_words`` the turn hands over fragments instead, and the first
 request is the answer's first few words (or its first clause, :mod:`.first_words`), so the first audio
@@ -34,10 +35,10 @@ from appliance.config.settings import TtsSettings
 from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, Cancelled, ErrorKind
 from appliance.events import Error, Sentence
-from appliance.llm.answer import Fragment
 from appliance.ports import Emit, Speaker, SpeechResult, Synthesizer
-from appliance.speech.first_words import FirstWordsSplitter, Piece
+from appliance.speech.first_words import FirstWordsSplitter, Utterance
 from appliance.speech.phrases import PhraseCache
+from appliance.text.piece import Piece
 from appliance.timings import TurnTimings
 from appliance.tts.check import checked
 
@@ -91,25 +92,22 @@ class SpeechPipeline:
 
     def speak(
         self,
-        sentences: Iterator[str],
+        pieces: Iterator[Piece],
         cancel: CancelToken,
         emit: Emit,
         on_first_audio: Callable[[], None] | None = None,
         *,
-        fragments: bool | None = None,
         deadline: Deadline | None = None,
         timings: TurnTimings | None = None,
     ) -> SpeechResult:
-        """``fragments``: the pieces are fragments of the answer's text (put together exactly), not
-        sentences; None: they are if they are :class:`~appliance.llm.answer.Fragment` s (what the assistant
-        gives when the turn asked for fragments). Only a Fragment that leaves its sentence unfinished is cut
-        at the first words: plain text (an announcement) is whole already, so cutting it gains nothing."""
+        """Only a piece that leaves its sentence unfinished is cut at the first words: a whole sentence (an
+        announcement, or sentence mode's pieces) gains nothing by it."""
         result = SpeechResult()
         jobs: queue.Queue[Any] = queue.Queue()
         slots = threading.Semaphore(2)  # the piece playing + the one being fetched
-        pieces = _pieces_of(sentences, self.settings.first_flush_words, fragments)
+        utterances = _utterances(pieces, self.settings.first_flush_words)
         fetcher = threading.Thread(
-            target=self._fetch, args=(pieces, jobs, slots, cancel, emit, result), name="tts-fetch", daemon=True
+            target=self._fetch, args=(utterances, jobs, slots, cancel, emit, result), name="tts-fetch", daemon=True
         )
         fetcher.start()
         before: _Job | None = None
@@ -150,7 +148,7 @@ class SpeechPipeline:
 
     def _fetch(
         self,
-        pieces: Iterator[Piece],
+        pieces: Iterator[Utterance],
         jobs: queue.Queue[Any],
         slots: threading.Semaphore,
         cancel: CancelToken,
@@ -333,17 +331,10 @@ class _Failure:
     error: ApplianceError
 
 
-def _pieces_of(items: Iterator[str], words: int, fragments: bool | None) -> Iterator[Piece]:
-    """What to synthesize: each sentence as it is, or fragments cut into the first words and sentences.
-    Runs on the fetcher thread (the assistant's stream is read there)."""
-    splitter: FirstWordsSplitter | None = None
-    for item in items:
-        if fragments is None:
-            fragments = isinstance(item, Fragment)
-        if not fragments:
-            yield Piece(item, (item,))
-            continue
-        splitter = splitter or FirstWordsSplitter(words)
-        yield from splitter.feed(item, sentence_end=bool(getattr(item, "sentence_end", True)))
-    if splitter is not None:
-        yield from splitter.flush()
+def _utterances(pieces: Iterator[Piece], words: int) -> Iterator[Utterance]:
+    """What to synthesize: the first words early, then a sentence a request. Runs on the fetcher thread (the
+    assistant's stream is read there)."""
+    splitter = FirstWordsSplitter(words)
+    for piece in pieces:
+        yield from splitter.feed(piece)
+    yield from splitter.flush()

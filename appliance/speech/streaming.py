@@ -1,9 +1,10 @@
 """Speaking an answer from its first words: text streamed into ElevenLabs' input-streaming WebSocket as the
 model writes it, audio played as it comes back, with the per-sentence HTTP pipeline as the fallback.
 
-A producer thread reads the answer's pieces (fragments or sentences), cuts them into sentences with the
-same splitter the HTTP path uses, sends the text at once and a flush at each sentence end, and one more
-after the answer's first few words (``tts.first_flush_words``, or its first clause if sooner).
+A producer thread reads the answer's pieces (fragments or sentences), sends their text at once and a flush at
+each sentence end the assistant marked (:class:`~appliance.text.piece.Piece`: speech never splits text
+again), and one more after the answer's first few words (``tts.first_flush_words``, or its first clause if
+sooner).
 
 Why that first flush: the service buffers text until its ``chunk_length_schedule`` (50 characters at
 least) fills or a flush comes. ElevenLabs documents ``flush`` as forcing the generation of the buffered text
@@ -12,13 +13,12 @@ buffered and generated as before. So a flush mid-sentence makes the words so far
 own, and the docs warn that generating small amounts of text may lower the audio's quality: only the very
 first words are flushed early (the first audio then waits for two words, not a sentence), and every later
 flush is at a sentence end. The cut is at whitespace, never inside a word, and before any possible
-sentence end (:func:`~appliance.speech.first_words.first_words_cut`), so the sentence bookkeeping (what was
-sent, against the alignment's count of what was heard) is unchanged.
+sentence end (:func:`~appliance.text.first_words.first_words_cut`), so the sentence bookkeeping (what was
+sent, against the alignment's count of what was heard, :mod:`.heard`) is unchanged.
 
-The answer is read on a thread of its own from the start, so the model is asked at once, whatever the
-socket does. The connection is the one opened ahead (``prepare``, on the wake word) if it is open, or still
-opening (then it is waited for once, within its open timeout), else one opened now; if that fails the speech
-goes over HTTP at once. A turn never opens a second socket.
+The answer is read on a thread of its own from the start (:mod:`.prefetch`), so the model is asked at once,
+whatever the socket does. The connection is the turn's one (:mod:`.opening`: opened ahead on the wake word,
+or now); if it cannot be had the speech goes over HTTP at once.
 
 The calling thread plays the audio. The alignment that comes with each audio message names the characters
 of the sent text it speaks, so the player knows exactly which text has been heard (counted in characters
@@ -51,9 +51,12 @@ from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, Cancelled, ErrorKind
 from appliance.events import Error, Event, Info, Sentence
 from appliance.ports import Emit, Speaker, SpeechResult
-from appliance.speech.first_words import first_words_cut
+from appliance.speech.heard import Unheard, after, heard_sentences, visible, worth_saying
+from appliance.speech.opening import Opener
 from appliance.speech.pipeline import SpeechPipeline
-from appliance.text.sentences import SentenceSplitter
+from appliance.speech.prefetch import Prefetched
+from appliance.text.first_words import first_words_cut
+from appliance.text.piece import Piece, Sentences
 from appliance.timings import TurnTimings
 from appliance.tts.elevenlabs_ws import StreamInputConnection
 
@@ -61,7 +64,6 @@ log = logging.getLogger(__name__)
 
 _POLL = 0.05  # how often the player looks at the cancel token and the deadline while it waits
 _END = None
-_GRACE = 0.25  # seconds past its open timeout that a connection still opening is waited for
 
 
 @dataclass
@@ -85,18 +87,10 @@ class _Answer:
     queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
     """Every sentence, in order, then None: what the HTTP fallback reads from."""
 
-
-@dataclass
-class _Opening:
-    """A connection being opened ahead (``prepare``); a turn that starts meanwhile takes it and waits."""
-
-    conn: StreamInputConnection
-    started: float
-    """time.monotonic() when it began to open."""
-    done: threading.Event = field(default_factory=threading.Event)
-    error: ApplianceError | None = None
-    taken: bool = False
-    """A turn waits for it: it is the turn's, not the next one's."""
+    def all_heard(self, sent: str) -> bool:
+        """The input ended and every word ``sent`` was heard (without an alignment, the end is trusted).
+        Under ``lock``."""
+        return self.ended and (not self.aligned or not worth_saying(after(sent, self.heard)))
 
 
 class StreamingSpeech:
@@ -122,104 +116,21 @@ class StreamingSpeech:
         spoken before the socket counts as stalled; ``idle_seconds``: how long a connection opened ahead
         (``prepare``) is kept for a turn that has not started; ``first_flush_words``: words before the first
         flush (0: the first sentence's end; None: the fallback's ``tts.first_flush_words``)."""
-        self._connect = connect
+        self.opener = Opener(connect, open_timeout=open_timeout, idle_seconds=idle_seconds, clock=clock)
         self.fallback = fallback
         self.speaker = speaker
         self._timeout = timeout
-        self._open_timeout = open_timeout
         self._volume = volume
-        self._idle = idle_seconds
         self._clock = clock
         self._first_words = fallback.settings.first_flush_words if first_flush_words is None else first_flush_words
-        self._lock = threading.Lock()
-        self._ready: tuple[StreamInputConnection, float] | None = None
-        self._opening: _Opening | None = None
-        self._refused: tuple[ApplianceError, float] | None = None
-        """Why the connection opened ahead failed, and when: the turn it was for goes over HTTP at once."""
         self._reported_fatal = False
 
-    # --- warm-up
-
     def prepare(self) -> None:
-        """Open the next turn's connection now (on the wake word), in the background, so the first words do
-        not wait for DNS, TCP, TLS and the handshake. Never raises; a failure just means no head start."""
-        threading.Thread(target=self._prepare, name="tts-ws-prepare", daemon=True).start()
-
-    def _prepare(self) -> None:
-        with self._lock:
-            if self._opening is not None:
-                return  # one is under way
-            if self._ready is not None and self._clock() - self._ready[1] < self._idle:
-                return
-            opening = self._opening = _Opening(self._connect(), time.monotonic())
-        try:
-            opening.conn.open(self._open_timeout)
-        except ApplianceError as exc:
-            log.info("speech WebSocket not prepared: %s", exc.message)
-            opening.error = exc
-        stale = None
-        with self._lock:
-            if self._opening is opening:
-                self._opening = None
-            if not opening.taken:
-                if opening.error is None:
-                    stale, self._ready, self._refused = self._ready, (opening.conn, self._clock()), None
-                else:
-                    self._refused = (opening.error, self._clock())
-        opening.done.set()
-        if stale is not None:
-            stale[0].close()
-
-    def _take(self, deadline: Deadline, cancel: CancelToken) -> StreamInputConnection:
-        """The turn's one connection: the one opened ahead, the one still opening (waited for once, within
-        its bound), or a new one when none was opened for it. Raises ApplianceError when it cannot be had (then
-        HTTP), or Cancelled."""
-        with self._lock:
-            ready, self._ready = self._ready, None
-            refused, self._refused = self._refused, None
-            fresh = ready is not None and self._clock() - ready[1] < self._idle
-            opening = None if fresh else self._opening
-            if opening is not None:
-                self._opening, opening.taken = None, True
-        if refused is not None and not fresh and opening is None and self._clock() - refused[1] < self._idle:
-            raise refused[0]  # this turn's socket failed to open (on the wake word): not a second one
-        if ready is not None:
-            if fresh:
-                return ready[0]
-            ready[0].close()  # the service closes idle sockets: don't trust an old one
-        if opening is not None:
-            return self._await(opening, deadline, cancel)
-        conn = self._connect()
-        conn.open(deadline.cap(self._open_timeout))
-        return conn
-
-    def _await(self, opening: _Opening, deadline: Deadline, cancel: CancelToken) -> StreamInputConnection:
-        bound = deadline.cap(opening.started + self._open_timeout + _GRACE - time.monotonic(), floor=0.0)
-        until = time.monotonic() + bound
-        while not opening.done.wait(_POLL):
-            if cancel.cancelled:
-                opening.conn.close()
-                raise Cancelled(cancel.reason)
-            if time.monotonic() >= until:
-                opening.conn.close()  # a handshake past its bound will not be waited for again
-                raise ApplianceError(
-                    ErrorKind.TIMEOUT,
-                    f"speech WebSocket did not open within {self._open_timeout:.1f} s",
-                    stage="tts",
-                    retryable=True,
-                )
-        if opening.error is not None:
-            raise opening.error
-        return opening.conn
+        """Open the next turn's connection now (on the wake word), in the background; never raises."""
+        self.opener.prepare()
 
     def close(self) -> None:
-        with self._lock:
-            ready, self._ready = self._ready, None
-            opening, self._opening = self._opening, None
-        if ready is not None:
-            ready[0].close()
-        if opening is not None:
-            opening.conn.close()
+        self.opener.close()
 
     # --- ports.Speech
 
@@ -228,7 +139,7 @@ class StreamingSpeech:
 
     def speak(
         self,
-        pieces: Iterator[str],
+        pieces: Iterator[Piece],
         cancel: CancelToken,
         emit: Emit,
         on_first_audio: Callable[[], None] | None = None,
@@ -239,9 +150,9 @@ class StreamingSpeech:
         deadline = deadline or Deadline.unlimited()
         result = SpeechResult()
         answer = _Answer()
-        pieces = _Prefetched(pieces, cancel)  # the model is asked now, whatever the socket does
+        pieces = Prefetched(pieces, cancel)  # the model is asked now, whatever the socket does
         try:
-            conn = self._take(deadline, cancel)
+            conn = self.opener.take(deadline, cancel)
         except Cancelled:
             result.interrupted = True
             return result
@@ -270,16 +181,17 @@ class StreamingSpeech:
 
     def _produce(
         self,
-        pieces: Iterator[str],
+        pieces: Iterator[Piece],
         conn: StreamInputConnection,
         answer: _Answer,
         cancel: CancelToken,
         emit: Emit,
         result: SpeechResult,
     ) -> None:
-        splitter = SentenceSplitter()
+        sentences = Sentences()
         raw = ""
         sent = 0
+        flushed = 0  # len(raw) at the last flush
         alive = True
         started = False  # a flush went out (the first words' or a sentence end's)
 
@@ -294,39 +206,40 @@ class StreamingSpeech:
                     if flush:
                         answer.flushed = conn.sent
             except ApplianceError:
-                alive = False  # the player sees the broken socket and takes over; keep cutting sentences
+                alive = False  # the player sees the broken socket and takes over; keep reading sentences
 
-        def completed(sentences: list[str]) -> None:
-            for sentence in sentences:
-                if result.first_sentence is None:
-                    result.first_sentence = time.monotonic()
-                emit(Sentence(sentence))
-                with answer.lock:
-                    answer.sentences.append(sentence)
-                answer.queue.put(sentence)
+        def completed(sentence: str | None) -> None:
+            if sentence is None:
+                return
+            if result.first_sentence is None:
+                result.first_sentence = time.monotonic()
+            emit(Sentence(sentence))
+            with answer.lock:
+                answer.sentences.append(sentence)
+            answer.queue.put(sentence)
 
         try:
             for piece in pieces:
                 if cancel.cancelled:
                     return
-                raw += piece
-                done = splitter.feed(piece)
-                if done:
-                    boundary = len(raw) - len(splitter.pending)
-                    send(raw[sent:boundary] if boundary > sent else " ", True)
-                    sent = max(sent, boundary)
-                    started = True
-                    completed(done)
-                elif not started and _unfinished(piece) and (cut := first_words_cut(raw, self._first_words)):
-                    send(raw[sent:cut] if cut > sent else " ", True)  # no sentence has ended: raw is all pending
-                    sent = max(sent, cut)
-                    started = True
+                raw += piece.text
+                sentence = sentences.feed(piece)
+                if sentence is None and not started and not piece.sentence_end:
+                    if cut := first_words_cut(raw, self._first_words):  # no sentence has ended: raw is all pending
+                        send(raw[sent:cut] if cut > sent else " ", True)
+                        sent = flushed = max(sent, cut)
+                        started = True
                 if len(raw) > sent:
-                    send(raw[sent:], False)
+                    send(raw[sent:], False)  # the text as it comes...
                     sent = len(raw)
-            rest = splitter.flush()
-            send(raw[sent:] + " ", True)
-            completed(rest)
+                if sentence is not None:
+                    send(" ", True)  # ...and a flush where the assistant marked the sentence's end
+                    flushed = sent
+                    started = True
+                    completed(sentence)
+            if len(raw) > flushed:
+                send(" ", True)
+            completed(sentences.flush())
             if alive:
                 with answer.lock:
                     answer.ended = True
@@ -371,7 +284,7 @@ class StreamingSpeech:
                 with answer.lock:
                     failed_upstream = answer.failure is not None
                     # words the service owes audio for: all flushed, all sent once the input ended
-                    owed = answer.ended or _speakable(_after(answer.flushed, answer.heard))
+                    owed = answer.ended or worth_saying(after(answer.flushed, answer.heard))
                     quiet = self._clock() - max(waiting_since, answer.last_send)
                 if failed_upstream:
                     break
@@ -380,14 +293,14 @@ class StreamingSpeech:
                 if not owed or quiet < self._timeout:
                     continue  # the model is still writing (or a tool runs): the socket is only quiet
                 with answer.lock:
-                    if _all_heard(conn.sent, answer):
+                    if answer.all_heard(conn.sent):
                         break  # everything was said; only the final message is missing
                 raise ApplianceError(
                     ErrorKind.TIMEOUT, f"no speech audio for {quiet:.1f} s", stage="tts", retryable=True
                 ) from exc
             if piece is None:
                 with answer.lock:
-                    if _all_heard(conn.sent, answer):
+                    if answer.all_heard(conn.sent):
                         result.spoken = list(answer.sentences)
                         return
                 raise ApplianceError(
@@ -408,10 +321,10 @@ class StreamingSpeech:
             if piece.text is not None:
                 with answer.lock:
                     answer.aligned = True
-                    answer.heard += _visible(piece.text)
+                    answer.heard += visible(piece.text)
         with answer.lock:
-            all_heard = _all_heard(conn.sent, answer)
-            result.spoken = list(answer.sentences) if all_heard else _heard_sentences(answer.sentences, answer.heard)
+            all_heard = answer.all_heard(conn.sent)
+            result.spoken = list(answer.sentences) if all_heard else heard_sentences(answer.sentences, answer.heard)
 
     # --- failures
 
@@ -435,20 +348,19 @@ class StreamingSpeech:
         else:  # nothing was heard yet, so nothing is lost but the time
             log.info("speech WebSocket failed before the first audio (%s); speaking over HTTP", exc.message)
             emit(Info("tts_fallback", f"{exc.message}; speaking over HTTP"))
-        rest = _Unheard(answer.queue, heard_chars, cancel)
+        rest = Unheard(answer.queue, heard_chars, cancel)
         more = SpeechResult()
         if fatal:
             more.failed = list(rest)
         else:
             more = self.fallback.speak(
-                iter(rest),
+                (Piece.whole(text) for text in rest),
                 cancel,
                 _without_sentences(emit),
                 on_first_audio=None if heard else on_first_audio,
-                fragments=False,
             )
         with answer.lock:
-            result.spoken = _heard_sentences(answer.sentences, heard_chars) + rest.whole(more.spoken)
+            result.spoken = heard_sentences(answer.sentences, heard_chars) + rest.whole(more.spoken)
         result.failed += rest.whole(more.failed)
         if result.first_audio is None:
             result.first_audio = more.first_audio
@@ -457,7 +369,7 @@ class StreamingSpeech:
     def _whole_over_http(
         self,
         exc: ApplianceError,
-        pieces: Iterator[str],
+        pieces: Iterator[Piece],
         cancel: CancelToken,
         emit: Emit,
         on_first_audio: Callable[[], None] | None,
@@ -478,8 +390,8 @@ class StreamingSpeech:
         else:  # nothing was lost: the whole answer goes over HTTP, only the attempt's time was
             log.info("speech WebSocket not available (%s); speaking over HTTP", exc.message)
             emit(Info("tts_fallback", f"{exc.message}; speaking over HTTP"))
-        # the fragments as they are: the HTTP path cuts them itself (the first words early, then sentences)
-        return self.fallback.speak(pieces, cancel, emit, on_first_audio=on_first_audio, fragments=True)
+        # the pieces as they are: the HTTP path cuts the first words early, then goes by the sentence ends
+        return self.fallback.speak(pieces, cancel, emit, on_first_audio=on_first_audio)
 
     def _report(self, exc: ApplianceError, emit: Emit, fatal: bool, suffix: str) -> None:
         if fatal and self._reported_fatal:
@@ -489,160 +401,14 @@ class StreamingSpeech:
         emit(Error(exc.kind, "tts", f"{exc.message}{suffix}"))
 
 
-def _drain(q: queue.Queue[str | None], cancel: CancelToken) -> Iterator[str]:
-    """The answer's sentences from the producer's queue, as it cuts them."""
-    while not cancel.cancelled:
-        try:
-            sentence = q.get(timeout=_POLL)
-        except queue.Empty:
-            continue
-        if sentence is None:
-            return
-        yield sentence
-
-
-class _Unheard:
-    """What the fallback says after a break: the sentences from the producer's queue less the ``heard``
-    visible characters; the sentence they end in gives only its unheard rest (:func:`_unheard_rest`)."""
-
-    def __init__(self, q: queue.Queue[str | None], heard: int, cancel: CancelToken) -> None:
-        self._queue = q
-        self._heard = heard
-        self._cancel = cancel
-        self.part: tuple[str, str] | None = None
-        """The sentence heard in part, and its rest (the first text given, when there is one)."""
-
-    def __iter__(self) -> Iterator[str]:
-        end = 0
-        for sentence in _drain(self._queue, self._cancel):
-            start, end = end, end + _visible(sentence)  # this sentence, in visible characters
-            if start >= self._heard:
-                yield sentence
-            elif rest := _unheard_rest(sentence, self._heard - start):  # else heard (or nothing worth saying)
-                self.part = (sentence, rest)
-                yield rest
-
-    def whole(self, texts: list[str]) -> list[str]:
-        """``texts`` (some of what was given) with the rest of the sentence heard in part as that sentence:
-        heard in two parts, it was said."""
-        if self.part is not None and texts[:1] == [self.part[1]]:
-            return [self.part[0], *texts[1:]]
-        return list(texts)
-
-
-def _all_heard(sent: str, answer: _Answer) -> bool:
-    """The input ended and every word ``sent`` was heard (without an alignment, the end is trusted).
-    Under ``answer.lock``."""
-    return answer.ended and (not answer.aligned or not _speakable(_after(sent, answer.heard)))
-
-
-def _visible(text: str) -> int:
-    """Characters other than whitespace: what the sentences, the text sent and the alignment agree on."""
-    return sum(1 for ch in text if not ch.isspace())
-
-
-def _after(text: str, count: int) -> str:
-    """``text`` after its first ``count`` visible characters."""
-    if count <= 0:
-        return text
-    seen = 0
-    for index, ch in enumerate(text):
-        if not ch.isspace():
-            seen += 1
-            if seen == count:
-                return text[index + 1 :]
-    return ""
-
-
-def _speakable(text: str) -> bool:
-    """Text with a letter or a digit (a lone punctuation mark the alignment left out is not worth a request)."""
-    return any(ch.isalnum() for ch in text)
-
-
-def _unheard_rest(sentence: str, heard: int) -> str:
-    """What is left of ``sentence`` after its first ``heard`` visible characters were heard: from the word it
-    broke in (a word heard in part is said again whole), or "" when nothing speakable is left."""
-    cut = len(sentence) - len(_after(sentence, heard))
-    if 0 < cut < len(sentence) and sentence[cut - 1].isalnum() and sentence[cut].isalnum():
-        while cut > 0 and not sentence[cut - 1].isspace():
-            cut -= 1
-    rest = sentence[cut:].strip().lstrip(",;:").strip()
-    return rest if _speakable(rest) else ""
-
-
-def _heard_sentences(sentences: list[str], heard: int) -> list[str]:
-    """The sentences heard whole: their visible characters are within ``heard`` (or what is left of the last
-    one is nothing worth saying)."""
-    out: list[str] = []
-    start = 0
-    for sentence in sentences:
-        if start >= heard:
-            break
-        if not _unheard_rest(sentence, heard - start):
-            out.append(sentence)
-        start += _visible(sentence)
-    return out
-
-
-class _Prefetched:
-    """The assistant's pieces, read on a thread of their own from the start (so the model is asked at once,
-    whatever the socket does) and given out in order to the path that speaks them. Re-raises what the
-    assistant raised; raises Cancelled when the turn is cancelled while it waits."""
-
-    def __init__(self, source: Iterator[str], cancel: CancelToken) -> None:
-        self._queue: queue.Queue[str | _Raised | None] = queue.Queue()
-        self._cancel = cancel
-        self._ended = False
-        threading.Thread(target=self._read, args=(source,), name="tts-answer", daemon=True).start()
-
-    def _read(self, source: Iterator[str]) -> None:
-        try:
-            for piece in source:
-                self._queue.put(piece)
-                if self._cancel.cancelled:
-                    return
-        except Exception as exc:  # the reader of the pieces raises it as its own
-            self._queue.put(_Raised(exc))
-        finally:
-            self._queue.put(None)
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        while not self._ended:
-            try:
-                item = self._queue.get(timeout=_POLL)
-            except queue.Empty:
-                if self._cancel.cancelled:
-                    raise Cancelled(self._cancel.reason) from None
-                continue
-            if item is None:
-                self._ended = True
-            elif isinstance(item, _Raised):
-                raise item.error
-            else:
-                return item
-        raise StopIteration
-
-
-@dataclass
-class _Raised:
-    error: Exception
-
-
-def _sentences_of(pieces: Iterator[str]) -> Iterator[str]:
-    """Fragments regrouped into sentences, for the per-sentence HTTP path."""
-    splitter = SentenceSplitter()
+def _sentences_of(pieces: Iterator[Piece]) -> Iterator[str]:
+    """The answer's sentences, by the pieces' marks."""
+    sentences = Sentences()
     for piece in pieces:
-        yield from splitter.feed(piece)
-    yield from splitter.flush()
-
-
-def _unfinished(piece: str) -> bool:
-    """A fragment whose sentence goes on: the only kind worth an early flush (plain text, such as an
-    announcement, came whole, and so did a fragment that ends its sentence)."""
-    return not getattr(piece, "sentence_end", True)
+        if (sentence := sentences.feed(piece)) is not None:
+            yield sentence
+    if (sentence := sentences.flush()) is not None:
+        yield sentence
 
 
 def _without_sentences(emit: Emit) -> Emit:

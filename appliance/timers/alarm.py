@@ -20,6 +20,7 @@ from appliance.cancel import CancelToken
 from appliance.errors import ApplianceError
 from appliance.events import Event
 from appliance.ports import Speaker, Speech
+from appliance.text.piece import Piece
 from appliance.timers.schedule import Timer
 from appliance.timers.words import ended
 
@@ -100,7 +101,7 @@ class Alarm:
         if speech is None:
             return
         try:
-            result = speech.speak(iter([ended(timer, missed)]), cancel, self._emit)
+            result = speech.speak(iter([Piece.whole(ended(timer, missed))]), cancel, self._emit)
             if not result.spoken and not cancel.cancelled:
                 speech.phrase(FALLBACK_PHRASE, cancel)
         except ApplianceError as exc:
