@@ -1,4 +1,4 @@
-"""The command line: ``appliance run | ctl | doctor | enroll | config``."""
+"""The command line: ``appliance run | ctl | doctor | enroll | wake | config``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("enroll", help="teach the wake word your voice: say it 3-5 times (--remove undoes)")
     )
 
+    from appliance.wake.train.args import add_arguments as wake_arguments
+
+    wake_arguments(sub.add_parser("wake", help="wake words: `train PHRASE --out DIR` makes a model of your own"))
+
     config = sub.add_parser("config", help="settings: `check FILE` validates, `reference` documents every key")
     config.add_argument("action", choices=["check", "reference"])
     config.add_argument("file", nargs="?")
@@ -70,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "wake":
+        from appliance.wake.train.command import main as wake_main
+
+        return wake_main(args)
     try:
         if args.command == "config":
             if args.action == "reference":

@@ -7,6 +7,10 @@ on aarch64 and works with numpy 2; openwakeword imports `tflite_runtime.interpre
 registered under that name. The "onnx" runtime (onnxruntime) works with .onnx models the user supplies,
 with `melspectrogram.onnx` and `embedding_model.onnx` beside them: on this hardware it gave the same scores
 for 20-27 % more CPU, so tflite is the default (docs/wake-word.md has the figures).
+
+Models trained by `appliance wake train` (appliance/wake/trained.py: a ``.npz`` head with its ``.json``) load by
+path or, for those the appliance ships in appliance/wake/models, by name; they read the same features, so
+they can listen beside the pretrained models, with the verifier, the gate and the barge-in detectors.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import appliance.wake.trained as trained
 from appliance.config.settings import WakeSettings
 from appliance.errors import ApplianceError, ErrorKind, MissingResource
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, WakeHit
@@ -135,6 +140,14 @@ def resolve_model(name: str, runtime: str) -> tuple[str, Path]:
     """A built-in name or a path → (name, model file). Raises ApplianceError(CONFIG) with what to do."""
     suffix = SUFFIX[runtime]
     path = Path(name).expanduser()
+    if path.suffix == trained.SUFFIX:
+        if not path.is_file():
+            raise MissingResource(
+                ErrorKind.CONFIG,
+                f"wake.models: no trained model file at {path}",
+                'fix the path in [wake] models, or train one (appliance wake train "PHRASE" --out DIR)',
+            )
+        return path.stem, path
     if path.suffix in (".tflite", ".onnx"):
         if not path.is_file():
             raise MissingResource(
@@ -149,8 +162,10 @@ def resolve_model(name: str, runtime: str) -> tuple[str, Path]:
     if "/" in name or "\\" in name:
         raise ApplianceError(
             ErrorKind.CONFIG,
-            f"wake.models: {name!r} is neither a built-in model name nor a path to a .tflite/.onnx file",
+            f"wake.models: {name!r} is neither a built-in model name nor a path to a .tflite/.onnx/.npz file",
         )
+    if name in trained.shipped_trained():  # trained heads run on either runtime's feature models
+        return name, trained.shipped_dir() / f"{name}{trained.SUFFIX}"
     if runtime == "onnx":
         raise ApplianceError(
             ErrorKind.CONFIG,
@@ -169,15 +184,17 @@ def resolve_model(name: str, runtime: str) -> tuple[str, Path]:
 
 
 def shipped_models() -> list[str]:
-    """Names of the wake word models pyopen-wakeword ships."""
-    return sorted(p.stem for p in models_dir().glob("*.tflite") if p.stem not in FEATURE_MODELS)
+    """Names of the wake word models shipped: pyopen-wakeword's pretrained ones and the appliance's trained ones."""
+    pretrained = [p.stem for p in models_dir().glob("*.tflite") if p.stem not in FEATURE_MODELS]
+    return sorted({*pretrained, *trained.shipped_trained()})
 
 
 def feature_models(runtime: str, wake_models: list[Path]) -> tuple[Path, Path]:
     """The melspectrogram and embedding models: the shipped tflite ones, or for onnx the ones lying beside
     the first .onnx wake model (pyopen-wakeword ships no .onnx files)."""
     suffix = SUFFIX[runtime]
-    folder = models_dir() if runtime == "tflite" else wake_models[0].parent
+    onnx = [p for p in wake_models if p.suffix == ".onnx"]
+    folder = models_dir() if runtime == "tflite" or not onnx else onnx[0].parent
     found = tuple(folder / f"{stem}{suffix}" for stem in FEATURE_MODELS)
     missing = [p.name for p in found if not p.is_file()]
     if missing:
@@ -188,6 +205,21 @@ def feature_models(runtime: str, wake_models: list[Path]) -> tuple[Path, Path]:
 
 
 _building = threading.Lock()
+
+
+@contextmanager
+def _no_pretrained_fallback(openwakeword: Any, active: bool) -> Iterator[None]:
+    """openwakeword's Model loads every pretrained model when given none; with only trained heads to load
+    (added after), it is built with none and must load none."""
+    if not active:
+        yield
+        return
+    original = openwakeword.get_pretrained_model_paths
+    openwakeword.get_pretrained_model_paths = lambda *_args, **_kwargs: []
+    try:
+        yield
+    finally:
+        openwakeword.get_pretrained_model_paths = original
 
 
 @contextmanager
@@ -269,18 +301,27 @@ class OpenWakeWordDetector:
                 ErrorKind.CONFIG,
                 f"wake.models: {', '.join(duplicates)} named twice (model files are told apart by their file name)",
             )
-        melspec, embedding = feature_models(runtime, [p for _, p in resolved])
+        heads = {name: trained.load(p, name) for name, p in resolved if p.suffix == trained.SUFFIX}
+        files = [p for name, p in resolved if name not in heads]
+        if heads and not files and runtime == "onnx":
+            raise ApplianceError(
+                ErrorKind.CONFIG,
+                "wake.runtime = 'onnx' needs an .onnx wake model beside melspectrogram.onnx and embedding_model.onnx; "
+                "trained models alone run on wake.runtime = 'tflite'",
+            )
+        melspec, embedding = feature_models(runtime, files)
         _skip_verifier_training()
         if runtime == "tflite":
             _skip_onnx_vad()
             _alias_litert()
         with _without_download_helpers():
+            import openwakeword
             from openwakeword.model import Model
 
         try:
-            with _without_first_noise():
+            with _without_first_noise(), _no_pretrained_fallback(openwakeword, not files):
                 self._model = Model(
-                    wakeword_models=[str(p) for _, p in resolved],
+                    wakeword_models=[str(p) for p in files],
                     inference_framework=runtime,
                     melspec_model_path=str(melspec),
                     embedding_model_path=str(embedding),
@@ -291,6 +332,13 @@ class OpenWakeWordDetector:
                 f"cannot load the wake word model(s): {exc}",
                 "the file is damaged or not an openWakeWord model: replace it, or set [wake] models to a built-in name",
             ) from exc
+        for name, head in heads.items():  # trained heads score on the same features, like any other model
+            self._model.models[name] = head
+            self._model.model_inputs[name] = head.windows
+            self._model.model_outputs[name] = 1
+            self._model.model_prediction_function[name] = head.predict
+            self._model.class_mapping[name] = {"0": "0"}
+        self.trained: dict[str, trained.TrainedModel] = heads
         # a model scores under its file name; a multi-class model (rare) under each of its class labels
         self.names = [
             label
@@ -309,7 +357,12 @@ class OpenWakeWordDetector:
         self.reset()
 
     def threshold(self, name: str) -> float:
-        return self.settings.thresholds.get(name, self.settings.threshold)
+        """``wake.thresholds`` for the model, else a trained model's own (chosen on its validation split),
+        else ``wake.threshold``."""
+        if name in self.settings.thresholds:
+            return self.settings.thresholds[name]
+        head = self.trained.get(name)
+        return head.threshold if head is not None else self.settings.threshold
 
     @property
     def features_per_model(self) -> dict[str, int]:
