@@ -7,7 +7,8 @@ sessions live on the loop, and a tool call from the runner's thread is a bounded
 server appears among the tools once it answered. A server that is down, slow, refuses the token or answers
 garbage is left out and retried with backoff (1 s doubling up to ``mcp.retry_max_seconds``); a connected one
 is pinged every ``mcp.ping_seconds`` and its list follows ``tools/list_changed``. The server's output is data:
-it goes to the model as the call's output and nothing in it reaches settings or the tool list.
+it goes to the model as the call's output and nothing in it reaches settings or the tool list. How a server is
+reached: :mod:`.connect`; its list and results read: :mod:`.tool_list`.
 
 This module imports `mcp` at load time: import it only when servers are configured (it costs ~25 MB).
 """
@@ -17,21 +18,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import enum
+import functools
 import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx2
 import mcp.types as mt
-from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
+from mcp import Client
 from mcp.client.subscriptions import ListenNotSupportedError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -40,7 +38,9 @@ from appliance.config.mcp import McpSettings, ServerConfig
 from appliance.config.secrets import Secrets
 from appliance.errors import ApplianceError, Cancelled, ErrorKind
 from appliance.events import Info
-from appliance.mcp.convert import RemoteTool, cap_output, make_tool
+from appliance.mcp.connect import open_transport
+from appliance.mcp.convert import cap_output
+from appliance.mcp.tool_list import read_tools, result_text
 from appliance.ports import Emit, ToolContext
 from appliance.retry import RetryPolicy
 from appliance.text.clean import clean_text
@@ -49,8 +49,6 @@ from appliance.tools.tool import Tool
 log = logging.getLogger(__name__)
 
 _STAGE = "mcp"
-#: Pages of a tools/list read at most (a server that pages forever is garbage).
-_MAX_PAGES = 20
 
 
 class ServerState(enum.StrEnum):
@@ -285,61 +283,13 @@ class McpManager:
             raise TimeoutError(f"no tool list within {settings.connect_timeout:g} s")
 
     def _transport(self, server: _Server) -> Any:
-        config = server.config
-        if config.transport == "stdio":
-            program, *args = config.command
-            return stdio_client(StdioServerParameters(command=program, args=args))
-        headers = {}
-        token = self._secrets.get("mcp", config.label)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-
-        async def watch(response: httpx2.Response) -> None:
-            if response.status_code in (401, 403):
-                server.refused.append(response.status_code)
-
-        http = httpx2.AsyncClient(
-            headers=headers,
-            timeout=httpx2.Timeout(self._settings.connect_timeout, read=300.0),
-            event_hooks={"response": [watch]},
-        )
-        return _http_transport(config.url, http)
+        token = self._secrets.get("mcp", server.config.label)
+        return open_transport(server.config, token, self._settings.connect_timeout, server.refused)
 
     async def _list(self, server: _Server, client: Client, *, quiet: bool = False) -> tuple[tuple[Tool, ...], str]:
         """The server's tools as function tools, and a line on what was left out or changed."""
         label = server.config.label
-        listed: list[mt.Tool] = []
-        cursor: str | None = None
-        for _ in range(_MAX_PAGES):
-            page = await client.list_tools(cursor=cursor)
-            listed.extend(page.tools)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-        made: list[Tool] = []
-        notes: list[str] = []
-        names: set[str] = set()
-        for item in listed:
-            if len(made) >= self._settings.max_tools:
-                notes.append(f"only the first {self._settings.max_tools} tools are offered")
-                break
-            remote = RemoteTool(
-                name=item.name,
-                description=item.description or "",
-                input_schema=item.input_schema,
-                read_only=item.annotations.read_only_hint if item.annotations else None,
-                destructive=item.annotations.destructive_hint if item.annotations else None,
-            )
-            tool, note = make_tool(
-                label, remote, self._caller(label, item.name), description_chars=self._settings.description_chars
-            )
-            if tool is None or tool.name in names:
-                notes.append(f"left out {note or item.name + ' (its name is taken)'}")
-                continue
-            if note:
-                notes.append(f"{item.name}: {note}")
-            names.add(tool.name)
-            made.append(tool)
+        made, notes = await read_tools(label, client, self._settings, functools.partial(self._caller, label))
         for line in [] if quiet else notes:
             log.info("mcp %s: %s", label, clean_text(line))
         return tuple(made), clean_text("; ".join(n for n in notes if n.startswith("left out")))
@@ -413,34 +363,7 @@ class McpManager:
         return self._secrets.redact(clean_text(f"{type(exc).__name__}: {text}"))[:300]
 
 
-@asynccontextmanager
-async def _http_transport(url: str, http: httpx2.AsyncClient) -> AsyncIterator[Any]:
-    """Streamable HTTP on our own client (for the token header and the 401 watch), closed with the session:
-    the SDK leaves a client it was given open."""
-    async with http, streamable_http_client(url, http_client=http) as streams:
-        yield streams
-
-
 def _report_end(task: asyncio.Task[None]) -> None:
     """A supervisor only ends when closed; one that ended on a bug says so (its server stays left out)."""
     if not task.cancelled() and task.exception() is not None:
         log.error("mcp: %s stopped on an internal error", task.get_name(), exc_info=task.exception())
-
-
-def result_text(result: mt.CallToolResult) -> str:
-    """A tool result as text for the model: its text parts, a word for anything else (images, audio)."""
-    parts: list[str] = []
-    for block in result.content:
-        if isinstance(block, mt.TextContent):
-            parts.append(block.text)
-        elif isinstance(block, mt.EmbeddedResource) and isinstance(block.resource, mt.TextResourceContents):
-            parts.append(block.resource.text)
-        elif isinstance(block, mt.ResourceLink):
-            parts.append(f"[resource: {block.uri}]")
-        else:
-            parts.append(f"[{block.type} content left out]")
-    if not parts and result.structured_content is not None:
-        import json
-
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    return "\n".join(parts) if parts else "Done."
