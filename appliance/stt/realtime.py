@@ -31,9 +31,9 @@ from appliance.cancel import CancelToken
 from appliance.deadline import Deadline
 from appliance.errors import Cancelled
 from appliance.stt.realtime_config import API_RATE, MIC_RATE, Failure, RealtimeSttError, RealtimeSttOptions
+from appliance.stt.realtime_connect import open_socket, set_up_session
 from appliance.stt.segments import OutOfOrder, SegmentLedger
 from appliance.text.clean import clean_text
-from appliance.websocket_log import QUIET_CLOSE_LOGGER
 
 __all__ = [
     "API_RATE",
@@ -265,47 +265,14 @@ class RealtimeSession:
         self._connection.send({"type": "input_audio_buffer.append", "audio": audio})
 
     def _connect(self) -> None:
-        from websockets.exceptions import InvalidHandshake, InvalidStatus
-
-        opts = self.options
-        ws_options = cast(
-            Any,
-            {
-                "open_timeout": opts.connect_timeout,
-                "close_timeout": 0.1,
-                "ping_interval": None,
-                "max_queue": 64,
-                "logger": QUIET_CLOSE_LOGGER,  # a close racing the reader is no error with a traceback
-            },
-        )
-        try:
-            connection = self.client.realtime.connect(
-                extra_query={"intent": "transcription"}, websocket_connection_options=ws_options
-            ).enter()
-        except InvalidStatus as e:
-            status = e.response.status_code
-            raise RealtimeSttError(Failure.REFUSED, f"realtime upgrade refused: HTTP {status}", status=status) from e
-        except (InvalidHandshake, OSError, TimeoutError) as e:
-            raise RealtimeSttError(Failure.CONNECT, f"cannot connect to the realtime API: {e!r}") from e
+        connection = open_socket(self.client, self.options)
         with self._lock:
             self._connection = connection
             closing = self._closing
         if closing:
             connection.close()
             return
-        transcription: dict[str, Any] = {"model": opts.model}
-        if opts.language:
-            transcription["language"] = opts.language
-        audio_input: dict[str, Any] = {
-            "format": {"type": "audio/pcm", "rate": API_RATE},
-            "transcription": transcription,
-            "turn_detection": None,
-        }
-        audio_input["noise_reduction"] = {"type": opts.noise_reduction} if opts.noise_reduction else None
-        try:
-            connection.session.update(session={"type": "transcription", "audio": {"input": audio_input}})
-        except Exception as e:  # the socket died between the handshake and the first message
-            raise RealtimeSttError(Failure.CLOSED, f"realtime socket closed at once: {e!r}") from e
+        set_up_session(connection, self.options)
         self._reader = threading.Thread(target=self._read, name="stt-realtime-recv", daemon=True)
         self._reader.start()
 
