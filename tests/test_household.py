@@ -254,12 +254,15 @@ def free_port() -> int:
 
 
 class Device:
-    def __init__(self, name: str, port: int, secret: str = SECRET, busy: str = "", **kw: object) -> None:
+    def __init__(
+        self, name: str, port: int, secret: str = SECRET, busy: str = "", skew: float = 0.0, **kw: object
+    ) -> None:
         self.decisions: queue.Queue = queue.Queue()
         self.played: list[str] = []
         self.busy = busy
         settings = HouseholdSettings(enabled=True, port=port, interface="127.0.0.1", window_ms=100, **kw)
-        self.house = Household(settings, secret, self.decisions.put, self.heard, device=name, seed=1).start()
+        wall = (lambda: time.time() + skew) if skew else time.time
+        self.house = Household(settings, secret, self.decisions.put, self.heard, device=name, seed=1, wall=wall).start()
 
     def heard(self, heard):
         if self.busy:
@@ -382,6 +385,19 @@ def test_the_loser_stays_quiet_once_the_winner_says_it_answers(devices):
         a.decision(timeout=0.6)  # no takeover follows
 
 
+def test_a_clock_minutes_off_still_arbitrates_and_one_far_off_answers_alone(devices):
+    a, behind = devices("a"), devices("behind", skew=-4 * 60)  # four minutes slow: within the tolerance
+    a.house.wake(-20.0, 20.0, 0.9)
+    behind.house.wake(-25.0, 20.0, 0.9, woke_at=behind.house.transport._clock() + 0.02)
+    assert a.decision().won and not behind.decision().won
+    threading.Event().wait(1.0)
+    far = devices("far", skew=-10 * 60)  # ten minutes slow: its claims are refused as stale, and it refuses ours
+    a.house.wake(-20.0, 20.0, 0.9)
+    far.house.wake(-25.0, 20.0, 0.9)
+    assert a.decision().won and far.decision().won  # a double answer, never a silent household
+    assert a.house.rejected["stale"] >= 1 and far.house.rejected["stale"] >= 1
+
+
 def test_packet_loss_costs_at_most_a_double_answer_never_a_silent_household(port):
     made = [Device(n, port, simulate_loss=0.5) for n in ("a", "b")]
     try:
@@ -452,3 +468,13 @@ def test_the_tell_everyone_tool_reports_each_device():
     assert sent == ["Dinner is ready."]
     assert out == "Played on hall. Not played on office: busy (speaking). Not played on attic: no answer."
     assert "No other device" in tell_everyone_tool(lambda text: [])("hello")
+
+
+def test_a_wav_microphone_started_late_skips_what_it_would_have_heard(tmp_path):
+    from appliance.audio.wavfile import WavMicrophone
+    from standin.voice import silence, write_wav
+
+    path = write_wav(tmp_path / "s.wav", silence(2.0))  # 25 frames
+    frames = list(WavMicrophone(path, start_at=time.time() - 1.0).frames())  # a second late: ~12 skipped
+    assert 10 <= len(frames) <= 15
+    assert len(list(WavMicrophone(path, pace=0).frames())) == 25

@@ -82,11 +82,14 @@ class WavMicrophone:
     """Reads a WAV file of any rate and channel count as 80 ms frames of 16 kHz mono int16.
 
     The file is streamed (an hour of audio costs no memory); ``pace`` 1.0 is real time, 2.0 twice as
-    fast, 0 as fast as the consumer reads."""
+    fast, 0 as fast as the consumer reads. ``start_at`` (a wall-clock time, ``time.time()``) starts the file
+    then, and a microphone that starts later skips what it would have heard already: several simulated
+    devices in one room hear one recording at the same moment (the household tests)."""
 
-    def __init__(self, path: str | Path, pace: float = 1.0) -> None:
+    def __init__(self, path: str | Path, pace: float = 1.0, start_at: float | None = None) -> None:
         self.path = Path(path)
         self.pace = pace
+        self.start_at = start_at
         with _open(self.path) as f:  # fail early on a bad file
             _check(self.path, f)
             self.duration = f.frames / f.samplerate
@@ -113,9 +116,13 @@ class WavMicrophone:
 
     def frames(self) -> Iterator[np.ndarray]:
         start = time.monotonic()
+        if self.start_at is not None:
+            start += self.start_at - time.time()
         for index, frame in enumerate(self._decoded()):
             if self.pace > 0:
                 due = start + index * FRAME_SECONDS / self.pace
+                if self.start_at is not None and due < time.monotonic() - FRAME_SECONDS:
+                    continue  # heard before this microphone started
                 delay = due - time.monotonic()
                 if delay > 0 and self._closed.wait(delay):
                     return

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from appliance.config.household import HouseholdSettings
 from appliance.household.announce import RESENDS, WAIT, Delivery, Outgoing, Seen
 from appliance.household.arbiter import Arbiter, Bid, Decision, Reason
@@ -33,6 +35,7 @@ from appliance.household.claim import (
     encode,
     new_nonce,
 )
+from appliance.household.level import LevelMeter
 from appliance.household.transport import MulticastTransport
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,7 @@ class Household:
             seed=seed,
             clock=clock,
         )
-        self._workers: list[threading.Thread] = []
+        self.meter = LevelMeter()
 
     def start(self) -> Household:
         self.transport.start()
@@ -119,6 +122,19 @@ class Household:
         self.transport.close()
 
     # --- wake arbitration ----------------------------------------------------------------------------
+
+    def hear(self, frame: np.ndarray) -> None:
+        """Every microphone frame (the app's loop): how loud the wake word was is measured from them."""
+        self.meter.feed(frame)
+
+    def claim(self, score: float) -> None:
+        """The wake word was just heard (the app's loop), with this score: claim it at the level measured."""
+        level, snr = self.meter.measure()
+        self.wake(level, snr, score)
+
+    def keep_conversation(self, score: float) -> None:
+        level, snr = self.meter.measure()
+        self.keep(level, snr, score)
 
     def wake(self, level_db: float, snr_db: float, score: float, *, woke_at: float | None = None) -> None:
         """This device heard the wake word (at ``woke_at``, default now): claim it; the decision comes through
