@@ -17,10 +17,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from test_app import Harness, question, quiet, tone
 
+import appliance
 from appliance.config.metrics import MetricsSettings, listen_address
 from appliance.config.settings import SettingsError, load
 from appliance.errors import ErrorKind
-from appliance.events import Error, EventBus, Info, StateChanged, Turn, TurnOutcome, Wake, WakeSource
+from appliance.events import Arbitration, Error, EventBus, Info, StateChanged, Turn, TurnOutcome, Wake, WakeSource
 from appliance.metrics import fleet, system
 from appliance.metrics.collector import ApplianceMetrics
 from appliance.metrics.exposition import Counter, Histogram, render
@@ -153,16 +154,20 @@ def test_the_counters_follow_the_events():
     bus.emit(Error(ErrorKind.TIMEOUT, "llm", "slow"))
     bus.emit(Info("tts_fallback", "speaking over HTTP"))
     bus.emit(Info("volume", "0.5"))
-    metrics.arbitrated("won")
-    metrics.arbitrated("lost")
-    metrics.arbitrated("lost")
+    # the household: won against a peer, won alone, lost twice (a lost wake word has no question to wait for)
+    bus.emit(Arbitration(True, "best", "kitchen", peers=1, margin_db=4.0, ms=121.0))
+    bus.emit(Arbitration(True, "alone", "kitchen", ms=120.0))
+    bus.emit(Arbitration(False, "beaten", "hall", peers=1, margin_db=-3.0, ms=20.0))
+    bus.emit(Wake(WakeSource.WAKE_WORD, "hey_jarvis", 0.9))
+    bus.emit(Arbitration(False, "beaten", "hall", peers=1, margin_db=-2.0, ms=30.0))
+    bus.emit(Turn(6, TurnOutcome.NO_SPEECH))  # a press's question later: not the lost wake word's
     with pytest.raises(ValueError):
         metrics.arbitrated("maybe")
     samples = parsed(metrics.exposition())
     assert sample(samples, "appliance_turns_total", outcome="answered") == 1
-    assert sample(samples, "appliance_turns_total", outcome="no_speech") == 2
+    assert sample(samples, "appliance_turns_total", outcome="no_speech") == 3
     assert sample(samples, "appliance_turns_total", outcome="cancelled") == 1
-    assert sample(samples, "appliance_wakes_total", source="wake_word") == 4
+    assert sample(samples, "appliance_wakes_total", source="wake_word") == 5
     assert sample(samples, "appliance_false_wakes_total") == 2  # turn 2, and turn 5 after the barge-in
     assert sample(samples, "appliance_errors_total", kind="timeout") == 1
     assert sample(samples, "appliance_fallbacks_total", what="tts_fallback") == 1
@@ -170,6 +175,11 @@ def test_the_counters_follow_the_events():
     assert sample(samples, "appliance_first_audio_seconds_bucket", le="0.75") == 0
     assert sample(samples, "appliance_first_audio_seconds_bucket", le="1") == 1
     assert sample(samples, "appliance_arbitration_total", result="lost") == 2
+    assert sample(samples, "appliance_arbitration_total", result="won") == 1
+    assert sample(samples, "appliance_arbitration_total", result="alone") == 1
+    assert sample(samples, "appliance_arbitration_seconds_count") == 4
+    assert sample(samples, "appliance_arbitration_seconds_bucket", le="0.1") == 2
+    assert sample(samples, "appliance_arbitration_seconds_bucket", le="0.125") == 4
 
 
 @pytest.fixture
@@ -352,3 +362,39 @@ def test_the_grafana_dashboard_asks_only_for_what_the_appliance_exports(tmp_path
     assert len(dashboard["panels"]) >= 5 and asked
     assert asked <= exported, asked - exported
     assert {"appliance_first_audio_seconds_bucket", "appliance_false_wakes_total"} <= asked
+
+
+@pytest.mark.slow
+def test_the_real_appliance_writes_its_metrics_file_after_a_turn(tmp_path):
+    """`appliance run` headless, as systemd runs it but with a WAV microphone: "Hey Jarvis" and a question with
+    no API key (the turn ends with an auth error), then a wake word with nothing after it. The file the
+    wiring's writer leaves behind counts both."""
+    from standin.headless import appliance_env, run
+    from standin.voice import concat, silence, synth, write_wav
+
+    mic = tmp_path / "mic.wav"
+    audio = concat(
+        silence(1.0),
+        synth("Hey Jarvis!"),
+        silence(0.4),
+        synth("What is the tallest mountain on Earth?"),
+        silence(3.0),
+        synth("Hey Jarvis!"),
+        silence(8.0),
+    )
+    write_wav(mic, audio)
+    prom = tmp_path / "textfile" / "appliance.prom"
+    prom.parent.mkdir()
+    env = appliance_env({"APPLIANCE_METRICS__PATH": str(prom), "APPLIANCE_ENDPOINT__START_TIMEOUT": "2"}, tmp_path)
+    result = run(tmp_path, mic, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcomes = [t["outcome"] for t in result.of("turn")]
+    assert outcomes == ["error", "no_speech"], outcomes
+    samples = parsed(prom.read_text())
+    assert sample(samples, "appliance_turns_total", outcome="error") == 1
+    assert sample(samples, "appliance_turns_total", outcome="no_speech") == 1
+    assert sample(samples, "appliance_errors_total", kind="auth") == len(result.of("error"))
+    assert sample(samples, "appliance_wakes_total", source="wake_word") == 2
+    assert sample(samples, "appliance_false_wakes_total") == 1
+    assert sample(samples, "appliance_memory_rss_bytes") > 50 * 2**20  # the real process's, with its models
+    assert ("appliance_info", (("version", appliance.__version__),)) in samples

@@ -10,8 +10,9 @@ the exposition is made.
   an empty transcript). A wake that stopped a ringing timer, or that a press cancelled, is not one;
 - cloud fallbacks (the realtime transcription, the speech WebSocket or the model's WebSocket gave way to
   HTTP);
-- household arbitration: wake words this device won (it answered) and lost (another device answered), and
-  the ones it decided alone (no peer answered in time), from the household's arbitration events.
+- household arbitration (``arbitration`` events): wake words this device won against its peers (it
+  answered), lost (another device answered), and won alone (no peer's claim in the window, or the claim could
+  not be sent); and the wake word to the decision, as a histogram.
 
 Nothing here blocks: a subscriber runs on the thread that emitted the event (the app's), so the machine's
 own figures (temperature, ``vcgencmd``) are read by :meth:`exposition`, on the writer's thread.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from appliance import __version__
 from appliance.errors import ErrorKind
-from appliance.events import Error, Event, Info, StateChanged, Turn, TurnOutcome, Wake, WakeSource
+from appliance.events import Arbitration, Error, Event, Info, StateChanged, Turn, TurnOutcome, Wake, WakeSource
 from appliance.metrics import system
 from appliance.metrics.exposition import Counter, Family, Histogram, render
 
@@ -40,6 +41,10 @@ _NO_QUESTION = (TurnOutcome.NO_SPEECH, TurnOutcome.EMPTY_TRANSCRIPT)
 _AT_REST = ("idle", "muted", "alerting")
 _FALLBACKS = ("stt_fallback", "tts_fallback", "transport_fallback")
 ARBITRATION_RESULTS = ("won", "lost", "alone")
+#: an arbitration won with one of these reasons had no peer to win against
+_ALONE = ("alone", "network")
+#: the wake word to the household's decision, seconds (the goal is at most 0.15)
+ARBITRATION_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, 0.5)
 
 
 class ApplianceMetrics:
@@ -93,6 +98,11 @@ class ApplianceMetrics:
             "result",
             ARBITRATION_RESULTS,
         )
+        self.arbitration_time = Histogram(
+            "appliance_arbitration_seconds",
+            "The wake word to the household's decision of which device answers.",
+            ARBITRATION_BUCKETS,
+        )
 
     # --- the event bus
 
@@ -113,6 +123,13 @@ class ApplianceMetrics:
         elif isinstance(event, Info):
             if event.what in _FALLBACKS:
                 self.fallbacks.inc(event.what)
+        elif isinstance(event, Arbitration):
+            self.arbitrated("lost" if not event.won else "alone" if event.reason in _ALONE else "won")
+            if event.ms >= 0:
+                self.arbitration_time.observe(event.ms / 1000.0)
+            if not event.won:
+                with self._lock:
+                    self._awaiting_question = False  # another device takes the question
 
     def arbitrated(self, result: str) -> None:
         """One arbitration's result: "won", "lost" or "alone"."""
@@ -143,6 +160,7 @@ class ApplianceMetrics:
             self.false_wakes.family(),
             self.fallbacks.family(),
             self.arbitration.family(),
+            self.arbitration_time.family(),
         ]
         info = Family("appliance_info", "The appliance's version (always 1).", "gauge")
         info.add(1, version=self.version)
