@@ -10,8 +10,9 @@ makes on the paths an exploration of events from the initial snapshot reaches, s
 transition no event produces.
 
 To add a state: add it to :class:`State`, make the events that enter and leave it return it in ``step``,
-and say what every other event does in it (the exploration below then lists its transitions). To add an
-event: a frozen dataclass here, a branch in ``step``, and a sample of it in :func:`_sample_events`.
+and say what every other event does in it (the exploration, :mod:`appliance.core.exploration`, then lists
+its transitions). To add an event: a frozen dataclass here, a branch in ``step``, and a sample of it in
+:func:`~appliance.core.exploration.sample_events`.
 
 Announcements (``ctl say``) do not change the state (the LEDs keep showing idle or muted). One plays at a
 time: a second ``say`` while one plays is refused ("busy (announcing)"), not queued, so a script learns at
@@ -32,11 +33,10 @@ mutes; muting by command keeps it ringing; a question (``ctl ask``) or an announ
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
 
+from appliance.core import exploration
 from appliance.core.machine_io import (  # the machine's vocabulary, re-exported
     Alert,
     AlertStopped,
@@ -341,46 +341,9 @@ def _set_muted(s: Snapshot, muted: bool, source: str, fx: list[Effect]) -> Resul
 # --- the derived table ----------------------------------------------------------------------------------
 
 
-def _sample_events(s: Snapshot) -> Iterator[MachineEvent]:
-    """One of each kind of event, with the ids the snapshot makes current (and a stale one)."""
-    yield WakeWord("wake", 0.9)
-    for kind in PressKind:
-        yield Press(kind, "button")
-    yield Press(PressKind.SHORT, "ctl")
-    yield from (RecordingEnded(True), RecordingEnded(False))
-    for what in Progress:
-        yield TurnProgress(s.turn, what)
-    for outcome in ("answered", "error"):
-        yield TurnDone(s.turn, outcome, follow_up=outcome == "answered")
-    yield TurnDone(s.turn, "answered", follow_up=False)
-    yield from (SetMuted(True), SetMuted(False), Ask("what time is it"), Say("dinner is ready"))
-    yield AnnouncementDone(s.announcing)
-    yield from (MicEnded(), Shutdown(), AlertStopped("timeout"), InternalError())
-    if len(s.pending) < 2:
-        yield TimerEnded("tea")
-
-
-def _key(s: Snapshot) -> Snapshot:
-    """Snapshots that differ only in their counters behave alike."""
-    return replace(s, turns=0, jobs=0, turn=min(s.turn, 1), announcing=min(s.announcing, 1))
-
-
 def explore(start: Snapshot | None = None) -> dict[tuple[State, State], tuple[MachineEvent, ...]]:
     """Every transition reachable from ``start``, each with a shortest sequence of events producing it."""
-    first = start or Snapshot()
-    paths: dict[tuple[State, State], tuple[MachineEvent, ...]] = {}
-    seen = {_key(first)}
-    queue: deque[tuple[Snapshot, tuple[MachineEvent, ...]]] = deque([(first, ())])
-    while queue:
-        s, path = queue.popleft()
-        for event in _sample_events(s):
-            n, _ = step(s, event)
-            if n.state != s.state:
-                paths.setdefault((s.state, n.state), (*path, event))
-            if _key(n) not in seen:
-                seen.add(_key(n))
-                queue.append((n, (*path, event)))
-    return paths
+    return exploration.explore(step, start)
 
 
 @cache
