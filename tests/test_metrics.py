@@ -190,8 +190,9 @@ def pins(mock_pins):
 def test_a_scripted_turn_of_the_real_app_moves_the_counters(tmp_path, pins):
     """The app with its real listener, machine and WAV audio: an answered question, then a wake with no
     question after it. The file is written after each turn by the writer's own thread."""
-    audio = np.concatenate([question(post=0.5), quiet(0.5), tone(3000.0, 0.3), quiet(7.0)])
-    h = Harness(tmp_path, audio, sentences=["It is noon."])
+    # real time, and 4 s between the question and the second wake word: the answer (0.2 s) is long over by then
+    audio = np.concatenate([question(post=0.5), quiet(4.0), tone(3000.0, 0.3), quiet(3.0)])
+    h = Harness(tmp_path, audio, sentences=["It is noon."], speech_seconds=0.2, pace=1.0)
     h.settings.endpoint.start_timeout = 1.0
     prom = tmp_path / "textfile" / "appliance.prom"
     prom.parent.mkdir()
