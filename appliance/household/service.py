@@ -204,8 +204,8 @@ class Household:
             self._decided(decision)
 
     def _decided(self, decision: Decision) -> None:
-        """A winner says so (the losers wait for that) and answers; a loser stays quiet only once the winner
-        has said it answers, or answers itself if that never comes (the winner died mid-window)."""
+        """A winner says so (the losers wait for that) and answers; a loser stays quiet only once a device has
+        said it answers this wake word, or answers itself if none does (the winner died mid-window)."""
         decision = replace(decision, ms=round((self._clock() - self._woke) * 1000, 1))
         if decision.won:
             try:
@@ -216,8 +216,7 @@ class Household:
             self._on_decision(decision)
             return
         with self._lock:
-            heard = self._wins.get(decision.winner)
-            if heard is not None and abs(heard - decision.winner_woke) <= self._arbiter.match:
+            if self._answered(decision.winner_woke):
                 confirmed = True
             else:
                 confirmed = False
@@ -237,16 +236,21 @@ class Household:
         log.warning("household: %s won but never said it answers: answering instead", decision.winner)
         self._decided(replace(decision, won=True, reason=Reason.TAKEOVER, winner=self.device))
 
+    def _answered(self, woke_at: float) -> bool:
+        """Some device said it answers the wake word heard at ``woke_at`` (not necessarily the one this device
+        lost to: that one may have lost to a third)."""
+        return any(abs(at - woke_at) <= self._arbiter.match for at in self._wins.values())
+
     def _confirmed(self, device: str, woke_at: float) -> None:
         with self._lock:
             self._wins[device] = woke_at
             pending = self._pending
-            if pending is None or pending.winner != device or abs(woke_at - pending.winner_woke) > self._arbiter.match:
+            if pending is None or abs(woke_at - pending.winner_woke) > self._arbiter.match:
                 return
             self._pending = None
             if self._confirm is not None:
                 self._confirm.cancel()
-        self._on_decision(replace(pending, ms=round((self._clock() - self._woke) * 1000, 1)))
+        self._on_decision(replace(pending, winner=device, ms=round((self._clock() - self._woke) * 1000, 1)))
 
     # --- announcements -------------------------------------------------------------------------------
 
