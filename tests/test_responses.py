@@ -101,6 +101,7 @@ class Harness:
         self.controls = Controls()
         self.events = Recorder()
         self.said: list[str] = []
+        self.timings = TurnTimings()  # the last ask's
         self.tool_started = threading.Event()
         self.tool_tokens: list[CancelToken] = []
         self.seen_by_tools: list[list[str]] = []
@@ -158,7 +159,8 @@ class Harness:
 
     def ask(self, text: str, cancel: CancelToken | None = None) -> list[str]:
         got: list[str] = []
-        for piece in self.assistant.respond(text, cancel or CancelToken(), self.events):
+        self.timings = TurnTimings()
+        for piece in self.assistant.respond(text, cancel or CancelToken(), self.events, timings=self.timings):
             got.append(piece.text)
             self.said.append(piece.text)
         return got
@@ -226,8 +228,8 @@ def test_text_answer_is_yielded_sentence_by_sentence(cloud: FakeCloud, server: R
     ]
     assert request.headers["authorization"] == f"Bearer {h.secrets.openai_api_key}"
     assert request.headers.get("x-stainless-retry-count", "0") == "0"
-    timings = h.assistant.last_timings
-    assert timings["request_start"] <= timings["first_delta"] <= timings["first_sentence"] <= timings["done"]
+    t = h.timings.marks()
+    assert t["llm_request_start"] <= t["llm_first_delta"] <= t["llm_first_sentence"] <= t["llm_done"]
     assert h.error_kinds() == []
 
 
