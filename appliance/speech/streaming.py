@@ -1,10 +1,10 @@
 """Speaking an answer from its first words: text streamed into ElevenLabs' input-streaming WebSocket as the
 model writes it, audio played as it comes back, with the per-sentence HTTP pipeline as the fallback.
 
-A producer thread reads the answer's pieces (fragments or sentences), sends their text at once and a flush at
-each sentence end the assistant marked (:class:`~appliance.text.piece.Piece`: speech never splits text
-again), and one more after the answer's first few words (``tts.first_flush_words``, or its first clause if
-sooner).
+A producer thread (:mod:`.sending`) reads the answer's pieces (fragments or sentences), sends their text at once
+and a flush at each sentence end the assistant marked (:class:`~appliance.text.piece.Piece`: speech never
+splits text again), and one more after the answer's first few words (``tts.first_flush_words``, or its first
+clause if sooner).
 
 Why that first flush: the service buffers text until its ``chunk_length_schedule`` (50 characters at
 least) fills or a flush comes. ElevenLabs documents ``flush`` as forcing the generation of the buffered text
@@ -37,11 +37,9 @@ by what the user has heard:
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,7 +53,7 @@ from appliance.speech.heard import Unheard, after, heard_sentences, visible, wor
 from appliance.speech.opening import Opener
 from appliance.speech.pipeline import SpeechPipeline
 from appliance.speech.prefetch import Prefetched
-from appliance.text.first_words import first_words_cut
+from appliance.speech.sending import Shared, produce
 from appliance.text.piece import Piece, Sentences
 from appliance.timings import TurnTimings
 from appliance.tts.elevenlabs_ws import StreamInputConnection
@@ -63,34 +61,6 @@ from appliance.tts.elevenlabs_ws import StreamInputConnection
 log = logging.getLogger(__name__)
 
 _POLL = 0.05  # how often the player looks at the cancel token and the deadline while it waits
-_END = None
-
-
-@dataclass
-class _Answer:
-    """What the producer has read and sent of the answer, and what the player has heard, shared between
-    them (under ``lock``). Text is counted in visible characters (not whitespace)."""
-
-    sentences: list[str] = field(default_factory=list)
-    ended: bool = False
-    """The end of input went out: the service owes the audio of everything sent."""
-    failure: ApplianceError | None = None
-    last_send: float = 0.0
-    flushed: str = ""
-    """The text sent up to the last flush: the service owes its audio."""
-    heard: int = 0
-    """Visible characters whose audio has come and been played (from the alignment)."""
-    aligned: bool = False
-    """Some audio named its text (an alignment): ``heard`` counts what was heard. A message without one
-    counts nothing (audio with no new text); a service that sends none at all is trusted on its end."""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
-    """Every sentence, in order, then None: what the HTTP fallback reads from."""
-
-    def all_heard(self, sent: str) -> bool:
-        """The input ended and every word ``sent`` was heard (without an alignment, the end is trusted).
-        Under ``lock``."""
-        return self.ended and (not self.aligned or not worth_saying(after(sent, self.heard)))
 
 
 class StreamingSpeech:
@@ -149,7 +119,7 @@ class StreamingSpeech:
     ) -> SpeechResult:
         deadline = deadline or Deadline.unlimited()
         result = SpeechResult()
-        answer = _Answer()
+        answer = Shared()
         pieces = Prefetched(pieces, cancel)  # the model is asked now, whatever the socket does
         try:
             conn = self.opener.take(deadline, cancel)
@@ -160,7 +130,11 @@ class StreamingSpeech:
             return self._whole_over_http(exc, pieces, cancel, emit, on_first_audio, result)
         remove = cancel.on_cancel(conn.close)
         producer = threading.Thread(
-            target=self._produce, args=(pieces, conn, answer, cancel, emit, result), name="tts-ws-send", daemon=True
+            target=produce,
+            args=(pieces, conn, answer, cancel, emit, result),
+            kwargs={"first_words": self._first_words, "clock": self._clock},
+            name="tts-ws-send",
+            daemon=True,
         )
         producer.start()
         try:
@@ -177,96 +151,12 @@ class StreamingSpeech:
         producer.join(timeout=0.05 if cancel.cancelled else 1.0)
         return result
 
-    # --- sending
-
-    def _produce(
-        self,
-        pieces: Iterator[Piece],
-        conn: StreamInputConnection,
-        answer: _Answer,
-        cancel: CancelToken,
-        emit: Emit,
-        result: SpeechResult,
-    ) -> None:
-        sentences = Sentences()
-        raw = ""
-        sent = 0
-        flushed = 0  # len(raw) at the last flush
-        alive = True
-        started = False  # a flush went out (the first words' or a sentence end's)
-
-        def send(text: str, flush: bool) -> None:
-            nonlocal alive
-            if not alive:
-                return
-            try:
-                conn.send(text, flush=flush)
-                with answer.lock:
-                    answer.last_send = self._clock()
-                    if flush:
-                        answer.flushed = conn.sent
-            except ApplianceError:
-                alive = False  # the player sees the broken socket and takes over; keep reading sentences
-
-        def completed(sentence: str | None) -> None:
-            if sentence is None:
-                return
-            if result.first_sentence is None:
-                result.first_sentence = time.monotonic()
-            emit(Sentence(sentence))
-            with answer.lock:
-                answer.sentences.append(sentence)
-            answer.queue.put(sentence)
-
-        try:
-            for piece in pieces:
-                if cancel.cancelled:
-                    return
-                raw += piece.text
-                sentence = sentences.feed(piece)
-                if sentence is None and not started and not piece.sentence_end:
-                    if cut := first_words_cut(raw, self._first_words):  # no sentence has ended: raw is all pending
-                        send(raw[sent:cut] if cut > sent else " ", True)
-                        sent = flushed = max(sent, cut)
-                        started = True
-                if len(raw) > sent:
-                    send(raw[sent:], False)  # the text as it comes...
-                    sent = len(raw)
-                if sentence is not None:
-                    send(" ", True)  # ...and a flush where the assistant marked the sentence's end
-                    flushed = sent
-                    started = True
-                    completed(sentence)
-            if len(raw) > flushed:
-                send(" ", True)
-            completed(sentences.flush())
-            if alive:
-                with answer.lock:
-                    answer.ended = True
-                try:
-                    conn.end()
-                except ApplianceError:
-                    pass  # the player reports the broken socket
-        except Cancelled:
-            return
-        except ApplianceError as exc:
-            with answer.lock:
-                answer.failure = exc
-        except Exception as exc:  # a bug upstream must still end the turn as an error, not silence
-            log.exception("the answer stream failed")
-            with answer.lock:
-                answer.failure = ApplianceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}", stage="assistant")
-        finally:
-            answer.queue.put(_END)
-            if answer.failure is not None:
-                conn.close()  # wake the player: nothing more will be said
-
     # --- playing
 
     def _play(
         self,
         conn: StreamInputConnection,
-        answer: _Answer,
+        answer: Shared,
         cancel: CancelToken,
         result: SpeechResult,
         on_first_audio: Callable[[], None] | None,
@@ -332,7 +222,7 @@ class StreamingSpeech:
         self,
         exc: ApplianceError,
         conn: StreamInputConnection,
-        answer: _Answer,
+        answer: Shared,
         cancel: CancelToken,
         emit: Emit,
         on_first_audio: Callable[[], None] | None,
