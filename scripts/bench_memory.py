@@ -181,7 +181,7 @@ def openai_clients():
     from appliance.stt import TRANSCRIBERS
     TRANSCRIBERS.get(settings.stt.provider)(settings).warm()
     import appliance.stt.realtime, appliance.stt.streaming, appliance.llm.responses, openai.types.responses
-    from appliance.host.wiring import _warm_event_types
+    from appliance.host.builders import warm_event_types as _warm_event_types
     _warm_event_types()
 step("OpenAI SDK: transcription, realtime, Responses, event parsers", openai_clients)
 def speech_ws():

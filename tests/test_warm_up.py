@@ -16,18 +16,19 @@ from openai.types.responses import ResponseTextDeltaEvent
 from openai.types.responses.responses_server_event import ResponseTextWsDelta
 
 from appliance.errors import ApplianceError, ErrorKind
-from appliance.host import wiring
+from appliance.host import builders, wiring
+from appliance.host.deferred import Deferred
 
 
 def test_the_warm_up_parses_a_text_delta_of_both_unions() -> None:
-    parsed = wiring._warm_event_types()
+    parsed = builders.warm_event_types()
     # a dict the unions did not recognise would come back as a plain dict (and warm nothing)
     assert [type(event) for event in parsed] == [ResponseTextDeltaEvent, ResponseTextWsDelta]
     assert all(event.delta == "" for event in parsed)
 
 
 # --- a warm-up that fails at start ---------------------------------------------------------------------
-# The start builds the cloud clients in the background (wiring.Deferred); whatever it prepares is made again
+# The start builds the cloud clients in the background (host/deferred.py); whatever it prepares is made again
 # when a turn needs it, and a failure that matters is reported then. A network that is not up yet at boot is
 # expected: one line in the log, no traceback. These go through the real SDK to real sockets.
 
@@ -53,7 +54,7 @@ def silent_server() -> Iterator[str]:
 
 def warm_logs(factory: Callable[[], object], caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     with caplog.at_level(logging.INFO, logger="appliance"):
-        thread = wiring.Deferred(factory).warm()
+        thread = Deferred(factory).warm()
         thread.join(30)
         assert not thread.is_alive()
     return [r for r in caplog.records if r.name.startswith("appliance")]
@@ -124,14 +125,14 @@ class Overlap:
 
 def test_warm_ups_and_first_builds_never_run_at_once() -> None:
     overlap = Overlap()
-    clients = [wiring.Deferred(overlap.work) for _ in range(3)]
+    clients = [Deferred(overlap.work) for _ in range(3)]
     threads = [client.warm() for client in clients]
     threads += [
         threading.Thread(target=wiring.warm_up, args=("a preload", overlap.work), daemon=True) for _ in range(3)
     ]
     for thread in threads[3:]:
         thread.start()
-    built = [client._get() for client in clients]  # the turn's first use races its own warm-up
+    built = [client.get() for client in clients]  # the turn's first use races its own warm-up
     for thread in threads:
         thread.join(10)
     assert not any(thread.is_alive() for thread in threads)  # no lock cycle between warm-ups and first uses

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from appliance.config.secrets import Secrets
 from appliance.config.settings import Settings
-from appliance.host.wiring import _streaming_speech
+from appliance.host.builders import streaming_speech
 from appliance.llm.client import make_openai_client
 
 ENV = {
@@ -34,18 +34,12 @@ def test_the_speech_socket_address_is_its_own_and_not_a_secret() -> None:
     assert "ws://127.0.0.1:8003" not in secrets.secret_values()
 
 
-class _App:
-    @staticmethod
-    def get_volume() -> float:
-        return 1.0
-
-
 def _speech_url(env: dict[str, str]) -> str:
     from dataclasses import replace
 
     settings = replace(Settings(), secrets=Secrets.from_env(env))
-    speech = _streaming_speech(settings, None, None, _App())  # type: ignore[arg-type]
-    return str(speech._connect().url)
+    speech = streaming_speech(settings, None, None, lambda: 1.0)  # type: ignore[arg-type]
+    return str(speech.opener._connect().url)
 
 
 def test_streaming_speech_connects_to_the_websocket_address() -> None:

@@ -137,9 +137,10 @@ def _timers(app: Appliance) -> dict[str, Any]:
 
 
 def _tools(app: Appliance) -> dict[str, Any]:
-    registry = app.ports.tools
-    if registry is None:
+    later = app.ports.tools
+    if later is None or not later.built:
         return {"ok": False, "error": "no tools yet: the assistant is not built (is OPENAI_API_KEY set?)"}
+    registry = later.get()
     tools = [
         {
             "name": t.name,

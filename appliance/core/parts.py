@@ -5,15 +5,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from appliance import ports as p
+from appliance.cancel import CancelToken
 
 if TYPE_CHECKING:
     from appliance.listening.listener import EndOfTurnPolicy
-    from appliance.local.commands import LocalCommands
+    from appliance.local.commands import Reply
     from appliance.timers.service import TimerService
     from appliance.tools.registry import ToolRegistry
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class LocalAnswers(Protocol):
+    """The device's own commands (appliance/local/commands.py), answered without the model."""
+
+    def handle(self, text: str, cancel: CancelToken, emit: p.Emit) -> Reply | None:
+        """The command ``text`` is, carried out, and what to answer; None when it is none (the model takes it)."""
+        ...
+
+
+class Later(Protocol[T_co]):
+    """Something built in the background when first needed (the tools, with the assistant)."""
+
+    @property
+    def built(self) -> bool: ...
+
+    def get(self) -> T_co:
+        """It, built now if it was not yet."""
+        ...
 
 
 @dataclass
@@ -33,5 +55,5 @@ class Ports:
     end_of_turn: EndOfTurnPolicy | None = None  # how the listener hears the end of a question (default: silence)
     echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
     barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
-    local: LocalCommands | None = None  # the device's own commands, answered without the model
-    tools: ToolRegistry | None = None  # the tools offered to the model (built with the assistant; `ctl tools`)
+    local: LocalAnswers | None = None  # the device's own commands, answered without the model
+    tools: Later[ToolRegistry] | None = None  # the tools offered to the model (built with the assistant; `ctl tools`)

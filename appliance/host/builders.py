@@ -1,0 +1,308 @@
+"""The ports that take more than a line to build, one builder each (appliance/host/wiring.py calls them in
+order). Adapter modules are imported inside each builder: a missing optional piece only affects its port."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from appliance.config.settings import Settings
+from appliance.events import EventBus
+from appliance.host.deferred import Deferred, DeferredAssistant, DeferredCommands, DeferredTranscriber
+from appliance.host.startup import warm_up
+from appliance.ports import (
+    Alerts,
+    Controls,
+    Microphone,
+    Speaker,
+    Speech,
+    ToolContext,
+    Transcriber,
+    WakeDetector,
+    Warmable,
+)
+
+if TYPE_CHECKING:
+    from appliance.listening.endpoint.semantic import SemanticPolicy
+    from appliance.mcp.manager import McpManager
+    from appliance.speech.pipeline import SpeechPipeline
+    from appliance.speech.streaming import StreamingSpeech
+    from appliance.stt.streaming import StreamingTranscriber
+    from appliance.timers.service import TimerService
+    from appliance.tools.registry import ToolRegistry
+    from appliance.wake.barge_in import BargeInDetector
+
+log = logging.getLogger(__name__)
+
+Closers = list[Callable[[], None]]
+
+
+class TimerHooks(Protocol):
+    """What the timers need of the app (appliance/core/app.py)."""
+
+    def get_volume(self) -> float: ...
+
+    def alert_stopped(self, reason: str) -> None: ...
+
+    def timer_ended(self, label: str, missed: bool = False, timer: int = 0) -> None: ...
+
+
+def front_end(settings: Settings, microphone: Microphone, speaker: Speaker) -> tuple[Microphone, Speaker, bool]:
+    """The audio front end between the microphone and everything that listens, fed what the speaker plays
+    as the echo reference. Returns the microphone and speaker to use and whether echoes are cancelled."""
+    if not settings.frontend.enabled:
+        return microphone, speaker, False
+    from appliance.frontend.base import PassThroughFrontEnd, make_frontend
+    from appliance.frontend.microphone import FrontEndMicrophone
+    from appliance.frontend.reference import ReferenceBuffer, ReferenceSpeaker
+
+    buffer = ReferenceBuffer()
+    frontend = make_frontend(settings.frontend, buffer)
+    cancels = settings.frontend.echo_cancellation and not isinstance(frontend, PassThroughFrontEnd)
+    return FrontEndMicrophone(microphone, frontend), ReferenceSpeaker(speaker, buffer), cancels
+
+
+def barge_in(settings: Settings, make_wake: Callable[[Settings], WakeDetector]) -> BargeInDetector | None:
+    """Two more detectors, fed only while the appliance makes sound: on the raw microphone (the enrolled
+    verifier is attached to it with the main detector's) and on the reference, whose scores veto its own voice."""
+    from appliance.ports import WakeDetectorWithScores
+    from appliance.wake.barge_in import BargeInDetector
+
+    reference = make_wake(settings)
+    if not isinstance(reference, WakeDetectorWithScores):
+        log.warning("frontend.barge_in is off: the %r wake engine reports no scores", settings.wake.engine)
+        return None
+    return BargeInDetector(make_wake(settings), reference)
+
+
+def end_of_turn(settings: Settings) -> SemanticPolicy | None:
+    """The semantic end-of-turn policy; its model loads in the background (until then, and if it cannot
+    load, the long pause ends each question)."""
+    if settings.endpoint.mode != "semantic":
+        return None
+    from appliance.listening.endpoint.semantic import SemanticPolicy, load_model
+
+    policy = SemanticPolicy(settings.endpoint, None)
+
+    def load() -> None:
+        policy.set_model(load_model(settings.endpoint.turn_threads))
+
+    threading.Thread(target=load, name="turn-model", daemon=True).start()
+    return policy
+
+
+def transcriber(
+    settings: Settings, make_stt: Callable[[Settings], Transcriber], bus: EventBus
+) -> DeferredTranscriber | StreamingTranscriber:
+    """The batch transcriber, built in the background; streaming in front of it when the settings ask."""
+
+    def make() -> Any:
+        made = make_stt(settings)
+        if isinstance(made, Warmable):
+            made.warm()  # the SDK loads its resources on first access
+        return made
+
+    batch = DeferredTranscriber(make)
+    batch.warm()
+    if settings.stt.mode == "streaming" and settings.stt.provider == "openai":
+        return streaming_transcriber(settings, batch, bus)
+    return batch
+
+
+def streaming_transcriber(settings: Settings, batch: DeferredTranscriber, bus: EventBus) -> StreamingTranscriber:
+    """Transcription while the user speaks (OpenAI's realtime session), uploading the recording on failure."""
+    from appliance.stt.openai import OpenAITranscriber
+    from appliance.stt.realtime import RealtimeSttOptions
+    from appliance.stt.streaming import StreamingTranscriber
+
+    s = settings.stt
+    options = RealtimeSttOptions(
+        model=s.realtime_model,
+        language=s.language,
+        noise_reduction=s.realtime_noise_reduction,
+        connect_timeout=s.realtime_connect_timeout,
+        finish_timeout=s.realtime_finish_timeout,
+    )
+    ws_url = settings.secrets.get("openai", "websocket_base_url")
+
+    def client() -> Any:
+        made = batch.get()
+        assert isinstance(made, OpenAITranscriber)  # streaming is OpenAI's (stt.provider = "openai")
+        return made.client.with_options(websocket_base_url=ws_url) if ws_url else made.client
+
+    streaming = StreamingTranscriber(client, batch, options, bus.emit)
+    threading.Thread(
+        target=warm_up, args=("realtime transcription", streaming.warm), name="warm-up-realtime", daemon=True
+    ).start()
+    return streaming
+
+
+def streaming_speech(
+    settings: Settings, pipeline: SpeechPipeline, speaker: Speaker, volume: Callable[[], float]
+) -> StreamingSpeech:
+    """Speech from the first words: ElevenLabs' input-streaming WebSocket, the HTTP pipeline as fallback."""
+    from appliance.speech.streaming import StreamingSpeech
+    from appliance.tts.elevenlabs import DEFAULT_BASE_URL
+    from appliance.tts.elevenlabs_ws import StreamInputConnection
+
+    tts, secrets = settings.tts, settings.secrets
+    # ws(s)://host of the HTTP address unless the socket has an address of its own (a local stand-in)
+    base_url = secrets.get("elevenlabs", "websocket_base_url") or secrets.elevenlabs_base_url or DEFAULT_BASE_URL
+
+    def connect() -> StreamInputConnection:
+        return StreamInputConnection(
+            api_key=secrets.elevenlabs_api_key,
+            voice_id=tts.voice_id,
+            model=tts.model,
+            rate=tts.sample_rate,
+            base_url=base_url,
+            chunk_schedule=list(tts.chunk_schedule),
+            speed=tts.speed,
+        )
+
+    return StreamingSpeech(
+        connect,
+        pipeline,
+        speaker,
+        timeout=tts.timeout,
+        open_timeout=min(3.0, tts.timeout),
+        volume=volume,
+        first_flush_words=tts.first_flush_words,
+    )
+
+
+def timers(
+    settings: Settings,
+    speaker: Speaker,
+    speech: Speech,
+    bus: EventBus,
+    app: TimerHooks,
+    state_dir: Path | None,
+    closers: Closers,
+) -> tuple[Alerts, TimerService]:
+    """The running timers (kept in the state directory, so they survive a restart) and their alarm; ``app``
+    gives the volume and hears an alert's end and a timer's end. The caller starts the service once the app
+    exists: missed timers ring at once."""
+    from appliance.timers.alarm import Alarm
+    from appliance.timers.service import TimerService
+
+    alarm = Alarm(
+        speaker,
+        lambda: speech,
+        bus.emit,
+        app.alert_stopped,
+        ring_seconds=settings.timers.ring_seconds,
+        volume=app.get_volume,
+    )
+    service = TimerService(
+        state_dir / "timers.json" if state_dir else None,
+        lambda t, missed: app.timer_ended(t.label, missed, t.id),
+        bus.emit,
+    )
+    closers.append(alarm.stop)
+    closers.append(service.close)
+    return alarm, service
+
+
+def local_commands(
+    settings: Settings, controls: Callable[[], Controls], cached: Callable[[str], bool]
+) -> DeferredCommands:
+    """The device's own commands, built in the background (hassil and the templates take ~0.4 s to load)."""
+
+    def make() -> Any:
+        from appliance.local.commands import LocalCommands
+        from appliance.local.matcher import CommandMatcher, load_templates
+
+        enabled = frozenset(settings.local.commands) or None
+        matcher = CommandMatcher(load_templates(settings.local.language), enabled=enabled)
+        made = LocalCommands(matcher, controls, cached=cached)
+        made.warm()
+        return made
+
+    local = DeferredCommands(make)
+    local.warm()
+    return local
+
+
+def tools(settings: Settings, bus: EventBus, closers: Closers) -> Deferred[ToolRegistry]:
+    """The tools offered to the model: built-in, the timers' and the MCP servers' (those start now, in the
+    background); the registry itself is built with the assistant."""
+    mcp = mcp_tools(settings, bus, closers)
+
+    def make() -> ToolRegistry:
+        from appliance.tools import default_registry
+
+        registry = default_registry(camera=settings.camera.enabled)
+        if mcp is not None:
+            registry.attach(mcp)
+        if settings.timers.enabled:
+            from appliance.timers.tools import TIMER_TOOLS
+
+            for function in TIMER_TOOLS:
+                registry.register(function)
+        return registry
+
+    return Deferred(make)
+
+
+def assistant(
+    settings: Settings,
+    registry: Deferred[ToolRegistry],
+    tool_context: Callable[..., ToolContext],
+    closers: Closers,
+) -> DeferredAssistant:
+    """The model, built in the background (the OpenAI SDK takes over a second to import on a Pi)."""
+
+    def make() -> Any:
+        from appliance.llm.responses import ResponsesAssistant
+
+        made = ResponsesAssistant(settings.assistant, settings.secrets, registry.get(), tool_context)
+        import openai.types.responses  # noqa: F401  (parsing the first stream would load them)
+
+        _ = made._client.responses
+        warm_event_types()
+        return made
+
+    deferred = DeferredAssistant(make)
+    deferred.warm()
+    closers.append(deferred.close)
+    return deferred
+
+
+def mcp_tools(settings: Settings, bus: EventBus, closers: Closers) -> McpManager | None:
+    """The MCP servers' tool set, started in the background (None when none is configured: the SDK is not
+    even imported then). Readiness never waits for a server."""
+    if not settings.mcp.servers:
+        return None
+    from appliance.mcp.manager import McpManager
+
+    manager = McpManager(settings.mcp, settings.secrets, bus.emit)
+    manager.start()
+    closers.append(manager.close)
+    return manager
+
+
+def warm_event_types() -> list[Any]:
+    """The SDK builds its parser for a stream's event union on the first event it parses, and that took ~220 ms
+    here (scripts/bench_latency.py): paid on the first answer after a start, between the model's first word
+    and the speech. Parse one event of each transport's union now, while the appliance waits for a question."""
+    from openai._models import construct_type_unchecked
+    from openai.types.responses.response_stream_event import ResponseStreamEvent
+    from openai.types.responses.responses_server_event import ResponsesServerEvent
+
+    event = {
+        "type": "response.output_text.delta",
+        "item_id": "msg_0",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": "",
+        "logprobs": [],
+        "sequence_number": 0,
+    }
+    return [
+        construct_type_unchecked(value=dict(event), type_=cast(Any, union))
+        for union in (ResponseStreamEvent, ResponsesServerEvent)
+    ]
