@@ -25,8 +25,9 @@ from appliance.core import machine as m
 from appliance.core.commands import execute
 from appliance.core.controls import ControlsView
 from appliance.core.inbox import Command, Frame, Inbox
+from appliance.core.jobs import Jobs
 from appliance.core.parts import Ports as Ports
-from appliance.core.turn import Announcement, Stages, TurnRunner, prepare_connections
+from appliance.core.turn import Stages, prepare_connections
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import (
     Error,
@@ -37,8 +38,6 @@ from appliance.events import (
     Recording,
     RecordingEnd,
     StateChanged,
-    Turn,
-    TurnOutcome,
 )
 from appliance.listening.listener import Listener, SilencePolicy, Utterance, end_of_turn_event
 from appliance.listening.live_transcript import HeardText, LiveTranscript
@@ -82,11 +81,9 @@ class App:
             self.listener.text_policy.set_text_request(self.live.request_text)
         self._endpoint_wait_ms: float | None = None
         self._on_status, self._on_tick, self._on_ready = on_status, on_tick, on_ready
-        self._runner: TurnRunner | None = None
-        self._announcement: Announcement | None = None
+        self.jobs = Jobs(settings, self._stages, self.bus.emit, clock)  # the turn and the announcement
         self._utterance: Utterance | None = None
         self._refusal = ""
-        self._workers: list[threading.Thread] = []
         self._exit_code = 0
 
     # --- public API (thread-safe) -------------------------------------------------------------------
@@ -150,9 +147,7 @@ class App:
 
     def tool_context(self, cancel: CancelToken, emit: Callable[[Any], None]) -> p.ToolContext:
         """Called by the assistant as each tool starts: the turn shows it is thinking again."""
-        runner = self._runner
-        if runner is not None:
-            runner.tool_round()
+        self.jobs.tool_round()
         return p.ToolContext(
             controls=ControlsView(self),
             camera=self.ports.camera,
@@ -236,34 +231,16 @@ class App:
             case m.StartTurn(turn, text, confirming):
                 audio = self._utterance.audio if text is None and self._utterance is not None else None
                 self._utterance = None
-                self._runner = TurnRunner(
-                    turn,
-                    self._stages(),
-                    deadline_seconds=self.settings.assistant.deadline,
-                    follow_up=self.settings.wake.follow_up,
-                    confirming=confirming,
-                    clock=self.clock,
-                )
-                if text is None and self._endpoint_wait_ms is not None:
-                    self._runner.timings.value("endpointing_wait_ms", self._endpoint_wait_ms)
-                self._spawn(self._runner.start(audio, text))
+                self.jobs.start_turn(turn, audio, text, confirming, self._endpoint_wait_ms)
             case m.CancelTurn(turn, reason):
-                if self._runner is not None and self._runner.id == turn:
-                    runner, self._runner = self._runner, None
-                    runner.stop(reason)
-                    self.bus.emit(Turn(turn, TurnOutcome.CANCELLED, runner.spans_ms()))
+                self.jobs.cancel_turn(turn, reason)
             case m.FinishTurn(turn, outcome):
-                if self._runner is not None and self._runner.id == turn:
-                    self.bus.emit(Turn(turn, TurnOutcome(outcome), self._runner.spans_ms()))
-                    self._runner = None
+                self.jobs.finish_turn(turn, outcome)
                 self.turns_completed += 1
             case m.StartAnnouncement(job, text, with_chime):
-                self._announcement = Announcement(job, text, self._stages(), chime=with_chime)
-                self._spawn(self._announcement.start())
+                self.jobs.start_announcement(job, text, with_chime)
             case m.StopAnnouncement(job, reason):
-                if self._announcement is not None and self._announcement.job == job:
-                    self._announcement.stop(reason)
-                    self._announcement = None
+                self.jobs.stop_announcement(job, reason)
             case m.StartAlert(label, missed, timer):
                 self.bus.emit(Info("alert", f"{label} (missed)" if missed else label))
                 if self.ports.alerts is not None:
@@ -388,14 +365,11 @@ class App:
     # --- helpers -------------------------------------------------------------------------------------
 
     def _stages(self) -> Stages:
-        """Read at each turn: wiring fills in the cloud ports after the app exists (they need its hooks)."""
+        """Read as each job starts (a test may swap a port)."""
         p = self.ports
         return Stages(
             p.transcriber, p.assistant, p.speech, self.bus.emit, self.inbox.put, self._report, self._earcon, p.local
         )
-
-    def _spawn(self, worker: threading.Thread) -> None:
-        self._workers = [w for w in self._workers if w.is_alive()] + [worker]
 
     def _report(self, exc: ApplianceError) -> None:
         secrets = self.settings.secrets
@@ -414,14 +388,9 @@ class App:
             log.warning("earcon failed: %s", exc)
 
     def _close(self) -> None:
-        if self._runner is not None:
-            self._do(m.CancelTurn(self._runner.id, "shutdown"))
-        if self._announcement is not None:
-            self._do(m.StopAnnouncement(self._announcement.job, "shutdown"))
+        self.jobs.stop("shutdown")
         self.ports.microphone.close()
-        deadline = time.monotonic() + 1.0
-        for worker in self._workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
+        self.jobs.join(1.0)
         for closer in [*self.ports.closers]:
             try:
                 closer()
