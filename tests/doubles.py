@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from appliance import ports as p
 
-class Controls:
+
+class Controls(p.Controls):
     """ports.Controls for tools; only camera_allowed matters to the camera tests."""
 
-    def __init__(self, allowed: bool = True, timers: object = None) -> None:
+    def __init__(self, allowed: bool = True, timers: p.Timers | None = None) -> None:
         self.allowed = allowed
         self._timers = timers
 
@@ -27,7 +29,7 @@ class Controls:
     def camera_allowed(self) -> bool:
         return self.allowed
 
-    def timers(self) -> object:
+    def timers(self) -> p.Timers | None:
         return self._timers
 
 
