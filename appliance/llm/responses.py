@@ -137,9 +137,6 @@ class ResponsesAssistant:
             max_retries=settings.max_retries, deadline=settings.deadline, rng=random.Random()
         )
         self._conversation = Conversation(settings.conversation_idle_seconds, clock, CANCELLED_OUTPUT)
-        self.last_timings: dict[str, float] = {}
-        """time.monotonic() of request_start, first_delta, first_sentence and done for the last turn (the
-        same moments are marked ``llm_*`` on the turn's TurnTimings when one is given)."""
         self._requests = Requests(settings, tools, self._streams)
 
     # --- ports.Assistant
@@ -160,14 +157,11 @@ class ResponsesAssistant:
         sentences (put together they are the same text, sentences joined by spaces). ``filler``: plays the
         turn's filler phrase; called (at most once, between pieces, so it never overlaps the answer) when a web
         search runs and nothing has been said ``assistant.search_filler_seconds`` after the question."""
-        self.last_timings = {}
         self._emit = emit
         budget = Budget(deadline if deadline is not None else Deadline(self._settings.deadline))
         answer = Answer(fragments=fragments, max_chars=self._max_answer_chars)
         searches = Searches(self._settings.search_filler_seconds if filler is not None else 0.0)
-        return self._turn(
-            _Turn(text, cancel, emit, self.last_timings, timings, budget, answer, filler=filler, searches=searches)
-        )
+        return self._turn(_Turn(text, cancel, emit, timings, budget, answer, filler=filler, searches=searches))
 
     def reset(self) -> None:
         self.settle_confirmation(False)

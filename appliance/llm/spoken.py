@@ -25,7 +25,7 @@ TOO_MANY_ROUNDS = "Sorry, I couldn't finish that."
 #: The sentences this module may yield on its own; the speech stage can map them to cached phrases.
 APOLOGIES = {"lost_connection": LOST_CONNECTION, "error": SOMETHING_WENT_WRONG, "too_many_rounds": TOO_MANY_ROUNDS}
 
-#: The assistant's marks on the turn's timings, and the keys of ``last_timings`` they were before.
+#: The assistant's marks on the turn's timings, by the names the assistant uses for them.
 _MARKS = {
     "request_start": "llm_request_start",
     "first_delta": "llm_first_delta",
@@ -55,7 +55,6 @@ class TurnState:
     text: str
     cancel: CancelToken
     emit: Emit
-    legacy: dict[str, float]
     timings: TurnTimings | None
     budget: Budget
     answer: Answer
@@ -65,15 +64,12 @@ class TurnState:
     searches: Searches = field(default_factory=lambda: Searches(0.0))
 
     def mark(self, name: str) -> None:
-        now = time.monotonic()
-        if name in _LATEST:
-            self.legacy[name] = now
-            if self.timings is not None:
-                self.timings.set(_MARKS[name], now)
+        if self.timings is None:
             return
-        self.legacy.setdefault(name, now)
-        if self.timings is not None:
-            self.timings.mark(_MARKS[name], now)
+        if name in _LATEST:
+            self.timings.set(_MARKS[name], time.monotonic())
+        else:
+            self.timings.mark(_MARKS[name], time.monotonic())
 
     def say(self, pieces: list[Piece]) -> Generator[Piece, None, bool]:
         """Yield ``pieces``; the budget's clock stops while the consumer holds one. True if any was."""
