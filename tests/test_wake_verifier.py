@@ -13,8 +13,8 @@ import pytest
 
 from appliance.audio.wavfile import WavMicrophone
 from appliance.config.settings import SettingsError, WakeSettings
-from appliance.host import cli
-from appliance.wake import enroll, enroll_command, verifier
+from appliance.host import cli, enroll_command
+from appliance.wake import enroll, verifier
 from appliance.wake.gate import GatedWakeDetector
 from appliance.wake.oww import OpenWakeWordDetector
 from standin import wakeset

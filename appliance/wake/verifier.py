@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -135,7 +135,24 @@ def load(path: Path) -> list[LinearVerifier]:
     return out
 
 
-def attach_stored(detector: Any, directory: Path | None, also: Sequence[Any] = ()) -> list[str]:
+@runtime_checkable
+class Verifiable(Protocol):
+    """A wake detector that takes enrolled verifiers (appliance/wake/oww.py); other engines may not."""
+
+    def use_verifiers(self, verifiers: list[LinearVerifier], *, announce: bool = True) -> list[str]:
+        """Verify these models' hits from now on; the models now verified."""
+        ...
+
+
+@runtime_checkable
+class Wrapping(Protocol):
+    """A detector around another one (the gate)."""
+
+    @property
+    def inner(self) -> object: ...
+
+
+def attach_stored(detector: object, directory: Path | None, also: Sequence[object] = ()) -> list[str]:
     """Give ``detector`` (anything with ``use_verifiers``, possibly wrapped by the gate) the verifiers stored
     in ``directory``. Returns the models now verified. A missing file means none was enrolled; a damaged one
     is logged and ignored: the plain model still hears the wake word. ``also``: more detectors of the same
@@ -159,8 +176,8 @@ def attach_stored(detector: Any, directory: Path | None, also: Sequence[Any] = (
     return used
 
 
-def _verifiable(detector: Any) -> Any:
+def _verifiable(detector: object) -> Verifiable | None:
     """The detector itself or the one it wraps (the gate) that takes verifiers, or None."""
-    while not hasattr(detector, "use_verifiers") and hasattr(detector, "inner"):
+    while not isinstance(detector, Verifiable) and isinstance(detector, Wrapping):
         detector = detector.inner
-    return detector if hasattr(detector, "use_verifiers") else None
+    return detector if isinstance(detector, Verifiable) else None
