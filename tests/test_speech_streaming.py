@@ -532,3 +532,16 @@ def test_an_announcement_over_http_is_one_request(service, cloud, tmp_path) -> N
     result = rig.speech.speak(iter([Piece.whole("Dinner is ready.")]), CancelToken(), rig.events)
     assert [r.json["text"] for r in cloud.of("tts")] == ["Dinner is ready."]
     assert result.spoken == ["Dinner is ready."]
+
+
+def test_speech_trusts_the_assistants_sentence_ends_and_splits_nothing_again(service, cloud, tmp_path) -> None:
+    """A sentence is what the assistant marked: text that came whole is one sentence (one flush, one event),
+    whatever full stops it holds; fragments are put together up to each mark."""
+    rig = Rig(service, cloud, tmp_path, first_words=0)
+    result = rig.speech.speak(iter([Piece.whole("It is 5 p.m. Dinner is ready.")]), CancelToken(), rig.events)
+    assert result.spoken == ["It is 5 p.m. Dinner is ready."] and service.connections[0].flushes == 1
+    rig = Rig(service, cloud, tmp_path, first_words=0)
+    pieces = [Piece("Well, Dr. "), Piece("Smith is in."), Piece(" He said"), Piece(" so.", sentence_end=True)]
+    result = rig.speech.speak(iter(pieces), CancelToken(), rig.events)
+    assert result.spoken == ["Well, Dr. Smith is in. He said so."]  # no mark after "in.": one sentence
+    assert [e.text for e in rig.events.of(Sentence)] == result.spoken and service.connections[1].flushes == 1
