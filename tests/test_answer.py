@@ -63,16 +63,21 @@ def test_fragments_put_together_are_what_sentence_mode_says(text: str) -> None:
             assert fragments[-1].sentence_end
 
 
-@pytest.mark.parametrize("text", [a for a in ANSWERS if len(a) < 200])  # (a long sentence's clause cut: below)
+@pytest.mark.parametrize("text", ANSWERS)
 def test_fragments_end_their_sentences_where_sentence_mode_does(text: str) -> None:
-    """Speech trusts the marks: the sentences the fragments mark are the sentences sentence mode gives."""
+    """Speech trusts the marks: the sentences the fragments mark are the sentences sentence mode gives (a long
+    sentence cut at a clause after its words went out is cut a few words later, but cut)."""
     for seed in range(40):
         chunks = chunked(text, random.Random(seed))
         sentences = texts(run(chunks, fragments=False))
         assert all(p.sentence_end for p in run(chunks, fragments=False))
         marked = Sentences()
         heard = [s for p in run(chunks, fragments=True) if (s := marked.feed(p)) is not None]
-        assert heard + [s for s in [marked.flush()] if s] == sentences, (seed, chunks)
+        heard += [s for s in [marked.flush()] if s]
+        if len(text) < 200:
+            assert heard == sentences, (seed, chunks)
+        else:
+            assert len(heard) == len(sentences) and " ".join(heard) == " ".join(sentences), (seed, chunks)
 
 
 @pytest.mark.parametrize("text", ANSWERS)

@@ -10,7 +10,7 @@ differently once the sentence is whole: the last, maybe unfinished, word is held
 from a markup character or a URL on, and a sentence that starts like a list item, heading, quote or table
 row waits to be whole. So the fragments put together are exactly the sentences sentence mode would have
 given, joined by single spaces. (A sentence that runs long is cut at a clause by the splitter; when its
-words went out before the cut was decided, that cut is not marked, and speech hears the two as one.)
+words went out before the cut was decided, the mark comes with the next piece, a few words later.)
 
 A cap on the answer's length (``max_chars``) ends it at a sentence end: once that many characters were
 said, no new sentence starts. Pure: no clock, no I/O.
@@ -51,6 +51,8 @@ class Answer:
         """Fragment mode: the fragments given so far, put together."""
         self.capped = False
         """The cap was reached: nothing more will be said (the caller stops reading)."""
+        self._end_due = False
+        """Fragment mode: a sentence ended inside text already given; the next piece carries its mark."""
 
     @property
     def said(self) -> str:
@@ -82,6 +84,7 @@ class Answer:
         joined = (" " if self._emitted else "") + text
         self._emitted += joined
         self._said += (" " if self._said else "") + text
+        self._end_due = False
         return [Piece(joined, sentence_end=True)]
 
     # --- internals
@@ -110,13 +113,14 @@ class Answer:
         out: list[Piece] = []
         for end in ends:  # one piece per sentence end, so a piece never holds two
             said = self._said[:end]
-            if said.startswith(self._emitted):
-                rest = said[len(self._emitted) :]
-                if rest:
-                    out.append(Piece(rest, sentence_end=True))
-                    self._emitted = said
-            elif not self._emitted.startswith(said):  # (ahead of it is fine: a long sentence cut at a clause)
-                # Cannot happen with the hold-back rules; if it ever does, carry on from the sentence's end.
+            if said.startswith(self._emitted) and len(said) > len(self._emitted):
+                out.append(Piece(said[len(self._emitted) :], sentence_end=True))
+                self._emitted, self._end_due = said, False
+            elif self._emitted.startswith(said):
+                # its words went out before the splitter decided (a long sentence cut at a clause): the next
+                # piece ends it, so speech still gets it in two
+                self._end_due = True
+            else:  # cannot happen with the hold-back rules; if it ever does, carry on from the sentence's end
                 log.warning("fragment mode: a sentence read differently than its start; resynchronising")
                 self._emitted = said
         if final or self.capped:
@@ -130,8 +134,8 @@ class Answer:
         new = target[len(self._emitted) :]
         if not new or (not self._emitted and len(new.split()) < MIN_FRAGMENT_WORDS):
             return out
-        out.append(Piece(new))
-        self._emitted = target
+        out.append(Piece(new, sentence_end=self._end_due))
+        self._emitted, self._end_due = target, False
         return out
 
     def _partial(self, pending: str) -> str:
