@@ -3,8 +3,8 @@ and in, over one multicast transport. Decisions and announcements reach the app 
 posts them to its inbox), so the app's loop stays the only one that changes its state.
 
 Nothing is sent while idle: a claim when this device hears the wake word (twice, 15 ms apart, against a lost
-packet; one nonce, so the copy counts once) and, if it wins, one "I answer" (the losers wait for it, and answer
-themselves if the winner died mid-window); an announcement on ``announce_all``, an ack for each one received.
+packet; one nonce, so the copy counts once) and, if it wins, an "I answer", twice too (the losers wait for it,
+and answer themselves if the winner died mid-window); an announcement on ``announce_all``, an ack for each one received.
 """
 
 from __future__ import annotations
@@ -159,24 +159,33 @@ class Household:
         self._send_claim(Bid(self.device, level_db, score, 1, snr_db), self._clock())
 
     def _send_claim(self, bid: Bid, woke_at: float) -> bool:
-        """The first copy now (False: the network is down); the second a moment later, off this thread."""
-        nonce = new_nonce()
+        """False when the network is down."""
 
-        def send() -> None:
+        def claim() -> Claim:
             offset = round((self._clock() - woke_at) * 1000)
-            claim = Claim(bid.level_db, bid.snr_db, bid.score, offset, bid.priority)
-            self._send(Message(self.group, self.device, self._wall_ms(), nonce, claim))
+            return Claim(bid.level_db, bid.snr_db, bid.score, offset, bid.priority)
 
         try:
-            send()
+            self._send_copies(claim)
         except OSError as exc:
             log.warning("household: the claim could not be sent (%s): answering alone", exc)
             return False
+        return True
+
+    def _send_copies(self, body: Callable[[], Claim | Won]) -> None:
+        """The first copy now (raises OSError when the network is down); the others a moment later, off this
+        thread, with the same nonce (a receiver takes one). ``body`` is made at each send: its offsets are
+        from that moment."""
+        nonce = new_nonce()
+
+        def send() -> None:
+            self._send(Message(self.group, self.device, self._wall_ms(), nonce, body()))
+
+        send()
         for copy in range(1, COPIES):
             timer = threading.Timer(COPY_GAP * copy, self._quietly, (send,))
             timer.daemon = True
             timer.start()
-        return True
 
     @staticmethod
     def _quietly(send: Callable[[], None]) -> None:
@@ -208,9 +217,9 @@ class Household:
         said it answers this wake word, or answers itself if none does (the winner died mid-window)."""
         decision = replace(decision, ms=round((self._clock() - self._woke) * 1000, 1))
         if decision.won:
+            woke = self._woke
             try:
-                offset = round((self._clock() - self._woke) * 1000)
-                self._send(Message(self.group, self.device, self._wall_ms(), new_nonce(), Won(offset)))
+                self._send_copies(lambda: Won(round((self._clock() - woke) * 1000)))
             except OSError as exc:
                 log.warning("household: could not say this device answers (%s)", exc)
             self._on_decision(decision)
