@@ -25,6 +25,7 @@ class AudioOptions(Protocol):
     mic: str | None
     speaker: str | None
     pace: float
+    mic_start_at: float | None
     speaker_rate: int
 
 
@@ -52,7 +53,7 @@ def _wav_microphone(settings: Settings, options: AudioOptions) -> Microphone:
 
     if not options.mic:
         raise SettingsError('audio.backend = "wavfile" needs a WAV file for the microphone: pass --mic PATH.wav')
-    return WavMicrophone(options.mic, pace=options.pace)
+    return WavMicrophone(options.mic, pace=options.pace, start_at=options.mic_start_at)
 
 
 def _wav_speaker(settings: Settings, options: AudioOptions) -> Speaker:

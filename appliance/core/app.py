@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from appliance.core.parts import Ports as Ports
 from appliance.core.turn import Stages, prepare_connections
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import (
+    Announced,
     Error,
     Event,
     EventBus,
@@ -111,6 +113,8 @@ class App:
             box.append(value)
             answered.set()
 
+        if name == "announce" and tuple(args[:1]) == ("--all",):
+            return self.announce_all(" ".join(args[1:]).strip())
         self.inbox.put(Command(name, tuple(args), reply))
         if not answered.wait(timeout):
             return {"ok": False, "error": "the appliance did not answer in time"}
@@ -123,6 +127,25 @@ class App:
     @property
     def muted(self) -> bool:
         return self.snapshot.muted
+
+    def announce_all(self, text: str, *, here: bool = True) -> dict[str, Any]:
+        """``ctl announce --all TEXT``: the chime and ``text`` here (unless ``here`` is false: the model's tool,
+        whose turn answers here) and on every device of the household, each refusing as it would alone
+        (busy); blocks until the devices answered (about a second; any thread but the main loop's)."""
+        household = self.ports.household
+        if household is None:
+            return {"ok": False, "error": "the household is off or has no secret (appliance doctor): use announce"}
+        if not text:
+            return {"ok": False, "error": "announce --all needs the text"}
+        devices: dict[str, str] = {}
+        if here:
+            reply = self.command("announce", (text,))
+            devices[household.device] = "played" if reply.get("ok") else str(reply.get("error") or "refused")
+        devices.update({d.device: d.status for d in household.announce_all(text)})
+        self.bus.emit(Announced(text, devices))
+        listed = [{"device": name, "ok": status == "played", "status": status} for name, status in devices.items()]
+        ok = bool(devices) and all(status == "played" for status in devices.values())
+        return {"ok": ok, "devices": listed} | ({} if ok else {"error": "not played everywhere"})
 
     # --- controls for tools --------------------------------------------------------------------------
 
@@ -161,6 +184,8 @@ class App:
 
     def run(self) -> int:
         """Run until the microphone ends (WAV input) or shutdown. Returns the exit code."""
+        # with a household, a wake word heard in idle waits for the other devices (appliance/household)
+        self.snapshot = replace(self.snapshot, household=self.ports.household is not None)
         threading.Thread(target=self._read_mic, name="microphone", daemon=True).start()
         self.ready = True
         self.bus.emit(Ready())
@@ -176,7 +201,13 @@ class App:
                 if message is not None:
                     self._handle(message)
                 s = self.snapshot
-                if s.mic_ended and not s.turn and s.alert is None and s.state in (m.State.IDLE, m.State.MUTED):
+                if (
+                    s.mic_ended
+                    and not s.turn
+                    and not s.arbitrating
+                    and s.alert is None
+                    and s.state in (m.State.IDLE, m.State.MUTED)
+                ):
                     break
         finally:
             self._close()
@@ -217,6 +248,12 @@ class App:
                 self.listener.start(preroll=preroll, start_timeout=timeout)
                 prepare_connections(self.ports.assistant, self.ports.speech)
                 self.live.begin(self.listener.recorded())  # the turn is open: its audio may stream now
+            case m.ClaimWake(score):
+                if self.ports.household is not None:
+                    self.ports.household.claim(score)
+            case m.KeepWake(score):
+                if self.ports.household is not None:
+                    self.ports.household.keep_conversation(score)
             case m.EndRecording(reason):
                 self._recorded(self.listener.finish(reason))
             case m.DiscardRecording(report):
@@ -291,6 +328,8 @@ class App:
         self.inbox.put(m.MicEnded(error), audio=True)  # after the frames it read
 
     def _on_frame(self, frame: np.ndarray, tap: p.Tap | None = None) -> None:
+        if self.ports.household is not None:
+            self.ports.household.hear(frame)  # how loud a wake word was, for the household's arbitration
         s = self.snapshot
         if self.listener.recording:
             self.live.feed(frame)

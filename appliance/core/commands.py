@@ -30,7 +30,13 @@ COMMAND_TABLE: tuple[Command, ...] = (
     Command(
         "say", "speak TEXT now (refused while busy or while another announcement plays)", "TEXT", changes_state=True
     ),
-    Command("announce", "a chime, then speak TEXT (refused while busy, like say)", "TEXT", changes_state=True),
+    Command(
+        "announce",
+        "a chime, then speak TEXT (refused while busy, like say); --all: on every device of the household, "
+        "each saying whether it played it",
+        "[--all] TEXT",
+        changes_state=True,
+    ),
     Command("ask", "ask TEXT as if spoken (refused unless idle)", "TEXT", changes_state=True),
     Command("timers", "the running timers and the time each has left"),
     Command("tools", "the tools the model is offered now (built-in and from MCP servers)"),

@@ -10,6 +10,7 @@ from dataclasses import replace
 from appliance.core.machine_io import (
     AlertStopped,
     AnnouncementDone,
+    Arbitrated,
     Ask,
     Effect,
     InternalError,
@@ -36,6 +37,7 @@ Step = Callable[[Snapshot, MachineEvent], tuple[Snapshot, tuple[Effect, ...]]]
 def sample_events(s: Snapshot) -> Iterator[MachineEvent]:
     """One of each kind of event, with the ids the snapshot makes current (and a stale one)."""
     yield WakeWord("wake", 0.9)
+    yield from (Arbitrated(True, "here", "best"), Arbitrated(False, "there", "beaten"))
     for kind in PressKind:
         yield Press(kind, "button")
     yield Press(PressKind.SHORT, "ctl")

@@ -41,8 +41,10 @@ from appliance.core.machine_io import (  # the machine's vocabulary, re-exported
     Alert,
     AlertStopped,
     AnnouncementDone,
+    Arbitrated,
     Ask,
     CancelTurn,
+    ClaimWake,
     DiscardRecording,
     Earcon,
     Effect,
@@ -50,6 +52,7 @@ from appliance.core.machine_io import (  # the machine's vocabulary, re-exported
     EndRecording,
     FinishTurn,
     InternalError,
+    KeepWake,
     MachineEvent,
     MicEnded,
     PlayEarcon,
@@ -78,7 +81,7 @@ from appliance.core.machine_io import (  # the machine's vocabulary, re-exported
     TurnProgress,
     WakeWord,
 )
-from appliance.events import Button, Info, PressKind, Stopped, Turn, TurnOutcome, Wake, WakeSource
+from appliance.events import Arbitration, Button, Info, PressKind, Stopped, Turn, TurnOutcome, Wake, WakeSource
 from appliance.events import Mute as MuteEvent
 from appliance.events import StateChanged as StateEvent
 
@@ -88,8 +91,10 @@ __all__ = [
     "Alert",
     "AlertStopped",
     "AnnouncementDone",
+    "Arbitrated",
     "Ask",
     "CancelTurn",
+    "ClaimWake",
     "DiscardRecording",
     "Earcon",
     "Effect",
@@ -98,6 +103,7 @@ __all__ = [
     "FinishTurn",
     "InternalError",
     "InvalidTransition",
+    "KeepWake",
     "MachineEvent",
     "MicEnded",
     "PlayEarcon",
@@ -144,9 +150,25 @@ def step(s: Snapshot, event: MachineEvent) -> Result:
             # the app only listens for the wake word in idle, thinking, speaking and alerting
             if s.state not in (S.IDLE, S.THINKING, S.SPEAKING, S.ALERTING) or s.muted or s.mic_ended:
                 return s, ()
+            if s.arbitrating:
+                return s, ()  # the same wake word again, while the household decides
             fx.append(Emit(Wake(WakeSource.WAKE_WORD, model, round(float(score), 4))))
             if s.state == S.ALERTING:
                 return _rest(_stop_alert(s, "wake_word", fx), "wake_word", fx)
+            if s.household and s.state == S.IDLE:  # nothing chimes or records until this device has won
+                fx.append(ClaimWake(score))
+                return replace(s, arbitrating=True), tuple(fx)
+            if s.household:  # a barge-in: the conversation stays on this device, the others defer to it
+                fx.append(KeepWake(score))
+            s = _stop_activity(s, "barge_in", fx)
+            return _listen(s, "wake_word", fx, preroll=True)
+        case Arbitrated(won, winner, reason, peers, margin_db, ms):
+            if not s.arbitrating:
+                return s, ()  # a press, a timer or a command came first: nothing is left to decide
+            s = replace(s, arbitrating=False)
+            fx.append(Emit(Arbitration(won, reason, winner, peers, margin_db, ms)))
+            if not won:
+                return s, tuple(fx)
             s = _stop_activity(s, "barge_in", fx)
             return _listen(s, "wake_word", fx, preroll=True)
         case Press(kind, source):
@@ -235,7 +257,7 @@ def step(s: Snapshot, event: MachineEvent) -> Result:
 def _go(s: Snapshot, target: State, reason: str, fx: list[Effect]) -> Result:
     if target != s.state:
         fx.append(Emit(StateEvent(target.value, s.state.value, reason)))
-        s = replace(s, state=target)
+        s = replace(s, state=target, arbitrating=False)  # leaving idle ends a wait for the household
     return s, tuple(fx)
 
 
@@ -351,7 +373,7 @@ def transitions() -> dict[State, frozenset[State]]:
     """Every transition :func:`step` makes, and nothing else (derived, never edited by hand).
 
     Computed on first use (about 0.1 s); the app asks for it at start-up, not in the middle of a turn."""
-    pairs = explore()
+    pairs = {**explore(Snapshot(household=True)), **explore()}  # with a household and without
     return {a: frozenset(b for (x, b) in pairs if x == a) for a in State}
 
 

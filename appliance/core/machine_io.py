@@ -45,6 +45,19 @@ class WakeWord:
 
 
 @dataclass(frozen=True)
+class Arbitrated:
+    """The household decided the wake word this device heard (appliance/household): it answers, or another
+    device does."""
+
+    won: bool
+    winner: str = ""
+    reason: str = ""  # appliance.household.arbiter.Reason
+    peers: int = 0
+    margin_db: float = 0.0
+    ms: float = 0.0
+
+
+@dataclass(frozen=True)
 class Press:
     kind: PressKind = PressKind.SHORT
     source: str = "button"  # "button", "ctl", "tool"
@@ -120,6 +133,7 @@ class InternalError:
 
 MachineEvent = (
     WakeWord
+    | Arbitrated
     | Press
     | RecordingEnded
     | TurnProgress
@@ -142,6 +156,20 @@ MachineEvent = (
 class StartListening:
     preroll: bool  # keep the audio just before the trigger (wake word, button)
     follow_up: bool = False  # the shorter start timeout of a follow-up question
+
+
+@dataclass(frozen=True)
+class ClaimWake:
+    """Ask the household whether this device answers the wake word just heard (the answer: Arbitrated)."""
+
+    score: float
+
+
+@dataclass(frozen=True)
+class KeepWake:
+    """The wake word interrupted this device's own conversation: it keeps it, and tells the household."""
+
+    score: float
 
 
 @dataclass(frozen=True)
@@ -241,6 +269,8 @@ class Stop:
 
 Effect = (
     StartListening
+    | ClaimWake
+    | KeepWake
     | EndRecording
     | DiscardRecording
     | PlayEarcon
@@ -281,4 +311,6 @@ class Snapshot:
     alert: Alert | None = None  # ringing now (in ALERTING, or while MUTED)
     pending: tuple[Alert, ...] = ()  # timers that ended during a turn or another alert
     stopping: bool = False
+    household: bool = False  # other devices may answer a wake word heard here (appliance/household)
+    arbitrating: bool = False  # idle, waiting for the household's decision on a wake word heard here
     confirming: bool = False  # listening (without the wake word) for the answer to a confirmation question

@@ -11,6 +11,7 @@ from appliance import ports as p
 from appliance.cancel import CancelToken
 
 if TYPE_CHECKING:
+    from appliance.household.service import Household
     from appliance.listening.listener import EndOfTurnPolicy
     from appliance.local.commands import Reply
     from appliance.timers.service import TimerService
@@ -56,4 +57,5 @@ class Ports:
     echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
     barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
     local: LocalAnswers | None = None  # the device's own commands, answered without the model
+    household: Household | None = None  # the other devices of the group (wake arbitration, announce --all)
     tools: Later[ToolRegistry] | None = None  # the tools offered to the model (built with the assistant; `ctl tools`)

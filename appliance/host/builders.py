@@ -26,6 +26,7 @@ from appliance.ports import (
 )
 
 if TYPE_CHECKING:
+    from appliance.household.service import Household
     from appliance.listening.endpoint.semantic import SemanticPolicy
     from appliance.mcp.manager import McpManager
     from appliance.speech.pipeline import SpeechPipeline
@@ -227,7 +228,9 @@ def local_commands(
     return local
 
 
-def tools(settings: Settings, bus: EventBus, closers: Closers) -> Deferred[ToolRegistry]:
+def tools(
+    settings: Settings, bus: EventBus, closers: Closers, household: Household | None = None
+) -> Deferred[ToolRegistry]:
     """The tools offered to the model: built-in, the timers' and the MCP servers' (those start now, in the
     background); the registry itself is built with the assistant."""
     mcp = mcp_tools(settings, bus, closers)
@@ -243,6 +246,10 @@ def tools(settings: Settings, bus: EventBus, closers: Closers) -> Deferred[ToolR
 
             for function in TIMER_TOOLS:
                 registry.register(function)
+        if household is not None:  # "tell everyone dinner is ready"
+            from appliance.household.tools import tell_everyone_tool
+
+            registry.register(tell_everyone_tool(household.announce_all))
         return registry
 
     return Deferred(make)

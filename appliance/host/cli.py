@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
         default=1.0,
         help="speed of the WAV microphone/speaker: 1 = real time (default), 0 = as fast as possible",
     )
+    run.add_argument(
+        "--mic-start-at",
+        type=float,
+        metavar="UNIX_TIME",
+        help="start the WAV microphone at this wall-clock time (several simulated devices hearing one room)",
+    )
     run.add_argument("--state-dir", help="where cached phrases live (default $STATE_DIRECTORY under systemd)")
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default from settings)")
 
@@ -135,6 +141,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     state_dir = args.state_dir or os.environ.get("STATE_DIRECTORY", "").split(":")[0] or None
     options = RunOptions(mic=args.mic, speaker=args.speaker, camera=args.camera, pace=args.pace, state_dir=state_dir)
+    options.mic_start_at = args.mic_start_at
     notifier = Notifier()
     # The control socket is claimed first: a second instance must stop before it opens the devices the first
     # one holds, and a path that is not a stale socket must stop the start (exit 2), never be deleted.

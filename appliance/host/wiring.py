@@ -36,6 +36,7 @@ class RunOptions:
     speaker: str | None = None  # WAV file instead of the speaker
     camera: str | None = None  # image file or directory instead of the camera
     pace: float = 1.0  # WAV microphone/speaker speed (1 = real time; 0 = as fast as possible)
+    mic_start_at: float | None = None  # the WAV microphone starts at this wall-clock time (simulated rooms)
     speaker_rate: int = 24_000
     state_dir: str | None = None  # phrase cache; None = StateDirectory or nothing
 
@@ -177,10 +178,13 @@ def _build(
     if settings.timers.enabled:
         alerts, timers = builders.timers(settings, speaker, speech, bus, late, state_dir, closers)
     local = builders.local_commands(settings, late.controls, phrases.has) if settings.local.enabled else None
+    from appliance.host import household as households
+
+    household = households.build(settings, lambda: late.app, closers)  # None: this device answers alone
     assistant: p.Assistant
     tools = None
     if secrets.openai_api_key:
-        tools = builders.tools(settings, bus, closers)
+        tools = builders.tools(settings, bus, closers, household)
         assistant = builders.assistant(settings, tools, late.tool_context, closers)
     else:
         assistant = MissingKey("OPENAI_API_KEY")
@@ -209,6 +213,7 @@ def _build(
         barge_in=barge_in,
         local=local,
         tools=tools,
+        household=household,
     )
     app = late.app = App(settings, ports, bus, **hooks)
     if timers is not None:
