@@ -212,3 +212,30 @@ def test_announce_to_all_with_one_device_busy(tmp_path, cloud):
     assert said(events["kitchen"], "Dinner is ready") and said(events["hall"], "Dinner is ready")
     assert not said(events["office"], "Dinner is ready")
     assert heard(house.speakers["hall"]) > 0.03 and heard(house.speakers["kitchen"]) > 0.03
+
+
+def test_the_model_tells_everyone(tmp_path, cloud):
+    server, wire = ResponsesServer(cloud), Wire()
+    cloud.default("tts", lambda r: tts(pcm(0.4)))
+    cloud.default("transcriptions", transcript("unused"))
+    server.then(wire.calls(("tell_everyone", {"message": "Dinner is ready."})), wire.text("I told everyone."))
+    house = Household(tmp_path, cloud, free_port(), sockets=True)
+    start_at = time.time() + 1.0
+    try:
+        for n, name in enumerate(NAMES[:2]):
+            house.start(name, write_wav(tmp_path / f"{name}.wav", noise(40.0, -60.0, seed=n)), start_at)
+        house.ready(60.0)
+        assert ctl_request(house.sockets["kitchen"], "ask", ["Tell everyone dinner is ready"])["ok"]
+        deadline = time.monotonic() + 30
+        while not of(read_events(house.events["kitchen"]), "turn") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for proc in house.procs.values():
+            proc.terminate()
+        events = house.wait(30.0)
+    finally:
+        house.kill()
+    assert [c["name"] for c in of(events["kitchen"], "tool_call")] == ["tell_everyone"]
+    output = [i for i in server.bodies()[1]["input"] if i.get("type") == "function_call_output"]
+    assert output and output[0]["output"] == "Played on hall."
+    assert said(events["hall"], "Dinner is ready.") and not said(events["kitchen"], "Dinner is ready.")
+    assert said(events["kitchen"], "I told everyone.")
