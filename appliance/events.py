@@ -44,6 +44,7 @@ class TurnOutcome(StrEnum):
     EMPTY_TRANSCRIPT = "empty_transcript"
     CANCELLED = "cancelled"
     ERROR = "error"
+    OFFLINE = "offline"  # the cloud could not be reached and the question was not a command
 
 
 class PressKind(StrEnum):
@@ -195,6 +196,16 @@ class Ready(Event):
 @dataclass(frozen=True)
 class Stopped(Event):
     name: ClassVar[str] = "stopped"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Network(Event):
+    """The cloud became unreachable (``online`` false: questions are recognised on the device, local commands
+    only) or reachable again (issue #29's offline mode)."""
+
+    name: ClassVar[str] = "network"
+    online: bool
     reason: str = ""
 
 

@@ -239,8 +239,8 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     cloud: FakeCloud
 
-    def __init__(self, cloud: FakeCloud) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, cloud: FakeCloud, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.cloud = cloud
         self._connections = 0
         self._lock = threading.Lock()
@@ -267,8 +267,9 @@ class _Server(ThreadingHTTPServer):
 class FakeCloud:
     """Start with ``with FakeCloud() as cloud:``; point the SDKs at ``cloud.openai_base_url`` etc."""
 
-    def __init__(self) -> None:
-        self._server = _Server(self)
+    def __init__(self, port: int = 0) -> None:
+        """``port``: a fixed one (a test brings "the internet" back on the port the appliance was given)."""
+        self._server = _Server(self, port)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fakecloud", daemon=True
         )

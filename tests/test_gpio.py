@@ -6,7 +6,7 @@ import pytest
 from gpiozero import Device
 
 from appliance.config.settings import GpioSettings
-from appliance.events import Error, StateChanged
+from appliance.events import Error, Network, StateChanged
 from appliance.gpio.button import PressButton
 from appliance.gpio.leds import PATTERNS, Leds
 
@@ -60,6 +60,20 @@ def test_idle_is_a_faint_glow_and_status_off(leds):
     leds.on_event(StateChanged("idle", "listening"))
     assert pin(17).state == 0
     assert pin(18).state == pytest.approx(0.03)
+
+
+def test_idle_while_offline_is_a_dim_amber_glow_until_the_network_is_back(leds):
+    leds.on_event(StateChanged("idle", "listening"))
+    leds.on_event(Network(online=False, reason="connection refused"))
+    assert leds.shown == "offline"
+    assert wait_until(lambda: pin(5).state > pin(6).state > 0 and pin(13).state == 0)  # amber, not blue
+    leds.on_event(StateChanged("listening", "idle"))  # a turn: the state's own look
+    assert leds.shown == "listening"
+    leds.on_event(StateChanged("idle", "speaking"))  # back to idle, still offline
+    assert leds.shown == "offline"
+    leds.on_event(Network(online=True))
+    assert leds.shown == "idle"
+    assert (pin(5).state, pin(6).state, pin(13).state) == (0, 0, pytest.approx(0.05))
 
 
 def test_thinking_blinks_and_pulses(leds):

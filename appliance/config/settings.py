@@ -168,6 +168,15 @@ class LocalSettings(Section):
     commands: list[str] = field(default_factory=list)
     """The local commands that are on ([] = all): timer_start, timer_status, timer_cancel, timer_cancel_all,
     volume_set, volume_up, volume_down, time, stop, never_mind, forget."""
+    offline: bool = True
+    """When the cloud cannot be reached, recognise the local commands on the device (pocketsphinx, held to the
+    commands' grammar) and answer them from cached speech; anything else gets "I'm offline right now". The
+    network is probed until it is back. Needs `enabled`."""
+    offline_probe_seconds: float = 2.0
+    """Offline: the first probe of the cloud's hosts (a TCP connection, nothing sent) this long after a failure;
+    the pause doubles after each probe that fails, up to `offline_probe_max_seconds`."""
+    offline_probe_max_seconds: float = 60.0
+    """Offline: the longest pause between two probes."""
 
     def validate(self) -> None:
         from appliance.config.local import Intent
@@ -176,6 +185,8 @@ class LocalSettings(Section):
         known = tuple(i.value for i in Intent)
         for name in self.commands:
             check_choice("local.commands", name, known)
+        check_range("local.offline_probe_seconds", self.offline_probe_seconds, 0.1, 3600)
+        check_range("local.offline_probe_max_seconds", self.offline_probe_max_seconds, self.offline_probe_seconds, 3600)
 
 
 @dataclass

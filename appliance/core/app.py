@@ -407,7 +407,15 @@ class App:
         """Read as each job starts (a test may swap a port)."""
         p = self.ports
         return Stages(
-            p.transcriber, p.assistant, p.speech, self.bus.emit, self.inbox.put, self._report, self._earcon, p.local
+            p.transcriber,
+            p.assistant,
+            p.speech,
+            self.bus.emit,
+            self.inbox.put,
+            self._report,
+            self._earcon,
+            p.local,
+            p.offline,
         )
 
     def _report(self, exc: ApplianceError) -> None:

@@ -102,6 +102,7 @@ def execute(app: Appliance, name: str, args: tuple[str, ...]) -> dict[str, Any]:
             "ready": app.ready,
             "turns": app.turns_completed,
             "volume": app.volume,
+            "online": app.ports.offline is None or app.ports.offline.online,
             "version": __version__,
         }
     if name == "reset":

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from appliance.household.service import Household
     from appliance.listening.listener import EndOfTurnPolicy
     from appliance.local.commands import Reply
+    from appliance.local.offline.mode import OfflineMode
     from appliance.timers.service import TimerService
     from appliance.tools.registry import ToolRegistry
 
@@ -57,5 +58,6 @@ class Ports:
     echo_cancelled: bool = False  # the front end removes the appliance's own sound from the microphone
     barge_in: p.BargeIn | None = None  # the wake word on the raw microphone while it speaks (needs taps)
     local: LocalAnswers | None = None  # the device's own commands, answered without the model
+    offline: OfflineMode | None = None  # the cloud unreachable: the commands recognised on the device
     household: Household | None = None  # the other devices of the group (wake arbitration, announce --all)
     tools: Later[ToolRegistry] | None = None  # the tools offered to the model (built with the assistant; `ctl tools`)

@@ -25,6 +25,7 @@ from appliance.core.machine import AnnouncementDone, MachineEvent, Progress, Tur
 from appliance.deadline import Deadline
 from appliance.errors import ApplianceError, Cancelled, ErrorKind
 from appliance.events import Answer, Event, Info, Transcript
+from appliance.local.offline.phrases import OFFLINE_HELP
 from appliance.ports import Assistant, Preparable, Speech, Transcriber
 from appliance.speech.phrases import SEARCH_FILLER, SEARCH_TIMEOUT
 from appliance.text.followup import expects_reply
@@ -35,6 +36,7 @@ from appliance.tools.confirm import is_yes
 if TYPE_CHECKING:
     from appliance.core.parts import LocalAnswers
     from appliance.local.commands import Reply
+    from appliance.local.offline.mode import OfflineMode
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class Stages:
     report: Callable[[ApplianceError], None]  # a typed error: logged and emitted, secrets redacted
     earcon: Earcon
     local: LocalAnswers | None = None  # the device's own commands, answered without the model
+    offline: OfflineMode | None = None  # when the cloud cannot be reached: commands recognised on the device
 
 
 class TurnRunner:
@@ -139,7 +142,18 @@ class TurnRunner:
             if st.transcriber is None:
                 raise ApplianceError(ErrorKind.CONFIG, "no transcriber configured", stage="stt")
             assert audio is not None
-            text = st.transcriber.transcribe(audio, cancel, deadline=deadline, timings=timings)
+            if st.offline is not None and not st.offline.online:
+                return self._offline(audio)  # known to be offline: no waiting for the network to fail again
+            try:
+                text = st.transcriber.transcribe(audio, cancel, deadline=deadline, timings=timings)
+            except ApplianceError as exc:
+                if st.offline is None or not unreachable(exc) or cancel.cancelled:
+                    raise
+                st.report(exc)
+                st.offline.unreachable(f"{exc.kind.value}: {exc.message}")
+                return self._offline(audio)
+            if st.offline is not None:
+                st.offline.reachable()
             cancel.check()
             timings.mark("transcript")
             st.emit(Transcript(text))
@@ -213,6 +227,25 @@ class TurnRunner:
             log.exception("local commands failed; the model takes the question")
             return None
 
+    def _offline(self, audio: np.ndarray) -> tuple[str, bool]:
+        """The cloud cannot be reached: the question is recognised on the device. A command is carried out and
+        answered without the network; anything else gets the one offline sentence."""
+        st = self.stages
+        assert st.offline is not None
+        self.timings.mark("offline")
+        answer = st.offline.answer(audio, self._stage, st.emit)
+        if answer.reply is not None:
+            st.emit(Transcript(answer.heard.text))
+            return self._local_reply(answer.heard.text, answer.reply)
+        st.emit(Info("offline", "not a command"))
+        self._first_audio()
+        if st.speech is not None:
+            st.speech.phrase(OFFLINE_HELP, self._stage)
+        else:
+            st.earcon(error_tone, self._stage)
+        self._stage.check()
+        return "offline", False
+
     def _local_reply(self, question: str, reply: Reply) -> tuple[str, bool]:
         """A local command ran: answer it with a cached phrase, a short sentence or a sound; the model is not
         asked, and the exchange joins the conversation for the next turn."""
@@ -224,6 +257,11 @@ class TurnRunner:
         if reply.sound:
             self._first_audio()
             st.earcon(volume_tone, cancel)
+        elif reply.clips and st.speech is not None:  # offline: the reply's words from cached clips
+            self._first_audio()
+            for clip in reply.clips:
+                st.speech.phrase(clip, cancel)
+                cancel.check()
         elif reply.phrase is not None and st.speech is not None:
             self._first_audio()
             st.speech.phrase(reply.phrase, cancel)
@@ -277,6 +315,8 @@ class TurnRunner:
         if self.cancel.cancelled:
             return "cancelled"
         self.stages.report(exc)
+        if self.stages.offline is not None and unreachable(exc):  # the next question goes to the device at once
+            self.stages.offline.unreachable(f"{exc.kind.value}: {exc.message}")
         self._spoken_fallback(exc)
         return "error"
 
@@ -332,6 +372,12 @@ class Announcement:
                 self.stages.report(ApplianceError(ErrorKind.TTS, f"announcement failed: {exc}", stage="say"))
         finally:
             self.stages.post(AnnouncementDone(self.job))
+
+
+def unreachable(exc: ApplianceError) -> bool:
+    """Whether a failure says the cloud cannot be reached (not that it refused or broke): the connection
+    failed, or the first request of the turn timed out."""
+    return exc.kind is ErrorKind.CONNECTION or (exc.kind is ErrorKind.TIMEOUT and exc.stage in ("stt", "realtime"))
 
 
 def prepare_connections(*stages: Assistant | Speech | None) -> None:

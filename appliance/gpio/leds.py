@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gpiozero import LED, PWMLED, RGBLED
 
 from appliance.config.settings import GpioSettings
-from appliance.events import Error, Event, StateChanged
+from appliance.events import Error, Event, Network, StateChanged
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ PATTERNS: dict[str, Look] = {
     "alerting": Look(
         status="blink", pwm=0.0, pwm_pulse=0.25, rgb=(1.0, 0.45, 0.0), rgb_pulse=0.25, blink_on=0.25, blink_off=0.25
     ),
+    # idle, but the cloud cannot be reached (offline: local commands only): a dim amber glow, a blink every 4 s
+    "offline": Look(status="slow_blink", pwm=0.03, rgb=(0.25, 0.1, 0.0), blink_on=0.1, blink_off=3.9),
     # something went wrong: fast red flashing for a moment
     "error": Look(
         status="blink", pwm=0.0, pwm_pulse=0.1, rgb=(1.0, 0.0, 0.0), rgb_pulse=0.1, blink_on=0.1, blink_off=0.1
@@ -71,6 +73,7 @@ class Leds:
         self.error_seconds = error_seconds
         self._lock = threading.Lock()
         self._current = "idle"  # the pattern the state asks for (shown again after an error flash)
+        self._offline = False  # idle shows as "offline" while the cloud cannot be reached
         self._shown = ""
         self._error_timer: threading.Timer | None = None
         self._closed = False
@@ -85,6 +88,8 @@ class Leds:
         with self._lock:
             if self._closed:
                 return
+            if pattern == "idle" and self._offline:
+                pattern = "offline"
             if pattern == "error":
                 if self._error_timer is not None:
                     self._error_timer.cancel()
@@ -134,6 +139,12 @@ class Leds:
         """Subscribe this to the event bus: LEDs follow the state and flash on errors."""
         if isinstance(event, StateChanged):
             self.show(event.state)
+        elif isinstance(event, Network):
+            with self._lock:
+                self._offline = not event.online
+                idle = self._current in ("idle", "offline")
+            if idle:
+                self.show("idle")
         elif isinstance(event, Error):
             self.show("error")
 

@@ -228,6 +228,42 @@ def local_commands(
     return local
 
 
+def offline_mode(settings: Settings, local: DeferredCommands, cached: Callable[[str], bool], bus: EventBus) -> Any:
+    """Offline mode: the probe of the cloud's hosts and the recogniser, which loads only once it is needed."""
+    from appliance.local.matcher import load_templates
+    from appliance.local.offline.commands import OfflineCommands
+    from appliance.local.offline.connectivity import Backoff, tcp_probe
+    from appliance.local.offline.mode import OfflineMode
+    from appliance.local.offline.phrases import offline_phrases
+    from appliance.local.offline.recogniser import PocketsphinxRecogniser
+
+    templates = load_templates(settings.local.language)
+    recogniser = PocketsphinxRecogniser(templates, enabled=frozenset(settings.local.commands) or None)
+    keys = list(offline_phrases(timer_names(templates)))
+    commands = OfflineCommands(recogniser, local, cached, lambda: keys)
+    secrets = settings.secrets
+    hosts = [secrets.openai_base_url or "https://api.openai.com/v1", secrets.elevenlabs_base_url or ELEVENLABS_URL]
+    backoff = Backoff(settings.local.offline_probe_seconds, settings.local.offline_probe_max_seconds)
+    return OfflineMode(commands, tcp_probe(hosts), bus.emit, backoff=backoff)
+
+
+def offline_speech(settings: Settings) -> dict[str, str]:
+    """The phrases offline mode says (cached with the others): its sentence and the replies' word clips."""
+    from appliance.local.matcher import load_templates
+    from appliance.local.offline.phrases import offline_phrases
+
+    return offline_phrases(timer_names(load_templates(settings.local.language)))
+
+
+def timer_names(templates: dict[str, Any]) -> list[str]:
+    """The timer names of the command templates (their offline clips say them)."""
+    values = templates.get("lists", {}).get("name", {}).get("values", [])
+    return [str(v) for v in values if isinstance(v, str)]
+
+
+ELEVENLABS_URL = "https://api.elevenlabs.io"
+
+
 def tools(
     settings: Settings, bus: EventBus, closers: Closers, household: Household | None = None
 ) -> Deferred[ToolRegistry]:

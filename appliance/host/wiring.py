@@ -162,7 +162,9 @@ def _build(
     from appliance.speech.phrases import PhraseCache
     from appliance.speech.pipeline import SpeechPipeline
 
-    phrases = PhraseCache(state_dir / "phrases" if state_dir else None, REPLIES if settings.local.enabled else None)
+    offline_on = settings.local.enabled and settings.local.offline
+    extra = {**(REPLIES if settings.local.enabled else {}), **(builders.offline_speech(settings) if offline_on else {})}
+    phrases = PhraseCache(state_dir / "phrases" if state_dir else None, extra)
     synth = make_synth(settings)
     streaming_speech = settings.tts.provider == "elevenlabs" and settings.tts.transport == "websocket"
     if not streaming_speech:  # over the WebSocket, the HTTP synthesizer is the fallback: its SDK loads if needed
@@ -178,6 +180,9 @@ def _build(
     if settings.timers.enabled:
         alerts, timers = builders.timers(settings, speaker, speech, bus, late, state_dir, closers)
     local = builders.local_commands(settings, late.controls, phrases.has) if settings.local.enabled else None
+    offline = builders.offline_mode(settings, local, phrases.has, bus) if offline_on and local is not None else None
+    if offline is not None:
+        closers.append(offline.close)
     from appliance.host import household as households
 
     household = households.build(settings, lambda: late.app, closers)  # None: this device answers alone
@@ -212,6 +217,7 @@ def _build(
         echo_cancelled=echo_cancelled,
         barge_in=barge_in,
         local=local,
+        offline=offline,
         tools=tools,
         household=household,
     )

@@ -40,6 +40,8 @@ class Reply:
     """Stop and never mind: nothing more is said."""
     remember: bool = True
     """The exchange goes into the model's context for the next turn."""
+    clips: tuple[str, ...] = ()
+    """Offline: cached word clips that say ``text`` one after another (no speech service can be reached)."""
 
 
 class LocalCommands:

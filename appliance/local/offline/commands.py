@@ -1,0 +1,77 @@
+"""A question while the cloud cannot be reached: recognised on the device, answered if it is a command.
+
+The recording goes to the device's recogniser (:mod:`.recogniser`); words it trusts are matched and carried out
+by the same local commands as a transcript's, so an offline "set a timer for
+ten minutes" sets the same timer. The answer is said without the network: a cached phrase, the volume's
+sound, or the reply's words from cached clips (:mod:`.clips`). Anything else gets one short cached sentence
+(:data:`~.phrases.OFFLINE_HELP`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from appliance.cancel import CancelToken
+from appliance.events import Event, Info
+from appliance.local.commands import Reply
+from appliance.local.offline import clips, grammar
+from appliance.local.offline.recogniser import Heard, PocketsphinxRecogniser
+
+log = logging.getLogger(__name__)
+
+
+class Commands(Protocol):
+    """The local commands (:class:`~appliance.local.commands.LocalCommands`, or the appliance's deferred one)."""
+
+    def handle(self, text: str, cancel: CancelToken, emit: Callable[[Event], None]) -> Reply | None: ...
+
+
+@dataclass(frozen=True)
+class OfflineAnswer:
+    """What to do with an offline question: the command's reply, or None (then :data:`OFFLINE_HELP`)."""
+
+    heard: Heard
+    reply: Reply | None
+
+
+class OfflineCommands:
+    def __init__(
+        self,
+        recogniser: PocketsphinxRecogniser,
+        local: Commands,
+        cached: Callable[[str], bool],
+        clip_keys: Callable[[], list[str]],
+    ) -> None:
+        self.recogniser = recogniser
+        self.local = local
+        self._cached = cached
+        self._clip_keys = clip_keys
+
+    def warm(self) -> None:
+        """Load the recogniser now (~0.2 s): the appliance has just found itself offline."""
+        self.recogniser.load()
+
+    def answer(self, audio: np.ndarray, cancel: CancelToken, emit: Callable[[Event], None]) -> OfflineAnswer:
+        heard = self.recogniser.hear(audio)
+        emit(Info("offline_heard", f"{heard.text} ({heard.confidence:+.2f}{'' if heard.trusted else ', not trusted'})"))
+        if not heard.trusted:
+            return OfflineAnswer(heard, None)
+        reply = self.local.handle(grammar.digits(heard.text), cancel, emit)
+        if reply is None:
+            return OfflineAnswer(heard, None)
+        return OfflineAnswer(heard, self._sayable(reply))
+
+    def _sayable(self, reply: Reply) -> Reply:
+        """The reply as it can be said with no speech service: its cached phrase, a sound, or its clips."""
+        if reply.phrase is not None or reply.sound or reply.ends_turn or not reply.text:
+            return reply
+        keys = clips.clips(reply.text, [k for k in self._clip_keys() if self._cached(k)])
+        if keys is None:
+            log.info("offline: no cached words for %r; a sound says it was done", reply.text)
+            return replace(reply, sound=True)
+        return replace(reply, clips=tuple(keys))

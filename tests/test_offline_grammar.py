@@ -1,0 +1,217 @@
+"""The offline recogniser's grammar (appliance/local/offline/grammar.py) and the connectivity monitor's schedule.
+
+Pure: the grammar is walked here as a word graph, so what it allows and refuses is checked without audio.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from appliance.local.matcher import CommandMatcher, load_templates
+from appliance.local.offline import grammar
+from appliance.local.offline.connectivity import Backoff, Connectivity, tcp_probe
+
+CMUDICT = Path(__import__("pocketsphinx").get_model_path("en-us")) / "cmudict-en-us.dict"
+
+
+@pytest.fixture(scope="module")
+def words() -> set[str]:
+    return {line.split(" ", 1)[0].split("(", 1)[0] for line in CMUDICT.read_text().splitlines()}
+
+
+@pytest.fixture(scope="module")
+def graph(words: set[str]) -> grammar.Graph:
+    return grammar.minimal(grammar.build(load_templates(), words.__contains__))
+
+
+def accepts(g: grammar.Graph, sentence: str) -> bool:
+    """Whether the word graph allows ``sentence`` (empty steps followed)."""
+    out: dict[int, list[tuple[int, str | None]]] = defaultdict(list)
+    for a, b, w in g.arcs:
+        out[a].append((b, w))
+
+    def closure(states: set[int]) -> set[int]:
+        todo, seen = list(states), set(states)
+        while todo:
+            for b, w in out[todo.pop()]:
+                if w is None and b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return seen
+
+    here = closure({g.start})
+    for word in sentence.split():
+        here = closure({b for s in here for b, w in out[s] if w == word})
+        if not here:
+            return False
+    return g.final in here
+
+
+SAID = [
+    "set a timer for ten minutes",
+    "set a pasta timer for five minutes",
+    "set a timer for one hour and thirty minutes",
+    "set a timer for two hundred and fifty seconds",
+    "a ten minute timer",
+    "set a timer for half an hour",
+    "how long is left on the timer",
+    "cancel all timers",
+    "volume to thirty five percent",
+    "please turn it down",
+    "what time is it",
+    "never mind",
+    "forget everything",
+    "stop",
+]
+NOT_SAID = [
+    "set a timer",
+    "what time is the match",
+    "stop the war",
+    "volume to thirty percent percent",
+    "timer for",
+    "turn on the kitchen lights",
+]
+
+
+@pytest.mark.parametrize("sentence", SAID)
+def test_the_grammar_allows_the_commands(graph: grammar.Graph, sentence: str) -> None:
+    assert accepts(graph, sentence)
+    # and what it allows, the matcher understands, once the number words are digits
+    assert CommandMatcher().match(grammar.digits(sentence)) is not None
+
+
+@pytest.mark.parametrize(
+    ("words", "written"),
+    [
+        ("set a timer for two hundred and fifty seconds", "set a timer for 250 seconds"),
+        ("a hundred and twenty minutes", "120 minutes"),
+        ("one hour and thirty five minutes", "1 hour and 35 minutes"),
+        ("volume to zero percent", "volume to 0 percent"),
+        ("twenty one", "21"),
+        ("a ten minute timer", "a 10 minute timer"),
+        ("a minute and a half", "a minute and a half"),
+        ("three hundred", "300"),
+    ],
+)
+def test_number_words_become_digits(words: str, written: str) -> None:
+    assert grammar.digits(words) == written
+
+
+@pytest.mark.parametrize("sentence", NOT_SAID)
+def test_the_grammar_refuses_what_is_not_a_command(graph: grammar.Graph, sentence: str) -> None:
+    assert not accepts(graph, sentence)
+
+
+def test_written_forms_are_said_as_words(graph: grammar.Graph) -> None:
+    vocabulary = graph.vocabulary()
+    assert "percent" in vocabulary and "%" not in vocabulary
+    assert not vocabulary & {"hr", "hrs", "min", "mins", "sec", "secs"}
+    assert not any("{" in word or "-" in word for word in vocabulary)
+    assert accepts(graph, "volume to twenty percent")
+
+
+def test_the_grammar_is_small_and_deterministic(words: set[str]) -> None:
+    full = grammar.build(load_templates(), words.__contains__)
+    small = grammar.minimal(full)
+    assert small.states < full.states / 5
+    firsts: dict[tuple[int, str | None], int] = defaultdict(int)
+    for a, _b, w in small.arcs:
+        firsts[(a, w)] += 1
+    assert all(n == 1 for (_a, w), n in firsts.items() if w is not None)  # one way on for each word
+    for sentence in SAID:
+        assert accepts(small, sentence) == accepts(full, sentence)
+
+
+def test_only_the_enabled_commands_are_in_the_grammar(words: set[str]) -> None:
+    g = grammar.minimal(grammar.build(load_templates(), words.__contains__, enabled=["time"]))
+    assert accepts(g, "what time is it")
+    assert not accepts(g, "cancel the timer")
+
+
+def test_the_fsg_text_and_the_dictionary(graph: grammar.Graph) -> None:
+    fsg = graph.to_fsg().splitlines()
+    assert fsg[0] == "FSG_BEGIN commands" and fsg[-1] == "FSG_END"
+    assert f"NUM_STATES {graph.states}" in fsg
+    assert sum(line.startswith("TRANSITION") for line in fsg) == len(graph.arcs)
+    lines = grammar.dictionary(graph.vocabulary(), CMUDICT.read_text().splitlines()).splitlines()
+    heads = {line.split(" ", 1)[0].split("(", 1)[0] for line in lines}
+    assert heads == graph.vocabulary()
+
+
+def test_a_sentence_with_a_free_text_list_is_left_out_and_nothing_to_say_is_an_error(words: set[str]) -> None:
+    data = {
+        "language": "en",
+        "intents": {"time": {"data": [{"sentences": ["what time is it in {city}", "what time is it"]}]}},
+        "lists": {"city": {"wildcard": True}},
+    }
+    g = grammar.build(data, words.__contains__)
+    assert accepts(g, "what time is it") and not accepts(g, "what time is it in")
+    data["intents"] = {"time": {"data": [{"sentences": ["what time is it in {city}"]}]}}
+    with pytest.raises(grammar.GrammarError, match="can be said"):
+        grammar.build(data, words.__contains__)
+
+
+def test_the_probe_backs_off_and_stops_at_its_most() -> None:
+    b = Backoff(first=2, most=10)
+    b.start(100.0)
+    assert not b.due(101.0) and b.due(102.0)
+    pauses = []
+    now = 102.0
+    for _ in range(5):
+        b.failed(now)
+        pauses.append(b.wait(now))
+    assert pauses == [4, 8, 10, 10, 10]
+
+
+def test_offline_until_a_probe_connects_then_online_again() -> None:
+    changes: list[bool] = []
+    answers = iter([False, False, True])
+    probed = threading.Event()
+    changed = threading.Event()
+
+    def probe() -> bool:
+        ok = next(answers)
+        if ok:
+            probed.set()
+        return ok
+
+    def on_change(online: bool) -> None:
+        changes.append(online)
+        changed.set()
+
+    c = Connectivity(probe, on_change, backoff=Backoff(first=0.0, most=0.0))
+    c.unreachable("connection refused")
+    c.unreachable("again")  # already offline: no second event
+    assert probed.wait(10)
+    for _ in range(100):
+        if c.online:
+            break
+        changed.wait(0.1)
+    c.close()
+    assert changes == [False, True] and c.online
+
+
+def test_a_turn_that_gets_through_puts_it_back_online_without_waiting_for_the_probe() -> None:
+    changes: list[bool] = []
+    c = Connectivity(lambda: False, changes.append, backoff=Backoff(first=3600.0, most=3600.0))
+    c.unreachable("timeout")
+    c.reachable()
+    c.close()
+    assert changes == [False, True]
+
+
+def test_the_tcp_probe_connects_to_a_listening_port_only() -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    assert tcp_probe([f"http://127.0.0.1:{port}/v1"], timeout=1)()
+    server.close()
+    assert not tcp_probe([f"http://127.0.0.1:{port}/v1"], timeout=1)()
+    assert not tcp_probe(["not a url"])()
