@@ -303,8 +303,9 @@ class Household:
                 return  # our own, looped back
             self._replays.check(message, now_ms)
         except Rejected as exc:
-            if exc.reason != "replay":  # a replay is mostly our own second copy of a claim
-                log.info("household: refused a datagram from %s: %s", address[0], exc)
+            if exc.reason != "replay":  # a replay is mostly a second copy; a flood is logged once per kind
+                loudness = logging.INFO if not self.rejected[exc.reason] else logging.DEBUG
+                log.log(loudness, "household: refused a datagram from %s: %s", address[0], exc)
             self.rejected[exc.reason] += 1
             return
         with self._lock:

@@ -101,6 +101,10 @@ class MulticastTransport:
 
     def close(self) -> None:
         self._closed.set()
+        try:
+            self._rx.shutdown(socket.SHUT_RDWR)  # wakes the receiving thread now, not at its next timeout
+        except OSError:
+            pass
         for sock in (self._rx, self._tx):
             try:
                 sock.close()
