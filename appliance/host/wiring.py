@@ -126,6 +126,13 @@ def _build(
     closers.append(leds.close)
     bus.subscribe(leds.on_event)
 
+    # --- the fleet's metrics: node_exporter's textfile (and /metrics if asked), docs/fleet-metrics.md
+    if settings.metrics.enabled or settings.metrics.listen:
+        from appliance.metrics.service import start_metrics
+
+        _, close_metrics = start_metrics(settings.metrics, bus)
+        closers.append(close_metrics)  # closed after the app stopped: the last write has every turn
+
     # --- on-device listening
     wake = make_wake(settings)
     barge_in = builders.barge_in(settings, make_wake) if echo_cancelled and settings.frontend.barge_in else None
