@@ -153,3 +153,21 @@ def test_a_typo_in_the_pin_factory_fails_the_gpio_check(monkeypatch):
         assert Device.pin_factory is None  # no mock pins slipped in
     finally:
         Device.pin_factory = previous
+
+
+def test_offline_mode_loads_its_recogniser_and_counts_its_cached_speech(tmp_path):
+    from appliance.config.settings import Settings
+    from appliance.host.builders import offline_speech
+
+    settings = Settings()
+    check = doctor.check_offline(settings, tmp_path)
+    assert check.status == doctor.WARN and f"0 of {len(offline_speech(settings))} offline phrases" in check.message
+    assert "online once" in check.fix
+    folder = tmp_path / "phrases"
+    folder.mkdir()
+    for key in offline_speech(settings):
+        (folder / f"{key}.wav").write_bytes(b"RIFF")
+    check = doctor.check_offline(settings, tmp_path)
+    assert check.status == doctor.OK and "phrases are cached" in check.message
+    settings.local.offline = False
+    assert doctor.check_offline(settings, tmp_path).message.startswith("off")

@@ -62,6 +62,7 @@ SAID = [
     "cancel all timers",
     "volume to thirty five percent",
     "please turn it down",
+    "could you cancel the timer please",
     "what time is it",
     "never mind",
     "forget everything",
@@ -69,6 +70,7 @@ SAID = [
 ]
 NOT_SAID = [
     "set a timer",
+    "what time is it now",  # a skip word after the command: the way a longer sentence would be forced in
     "what time is the match",
     "stop the war",
     "volume to thirty percent percent",

@@ -333,6 +333,29 @@ def check_household(settings: Settings) -> Check:
     return Check("household", OK, f"{name!r} in group {house.group!r} on {where}, window {house.window_ms} ms")
 
 
+def check_offline(settings: Settings, directory: Path) -> Check:
+    """Offline mode (issue #29): the recogniser loads, and how much of its speech the phrase cache holds."""
+    if not (settings.local.enabled and settings.local.offline):
+        return Check("offline", OK, "off (without the cloud the appliance only says it cannot reach it)")
+    from appliance.host.builders import offline_speech
+    from appliance.local.matcher import load_templates
+    from appliance.local.offline.recogniser import PocketsphinxRecogniser
+
+    start = time.monotonic()
+    try:
+        PocketsphinxRecogniser(load_templates(settings.local.language)).load()
+    except Exception as exc:
+        return Check("offline", FAIL, f"the recogniser does not load: {exc}", "reinstall the appliance (pocketsphinx)")
+    ms = (time.monotonic() - start) * 1000
+    wanted = offline_speech(settings)
+    cached = sum((directory / "phrases" / f"{key}.wav").is_file() for key in wanted)
+    message = f"local commands recognised on the device when the cloud is unreachable (loads in {ms:.0f} ms)"
+    if cached < len(wanted):
+        fix = "let the appliance run online once: it caches its offline speech in the background"
+        return Check("offline", WARN, f"{message}; {cached} of {len(wanted)} offline phrases cached", fix)
+    return Check("offline", OK, f"{message}; its {len(wanted)} phrases are cached")
+
+
 def default_checks(settings: Settings, out: IO[str]) -> list[Callable[[], Check]]:
     return [
         lambda: check_keys(settings),
@@ -346,6 +369,7 @@ def default_checks(settings: Settings, out: IO[str]) -> list[Callable[[], Check]
         lambda: check_speaker(settings),
         lambda: check_mcp(settings),
         lambda: check_household(settings),
+        lambda: check_offline(settings, state_dir(None, os.environ)),
         check_clock,
         lambda: check_disk(),
         lambda: check_memory(),

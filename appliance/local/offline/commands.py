@@ -58,7 +58,7 @@ class OfflineCommands:
 
     def answer(self, audio: np.ndarray, cancel: CancelToken, emit: Callable[[Event], None]) -> OfflineAnswer:
         heard = self.recogniser.hear(audio)
-        emit(Info("offline_heard", f"{heard.text} ({heard.confidence:+.2f}{'' if heard.trusted else ', not trusted'})"))
+        emit(Info("offline_heard", heard.text))
         if not heard.trusted:
             return OfflineAnswer(heard, None)
         reply = self.local.handle(grammar.digits(heard.text), cancel, emit)

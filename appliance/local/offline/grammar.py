@@ -121,8 +121,14 @@ def text_words(text: str, known: Callable[[str], bool]) -> list[str] | None:
     return words
 
 
+#: the skip words allowed after a command: any other would let a longer sentence end as a command ("what time
+#: is the match" heard as "what time is it now")
+TRAILING = ("please",)
+
+
 def build(data: dict[str, Any], known: Callable[[str], bool], *, enabled: Iterable[str] | None = None) -> Graph:
-    """The grammar of the intents in ``data`` (all, or those ``enabled``) as a word graph."""
+    """The grammar of the intents in ``data`` (all, or those ``enabled``) as a word graph. The skip words may
+    come before a command; after one, only :data:`TRAILING`."""
     intents = Intents.from_dict(data)
     # hassil labels a reference by its slot name: {hours:hours_half} is the list "hours" in the slot "hours_half"
     aliases = dict(re.findall(r"\{(\w+):(\w+)\}", yaml_text(data)))
@@ -130,6 +136,14 @@ def build(data: dict[str, Any], known: Callable[[str], bool], *, enabled: Iterab
     skip_words = [text_words(w, known) for w in data.get("skip_words", [])]
     wanted = set(enabled) if enabled is not None else None
     fst = intents_to_fst(intents, intent_names=wanted).remove_spaces()
+    leading = {fst.start}  # the states before any word: reached from the start by empty steps only
+    todo = [fst.start]
+    while todo:
+        for arc in fst.arcs[todo.pop()]:
+            if arc.in_label == EPS and arc.to_state not in leading:
+                leading.add(arc.to_state)
+                todo.append(arc.to_state)
+    trailing = [w for w in skip_words if w and " ".join(w) in TRAILING]
     g = Graph()
     g.final = g.state()
     mapped: dict[int, int] = {fst.start: g.start}
@@ -146,7 +160,7 @@ def build(data: dict[str, Any], known: Callable[[str], bool], *, enabled: Iterab
             if label == EPS:
                 g.arcs.append((a, b, None))
             elif label == "<skip>":
-                for words in skip_words:
+                for words in skip_words if src in leading else trailing:
                     if words:
                         g.words(a, b, words)
             else:

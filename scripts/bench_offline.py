@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Offline mode's recogniser (issue #29): how often it hears a command right, how often it takes something else
+for a command, what it costs.
+
+    uv run python scripts/bench_offline.py            # 40 commands and 40 other sentences, piper and espeak-ng,
+                                                      # clean and in pink noise at 10 dB SNR
+    uv run python scripts/bench_offline.py --quick    # 12 of each
+
+Speech is synthesized offline (standin/voice.py) and cached. "Right" means the words the recogniser trusts match
+the same command, with the same values, as the sentence's own text; a "false match" is a sentence that is not a
+command heard as one (the harm offline mode must avoid: it would carry out a command nobody gave).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from appliance.local.matcher import CommandMatcher, load_templates  # noqa: E402
+from appliance.local.offline.grammar import digits  # noqa: E402
+from appliance.local.offline.recogniser import PocketsphinxRecogniser  # noqa: E402
+from standin.voice import synth  # noqa: E402
+
+COMMANDS = [
+    "Set a timer for ten minutes.",
+    "Set a pasta timer for five minutes.",
+    "How long is left on the timer?",
+    "Cancel the timer.",
+    "Cancel all timers.",
+    "Louder.",
+    "Quieter.",
+    "Volume to thirty percent.",
+    "What time is it?",
+    "Stop.",
+    "Never mind.",
+    "Forget everything.",
+    "Set a timer for one hour and thirty minutes.",
+    "A ten minute timer.",
+    "Turn it down.",
+    "Timer for twenty five seconds.",
+    "What's the time?",
+    "Set a timer for half an hour.",
+    "Start a new conversation.",
+    "Remind me in fifteen minutes.",
+    "Set a timer for three minutes.",
+    "Set an egg timer for seven minutes.",
+    "How much time is left?",
+    "Cancel the pasta timer.",
+    "Turn the volume up.",
+    "Volume to fifty percent.",
+    "Set the volume to eighty percent.",
+    "Stop it.",
+    "Be quiet.",
+    "Forget it.",
+    "Set a timer for two minutes and thirty seconds.",
+    "Set a tea timer for four minutes.",
+    "Make a timer for one hour.",
+    "What is the time?",
+    "Tell me the time.",
+    "Turn it up.",
+    "A bit louder.",
+    "How long until the timer goes off?",
+    "Delete all timers.",
+    "Set a timer for ninety seconds.",
+]
+OTHERS = [
+    "Set a timer for my mother's birthday party planning.",
+    "What time is the match?",
+    "Stop the war.",
+    "What's the weather like tomorrow?",
+    "Play some jazz in the living room.",
+    "How many teaspoons are in a tablespoon?",
+    "Tell me a joke.",
+    "Who won the football last night?",
+    "Turn on the kitchen lights.",
+    "What is the capital of France?",
+    "Remind me to call my mother at six.",
+    "Is the shop open on Sunday?",
+    "How tall is Mount Everest?",
+    "Cancel my dentist appointment.",
+    "Make it fifteen minutes instead.",
+    "Volume of a sphere.",
+    "What time does the bakery open?",
+    "Hello there.",
+    "Thank you very much.",
+    "What's a good recipe for pasta?",
+    "How do I boil an egg?",
+    "Set the table for dinner.",
+    "Turn the oven to two hundred degrees.",
+    "Louder music makes me happy.",
+    "Why is the sky blue?",
+    "What's the time in Tokyo?",
+    "Cancel my subscription.",
+    "How long does rice take to cook?",
+    "Never mind the weather, what about tomorrow?",
+    "Stop sign colours.",
+    "Start the dishwasher.",
+    "What are you doing?",
+    "Can you hear me?",
+    "Where is my phone?",
+    "Open the garage door.",
+    "How much is a pizza?",
+    "Tell me the news.",
+    "What year is it?",
+    "Good morning.",
+    "Who are you?",
+]
+VOICES = (("piper", 1.0), ("espeak", 0.85))
+
+
+def pink(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Pink-ish noise (a random walk with its slow drift taken out)."""
+    walk = np.cumsum(rng.normal(size=n))
+    return walk - np.convolve(walk, np.ones(64) / 64, mode="same")
+
+
+def clip(text: str, voice: str, speed: float, snr_db: float | None, seed: int) -> np.ndarray:
+    speech = synth(text, voice=voice, speed=speed).astype(np.float64)
+    pad = np.zeros(4800)
+    audio = np.concatenate([pad, speech, pad])
+    if snr_db is not None:
+        noise = pink(len(audio), np.random.default_rng(seed))
+        rms = np.sqrt(np.mean(speech**2))
+        audio = audio + noise * rms / np.sqrt(np.mean(noise**2)) / 10 ** (snr_db / 20)
+    return np.clip(audio, -32768, 32767).astype(np.int16)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    commands, others = (COMMANDS[:12], OTHERS[:12]) if args.quick else (COMMANDS, OTHERS)
+    matcher = CommandMatcher()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    recogniser = PocketsphinxRecogniser(load_templates())
+    started = time.perf_counter()
+    recogniser.load()
+    load_s = time.perf_counter() - started
+    grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    rows = []
+    cpu = audio_s = 0.0
+    for voice, speed in VOICES:
+        for snr in (None, 10.0):
+            right = wrong = false = 0
+            for i, text in enumerate(commands + others):
+                audio = clip(text, voice, speed, snr, seed=i)
+                t0 = time.process_time()
+                heard = recogniser.hear(audio)
+                cpu += time.process_time() - t0
+                audio_s += len(audio) / 16000
+                got = matcher.match(digits(heard.text)) if heard.trusted else None
+                if i < len(commands):
+                    want = matcher.match(text)
+                    right += got == want
+                    wrong += got is not None and got != want
+                else:
+                    false += got is not None
+            condition = "clean" if snr is None else f"pink noise {snr:g} dB"
+            rows.append((voice, condition, right, wrong, len(commands), false, len(others)))
+            print(f"  {voice} {condition}: {right}/{len(commands)} right, {false}/{len(others)} false", flush=True)
+    print()
+    print(
+        "| voice | condition | commands heard right | commands heard as another | other sentences taken for a command |"
+    )
+    print("| --- | --- | ---: | ---: | ---: |")
+    for voice, condition, right, wrong, n, false, m in rows:
+        print(f"| {voice} | {condition} | {right}/{n} ({100 * right / n:.0f} %) | {wrong} | {false}/{m} |")
+    print()
+    print(f"start-up (grammar, dictionary, decoder): {load_s * 1000:.0f} ms, +{grew:.0f} MB peak RSS")
+    print(f"CPU: {1000 * cpu / audio_s:.0f} ms per second of audio ({audio_s:.0f} s decoded)")
+
+
+if __name__ == "__main__":
+    main()
