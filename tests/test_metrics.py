@@ -21,7 +21,19 @@ import appliance
 from appliance.config.metrics import MetricsSettings, listen_address
 from appliance.config.settings import SettingsError, load
 from appliance.errors import ErrorKind
-from appliance.events import Arbitration, Error, EventBus, Info, StateChanged, Turn, TurnOutcome, Wake, WakeSource
+from appliance.events import (
+    Arbitration,
+    Button,
+    Error,
+    EventBus,
+    Info,
+    PressKind,
+    StateChanged,
+    Turn,
+    TurnOutcome,
+    Wake,
+    WakeSource,
+)
 from appliance.metrics import fleet, system
 from appliance.metrics.collector import ApplianceMetrics
 from appliance.metrics.exposition import Counter, Histogram, render
@@ -161,13 +173,17 @@ def test_the_counters_follow_the_events():
     bus.emit(Wake(WakeSource.WAKE_WORD, "hey_jarvis", 0.9))
     bus.emit(Arbitration(False, "beaten", "hall", peers=1, margin_db=-2.0, ms=30.0))
     bus.emit(Turn(6, TurnOutcome.NO_SPEECH))  # a press's question later: not the lost wake word's
+    # a press while the household decides: the turn is the press's, not the wake word's
+    bus.emit(Wake(WakeSource.WAKE_WORD, "hey_jarvis", 0.9))
+    bus.emit(Button(PressKind.SHORT))
+    bus.emit(Turn(7, TurnOutcome.NO_SPEECH))
     with pytest.raises(ValueError):
         metrics.arbitrated("maybe")
     samples = parsed(metrics.exposition())
     assert sample(samples, "appliance_turns_total", outcome="answered") == 1
-    assert sample(samples, "appliance_turns_total", outcome="no_speech") == 3
+    assert sample(samples, "appliance_turns_total", outcome="no_speech") == 4
     assert sample(samples, "appliance_turns_total", outcome="cancelled") == 1
-    assert sample(samples, "appliance_wakes_total", source="wake_word") == 5
+    assert sample(samples, "appliance_wakes_total", source="wake_word") == 6
     assert sample(samples, "appliance_false_wakes_total") == 2  # turn 2, and turn 5 after the barge-in
     assert sample(samples, "appliance_errors_total", kind="timeout") == 1
     assert sample(samples, "appliance_fallbacks_total", what="tts_fallback") == 1

@@ -28,7 +28,18 @@ from pathlib import Path
 
 from appliance import __version__
 from appliance.errors import ErrorKind
-from appliance.events import Arbitration, Error, Event, Info, StateChanged, Turn, TurnOutcome, Wake, WakeSource
+from appliance.events import (
+    Arbitration,
+    Button,
+    Error,
+    Event,
+    Info,
+    StateChanged,
+    Turn,
+    TurnOutcome,
+    Wake,
+    WakeSource,
+)
 from appliance.metrics import system
 from appliance.metrics.exposition import Counter, Family, Histogram, render
 
@@ -123,6 +134,9 @@ class ApplianceMetrics:
         elif isinstance(event, Info):
             if event.what in _FALLBACKS:
                 self.fallbacks.inc(event.what)
+        elif isinstance(event, Button):
+            with self._lock:
+                self._awaiting_question = False  # a press takes over: the turn that follows is the press's
         elif isinstance(event, Arbitration):
             self.arbitrated("lost" if not event.won else "alone" if event.reason in _ALONE else "won")
             if event.ms >= 0:
