@@ -217,3 +217,38 @@ def test_the_tcp_probe_connects_to_a_listening_port_only() -> None:
     server.close()
     assert not tcp_probe([f"http://127.0.0.1:{port}/v1"], timeout=1)()
     assert not tcp_probe(["not a url"])()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("noisy", [False, True], ids=["clean", "pink-10dB"])
+def test_the_recogniser_hears_commands_in_piper_s_voice_and_refuses_other_sentences(noisy: bool) -> None:
+    """pocketsphinx on real synthesized speech (piper), clean and in pink noise at 10 dB SNR."""
+    import numpy as np
+
+    from appliance.local.offline.recogniser import PocketsphinxRecogniser
+    from standin.voice import synth
+
+    def spoken(text: str, seed: int) -> np.ndarray:
+        speech = synth(text).astype(np.float64)
+        audio = np.concatenate([np.zeros(4800), speech, np.zeros(4800)])
+        if noisy:
+            walk = np.cumsum(np.random.default_rng(seed).normal(size=len(audio)))
+            noise = walk - np.convolve(walk, np.ones(64) / 64, mode="same")
+            audio += noise * np.sqrt(np.mean(speech**2)) / np.sqrt(np.mean(noise**2)) / 10 ** (10 / 20)
+        return np.clip(audio, -32768, 32767).astype(np.int16)
+
+    recogniser = PocketsphinxRecogniser(load_templates())
+    matcher = CommandMatcher()
+    commands = {
+        "Set a timer for ten minutes.": ("timer_start", 600),
+        "How long is left on the timer?": ("timer_status", None),
+        "Cancel the timer.": ("timer_cancel", None),
+        "Volume to fifty percent.": ("volume_set", None),
+    }
+    for i, (text, (intent, seconds)) in enumerate(commands.items()):
+        heard = recogniser.hear(spoken(text, i))
+        command = matcher.match(grammar.digits(heard.text))
+        assert command is not None and (command.intent.value, command.seconds) == (intent, seconds), heard
+    for i, text in enumerate(["Who won the football last night?", "What's the weather like tomorrow?"]):
+        heard = recogniser.hear(spoken(text, 10 + i))
+        assert matcher.match(grammar.digits(heard.text)) is None, heard
