@@ -238,8 +238,8 @@ def main() -> None:
     for voice in stream_voices:
         parts, total = [], 0
         while total < per_voice and cursor < len(licence):
-            batch = licence[cursor : cursor + 20]
-            cursor += 20
+            batch = licence[cursor : cursor + 5]
+            cursor += 5
             for audio in engines.synth_many(batch, voice):
                 gap = rng.normal(0, 1, int(rng.uniform(0.2, 1.2) * RATE)).astype(np.float32) * 10 ** (-60 / 20)
                 parts += [audio * 0.5, gap]

@@ -170,3 +170,20 @@ def test_a_small_training_run_is_resumable_and_makes_a_working_model(tmp_path):
     assert sum(s >= threshold for s in found) >= len(found) - 1, found
     near = _best(detector, room(speech("What time is it?", f"espeak:{fresh[0]}", 1.0)), "hey_jarvis")
     assert near < threshold, near
+
+
+def test_the_shipped_trained_models_load_by_name_beside_the_pretrained_one():
+    from appliance.wake.oww import shipped_models
+
+    assert {"hey_jarvis_trained", "hey_kitchen"} <= set(shipped_models())
+    detector = OpenWakeWordDetector(WakeSettings(models=("hey_jarvis", "hey_jarvis_trained", "hey_kitchen")))
+    assert detector.names == ["hey_jarvis", "hey_jarvis_trained", "hey_kitchen"]
+    for name, said in (("hey_jarvis_trained", "hey jarvis"), ("hey_kitchen", "hey kitchen")):
+        meta = json.loads((trained.shipped_dir() / f"{name}.json").read_text())
+        assert meta["phrase"] == said and meta["data"]["held_out_engines"] == ["flite"]
+        assert detector.threshold(name) == meta["threshold"]
+        assert "Apache-2.0" in meta["licence"] and "No pretrained wake model" in meta["licence"]
+    assert detector.threshold("hey_jarvis") == WakeSettings().threshold
+    for _ in range(10):
+        detector.process(np.zeros(FRAME_SAMPLES, np.int16))
+    assert all(0.0 <= detector.last_scores[n] <= 1.0 for n in detector.names)

@@ -132,6 +132,7 @@ def save(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Non
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **cast(dict[str, Any], arrays))
+        os.chmod(tmp, 0o644)  # the appliance's service user reads what its owner trained
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -142,6 +143,7 @@ def save(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Non
         with os.fdopen(fd, "w") as f:
             json.dump(meta, f, indent=2, sort_keys=False)
             f.write("\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, meta_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -20,6 +20,7 @@ def train_phrase(
     seed: int = 1,
     scale: float = 1.0,
     small: bool = False,
+    engines: tuple[str, ...] | None = None,
     progress: TextIO | None = None,
 ) -> Result:
     """Train ``phrase`` into ``out/NAME.npz`` + ``NAME.json`` (see pipeline.train for the errors raised)."""
@@ -28,4 +29,6 @@ def train_phrase(
     recipe = Recipe.small(phrase, seed) if small else Recipe(phrase, seed=seed)
     if scale != 1.0:
         recipe = recipe.scaled(scale)
+    if engines is not None:
+        recipe.engines = engines
     return train(recipe, out, work=work, name=name, progress=progress)

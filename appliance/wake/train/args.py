@@ -18,4 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     train.add_argument("--work", help="work folder, kept for resuming (default OUT/.NAME.work)")
     train.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     train.add_argument("--scale", type=float, default=1.0, help="multiply the amount of data (default 1)")
+    train.add_argument(
+        "--engines",
+        help="synthesizers to train with, comma separated (default piper,espeak,festival; flite is held out)",
+    )
     train.add_argument("--small", action="store_true", help="a quick small run to try the machinery (a weak model)")

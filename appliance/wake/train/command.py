@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from appliance.wake.train import train_phrase
-from appliance.wake.train.engines import EngineMissing
+from appliance.wake.train.engines import ENGINES, EngineMissing
 from appliance.wake.train.phrase import PhraseError
 from appliance.wake.train.pipeline import TrainError
 
@@ -19,6 +19,9 @@ def main(args: argparse.Namespace) -> int:
     if not 0.05 <= args.scale <= 10:
         print("appliance wake train: --scale must be between 0.05 and 10", file=sys.stderr)
         return 2
+    if args.engines and not {e.strip() for e in args.engines.split(",")} <= set(ENGINES):
+        print(f"appliance wake train: --engines takes some of {', '.join(ENGINES)}", file=sys.stderr)
+        return 2
     try:
         result = train_phrase(
             args.phrase,
@@ -28,6 +31,7 @@ def main(args: argparse.Namespace) -> int:
             seed=args.seed,
             scale=args.scale,
             small=args.small,
+            engines=tuple(e.strip() for e in args.engines.split(",") if e.strip()) if args.engines else None,
             progress=sys.stderr,
         )
     except (PhraseError, TrainError, EngineMissing) as exc:
