@@ -1,6 +1,6 @@
 """Benchmark of wake arbitration in a household (issue #30): does the right device answer, and how late?
 
-    uv run python scripts/bench_household.py                # 40 trials per level difference (~4 min)
+    uv run python scripts/bench_household.py                # 40 trials per row (~25 min on a shared 2-core machine)
     uv run python scripts/bench_household.py --trials 10    # a first look
 
 Each trial is one "hey Jarvis" (piper or espeak, seeded speed and wording) heard by three devices: the nearest
@@ -37,7 +37,7 @@ from appliance.config.household import HouseholdSettings  # noqa: E402
 from appliance.config.settings import WakeSettings  # noqa: E402
 from appliance.household.level import LevelMeter  # noqa: E402
 from appliance.household.service import Household  # noqa: E402
-from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS  # noqa: E402
+from appliance.ports import FRAME_SAMPLES  # noqa: E402
 from appliance.wake.oww import OpenWakeWordDetector  # noqa: E402
 from standin.voice import concat, noise, synth  # noqa: E402
 
@@ -164,8 +164,10 @@ def main() -> None:
     args = parser.parse_args()
     detector = OpenWakeWordDetector(WakeSettings(refractory_seconds=0.0))
     print(f"# bench_household: {args.trials} seeded trials per row, 3 devices on loopback multicast")
-    print("| level difference | datagrams lost | right device | double answers | nobody | missed wake | "
-          "winner's wait p50 / p95 / max (ms) |")
+    print(
+        "| level difference | datagrams lost | right device | double answers | nobody | missed wake | "
+        "winner's wait p50 / p95 / max (ms) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for loss in args.losses:
         for diff in args.diffs if loss == 0 else [3.0]:
