@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -77,9 +78,21 @@ class TrainedModel:
         out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(h[:, 0], -30.0, 30.0)))
         return out
 
+    def __post_init__(self) -> None:
+        # per frame, the standardization folded into the first layer: one product less
+        w0, b0 = self.weights[0]
+        self._folded = [(w0 * self.scale[:, None], b0 - (self.mean * self.scale) @ w0), *self.weights[1:]]
+
     def predict(self, features: np.ndarray) -> np.ndarray:
         """openwakeword's prediction-function shape: one window (1, windows, 96) -> [[[score]]]."""
-        return self.scores(features).reshape(1, 1, 1)
+        h = np.asarray(features, dtype=np.float32).reshape(1, -1)
+        last = len(self._folded) - 1
+        for i, (w, b) in enumerate(self._folded):
+            h = h @ w + b
+            if i < last:
+                np.maximum(h, 0.0, out=h)
+        logit = min(30.0, max(-30.0, float(h[0, 0])))
+        return np.array([[[1.0 / (1.0 + math.exp(-logit))]]], dtype=np.float32)
 
 
 def load(path: Path, name: str | None = None) -> TrainedModel:
