@@ -176,6 +176,7 @@ def _build(
     streaming_speech = settings.tts.provider == "elevenlabs" and settings.tts.transport == "websocket"
     if not streaming_speech:  # over the WebSocket, the HTTP synthesizer is the fallback: its SDK loads if needed
         threading.Thread(target=warm_up, args=("speech synthesis", synth.warm), name="warm-up-tts", daemon=True).start()
+    end_of_turn = builders.end_of_turn(settings)  # its model loads in the background from now
     pipeline = SpeechPipeline(synth, speaker, settings.tts, phrases, volume=late.get_volume)
     closers.append(pipeline.close)  # closed before the speaker (closers run in reverse)
     speech: p.Speech = pipeline
@@ -220,7 +221,7 @@ def _build(
         closers=list(reversed(closers)),
         alerts=alerts,
         timers=timers,
-        end_of_turn=builders.end_of_turn(settings),
+        end_of_turn=end_of_turn,
         echo_cancelled=echo_cancelled,
         barge_in=barge_in,
         local=local,
