@@ -13,7 +13,8 @@ and rooms the training never used.
 - Near misses: bench_wake.py's 26 phrases ("Hey Travis", "Hey, jar this for me.") said by the flite voices;
   those the recipe's own neighbour generator also produces are counted apart.
 - False wakes: sentences of /usr/share/common-licenses (which the recipe leaves out of training) read by the
-  flite voices and espeak-ng, as one stream with pauses; episodes at each model's threshold with the default
+  flite voices and espeak-ng, one stream per voice with pauses (each voice starts elsewhere in the text and
+  wraps around: the text holds about 50 minutes of speech); episodes at each model's threshold with the default
   2 s refractory period.
 - CPU per 80 ms frame of each model alone (back to back), and the training's time and peak memory from the
   model's metadata.
@@ -232,14 +233,18 @@ def main() -> None:
     rng = np.random.default_rng(5)
     wakes = {n: 0 for n in names}
     seconds = 0.0
-    cursor = 0
     examples: dict[str, list[str]] = {n: [] for n in names}
     highest = dict.fromkeys(names, 0.0)
-    for voice in stream_voices:
+    for vi, voice in enumerate(stream_voices):
+        # each voice starts at its own place in the text and wraps around: the licences hold about 50 minutes
+        # of speech, so beyond that the voices read the same text (a new voice is new audio all the same)
         parts, total = [], 0
-        while total < per_voice and cursor < len(licence):
-            batch = licence[cursor : cursor + 5]
+        cursor = vi * len(licence) // len(stream_voices)
+        read = 0
+        while total < per_voice and read < len(licence):
+            batch = [licence[(cursor + k) % len(licence)] for k in range(5)]
             cursor += 5
+            read += 5
             for audio in engines.synth_many(batch, voice):
                 gap = rng.normal(0, 1, int(rng.uniform(0.2, 1.2) * RATE)).astype(np.float32) * 10 ** (-60 / 20)
                 parts += [audio * 0.5, gap]
