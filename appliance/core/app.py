@@ -23,15 +23,15 @@ from appliance.audio.earcons import chime, mute_tone
 from appliance.cancel import CancelToken
 from appliance.config.settings import Settings
 from appliance.core import machine as m
-from appliance.core.commands import execute
+from appliance.core.commands import announce_all, execute
 from appliance.core.controls import ControlsView
+from appliance.core.hearing import Hearing, read_microphone
 from appliance.core.inbox import Command, Frame, Inbox
 from appliance.core.jobs import Jobs
 from appliance.core.parts import Ports as Ports
 from appliance.core.turn import Stages, prepare_connections
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import (
-    Announced,
     Error,
     Event,
     EventBus,
@@ -77,8 +77,8 @@ class App:
         self.volume = settings.audio.volume
         policy = ports.end_of_turn or SilencePolicy(settings.endpoint)
         self.listener = Listener(ports.vad, policy, settings.wake.preroll_seconds)
-        self._gate = ports.wake if isinstance(ports.wake, p.GatedWake) else None  # held open while it sounds
         self.live = LiveTranscript(ports.transcriber, lambda message: self.inbox.put(message, audio=True))
+        self.hearing = Hearing(settings, ports, self.listener, self.live)
         if self.live.segments and self.listener.text_policy is not None:
             self.listener.text_policy.set_text_request(self.live.request_text)
         self._endpoint_wait_ms: float | None = None
@@ -114,7 +114,7 @@ class App:
             answered.set()
 
         if name == "announce" and tuple(args[:1]) == ("--all",):
-            return self.announce_all(" ".join(args[1:]).strip())
+            return announce_all(self, " ".join(args[1:]).strip())
         self.inbox.put(Command(name, tuple(args), reply))
         if not answered.wait(timeout):
             return {"ok": False, "error": "the appliance did not answer in time"}
@@ -127,25 +127,6 @@ class App:
     @property
     def muted(self) -> bool:
         return self.snapshot.muted
-
-    def announce_all(self, text: str, *, here: bool = True) -> dict[str, Any]:
-        """``ctl announce --all TEXT``: the chime and ``text`` here (unless ``here`` is false: the model's tool,
-        whose turn answers here) and on every device of the household, each refusing as it would alone
-        (busy); blocks until the devices answered (about a second; any thread but the main loop's)."""
-        household = self.ports.household
-        if household is None:
-            return {"ok": False, "error": "the household is off or has no secret (appliance doctor): use announce"}
-        if not text:
-            return {"ok": False, "error": "announce --all needs the text"}
-        devices: dict[str, str] = {}
-        if here:
-            reply = self.command("announce", (text,))
-            devices[household.device] = "played" if reply.get("ok") else str(reply.get("error") or "refused")
-        devices.update({d.device: d.status for d in household.announce_all(text)})
-        self.bus.emit(Announced(text, devices))
-        listed = [{"device": name, "ok": status == "played", "status": status} for name, status in devices.items()]
-        ok = bool(devices) and all(status == "played" for status in devices.values())
-        return {"ok": ok, "devices": listed} | ({} if ok else {"error": "not played everywhere"})
 
     # --- controls for tools --------------------------------------------------------------------------
 
@@ -186,7 +167,9 @@ class App:
         """Run until the microphone ends (WAV input) or shutdown. Returns the exit code."""
         # with a household, a wake word heard in idle waits for the other devices (appliance/household)
         self.snapshot = replace(self.snapshot, household=self.ports.household is not None)
-        threading.Thread(target=self._read_mic, name="microphone", daemon=True).start()
+        threading.Thread(
+            target=read_microphone, args=(self.ports, self.inbox.put), name="microphone", daemon=True
+        ).start()
         self.ready = True
         self.bus.emit(Ready())
         self.bus.emit(StateChanged(m.State.IDLE.value, "", "start"))
@@ -310,54 +293,12 @@ class App:
 
     # --- microphone ----------------------------------------------------------------------------------
 
-    def _read_mic(self) -> None:
-        error = ""
-        mic = self.ports.microphone
-        try:
-            if self.ports.barge_in is not None and isinstance(mic, p.TappedMicrophone):
-                for tap in mic.taps():
-                    self.inbox.put(Frame(tap.clean, tap))
-            else:
-                for frame in mic.frames():
-                    self.inbox.put(Frame(frame))
-        except ApplianceError as exc:
-            error = exc.message
-        except Exception as exc:  # a dead microphone ends the process; systemd restarts it
-            log.exception("microphone failed")
-            error = f"{type(exc).__name__}: {exc}"
-        self.inbox.put(m.MicEnded(error), audio=True)  # after the frames it read
-
     def _on_frame(self, frame: np.ndarray, tap: p.Tap | None = None) -> None:
-        if self.ports.household is not None:
-            self.ports.household.hear(frame)  # how loud a wake word was, for the household's arbitration
-        s = self.snapshot
-        if self.listener.recording:
-            self.live.feed(frame)
-        utterance = self.listener.process(frame, keep=not s.muted)
-        busy = s.state not in (m.State.IDLE, m.State.LISTENING)  # thinking, speaking, alerting: our sound plays
-        listening = not (s.muted or self.listener.recording or s.state == m.State.LISTENING)
-        barge_in = self.ports.barge_in if busy and listening and tap is not None else None
-        if barge_in is None and self.ports.barge_in is not None:
-            self.ports.barge_in.pause()
-        if utterance is not None:
-            self._recorded(utterance)
-            return
-        if not listening:
-            return  # nothing is analysed while muted; nor for the wake word while recording
-        boost = 0.0
-        if busy and not self.ports.echo_cancelled:  # with echo cancellation the normal threshold holds
-            if self.settings.wake.while_speaking == "ignore" and s.state != m.State.ALERTING:
-                return
-            boost = self.settings.wake.speaking_boost
-        if self._gate is not None:  # the gate stays open while the appliance makes sound
-            self._gate.forced_open = busy
-        hit = self.ports.wake.process(frame, boost)
-        if barge_in is not None and tap is not None:
-            # over its own sound the echo canceller's suppressor damps the user: listen to the raw microphone
-            # too; a wake the appliance's own output said is vetoed, on either
-            hit = barge_in.process(tap.raw, tap.reference, hit)
-        if hit is not None:
-            self._feed(m.WakeWord(hit.model, hit.score))
+        heard = self.hearing.frame(frame, tap, self.snapshot)
+        if isinstance(heard, Utterance):
+            self._recorded(heard)
+        elif heard is not None:
+            self._feed(m.WakeWord(heard.model, heard.score))
 
     def _recorded(self, utterance: Utterance) -> None:
         self.bus.emit(

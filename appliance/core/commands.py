@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from appliance.core import machine as m
 from appliance.core.parts import Ports
+from appliance.events import Announced, EventBus
 
 
 @dataclass(frozen=True)
@@ -164,3 +165,31 @@ def _tools(app: Appliance) -> dict[str, Any]:
         by_source[str(t["source"])] = by_source.get(str(t["source"]), 0) + 1
     text = ", ".join(f"{count} {source}" for source, count in by_source.items())
     return {"ok": True, "text": f"{len(tools)} tools ({text})" if tools else "no tools", "tools": tools}
+
+
+class Announcing(Appliance, Protocol):
+    """What ``announce --all`` needs besides the commands': the app's own command queue and its events."""
+
+    bus: EventBus
+
+    def command(self, name: str, args: list[str] | tuple[str, ...] = (), timeout: float = 5.0) -> dict[str, Any]: ...
+
+
+def announce_all(app: Announcing, text: str, *, here: bool = True) -> dict[str, Any]:
+    """``ctl announce --all TEXT``: the chime and ``text`` here (unless ``here`` is false: the model's tool,
+    whose turn answers here) and on every device of the household, each refusing as it would alone
+    (busy); blocks until the devices answered (about a second; any thread but the main loop's)."""
+    household = app.ports.household
+    if household is None:
+        return {"ok": False, "error": "the household is off or has no secret (appliance doctor): use announce"}
+    if not text:
+        return {"ok": False, "error": "announce --all needs the text"}
+    devices: dict[str, str] = {}
+    if here:
+        reply = app.command("announce", (text,))
+        devices[household.device] = "played" if reply.get("ok") else str(reply.get("error") or "refused")
+    devices.update({d.device: d.status for d in household.announce_all(text)})
+    app.bus.emit(Announced(text, devices))
+    listed = [{"device": name, "ok": status == "played", "status": status} for name, status in devices.items()]
+    ok = bool(devices) and all(status == "played" for status in devices.values())
+    return {"ok": ok, "devices": listed} | ({} if ok else {"error": "not played everywhere"})
