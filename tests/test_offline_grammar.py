@@ -225,6 +225,7 @@ def test_the_recogniser_hears_commands_in_piper_s_voice_and_refuses_other_senten
     """pocketsphinx on real synthesized speech (piper), clean and in pink noise at 10 dB SNR."""
     import numpy as np
 
+    from appliance.local.offline.commands import trusted
     from appliance.local.offline.recogniser import PocketsphinxRecogniser
     from standin.voice import synth
 
@@ -249,6 +250,9 @@ def test_the_recogniser_hears_commands_in_piper_s_voice_and_refuses_other_senten
         heard = recogniser.hear(spoken(text, i))
         command = matcher.match(grammar.digits(heard.text))
         assert command is not None and (command.intent.value, command.seconds) == (intent, seconds), heard
-    for i, text in enumerate(["Who won the football last night?", "What's the weather like tomorrow?"]):
+        if not noisy:  # in noise the free recognition may miss it: the command is then refused, never wrong
+            assert trusted(heard), heard
+    # sentences the grammar alone takes for a command: the free recognition does not agree
+    for i, text in enumerate(["Turn on the kitchen lights.", "Cancel my dentist appointment.", "Stop the war."]):
         heard = recogniser.hear(spoken(text, 10 + i))
-        assert matcher.match(grammar.digits(heard.text)) is None, heard
+        assert not trusted(heard), heard

@@ -172,6 +172,10 @@ class LocalSettings(Section):
     """When the cloud cannot be reached, recognise the local commands on the device (pocketsphinx, held to the
     commands' grammar) and answer them from cached speech; anything else gets "I'm offline right now". The
     network is probed until it is back. Needs `enabled`."""
+    offline_verify: bool = True
+    """Offline: a command heard under the grammar must also be heard by a free recognition with pocketsphinx's
+    general English model (~80 MB more while offline, ~1 s to load): far fewer other sentences are taken for a
+    command, a few more commands are missed (docs/performance.md)."""
     offline_probe_seconds: float = 2.0
     """Offline: the first probe of the cloud's hosts (a TCP connection, nothing sent) this long after a failure;
     the pause doubles after each probe that fails, up to `offline_probe_max_seconds`."""

@@ -229,22 +229,26 @@ def local_commands(
 
 
 def offline_mode(settings: Settings, local: DeferredCommands, cached: Callable[[str], bool], bus: EventBus) -> Any:
-    """Offline mode: the probe of the cloud's hosts and the recogniser, which loads only once it is needed."""
-    from appliance.local.matcher import load_templates
-    from appliance.local.offline.commands import OfflineCommands
+    """Offline mode: the probe of the cloud's hosts now; the recogniser and its imports only once needed."""
     from appliance.local.offline.connectivity import Backoff, tcp_probe
     from appliance.local.offline.mode import OfflineMode
-    from appliance.local.offline.phrases import offline_phrases
-    from appliance.local.offline.recogniser import PocketsphinxRecogniser
 
-    templates = load_templates(settings.local.language)
-    recogniser = PocketsphinxRecogniser(templates, enabled=frozenset(settings.local.commands) or None)
-    keys = list(offline_phrases(timer_names(templates)))
-    commands = OfflineCommands(recogniser, local, cached, lambda: keys)
+    def make() -> Any:
+        from appliance.local.matcher import load_templates
+        from appliance.local.offline.commands import OfflineCommands
+        from appliance.local.offline.phrases import offline_phrases
+        from appliance.local.offline.recogniser import PocketsphinxRecogniser
+
+        templates = load_templates(settings.local.language)
+        enabled = frozenset(settings.local.commands) or None
+        recogniser = PocketsphinxRecogniser(templates, enabled=enabled, verify=settings.local.offline_verify)
+        keys = list(offline_phrases(timer_names(templates)))
+        return OfflineCommands(recogniser, local, cached, lambda: keys)
+
     secrets = settings.secrets
     hosts = [secrets.openai_base_url or "https://api.openai.com/v1", secrets.elevenlabs_base_url or ELEVENLABS_URL]
     backoff = Backoff(settings.local.offline_probe_seconds, settings.local.offline_probe_max_seconds)
-    return OfflineMode(commands, tcp_probe(hosts), bus.emit, backoff=backoff)
+    return OfflineMode(make, tcp_probe(hosts), bus.emit, backoff=backoff)
 
 
 def offline_speech(settings: Settings) -> dict[str, str]:

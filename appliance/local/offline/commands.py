@@ -9,6 +9,7 @@ sound, or the reply's words from cached clips (:mod:`.clips`). Anything else get
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,10 +20,26 @@ import numpy as np
 from appliance.cancel import CancelToken
 from appliance.events import Event, Info
 from appliance.local.commands import Reply
+from appliance.local.matcher import CommandMatcher
 from appliance.local.offline import clips, grammar
-from appliance.local.offline.recogniser import Heard, PocketsphinxRecogniser
+from appliance.local.offline.recogniser import AGREEMENT, Heard, PocketsphinxRecogniser
 
 log = logging.getLogger(__name__)
+
+
+def trusted(heard: Heard) -> bool:
+    """The grammar's words are a command, and the free recognition (when it ran) heard the same command or
+    mostly the same words."""
+    matcher = _matcher()
+    command = matcher.match(grammar.digits(heard.text)) if heard.text else None
+    if command is None:
+        return False
+    return not heard.free or heard.agreement >= AGREEMENT or matcher.match(grammar.digits(heard.free)) == command
+
+
+@functools.cache
+def _matcher() -> CommandMatcher:
+    return CommandMatcher()
 
 
 class Commands(Protocol):
@@ -58,8 +75,8 @@ class OfflineCommands:
 
     def answer(self, audio: np.ndarray, cancel: CancelToken, emit: Callable[[Event], None]) -> OfflineAnswer:
         heard = self.recogniser.hear(audio)
-        emit(Info("offline_heard", heard.text))
-        if not heard.trusted:
+        emit(Info("offline_heard", f"{heard.text} / {heard.free}" if heard.free else heard.text))
+        if not trusted(heard):
             return OfflineAnswer(heard, None)
         reply = self.local.handle(grammar.digits(heard.text), cancel, emit)
         if reply is None:

@@ -5,31 +5,37 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from appliance.cancel import CancelToken
 from appliance.events import Event, Network
-from appliance.local.offline.commands import OfflineAnswer, OfflineCommands
 from appliance.local.offline.connectivity import Backoff, Connectivity, Probe
+
+if TYPE_CHECKING:
+    from appliance.local.offline.commands import OfflineAnswer, OfflineCommands
 
 log = logging.getLogger(__name__)
 
 
 class OfflineMode:
     """The turn reports what it finds (``unreachable``, ``reachable``); while offline, questions go to
-    ``answer`` at once. Each change is a ``network`` event; going offline loads the recogniser in the
-    background, so the next question does not wait for it."""
+    ``answer`` at once. Each change is a ``network`` event; going offline builds the offline commands (their
+    imports, the grammar, the recogniser) in the background, so the next question does not wait for them and
+    an appliance that never goes offline never loads them."""
 
     def __init__(
         self,
-        commands: OfflineCommands,
+        make: Callable[[], OfflineCommands],
         probe: Probe,
         emit: Callable[[Event], None],
         *,
         backoff: Backoff | None = None,
     ) -> None:
-        self.commands = commands
+        self._make = make
+        self._commands: OfflineCommands | None = None
+        self._building = threading.Lock()
         self._emit = emit
         self._why = ""
         self.connectivity = Connectivity(probe, self._changed, backoff=backoff)
@@ -44,6 +50,13 @@ class OfflineMode:
 
     def reachable(self) -> None:
         self.connectivity.reachable()
+
+    @property
+    def commands(self) -> OfflineCommands:
+        with self._building:
+            if self._commands is None:
+                self._commands = self._make()
+            return self._commands
 
     def answer(self, audio: np.ndarray, cancel: CancelToken, emit: Callable[[Event], None]) -> OfflineAnswer:
         return self.commands.answer(audio, cancel, emit)
