@@ -168,3 +168,14 @@ def test_the_wheel_holds_the_product_and_not_the_stand_in_cloud(tmp_path: Path) 
     assert tops == {"appliance"}, tops
     for expected in ("appliance/core/machine.py", "appliance/local/en.yaml", "appliance/host/cli.py"):
         assert expected in names
+
+
+def test_the_command_line_loads_without_the_appliance() -> None:
+    """`appliance ctl`, `config reference` and `--help` run where the appliance's libraries may not be (the
+    deploy's checks, a health probe): building the command line imports no numpy and none of the ports."""
+    import subprocess
+    import sys
+
+    probe = "import sys, appliance.host.cli; print(sorted({'numpy', 'appliance.ports'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -4,11 +4,13 @@ and the app runs them. Commands that change state become events for the state ma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.core import machine as m
-from appliance.core.parts import Ports
-from appliance.events import Announced, EventBus
+
+if TYPE_CHECKING:  # `appliance ctl` and `config reference` read the table without loading the appliance
+    from appliance.core.parts import Ports
+    from appliance.events import EventBus
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ def announce_all(app: Announcing, text: str, *, here: bool = True) -> dict[str, 
     """``ctl announce --all TEXT``: the chime and ``text`` here (unless ``here`` is false: the model's tool,
     whose turn answers here) and on every device of the household, each refusing as it would alone
     (busy); blocks until the devices answered (about a second; any thread but the main loop's)."""
+    from appliance.events import Announced
+
     household = app.ports.household
     if household is None:
         return {"ok": False, "error": "the household is off or has no secret (appliance doctor): use announce"}
