@@ -17,7 +17,7 @@ from appliance.host import cli
 from appliance.ports import FRAME_SAMPLES
 from appliance.wake import trained
 from appliance.wake.oww import OpenWakeWordDetector
-from appliance.wake.train import pipeline
+from appliance.wake.train import pipeline, workfolder
 from appliance.wake.train.phrase import PhraseError, neighbours, normalize, slug
 from standin.voice import room
 from standin.wakeset import speech
@@ -70,7 +70,7 @@ def test_neighbours_sound_like_the_phrase_but_are_not_it():
 
 
 def test_a_full_disk_is_said_before_anything_is_made(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "free_bytes", lambda _folder: 5_000_000)
+    monkeypatch.setattr(workfolder, "free_bytes", lambda _folder: 5_000_000)
     code, text = run_cli(capsys, PHRASE, "--out", str(tmp_path / "out"), "--small")
     assert code == 2
     assert "not enough disk space" in text and "MB free" in text
