@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from appliance.local.matcher import CommandMatcher, load_templates  # noqa: E402
+from appliance.local.offline.commands import trusted  # noqa: E402
 from appliance.local.offline.grammar import digits  # noqa: E402
 from appliance.local.offline.recogniser import PocketsphinxRecogniser  # noqa: E402
 from standin.voice import synth  # noqa: E402
@@ -149,32 +150,36 @@ def main() -> None:
     cpu = audio_s = 0.0
     for voice, speed in VOICES:
         for snr in (None, 10.0):
-            right = wrong = false = 0
+            counts = {"grammar": [0, 0, 0], "verified": [0, 0, 0]}  # right, heard as another command, false
             for i, text in enumerate(commands + others):
                 audio = clip(text, voice, speed, snr, seed=i)
                 t0 = time.process_time()
                 heard = recogniser.hear(audio)
                 cpu += time.process_time() - t0
                 audio_s += len(audio) / 16000
-                got = matcher.match(digits(heard.text)) if heard.trusted else None
-                if i < len(commands):
-                    want = matcher.match(text)
-                    right += got == want
-                    wrong += got is not None and got != want
-                else:
-                    false += got is not None
+                alone = matcher.match(digits(heard.text)) if heard.text else None
+                for mode, got in (("grammar", alone), ("verified", alone if trusted(heard) else None)):
+                    if i < len(commands):
+                        want = matcher.match(text)
+                        counts[mode][0] += got == want
+                        counts[mode][1] += got is not None and got != want
+                    else:
+                        counts[mode][2] += got is not None
             condition = "clean" if snr is None else f"pink noise {snr:g} dB"
-            rows.append((voice, condition, right, wrong, len(commands), false, len(others)))
-            print(f"  {voice} {condition}: {right}/{len(commands)} right, {false}/{len(others)} false", flush=True)
+            rows.append((voice, condition, counts))
+            print(f"  {voice} {condition}: {counts}", flush=True)
+    n, m = len(commands), len(others)
     print()
-    print(
-        "| voice | condition | commands heard right | commands heard as another | other sentences taken for a command |"
-    )
-    print("| --- | --- | ---: | ---: | ---: |")
-    for voice, condition, right, wrong, n, false, m in rows:
-        print(f"| {voice} | {condition} | {right}/{n} ({100 * right / n:.0f} %) | {wrong} | {false}/{m} |")
+    print("| voice | condition | check | commands heard right | heard as another command | others taken for one |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    for voice, condition, counts in rows:
+        for mode, (right, wrong, false) in counts.items():
+            check = "grammar alone" if mode == "grammar" else "grammar + free recognition"
+            print(
+                f"| {voice} | {condition} | {check} | {right}/{n} ({100 * right / n:.0f} %) | {wrong} | {false}/{m} |"
+            )
     print()
-    print(f"start-up (grammar, dictionary, decoder): {load_s * 1000:.0f} ms, +{grew:.0f} MB peak RSS")
+    print(f"start-up (grammar, dictionary, both decoders): {load_s * 1000:.0f} ms, +{grew:.0f} MB peak RSS")
     print(f"CPU: {1000 * cpu / audio_s:.0f} ms per second of audio ({audio_s:.0f} s decoded)")
 
 
