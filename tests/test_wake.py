@@ -17,7 +17,8 @@ import pytest
 from appliance.config.settings import WakeSettings
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.ports import FRAME_SAMPLES, FRAME_SECONDS
-from appliance.wake.oww import OpenWakeWordDetector, resolve_model, shipped_models
+from appliance.wake.oww import OpenWakeWordDetector
+from appliance.wake.oww_setup import resolve_model, shipped_models
 from standin.voice import concat, noise, room, synth
 
 THRESHOLD = WakeSettings().threshold  # 0.5, openWakeWord's own recommendation
@@ -225,7 +226,7 @@ def test_frames_must_be_80_ms_of_int16():
 def test_detectors_of_the_same_models_and_seed_share_the_seeded_start():
     """The barge-in listener builds two more detectors of the same models: the seeded noise's embeddings are
     computed once per model and seed, and each detector starts from its own copy of them."""
-    from appliance.wake.oww import noise_samples
+    from appliance.wake.oww_setup import noise_samples
 
     first, second = OpenWakeWordDetector(WakeSettings(), seed=0), OpenWakeWordDetector(WakeSettings(), seed=0)
     other = OpenWakeWordDetector(WakeSettings(), seed=1)

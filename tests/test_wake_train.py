@@ -173,7 +173,7 @@ def test_a_small_training_run_is_resumable_and_makes_a_working_model(tmp_path):
 
 
 def test_the_shipped_trained_models_load_by_name_beside_the_pretrained_one():
-    from appliance.wake.oww import shipped_models
+    from appliance.wake.oww_setup import shipped_models
 
     assert {"hey_jarvis_trained", "hey_kitchen"} <= set(shipped_models())
     detector = OpenWakeWordDetector(WakeSettings(models=("hey_jarvis", "hey_jarvis_trained", "hey_kitchen")))

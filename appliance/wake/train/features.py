@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-import appliance.wake.oww as oww
+import appliance.wake.oww_setup as oww_setup
 
 #: audio per training example: 2.5 s gives 22 embedding windows, of which the head reads the last 16
 CLIP_SAMPLES = 40000
@@ -17,13 +17,13 @@ WINDOWS = 16
 
 def extractor() -> Any:
     """An AudioFeatures on the shipped tflite feature models (nothing downloaded)."""
-    oww._skip_verifier_training()
-    oww._skip_onnx_vad()
-    oww._alias_litert()
-    with oww._without_download_helpers():
+    oww_setup.skip_verifier_training()
+    oww_setup.skip_onnx_vad()
+    oww_setup.alias_litert()
+    with oww_setup.without_download_helpers():
         from openwakeword.utils import AudioFeatures
-    melspec, embedding = oww.feature_models("tflite", [])
-    with oww._without_first_noise():
+    melspec, embedding = oww_setup.feature_models("tflite", [])
+    with oww_setup.without_first_noise():
         return AudioFeatures(
             melspec_model_path=str(melspec), embedding_model_path=str(embedding), inference_framework="tflite"
         )
