@@ -174,8 +174,10 @@ def test_offline_until_a_probe_connects_then_online_again() -> None:
     answers = iter([False, False, True])
     probed = threading.Event()
     changed = threading.Event()
+    go = threading.Event()  # the probes wait until the test has reported a second failure
 
     def probe() -> bool:
+        assert go.wait(10)
         ok = next(answers)
         if ok:
             probed.set()
@@ -188,6 +190,7 @@ def test_offline_until_a_probe_connects_then_online_again() -> None:
     c = Connectivity(probe, on_change, backoff=Backoff(first=0.0, most=0.0))
     c.unreachable("connection refused")
     c.unreachable("again")  # already offline: no second event
+    go.set()
     assert probed.wait(10)
     for _ in range(100):
         if c.online:
