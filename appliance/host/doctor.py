@@ -342,8 +342,11 @@ def check_offline(settings: Settings, directory: Path) -> Check:
     from appliance.local.offline.recogniser import PocketsphinxRecogniser
 
     start = time.monotonic()
-    try:
-        PocketsphinxRecogniser(load_templates(settings.local.language)).load()
+    try:  # the grammar and its decoder; the general model only has to be there (it loads the same way)
+        recogniser = PocketsphinxRecogniser(load_templates(settings.local.language), verify=False)
+        recogniser.load()
+        if settings.local.offline_verify and not recogniser.general_model().is_file():
+            raise FileNotFoundError(f"no general language model at {recogniser.general_model()}")
     except Exception as exc:
         return Check("offline", FAIL, f"the recogniser does not load: {exc}", "reinstall the appliance (pocketsphinx)")
     ms = (time.monotonic() - start) * 1000

@@ -66,6 +66,13 @@ class PocketsphinxRecogniser:
         self._lock = threading.Lock()
         self._decoder: Any = None
 
+    @staticmethod
+    def general_model() -> Path:
+        """The general English language model the check of the grammar's words decodes with."""
+        from pocketsphinx import get_model_path
+
+        return Path(get_model_path("en-us")) / "en-us.lm.bin"
+
     @property
     def loaded(self) -> bool:
         return self._decoder is not None
