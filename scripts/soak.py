@@ -79,29 +79,31 @@ class Faults:
     """The seeded faults of every service, drawn before each turn."""
 
     def __init__(self, seed: int, rate: float, cloud: FakeCloud, server: ResponsesServer, wire: Wire) -> None:
-        self.rng, self.rate = random.Random(seed), rate
+        # The turns' script draws from ``rng`` only, so a seed gives the same faults and timer actions every run; the
+        # HTTP fallbacks are reached or not depending on timing and draw from their own generator.
+        self.rng, self.http_rng, self.rate = random.Random(seed), random.Random(seed + 1_000_003), rate
         self.cloud, self.server, self.wire = cloud, server, wire
         self.drawn: dict[str, int] = {}
         self.labels: list[str] = []  # timers set so far (some may have been cancelled)
         cloud.default("transcriptions", self._transcription)
         cloud.default("tts", self._speech_http)
 
-    def _hit(self) -> bool:
-        return self.rng.random() < self.rate
+    def _hit(self, rng: random.Random | None = None) -> bool:
+        return (rng or self.rng).random() < self.rate
 
     def _count(self, name: str) -> None:
         self.drawn[name] = self.drawn.get(name, 0) + 1
 
     def _transcription(self, _request: Any) -> Any:
-        if self._hit():
+        if self._hit(self.http_rng):
             self._count("stt http")
-            return self.rng.choice([Status(500, "transcription down"), Reset()])
+            return self.http_rng.choice([Status(500, "transcription down"), Reset()])
         return Json({"text": QUESTION})
 
     def _speech_http(self, _request: Any) -> Any:
-        if self._hit():
+        if self._hit(self.http_rng):
             self._count("tts http")
-            return self.rng.choice([Status(500, "tts down"), Reset(), tts(pcm(0.1), chunk=1000, disconnect_after=1)])
+            return self.http_rng.choice([Status(500, "tts down"), Reset(), tts(pcm(0.1), chunk=1000, disconnect_after=1)])
         return tts(pcm(0.05))
 
     def next_turn(self, i: int, realtime: FakeRealtime, responses_ws: ResponsesWsServer, speech_ws: Any) -> None:
