@@ -103,7 +103,9 @@ class Faults:
     def _speech_http(self, _request: Any) -> Any:
         if self._hit(self.http_rng):
             self._count("tts http")
-            return self.http_rng.choice([Status(500, "tts down"), Reset(), tts(pcm(0.1), chunk=1000, disconnect_after=1)])
+            return self.http_rng.choice(
+                [Status(500, "tts down"), Reset(), tts(pcm(0.1), chunk=1000, disconnect_after=1)]
+            )
         return tts(pcm(0.05))
 
     def next_turn(self, i: int, realtime: FakeRealtime, responses_ws: ResponsesWsServer, speech_ws: Any) -> None:

@@ -260,7 +260,7 @@ class Device:
         self.decisions: queue.Queue = queue.Queue()
         self.played: list[str] = []
         self.busy = busy
-        settings = HouseholdSettings(enabled=True, port=port, interface="127.0.0.1", window_ms=100, **kw)
+        settings = HouseholdSettings(enabled=True, port=port, interface="127.0.0.1", **{"window_ms": 100, **kw})
         wall = (lambda: time.time() + skew) if skew else time.time
         self.house = Household(settings, secret, self.decisions.put, self.heard, device=name, seed=1, wall=wall).start()
 
@@ -302,6 +302,52 @@ def test_three_devices_over_loopback_multicast_the_loudest_answers(devices):
     assert got["a"].won and not got["b"].won and not got["c"].won, got
     assert got["b"].winner == got["c"].winner == "a"
     assert "b" in a.house.peers  # c lost at once (a's claim was there when it woke): it sent nothing
+
+
+def heard_at(house: Household, dbfs: float, frames: int = 20) -> None:
+    """Feed a device's level meter a second and a half of a tone this loud (dBFS of its power)."""
+    t = np.arange(1280 * frames) / 16000
+    tone = np.sin(2 * np.pi * 300 * t) * np.sqrt(2) * 10 ** (dbfs / 20) * 32767
+    for i in range(frames):
+        house.hear(tone[i * 1280 : (i + 1) * 1280].astype(np.int16))
+
+
+def scored_within(house: Household, score: float, seconds: float = 1.0) -> bool:
+    """Offer the device this wake score frame after frame (every 5 ms) until it says it heard it too."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if house.scored(score):
+            return True
+        threading.Event().wait(0.005)
+    return False
+
+
+def test_a_louder_device_whose_model_has_not_fired_claims_the_wake_word_too_and_answers(devices):
+    # the farther device's model fires first; the nearer one's scored 0.3 on the same words: it claims them as
+    # heard at the same moment, within the farther one's window, and answers instead of it
+    far, near = devices("far", window_ms=150), devices("near", window_ms=150)
+    heard_at(near.house, -20.0)
+    near.house.scored(0.3)  # the frame before the claim arrives
+    far.house.wake(-26.0, 20.0, 0.8)
+    assert scored_within(near.house, 0.02)  # its model scored 0.3 on the last frames, not 0.02 on this one
+    near.house.claim(0.3)
+    won, lost = near.decision(), far.decision()
+    assert won.won and won.reason == Reason.BEST and won.peers == 1 and won.margin_db > 5, won
+    assert not lost.won and lost.winner == "near" and lost.reason == Reason.BEATEN, lost
+    assert won.ms <= 150 + 30, won  # decided when the far device's window ended, not a window after
+
+
+def test_a_quieter_device_or_one_whose_model_heard_nothing_does_not_claim_another_devices_wake_word(devices):
+    quiet, deaf, far = devices("quiet", window_ms=150), devices("deaf", window_ms=150), devices("far", window_ms=150)
+    heard_at(quiet.house, -32.0)
+    heard_at(deaf.house, -10.0)  # loud (a television), but its wake model scored nothing on it
+    far.house.wake(-26.0, 20.0, 0.8)
+    assert not scored_within(quiet.house, 0.5, seconds=0.4)
+    assert not scored_within(deaf.house, 0.05, seconds=0.4)
+    decision = far.decision()
+    assert decision.won and decision.reason == Reason.ALONE and decision.peers == 0, decision
+    assert quiet.decisions.empty() and deaf.decisions.empty()
+    assert not scored_within(deaf.house, 0.9, seconds=0.05)  # once the window is over nothing is left to join
 
 
 def sniffer(port: int) -> socket.socket:

@@ -36,9 +36,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def config(name: str, port: int, **extra: object) -> str:
+def config(name: str, port: int, wake_threshold: float | None = None, **extra: object) -> str:
     lines = ["[household]", "enabled = true", f'device = "{name}"', f"port = {port}", 'interface = "127.0.0.1"']
     lines += [f"{k} = {v!r}".replace("'", '"') for k, v in extra.items()]
+    if wake_threshold is not None:
+        lines += ["[wake]", f"threshold = {wake_threshold}"]
     return "\n".join(lines) + '\n[endpoint]\nmode = "silence"\n'
 
 
@@ -60,7 +62,9 @@ class Household:
         self.sockets: dict[str, str] = {}
         self.tmp, self.cloud, self.port, self.with_sockets, self.settings = tmp_path, cloud, port, sockets, settings
 
-    def start(self, name: str, wav: Path, start_at: float, secret: str | None = SECRET) -> None:
+    def start(
+        self, name: str, wav: Path, start_at: float, secret: str | None = SECRET, wake_threshold: float | None = None
+    ) -> None:
         home = self.tmp / name
         home.mkdir()
         env = {**self.cloud.env(), **({"APPLIANCE_SECRET__HOUSEHOLD__SECRET": secret} if secret else {})}
@@ -69,7 +73,11 @@ class Household:
             self.sockets[name] = str(home / "ctl.sock")
             args += ["--control-socket", self.sockets[name]]
         proc, events, speaker = start(
-            home, wav, *args, env=appliance_env(env, home=home), config=config(name, self.port, **self.settings)
+            home,
+            wav,
+            *args,
+            env=appliance_env(env, home=home),
+            config=config(name, self.port, wake_threshold, **self.settings),
         )
         self.procs[name], self.events[name], self.speakers[name] = proc, events, speaker
 
@@ -160,6 +168,35 @@ def test_three_devices_hear_one_question_and_only_the_loudest_answers(tmp_path, 
     for name in NAMES:
         assert SECRET not in house.stderr[name]
         assert SECRET not in house.events[name].read_text()
+
+
+def test_the_loudest_answers_though_its_own_model_does_not_fire_first(tmp_path, cloud, question):
+    # the two farther devices wake on a low threshold (0.3), the nearest only on a score of 1.0: the farther
+    # ones claim the wake word first, and the nearest, whose model scored it too and heard it 4 dB louder,
+    # claims it as heard at the same moment and answers (household.heard_too_score)
+    server, wire = ResponsesServer(cloud), Wire()
+    cloud.default("transcriptions", transcript("What is the tallest mountain on Earth?"))
+    cloud.default("tts", lambda r: tts(pcm(0.4)))
+    server.then(wire.text("Mount Everest."))
+    gains = {"kitchen": -6.0, "hall": -10.0, "office": -12.0}
+    house = Household(tmp_path, cloud, free_port(), window_ms=150)
+    start_at = time.time() + START_DELAY
+    try:
+        for n, name in enumerate(NAMES):
+            wav = mic(tmp_path / f"{name}.wav", question, gains[name], 40 + n)
+            house.start(name, wav, start_at, wake_threshold=1.0 if name == "kitchen" else 0.3)
+        events = house.wait()
+    finally:
+        house.kill()
+    decided = {name: of(events[name], "arbitration")[0] for name in NAMES if of(events[name], "arbitration")}
+    assert set(decided) == set(NAMES), (decided, house.stderr["kitchen"][-2000:])
+    assert [name for name in NAMES if decided[name]["won"]] == ["kitchen"], decided
+    assert of(events["kitchen"], "wake")[0]["score"] < 1.0  # not its own model's wake word: it heard it too
+    assert of(events["kitchen"], "turn")[-1]["outcome"] == "answered"
+    for name in ("hall", "office"):
+        assert decided[name]["winner"] == "kitchen" and not of(events[name], "turn")
+        assert heard(house.speakers[name]) == 0.0
+    assert len(cloud.of("transcriptions")) == 1 and len(server.requests) == 1
 
 
 def test_without_the_secret_a_device_answers_alone_and_says_why(tmp_path, cloud, question):

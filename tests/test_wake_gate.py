@@ -97,6 +97,8 @@ def test_forced_open_runs_the_model_on_every_frame_and_reset_clears_the_ring(oww
     for f in frames(noise(1.0, -65.0)):
         gated.process(f)
     assert gated.frames_run == gated.frames_seen
+    assert set(gated.last_scores) == {"hey_jarvis"} and gated.last_scores == oww.last_scores
     gated.reset()
     assert not gated.is_open
-    assert "hey_jarvis" in gated.last_scores  # the wrapped detector's attributes stay reachable
+    assert gated.last_scores == {}  # asleep: no score of the last frame (household.heard_too_score reads them)
+    assert gated.threshold("hey_jarvis") == oww.threshold("hey_jarvis")  # the wrapped detector's stays reachable

@@ -32,6 +32,10 @@ class HouseholdSettings(Section):
     window_ms: int = 120
     """How long a device that heard the wake word waits for the others' claims before it answers (the
     winner's first sound is late by at most this)."""
+    heard_too_score: float = 0.1
+    """A device whose own wake model has not fired yet, but scored at least this on the words another device
+    just claimed, and heard them louder, claims them too (as heard at the same moment): the nearest device
+    answers even when its model fires a frame or two after a farther one's. 0 = only a device that woke claims."""
     multicast_group: str = "239.255.77.30"
     """The IPv4 multicast address the devices talk on (organisation-local scope)."""
     port: int = 47730
@@ -45,6 +49,7 @@ class HouseholdSettings(Section):
 
     def validate(self) -> None:
         check_range("household.window_ms", self.window_ms, 20, 150)
+        check_range("household.heard_too_score", self.heard_too_score, 0.0, 1.0)
         check_range("household.port", self.port, 1024, 65535)
         check_range("household.clock_tolerance_s", self.clock_tolerance_s, 5.0, 3600.0)
         check_range("household.simulate_loss", self.simulate_loss, 0.0, 1.0)

@@ -1,11 +1,12 @@
 """What the microphone's frames mean for the app: the reader that posts them, and each frame turned into a
 finished question, a wake word, or nothing (the listener, the live transcript, the wake word, barge-in and the
-household's level meter, in the order the app needs them). The app decides what happens next."""
+household's level meter and its "heard it too", in the order the app needs them). The app decides what happens next."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from appliance.core.parts import Ports
 from appliance.errors import ApplianceError
 from appliance.listening.listener import Listener, Utterance
 from appliance.listening.live_transcript import LiveTranscript
+
+if TYPE_CHECKING:
+    from appliance.household.service import Household
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class Hearing:
         self.listener = listener
         self.live = live
         self._gate = ports.wake if isinstance(ports.wake, p.GatedWake) else None  # held open while it sounds
+        self._scores = ports.wake if isinstance(ports.wake, p.WakeDetectorWithScores) else None
 
     def frame(self, frame: np.ndarray, tap: p.Tap | None, s: m.Snapshot) -> Utterance | p.WakeHit | None:
         ports = self.ports
@@ -76,8 +81,16 @@ class Hearing:
         if self._gate is not None:  # the gate stays open while the appliance makes sound
             self._gate.forced_open = busy
         hit = ports.wake.process(frame, boost)
+        if hit is None and ports.household is not None and s.state == m.State.IDLE and not s.arbitrating:
+            hit = self._heard_too(ports.household)
         if barge_in is not None and tap is not None:
             # over its own sound the echo canceller's suppressor damps the user: listen to the raw microphone
             # too; a wake the appliance's own output said is vetoed, on either
             hit = barge_in.process(tap.raw, tap.reference, hit)
         return hit
+
+    def _heard_too(self, household: Household) -> p.WakeHit | None:
+        """Another device claimed a wake word this device's model scored too, and heard louder: wake on it."""
+        scores = self._scores.last_scores if self._scores is not None else {}
+        model, score = max(scores.items(), key=lambda item: item[1], default=("", 0.0))
+        return p.WakeHit(model, score) if household.scored(score) else None

@@ -10,10 +10,11 @@ and answer themselves if the winner died mid-window); an announcement on ``annou
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -44,6 +45,9 @@ COPIES = 2
 COPY_GAP = 0.015
 CONFIRM_SLACK = 0.25
 """A loser answers itself when the winner has not said it answers this long after the winner's window."""
+HEARD_TOO_SLACK = 0.03
+"""A device that heard a claimed wake word too claims it no later than this before the claimer's window ends,
+so its claim arrives before that device decides."""
 PEER_MEMORY = 24 * 3600.0  # a device known to the announcer (expected to ack) for a day after it was heard
 
 
@@ -92,7 +96,10 @@ class Household:
         self._confirm: threading.Timer | None = None
         self._pending: Decision | None = None  # lost, waiting for the winner to say it answers
         self._wins: dict[str, float] = {}  # device → when its last winning wake word was (this device's clock)
-        self._woke = 0.0
+        self._woke = -math.inf  # this device's last wake word (its own or one it heard too)
+        self._heard_too: tuple[float, float, float] | None = None  # a peer's claim: (loudest level, wake, until)
+        self._heard_too_at: float | None = None  # the wake this device's next claim joins (it heard it too)
+        self._scores: deque[float] = deque(maxlen=2)  # the wake model's best score on the last frames
         self._outgoing: dict[int, Outgoing] = {}
         self._acked = threading.Condition(self._lock)
         self._seen = Seen()
@@ -127,10 +134,36 @@ class Household:
         """Every microphone frame (the app's loop): how loud the wake word was is measured from them."""
         self.meter.feed(frame)
 
+    def scored(self, score: float) -> bool:
+        """The wake model's best score on the frame just heard, in idle with no wake word (the app's loop). True
+        when another device has just claimed a wake word that this device heard too (its score reached
+        ``heard_too_score``) and louder: the app then wakes as on its own wake word, and ``claim`` claims it as
+        heard at the claimer's moment, so the nearest device answers even when its model fires a frame or two
+        after a farther one's (or not at all)."""
+        with self._lock:
+            self._scores.append(score)
+            pending = self._heard_too
+            if pending is None:
+                return False
+            level, woke_at, until = pending
+            if self._clock() > until:
+                self._heard_too = None
+                return False
+            if max(self._scores) < self.settings.heard_too_score:
+                return False
+            if round(self.meter.measure()[0], 1) <= round(level, 1):
+                return False  # not louder: the claimer answers
+            self._heard_too, self._heard_too_at = None, woke_at
+            return True
+
     def claim(self, score: float) -> None:
         """The wake word was just heard (the app's loop), with this score: claim it at the level measured."""
         level, snr = self.meter.measure()
-        self.wake(level, snr, score)
+        with self._lock:
+            woke_at, self._heard_too_at = self._heard_too_at, None
+        if woke_at is not None and self._clock() - woke_at > self._arbiter.window:
+            woke_at = None  # that wake word is decided by now: this is a new one
+        self.wake(level, snr, score, woke_at=woke_at)
 
     def keep_conversation(self, score: float) -> None:
         level, snr = self.meter.measure()
@@ -245,6 +278,19 @@ class Household:
         log.warning("household: %s won but never said it answers: answering instead", decision.winner)
         self._decided(replace(decision, won=True, reason=Reason.TAKEOVER, winner=self.device))
 
+    def _listen_too(self, level: float, woke_at: float) -> None:
+        """A peer claimed a wake word this device has not (under the lock): for the rest of the claimer's
+        window, ``scored`` looks for it in this device's own frames."""
+        if self.settings.heard_too_score <= 0 or self._arbiter.open or self._pending is not None:
+            return
+        match = self._arbiter.match
+        if abs(woke_at - self._woke) <= match:
+            return  # this device has claimed that wake word already (and decided it, or is deciding it)
+        pending = self._heard_too
+        if pending is not None and abs(pending[1] - woke_at) <= match:  # another claim for the same wake word
+            level, woke_at = max(level, pending[0]), min(woke_at, pending[1])
+        self._heard_too = (level, woke_at, woke_at + self._arbiter.window - HEARD_TOO_SLACK)
+
     def _answered(self, woke_at: float) -> bool:
         """Some device said it answers the wake word heard at ``woke_at`` (not necessarily the one this device
         lost to: that one may have lost to a third)."""
@@ -313,10 +359,13 @@ class Household:
         match message.body:
             case Claim(level, snr, score, offset, priority):
                 bid = Bid(message.device, level, score, priority, snr)
+                woke_at = arrived - offset / 1000
                 with self._lock:
-                    decision = self._arbiter.offer(bid, arrived - offset / 1000, arrived)
+                    decision = self._arbiter.offer(bid, woke_at, arrived)
                     if decision is not None and self._timer is not None:
                         self._timer.cancel()
+                    if priority == 0:
+                        self._listen_too(level, woke_at)
                 if decision is not None:
                     self._decided(decision)
             case Won(offset):

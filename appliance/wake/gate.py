@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from appliance.ports import FRAME_SECONDS, WakeDetector, WakeHit
+from appliance.ports import FRAME_SECONDS, WakeDetector, WakeDetectorWithScores, WakeHit
 
 
 def frame_db(frame: np.ndarray) -> float:
@@ -88,6 +88,7 @@ class GatedWakeDetector:
 
     def __init__(self, inner: WakeDetector, settings: GateSettings | None = None) -> None:
         self.inner = inner
+        self._scored = inner if isinstance(inner, WakeDetectorWithScores) else None
         self.gate = EnergyGate(settings)
         keep = max(1, round(self.gate.settings.buffer_seconds / FRAME_SECONDS))
         self._ring: deque[np.ndarray] = deque(maxlen=keep)
@@ -117,6 +118,11 @@ class GatedWakeDetector:
     def _run(self, frame: np.ndarray, threshold_boost: float) -> WakeHit | None:
         self.frames_run += 1
         return self.inner.process(frame, threshold_boost)
+
+    @property
+    def last_scores(self) -> dict[str, float]:
+        """The wrapped model's scores on the last frame; {} when the gate kept it asleep (or it keeps none)."""
+        return self._scored.last_scores if self._open and self._scored is not None else {}
 
     def reset(self) -> None:
         """After a recording: the model and the ring forget the audio; the gate keeps the room's noise floor."""
