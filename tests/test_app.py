@@ -354,6 +354,17 @@ def until_go(h: Harness) -> None:
     h.until_go()
 
 
+def until_heard(h: Harness) -> None:
+    """Until the app speaks and the speaker has played a tenth of a second (so the reference holds it: the
+    state changes before the first audio is out, and a loaded machine may take a while to get there)."""
+    h.until_state("speaking")
+    deadline = time.monotonic() + HOLD_TIMEOUT
+    while h.speaker.samples_written < RATE // 10:
+        if time.monotonic() > deadline or h.events.states()[-1] != "speaking":
+            raise TimeoutError(f"nothing was played while speaking: {h.events.states()}")
+        threading.Event().wait(0.005)
+
+
 @pytest.fixture(autouse=True)
 def _pins(mock_pins):
     yield
@@ -533,7 +544,7 @@ class RawToneBargeIn:
 def test_over_its_own_sound_the_raw_microphone_and_the_reference_go_to_the_barge_in(tmp_path):
     audio = np.concatenate([question(post=1.0), tone(WAKE, 0.3), quiet(0.2), tone(SPEECH, 0.6), quiet(2.0)])
     barge_in = RawToneBargeIn()
-    holds = {2.8: until_state("speaking"), END: until_turn_over(2)}
+    holds = {2.8: until_heard, END: until_turn_over(2)}
     h = Harness(tmp_path, audio, sentences=["A long answer."] * 6, speech_seconds=0.5, barge_in=barge_in, holds=holds)
     barge_in.app = h.app
     h.start()
