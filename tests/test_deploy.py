@@ -19,6 +19,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +28,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.timeout(1200), pytest.mark.deploy]
+# one deploy test at a time when the suite runs in several processes (each runs ansible against three sshd and
+# stand-in appliances; two at once on 2 cores failed a first install in one of two runs here)
+pytestmark = [pytest.mark.timeout(1200), pytest.mark.deploy, pytest.mark.xdist_group("deploy")]
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSIBLE = ROOT / "deploy" / "ansible"
@@ -327,10 +330,16 @@ def version_of(release: str) -> str:
 
 
 @pytest.fixture
-def pis(fleet: Fleet, tmp_path: Path, no_requirements: Path) -> Iterator[Pis]:
-    p = Pis(fleet, tmp_path, no_requirements)
-    yield p
-    p.stop_services()
+def pis(fleet: Fleet, no_requirements: Path) -> Iterator[Pis]:
+    # a Pi's control socket is deep in its root, and a Unix socket's path holds 107 bytes: pytest's tmp_path
+    # (deeper still when the suite runs in several processes) leaves too few
+    tmp = Path(tempfile.mkdtemp(prefix="pis-"))
+    p = Pis(fleet, tmp, no_requirements)
+    try:
+        yield p
+    finally:
+        p.stop_services()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.mark.slow
