@@ -111,7 +111,7 @@ def test_reference_speaker_feeds_the_buffer_and_takes_back_a_cancelled_sound():
     buf = ReferenceBuffer()
     speaker = ReferenceSpeaker(_RecordingSpeaker(True), buf)
     assert speaker.play(np.full(1600, 100, np.int16), 16000)
-    assert buf.active() and speaker.rate == 48000  # the adapter's own attributes stay reachable
+    assert buf.active()
     cancelled = ReferenceSpeaker(_RecordingSpeaker(False), buf)
     assert not cancelled.play(np.full(1600, 100, np.int16), 16000)
     assert not buf.active()

@@ -101,4 +101,3 @@ def test_forced_open_runs_the_model_on_every_frame_and_reset_clears_the_ring(oww
     gated.reset()
     assert not gated.is_open
     assert gated.last_scores == {}  # asleep: no score of the last frame (household.heard_too_score reads them)
-    assert gated.threshold("hey_jarvis") == oww.threshold("hey_jarvis")  # the wrapped detector's stays reachable

@@ -11,7 +11,6 @@ playback is appended right after the previous push: the reference then leads its
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import numpy as np
 
@@ -102,7 +101,3 @@ class ReferenceSpeaker:
 
     def close(self) -> None:
         self.inner.close()
-
-    def __getattr__(self, name: str) -> Any:
-        # adapter-specific extras (rate, device_name, ...) stay reachable through the wrapper
-        return getattr(self.inner, name)

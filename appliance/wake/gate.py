@@ -130,10 +130,6 @@ class GatedWakeDetector:
         self._ring.clear()
         self._open = False
 
-    def __getattr__(self, name: str) -> object:
-        # last_scores, names, threshold() ... of the wrapped detector stay reachable
-        return getattr(self.inner, name)
-
 
 def _better(a: WakeHit | None, b: WakeHit | None) -> WakeHit | None:
     if a is None:
