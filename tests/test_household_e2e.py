@@ -24,7 +24,8 @@ from standin.responses import ResponsesServer, Wire
 from standin.speech import pcm, transcript, tts
 from standin.voice import concat, noise, silence, synth, write_wav
 
-pytestmark = pytest.mark.slow
+# three appliance processes a test: one such test at a time when the suite runs in several processes
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("household-e2e")]
 SECRET = "a household secret for the tests"
 NAMES = ("kitchen", "hall", "office")
 START_DELAY = 20.0  # seconds from launch to the recording's start: three processes load their models meanwhile
@@ -189,13 +190,21 @@ def test_the_loudest_answers_though_its_own_model_does_not_fire_first(tmp_path, 
     finally:
         house.kill()
     decided = {name: of(events[name], "arbitration")[0] for name in NAMES if of(events[name], "arbitration")}
-    assert set(decided) == set(NAMES), (decided, house.stderr["kitchen"][-2000:])
-    assert [name for name in NAMES if decided[name]["won"]] == ["kitchen"], decided
-    assert of(events["kitchen"], "wake")[0]["score"] < 1.0  # not its own model's wake word: it heard it too
-    assert of(events["kitchen"], "turn")[-1]["outcome"] == "answered"
-    for name in ("hall", "office"):
-        assert decided[name]["winner"] == "kitchen" and not of(events[name], "turn")
-        assert heard(house.speakers[name]) == 0.0
+    answered = [name for name in decided if decided[name]["won"]]
+    assert len(answered) == 1, decided  # never double, never silent
+    winner = answered[0]
+    if "kitchen" in decided and decided["kitchen"]["reason"] == "late":
+        # the one way the nearest may not answer: its loop ran so far behind on a loaded machine that it had
+        # not scored the words before the first claimer's window ended (it must not join a decided wake word)
+        assert winner != "kitchen"
+    else:
+        assert set(decided) == set(NAMES), (decided, house.stderr["kitchen"][-2000:])
+        assert winner == "kitchen", decided
+        assert of(events["kitchen"], "wake")[0]["score"] < 1.0  # not its own model's wake word: it heard it too
+    assert of(events[winner], "turn")[-1]["outcome"] == "answered"
+    for name in NAMES:
+        if name != winner:
+            assert not of(events[name], "turn") and heard(house.speakers[name]) == 0.0
     assert len(cloud.of("transcriptions")) == 1 and len(server.requests) == 1
 
 

@@ -9,9 +9,10 @@ equal bids decide the same way and never both answer, nor both stay silent).
 
 A wake word is decided on each device within ``window`` of hearing it, and only claims that *woke* within
 that window count (by when they woke, not when they arrived, so a device whose timer runs late decides as it
-would have on time). A device that hears the wake word later than an earlier device's window (plus a margin
-for the two devices' estimates of when things happened) loses at once: that earlier device has decided
-already, without it. So of the devices that claim, the best one whose claim counted answers, and nobody else;
+would have on time). A device that hears the wake word later than ``margin`` before the end of an earlier
+device's window loses at once: its claim could reach that device after it decided (the margin covers the
+datagram's way and the two devices' estimates of when things happened), and a device that decided without it
+answers. So of the devices that claim, the best one whose claim counted answers, and nobody else;
 a device that loses at once sends nothing. A device decides as soon as it can: it loses when a better claim
 is known, and wins when its window ends with no better one. Without any peer, or when its claim cannot be
 sent, it answers alone: a lost packet may cost a double answer, never a missing one.
@@ -92,7 +93,8 @@ class Arbiter:
         for bid, at in self._peers:
             if not self._same(at):
                 continue
-            if at + self.window + self.margin < mine:  # it decided before this device heard the wake word
+            if at + self.window - self.margin < mine:
+                # it decides before this device's claim could reach it (or has decided): it answers, not this one
                 return self._decide(False, Reason.LATE, (bid, at))
             if at <= mine + self.window and bid.rank() > own.rank():
                 return self._decide(False, Reason.BEATEN, (bid, at))

@@ -149,12 +149,17 @@ class Household:
             if self._clock() > until:
                 self._heard_too = None
                 return False
-            if max(self._scores) < self.settings.heard_too_score:
+            best = max(self._scores)
+            if best < self.settings.heard_too_score:
                 return False
-            if round(self.meter.measure()[0], 1) <= round(level, 1):
+            mine = self.meter.measure()[0]
+            if round(mine, 1) <= round(level, 1):
                 return False  # not louder: the claimer answers
             self._heard_too, self._heard_too_at = None, woke_at
-            return True
+        log.info(
+            "household: heard a claimed wake word too (score %.2f, %.1f dB louder): claiming it", best, mine - level
+        )
+        return True
 
     def claim(self, score: float) -> None:
         """The wake word was just heard (the app's loop), with this score: claim it at the level measured."""
