@@ -45,9 +45,6 @@ COPIES = 2
 COPY_GAP = 0.015
 CONFIRM_SLACK = 0.25
 """A loser answers itself when the winner has not said it answers this long after the winner's window."""
-HEARD_TOO_SLACK = 0.03
-"""A device that heard a claimed wake word too claims it no later than this before the claimer's window ends,
-so its claim arrives before that device decides."""
 PEER_MEMORY = 24 * 3600.0  # a device known to the announcer (expected to ack) for a day after it was heard
 
 
@@ -294,7 +291,9 @@ class Household:
         pending = self._heard_too
         if pending is not None and abs(pending[1] - woke_at) <= match:  # another claim for the same wake word
             level, woke_at = max(level, pending[0]), min(woke_at, pending[1])
-        self._heard_too = (level, woke_at, woke_at + self._arbiter.window - HEARD_TOO_SLACK)
+        # it claims no later than the arbiter's margin before the claimer's window ends, as a device that woke on
+        # its own must (that margin covers the datagram's way): its claim arrives before the claimer decides
+        self._heard_too = (level, woke_at, woke_at + self._arbiter.window - self._arbiter.margin)
 
     def _answered(self, woke_at: float) -> bool:
         """Some device said it answers the wake word heard at ``woke_at`` (not necessarily the one this device
