@@ -264,14 +264,23 @@ def free_port() -> int:
 
 class Device:
     def __init__(
-        self, name: str, port: int, secret: str = SECRET, busy: str = "", skew: float = 0.0, **kw: object
+        self,
+        name: str,
+        port: int,
+        secret: str = SECRET,
+        busy: str = "",
+        skew: float = 0.0,
+        clock=time.monotonic,
+        **kw: object,
     ) -> None:
         self.decisions: queue.Queue = queue.Queue()
         self.played: list[str] = []
         self.busy = busy
         settings = HouseholdSettings(enabled=True, port=port, interface="127.0.0.1", **{"window_ms": 100, **kw})
         wall = (lambda: time.time() + skew) if skew else time.time
-        self.house = Household(settings, secret, self.decisions.put, self.heard, device=name, seed=1, wall=wall).start()
+        self.house = Household(
+            settings, secret, self.decisions.put, self.heard, device=name, seed=1, wall=wall, clock=clock
+        ).start()
 
     def heard(self, heard):
         if self.busy:
@@ -334,12 +343,15 @@ def scored_within(house: Household, score: float, seconds: float = 1.0) -> bool:
 def test_a_louder_device_whose_model_has_not_fired_claims_the_wake_word_too_and_answers(devices):
     # the farther device's model fires first; the nearer one's scored 0.3 on the same words: it claims them as
     # heard at the same moment, within the farther one's window, and answers instead of it
-    far, near = devices("far", window_ms=150), devices("near", window_ms=150)
+    # the devices' clock stands still until the test moves it: a loaded machine cannot end the window early
+    now = [time.monotonic()]
+    far, near = (devices(name, window_ms=150, clock=lambda: now[0]) for name in ("far", "near"))
     heard_at(near.house, -20.0)
     near.house.scored(0.3)  # the frame before the claim arrives
     far.house.wake(-26.0, 20.0, 0.8)
     assert scored_within(near.house, 0.02)  # its model scored 0.3 on the last frames, not 0.02 on this one
     near.house.claim(0.3)
+    now[0] += 0.15  # the window ends
     won, lost = near.decision(), far.decision()
     assert won.won and won.reason == Reason.BEST and won.peers == 1 and won.margin_db > 5, won
     assert not lost.won and lost.winner == "near" and lost.reason == Reason.BEATEN, lost
