@@ -21,6 +21,7 @@ import openai
 from appliance.cancel import CancelToken
 from appliance.config.settings import AssistantSettings, Secrets
 from appliance.events import Recorder
+from appliance.llm.openai_socket import OpenAiEndpoint
 from appliance.llm.responses import ResponsesAssistant
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
@@ -49,8 +50,9 @@ def assistant(cloud: FakeCloud, ws: ResponsesWsServer, transport: str) -> Respon
         return ToolContext(controls=None, camera=None, indicators=None, cancel=cancel, emit=emit)  # type: ignore[arg-type]
 
     policy = RetryPolicy(max_retries=0, deadline=settings.deadline, rng=random.Random(0))
+    endpoint = OpenAiEndpoint(secrets.openai_api_key, cloud.openai_base_url, ws.url)
     made = ResponsesAssistant(
-        settings, secrets, registry, context, client=client, retry_policy=policy, transport=transport
+        settings, secrets, registry, context, client=client, endpoint=endpoint, retry_policy=policy, transport=transport
     )
     made.warm()  # imports (and, over the socket, a first connection: closed again below where the row wants)
     return made

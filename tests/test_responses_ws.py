@@ -17,6 +17,7 @@ from appliance.cancel import CancelToken
 from appliance.config.settings import AssistantSettings, Secrets, SettingsError
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, Recorder
+from appliance.llm.openai_socket import OpenAiEndpoint
 from appliance.llm.responses import LOST_CONNECTION, ResponsesAssistant
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
@@ -80,8 +81,16 @@ class Harness:
         registry.register(lookup)
         self.events = Recorder()
         policy = RetryPolicy(max_retries=2, deadline=self.settings.deadline, base=0.05, rng=random.Random(0))
+        endpoint = OpenAiEndpoint(secrets.openai_api_key, cloud.openai_base_url, ws.url)
         self.assistant = ResponsesAssistant(
-            self.settings, secrets, registry, self.context, client=client, retry_policy=policy, transport=transport
+            self.settings,
+            secrets,
+            registry,
+            self.context,
+            client=client,
+            endpoint=endpoint,
+            retry_policy=policy,
+            transport=transport,
         )
         if warm:
             self.assistant.warm()  # opens the socket ahead of the first turn

@@ -34,6 +34,7 @@ from appliance.core.machine import Progress, TurnDone, TurnProgress
 from appliance.core.turn import Stages, TurnRunner
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Info, Recorder, ToolCall
+from appliance.llm.openai_socket import OpenAiEndpoint
 from appliance.llm.responses import ResponsesAssistant
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
@@ -88,6 +89,7 @@ def assistant(cloud: FakeCloud, s: AssistantSettings, *, ws: ResponsesWsServer |
         ToolRegistry(),
         lambda cancel, emit: ToolContext(controls=None, camera=None, indicators=None, cancel=cancel, emit=emit),
         client=client,
+        endpoint=OpenAiEndpoint(secrets.openai_api_key, cloud.openai_base_url, ws.url if ws is not None else ""),
         retry_policy=RetryPolicy(max_retries=s.max_retries, deadline=s.deadline, base=0.05, rng=random.Random(0)),
         transport="websocket" if ws is not None else "http",
     )

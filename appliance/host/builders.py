@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.config.settings import Settings
 from appliance.events import EventBus
@@ -98,7 +98,8 @@ def end_of_turn(settings: Settings) -> SemanticPolicy | None:
 def transcriber(
     settings: Settings, make_stt: Callable[[Settings], Transcriber], bus: EventBus
 ) -> DeferredTranscriber | StreamingTranscriber:
-    """The batch transcriber, built in the background; streaming in front of it when the settings ask."""
+    """The batch transcriber, built in the background; streaming in front of it when the settings ask (the batch
+    upload is then only its fallback, built when a stream first fails: the SDK it imports holds ~30 MB)."""
 
     def make() -> Any:
         made = make_stt(settings)
@@ -107,15 +108,16 @@ def transcriber(
         return made
 
     batch = DeferredTranscriber(make)
-    batch.warm()
     if settings.stt.mode == "streaming" and settings.stt.provider == "openai":
         return streaming_transcriber(settings, batch, bus)
+    batch.warm()
     return batch
 
 
 def streaming_transcriber(settings: Settings, batch: DeferredTranscriber, bus: EventBus) -> StreamingTranscriber:
-    """Transcription while the user speaks (OpenAI's realtime session), uploading the recording on failure."""
-    from appliance.stt.openai import OpenAITranscriber
+    """Transcription while the user speaks (OpenAI's realtime session), uploading the recording on failure: the
+    first failure starts building ``batch`` in the background, so the SDK loads while the user may still speak."""
+    from appliance.llm.openai_socket import OpenAiEndpoint
     from appliance.stt.realtime import RealtimeSttOptions
     from appliance.stt.streaming import StreamingTranscriber
 
@@ -127,14 +129,14 @@ def streaming_transcriber(settings: Settings, batch: DeferredTranscriber, bus: E
         connect_timeout=s.realtime_connect_timeout,
         finish_timeout=s.realtime_finish_timeout,
     )
-    ws_url = settings.secrets.get("openai", "websocket_base_url")
+    once = threading.Lock()
 
-    def client() -> Any:
-        made = batch.get()
-        assert isinstance(made, OpenAITranscriber)  # streaming is OpenAI's (stt.provider = "openai")
-        return made.client.with_options(websocket_base_url=ws_url) if ws_url else made.client
+    def prepare_fallback() -> None:
+        if not batch.built and once.acquire(blocking=False):  # never released: one build in the background
+            batch.warm()
 
-    streaming = StreamingTranscriber(client, batch, options, bus.emit)
+    endpoint = OpenAiEndpoint.from_secrets(settings.secrets)
+    streaming = StreamingTranscriber(endpoint, batch, options, bus.emit, prepare_fallback=prepare_fallback)
     threading.Thread(
         target=warm_up, args=("realtime transcription", streaming.warm), name="warm-up-realtime", daemon=True
     ).start()
@@ -301,16 +303,17 @@ def assistant(
     tool_context: Callable[..., ToolContext],
     closers: Closers,
 ) -> DeferredAssistant:
-    """The model, built in the background (the OpenAI SDK takes over a second to import on a Pi)."""
+    """The model, built in the background. Over the WebSocket (the default) nothing of the OpenAI SDK is loaded:
+    the socket opens on the wake word, and the SDK (~30 MB, over a second to import on a Pi) loads only if the
+    HTTP fallback is needed. Over HTTP, the SDK and its parser for the stream's events are ready before the
+    first question."""
 
     def make() -> Any:
         from appliance.llm.responses import ResponsesAssistant
 
         made = ResponsesAssistant(settings.assistant, settings.secrets, registry.get(), tool_context)
-        import openai.types.responses  # noqa: F401  (parsing the first stream would load them)
-
-        _ = made._client.responses
-        warm_event_types()
+        if made.transport == "http":
+            made.warm()
         return made
 
     deferred = DeferredAssistant(make)
@@ -330,26 +333,3 @@ def mcp_tools(settings: Settings, bus: EventBus, closers: Closers) -> McpManager
     manager.start()
     closers.append(manager.close)
     return manager
-
-
-def warm_event_types() -> list[Any]:
-    """The SDK builds its parser for a stream's event union on the first event it parses, and that took ~220 ms
-    here (scripts/bench_latency.py): paid on the first answer after a start, between the model's first word
-    and the speech. Parse one event of each transport's union now, while the appliance waits for a question."""
-    from openai._models import construct_type_unchecked
-    from openai.types.responses.response_stream_event import ResponseStreamEvent
-    from openai.types.responses.responses_server_event import ResponsesServerEvent
-
-    event = {
-        "type": "response.output_text.delta",
-        "item_id": "msg_0",
-        "output_index": 0,
-        "content_index": 0,
-        "delta": "",
-        "logprobs": [],
-        "sequence_number": 0,
-    }
-    return [
-        construct_type_unchecked(value=dict(event), type_=cast(Any, union))
-        for union in (ResponseStreamEvent, ResponsesServerEvent)
-    ]

@@ -19,9 +19,9 @@ from __future__ import annotations
 import errno
 import logging
 import socket
-import threading
 from collections.abc import Callable
 
+from appliance import imports
 from appliance.errors import ApplianceError, ErrorKind, MissingResource
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,8 @@ def network_failure(exc: BaseException) -> str | None:
 
 
 #: Held by every background warm-up and every first build of a cloud client (``wiring.Deferred``): one at a
-#: time. The SDKs import their modules lazily, and two threads importing one package's modules in different
-#: orders make importlib raise ``_DeadlockError`` in one of them (seen in CI: the transcriber's warm-up and
-#: the realtime preload, both in ``openai.types``). Re-entrant: a warm-up may build a client.
-SDK_IMPORTS = threading.RLock()
+#: time (:mod:`appliance.imports`).
+SDK_IMPORTS = imports.SDK_IMPORTS
 
 
 def warm_up(what: str, work: Callable[[], object]) -> None:

@@ -5,7 +5,8 @@ finished response's own output list wins when it carries one. The hosted web sea
 own: its item and progress events are read as :class:`SearchStarted` / :class:`SearchDone` (it is owed no
 output), and the message's ``url_citation`` annotations are not needed (the citations are inline in the text,
 where :mod:`.speakable` leaves them unsaid). Pure: no I/O, no clock; the events are the
-SDK's parsed objects (or anything with the same attributes). Text enters the appliance here, so this is where
+SDK's parsed objects over HTTP, :class:`~appliance.llm.openai_socket.Event` s over the WebSocket (the same
+attributes). Text enters the appliance here, so this is where
 the model's text and call arguments are made safe (:mod:`appliance.text.clean`: no lone surrogate, no control
 character reaches speech, the events or the next request).
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.errors import ApplianceError, ErrorKind
-from appliance.llm.client import classify_failure
+from appliance.llm.failures import classify_failure
 from appliance.text.clean import clean_json_text, clean_text
 from appliance.tools.tool import FunctionCall
 

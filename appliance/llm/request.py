@@ -9,13 +9,11 @@ import time
 from collections.abc import Generator
 from typing import Any
 
-import openai
-
 from appliance.config.settings import AssistantSettings
 from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Info, ToolCall
 from appliance.llm.budget import Budget
-from appliance.llm.client import classify_openai_error, is_previous_response_missing, make_timeout, retry_after
+from appliance.llm.failures import classify_openai_error, expected, is_previous_response_missing, retry_after
 from appliance.llm.parsing import EventParser, Failed, Finished, MessageDone, SearchDone, SearchStarted, TextDelta
 from appliance.llm.retrying import Failure
 from appliance.llm.search import WEB_SEARCH, web_search_tool
@@ -57,7 +55,7 @@ class Requests:
             "store": True,
             "max_output_tokens": s.max_output_tokens,
             "truncation": "auto",
-            "timeout": make_timeout(min(s.connect_timeout, left), min(s.read_timeout, left)),
+            "timeout": (min(s.connect_timeout, left), min(s.read_timeout, left)),  # connect, read: over HTTP only
         }
         specs: list[dict[str, Any]] = list(self._tools.specs())
         search = web_search_tool(s)
@@ -150,7 +148,7 @@ class Requests:
         except Exception as exc:  # the SDK's errors, and anything unexpected from parsing the stream
             if turn.cancel.cancelled:
                 return None
-            if not isinstance(exc, (openai.OpenAIError, ApplianceError)):
+            if not expected(exc):
                 log.exception("assistant: unexpected error while streaming")
             raise Failure(
                 _searching(turn, classify_openai_error(exc, STAGE)),

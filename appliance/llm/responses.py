@@ -35,9 +35,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from appliance.cancel import CancelToken
 from appliance.config.settings import AssistantSettings, Secrets
@@ -46,8 +44,8 @@ from appliance.errors import ApplianceError, ErrorKind
 from appliance.events import Error, Info, ToolCall
 from appliance.llm.answer import Answer
 from appliance.llm.budget import Budget
-from appliance.llm.client import make_openai_client
 from appliance.llm.conversation import Conversation, Owed
+from appliance.llm.openai_socket import OpenAiEndpoint
 from appliance.llm.parsing import Finished
 from appliance.llm.request import MAX_EVENT_ARGUMENTS, STAGE, Requests
 from appliance.llm.retrying import PreviousMissing, retrying
@@ -67,6 +65,9 @@ from appliance.tools.confirm import CONFIRM_SECONDS, NOT_CONFIRMED_OUTPUT, Pendi
 from appliance.tools.registry import ToolRegistry
 from appliance.tools.runner import CANCELLED_OUTPUT, CallResult, ToolRunner
 from appliance.tools.tool import Tool
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +98,17 @@ class ResponsesAssistant:
         make_context: Callable[[CancelToken, Emit], ToolContext],
         *,
         client: openai.OpenAI | None = None,
+        endpoint: OpenAiEndpoint | None = None,
         clock: Callable[[], float] = time.monotonic,
         retry_policy: RetryPolicy | None = None,
         max_answer_chars: int | None = None,
         transport: str | None = None,
     ) -> None:
         """``clock`` measures conversation idleness (tests pass a fake one); turn timings and deadlines
-        always use ``time.monotonic``. ``client`` defaults to :func:`make_openai_client`; either way its
-        own retries are turned off for these requests. ``max_answer_chars`` defaults to the setting
+        always use ``time.monotonic``. ``client`` (the SDK's, for HTTP) defaults to one
+        :func:`~appliance.llm.client.make_openai_client` makes when HTTP is first needed; either way its own
+        retries are turned off for these requests. ``endpoint`` (the WebSocket's address and key) defaults to
+        the secrets'. ``max_answer_chars`` defaults to the setting
         ``assistant.max_answer_chars``, ``transport`` to ``assistant.transport``: "websocket" or "http",
         anything else is a SettingsError; a warm socket unused for ``assistant.transport_idle_seconds`` is
         closed."""
@@ -119,12 +123,13 @@ class ResponsesAssistant:
         """The call asked about in the last turn, until the next turn settles it."""
         self._confirmed: _Asked | None = None
         """The call the user just confirmed: the next respond() runs it first."""
-        base = client if client is not None else make_openai_client(settings, secrets, max_retries=0)
-        self._client = base.with_options(max_retries=0)
+        if client is None and not secrets.openai_api_key:  # as the SDK client's maker says, but now, at start
+            raise ApplianceError(ErrorKind.CONFIG, "OPENAI_API_KEY is not set", stage="assistant")
         self.transport = transport if transport is not None else settings.transport
         self._emit: Emit | None = None
         self._streams = make_streams(
-            self._client,
+            functools.partial(_sdk_client, settings, secrets, client),
+            endpoint if endpoint is not None else OpenAiEndpoint.from_secrets(secrets),
             self.transport,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
@@ -188,12 +193,8 @@ class ResponsesAssistant:
                 self._confirmed = asked
 
     def warm(self) -> None:
-        """Load what the first stream would load (the SDK's response types, its streaming code: over a
-        second on a Pi), so the first turn's deadline is not spent importing."""
-        import openai.lib.streaming.responses  # noqa: F401
-        import openai.types.responses  # noqa: F401
-
-        _ = self._client.responses
+        """Get the first request's way ready: over the WebSocket, open it; over HTTP, load the SDK (over a second
+        on a Pi), so the first turn's deadline is not spent importing."""
         self._streams.warm()
 
     def prepare(self) -> threading.Thread | None:
@@ -376,3 +377,11 @@ class _Asked:
 
 def _user_message(text: str) -> dict[str, Any]:
     return {"role": "user", "content": text}
+
+
+def _sdk_client(settings: AssistantSettings, secrets: Secrets, given: openai.OpenAI | None) -> openai.OpenAI:
+    """The SDK client of the HTTP path (made when first needed), its own retries off: the turn retries."""
+    from appliance.llm.client import make_openai_client
+
+    base = given if given is not None else make_openai_client(settings, secrets, max_retries=0)
+    return base.with_options(max_retries=0)

@@ -26,14 +26,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal
-
-import openai
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from appliance.config.settings import SettingsError
+from appliance.imports import SDK_IMPORTS
+from appliance.llm.openai_socket import OpenAiEndpoint, OpenAiSocket, connect
 from appliance.llm.socket_stream import FallbackStream, SocketRefused
 from appliance.llm.stream import close_quietly
 from appliance.websocket_log import QUIET_CLOSE_LOGGER
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,8 @@ _HTTP_ONLY = ("stream", "timeout")
 
 
 def make_streams(
-    client: openai.OpenAI,
+    client: Callable[[], openai.OpenAI],
+    endpoint: OpenAiEndpoint,
     transport: str,
     *,
     connect_timeout: float,
@@ -75,14 +79,16 @@ def make_streams(
     idle_close: float = IDLE_CLOSE,
     on_fallback: Callable[[str], None] | None = None,
 ) -> HttpStreams | SocketStreams:
-    """The transport ``assistant.transport`` names, with the assistant's timeouts."""
+    """The transport ``assistant.transport`` names, with the assistant's timeouts. ``client`` makes the SDK client
+    the HTTP path uses (called once, when HTTP is first needed: the socket itself does without the SDK);
+    ``endpoint`` says where the socket is."""
     if transport not in TRANSPORTS:
         raise SettingsError(f"assistant.transport: {transport!r} is not one of {', '.join(TRANSPORTS)}")
     http = HttpStreams(client)
     if transport == "http":
         return http
     return SocketStreams(
-        client,
+        endpoint,
         http,
         open_timeout=connect_timeout,
         first_event_timeout=min(read_timeout, FIRST_EVENT_SECONDS),
@@ -92,16 +98,36 @@ def make_streams(
 
 
 class HttpStreams:
-    """Each request a streamed HTTP POST (``responses.create(stream=True)``)."""
+    """Each request a streamed HTTP POST (``responses.create(stream=True)``) through the SDK, whose client is made
+    (and the SDK imported: ~30 MB, over a second on a Pi) the first time a request needs it, or by :meth:`warm`.
+    A request's ``timeout`` is its (connect, read) seconds."""
 
-    def __init__(self, client: openai.OpenAI) -> None:
-        self._client = client
+    def __init__(self, client: Callable[[], openai.OpenAI]) -> None:
+        self._make_client = client
+        self._client: openai.OpenAI | None = None
+        self._lock = threading.Lock()
 
     def open(self, params: dict[str, Any]) -> Any:
-        return self._client.responses.create(**params)
+        from appliance.llm.client import make_timeout
+
+        connect_seconds, read_seconds = params["timeout"]
+        return self.client().responses.create(**{**params, "timeout": make_timeout(connect_seconds, read_seconds)})
+
+    def client(self) -> openai.OpenAI:
+        with SDK_IMPORTS, self._lock:  # another thread may be importing the SDK (the upload's fallback)
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
 
     def warm(self) -> None:
-        """Nothing to open ahead: the SDK's HTTP pool keeps its connections."""
+        """Load what the first stream would load (the SDK, its response types and streaming code: over a second
+        on a Pi), so the first turn's deadline is not spent importing. Nothing is opened: the SDK's HTTP pool
+        connects on the first request and keeps its connections."""
+        with SDK_IMPORTS:
+            import openai.lib.streaming.responses  # noqa: F401
+
+            _ = self.client().responses
+            warm_event_types()
 
     def close(self) -> None:
         """The SDK client owns the HTTP pool."""
@@ -112,7 +138,7 @@ class SocketStreams:
 
     def __init__(
         self,
-        client: openai.OpenAI,
+        endpoint: OpenAiEndpoint,
         fallback: HttpStreams,
         *,
         open_timeout: float,
@@ -122,7 +148,7 @@ class SocketStreams:
         clock: Callable[[], float] = time.monotonic,
         on_fallback: Callable[[str], None] | None = None,
     ) -> None:
-        self._client = client
+        self._endpoint = endpoint
         self._fallback = fallback
         self._open_timeout = open_timeout
         self.first_event_timeout = first_event_timeout
@@ -135,13 +161,14 @@ class SocketStreams:
         self._lock = threading.Lock()
         self._opening: _Opening | None = None
         """The handshake under way, if any: whoever needs the socket meanwhile waits for this one."""
-        self._connection: Any = None
+        self._connection: OpenAiSocket | None = None
         self._down_until = -1.0
         self._unreported: str | None = None
         """Why a handshake no request waited for failed (the one on the wake word): the next request that
         goes over HTTP because of it tells ``on_fallback``."""
         self.connections_opened = 0
         """Sockets opened so far (a warm one is reused: this stays at 1 over many requests)."""
+        self._fallback_warming: threading.Thread | None = None
 
     @property
     def connected(self) -> bool:
@@ -177,7 +204,7 @@ class SocketStreams:
 
     # --- for the stream
 
-    def _connect(self) -> tuple[Any, bool]:
+    def _connect(self) -> tuple[OpenAiSocket, bool]:
         """The open socket and whether it was opened just now (a reused one may have died while idle).
 
         With a handshake already under way (the one :meth:`warm` started), waits for it instead of starting
@@ -194,16 +221,19 @@ class SocketStreams:
         if not mine:
             if not opening.done.wait(self._open_timeout + HANDSHAKE_SLACK):
                 raise SocketRefused("the handshake under way did not end in time")
-            if opening.failure is not None:
-                raise SocketRefused(opening.failure)
+            if opening.failure is not None or opening.connection is None:
+                raise SocketRefused(opening.failure or "the handshake under way failed")
             return opening.connection, True
         try:
-            # websockets' own handshake timeout (the SDK passes it through), a bound on one message's size,
-            # and ``legacy`` as websockets 17 wants said when a connection is not used as a context manager
-            options: Any = {"open_timeout": self._open_timeout, "max_size": MAX_MESSAGE_BYTES, "legacy": True}
-            options["close_timeout"] = CLOSE_TIMEOUT
-            options["logger"] = QUIET_CLOSE_LOGGER
-            connection = self._client.responses.connect(websocket_connection_options=options, max_retries=0).enter()
+            # websockets' own handshake timeout, a bound on one message's size, a bounded close
+            connection = connect(
+                self._endpoint,
+                "responses",
+                open_timeout=self._open_timeout,
+                max_size=MAX_MESSAGE_BYTES,
+                close_timeout=CLOSE_TIMEOUT,
+                logger=QUIET_CLOSE_LOGGER,
+            )
         except BaseException as exc:
             why = f"the handshake failed: {type(exc).__name__}: {exc}"
             with self._lock:  # before the waiters wake: none of them may start another handshake
@@ -211,6 +241,7 @@ class SocketStreams:
                 self._unreported = why
                 self._opening = None
             log.info("assistant: the WebSocket did not open (%s); HTTP for the next %.0f s", why, self._cool_off)
+            self._warm_fallback()
             opening.failure = why
             opening.done.set()
             raise
@@ -222,13 +253,13 @@ class SocketStreams:
         opening.done.set()
         return connection, True
 
-    def send(self, params: dict[str, Any]) -> Any:
-        body = {key: value for key, value in params.items() if key not in _HTTP_ONLY}
+    def send(self, params: dict[str, Any]) -> OpenAiSocket:
+        body = {"type": "response.create"} | {key: value for key, value in params.items() if key not in _HTTP_ONLY}
         with self._lock:
             self._stop_idle_timer()  # in use until the response ends
         connection, fresh = self._connect()
         try:
-            connection.response.create(**body)
+            connection.send(body)
         except Exception:
             if fresh:
                 raise
@@ -237,7 +268,7 @@ class SocketStreams:
             log.info("assistant: the warm WebSocket was closed; opening a new one")
             self.drop()
             connection, _ = self._connect()
-            connection.response.create(**body)
+            connection.send(body)
         return connection
 
     def idle(self) -> None:
@@ -253,7 +284,7 @@ class SocketStreams:
             self._idle_timer = timer
         timer.start()
 
-    def _close_idle(self, connection: Any) -> None:
+    def _close_idle(self, connection: OpenAiSocket) -> None:
         with self._lock:
             if self._connection is not connection or self._idle_timer is not threading.current_thread():
                 return  # replaced, or taken by a request since (this runs in its own Timer thread)
@@ -288,11 +319,29 @@ class SocketStreams:
             self._down_until = self._clock() + self._cool_off
             self._unreported = None  # told now
         log.info("assistant: the WebSocket failed (%s); HTTP for the next %.0f s", why, self._cool_off)
+        self._warm_fallback()
         if self._on_fallback is not None:
             self._on_fallback(why)
 
     def http(self, params: dict[str, Any]) -> Any:
         return self._fallback.open(params)
+
+    def _load_fallback(self) -> None:
+        try:
+            self._fallback.warm()
+        except Exception as exc:  # the request that needs it makes the client again and reports what fails
+            log.info("assistant: loading the HTTP fallback failed (%s: %s)", type(exc).__name__, exc)
+
+    def _warm_fallback(self) -> None:
+        """Load the HTTP path's SDK in the background, once, as soon as the socket has failed: usually the
+        handshake on the wake word, so the import overlaps the user's speech instead of delaying the request."""
+        with self._lock:
+            if self._fallback_warming is not None:
+                return
+            self._fallback_warming = threading.Thread(
+                target=self._load_fallback, name="assistant-http-warm", daemon=True
+            )
+        self._fallback_warming.start()
 
 
 class _Opening:
@@ -300,5 +349,25 @@ class _Opening:
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.connection: Any = None
+        self.connection: OpenAiSocket | None = None
         self.failure: str | None = None
+
+
+def warm_event_types() -> Any:
+    """The SDK builds its parser for the HTTP stream's event union on the first event it parses, and that took
+    ~220 ms here (scripts/bench_latency.py): paid on the first answer after a start, between the model's first
+    word and the speech. Parse one event with the rest of the HTTP path's warm-up (the WebSocket's events are read
+    without the SDK)."""
+    from openai._models import construct_type_unchecked
+    from openai.types.responses.response_stream_event import ResponseStreamEvent
+
+    event = {
+        "type": "response.output_text.delta",
+        "item_id": "msg_0",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": "",
+        "logprobs": [],
+        "sequence_number": 0,
+    }
+    return construct_type_unchecked(value=event, type_=cast(Any, ResponseStreamEvent))
