@@ -1,23 +1,28 @@
-"""Streaming transcription: the real openai SDK against the fake realtime WebSocket, each fault falling back to
-the batch upload (the real transcriber against the fake cloud)."""
+"""Streaming transcription: the session's own socket client (appliance.llm.openai_socket) against the fake
+realtime WebSocket, each fault falling back to the batch upload (the real transcriber against the fake cloud)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-import openai
 import pytest
 
 from appliance.cancel import CancelToken
-from appliance.config.settings import Secrets, SttSettings
+from appliance.config.settings import Secrets, Settings, SttSettings
 from appliance.deadline import Deadline
 from appliance.errors import Cancelled, ErrorKind
-from appliance.events import Event, Info
+from appliance.events import Event, EventBus, Info
+from appliance.host import builders
+from appliance.llm.openai_socket import OpenAiEndpoint
 from appliance.stt.fallback import transcribe_with_fallback
 from appliance.stt.openai import OpenAITranscriber
 from appliance.stt.realtime import (
@@ -45,10 +50,8 @@ def fake() -> Iterator[FakeRealtime]:
         yield server
 
 
-def client_for(fake: FakeRealtime, key: str = KEY) -> openai.OpenAI:
-    return openai.OpenAI(
-        api_key=key, base_url="http://127.0.0.1:9/v1", websocket_base_url=fake.ws_base_url, max_retries=0
-    )
+def endpoint_for(fake: FakeRealtime, key: str = KEY) -> OpenAiEndpoint:
+    return OpenAiEndpoint(api_key=key, base_url="http://127.0.0.1:9/v1", websocket_base_url=fake.ws_base_url)
 
 
 def question() -> np.ndarray:
@@ -66,7 +69,7 @@ OPTIONS = RealtimeSttOptions(model="gpt-live-transcribe", language="en", connect
 def test_streams_resampled_audio_and_returns_the_transcript_with_partials(fake):
     fake.default(Script(transcript="What is the weather like in Paris today?", deltas=3))
     partials: list[str] = []
-    session = RealtimeSession(client_for(fake), OPTIONS, on_partial=partials.append)
+    session = RealtimeSession(endpoint_for(fake), OPTIONS, on_partial=partials.append)
     pcm = question()
     session.start()
     stream(session, pcm)
@@ -75,6 +78,7 @@ def test_streams_resampled_audio_and_returns_the_transcript_with_partials(fake):
 
     (rec,) = fake.wait_sessions(1)
     assert rec.closed.wait(2)
+    assert rec.path == "/v1/realtime"
     assert rec.query["intent"] == ["transcription"]
     assert rec.headers["authorization"] == f"Bearer {KEY}"
     assert rec.config == {
@@ -102,7 +106,7 @@ def test_the_final_transcript_waits_only_for_the_cloud_after_the_end_of_turn(fak
     """The audio is already there at the end of the turn: only the commit round trip and the cloud's own
     transcription time remain (0.3 s injected here; scripts/bench_endpoint.py measures the rest)."""
     fake.default(Script(latency=0.3))
-    session = RealtimeSession(client_for(fake), OPTIONS)
+    session = RealtimeSession(endpoint_for(fake), OPTIONS)
     pcm = question()
     session.start()
     stream(session, pcm)
@@ -139,7 +143,7 @@ FAULTS = [
 @pytest.mark.parametrize(("script", "failure"), FAULTS, ids=[f"{s.fault}-{s.status}" for s, _ in FAULTS])
 def test_each_fault_fails_fast_and_the_recording_is_uploaded_instead(fake, cloud, batch, script, failure):
     fake.script(script)
-    session = RealtimeSession(client_for(fake), OPTIONS)
+    session = RealtimeSession(endpoint_for(fake), OPTIONS)
     pcm = question()
     session.start()
     stream(session, pcm)
@@ -158,7 +162,7 @@ def test_each_fault_fails_fast_and_the_recording_is_uploaded_instead(fake, cloud
 
 
 def test_a_wrong_key_is_refused_at_the_upgrade(fake):
-    session = RealtimeSession(client_for(fake, key="sk-wrong"), OPTIONS)
+    session = RealtimeSession(endpoint_for(fake, key="sk-wrong"), OPTIONS)
     session.start()
     with pytest.raises(RealtimeSttError) as info:
         session.finish(Deadline(5.0))
@@ -167,8 +171,8 @@ def test_a_wrong_key_is_refused_at_the_upgrade(fake):
 
 def test_no_server_is_a_connect_failure_without_waiting_for_the_deadline():
     with FakeRealtime(api_key=KEY) as gone:
-        client = client_for(gone)
-    session = RealtimeSession(client, OPTIONS)
+        endpoint = endpoint_for(gone)
+    session = RealtimeSession(endpoint, OPTIONS)
     session.start()
     start = time.monotonic()
     with pytest.raises(RealtimeSttError) as info:
@@ -179,7 +183,7 @@ def test_no_server_is_a_connect_failure_without_waiting_for_the_deadline():
 
 def test_a_failure_mid_session_is_visible_before_the_end_of_turn(fake):
     fake.script(Script(fault=Fault.CLOSE, close_after=2))
-    session = RealtimeSession(client_for(fake), OPTIONS)
+    session = RealtimeSession(endpoint_for(fake), OPTIONS)
     session.start()
     stream(session, question()[: FRAME * 4])
     (rec,) = fake.wait_sessions(1)
@@ -193,7 +197,7 @@ def test_a_failure_mid_session_is_visible_before_the_end_of_turn(fake):
 
 def test_the_turn_deadline_caps_the_wait(fake):
     fake.script(Script(fault=Fault.STALL))
-    session = RealtimeSession(client_for(fake), RealtimeSttOptions(finish_timeout=5.0))
+    session = RealtimeSession(endpoint_for(fake), RealtimeSttOptions(finish_timeout=5.0))
     session.start()
     stream(session, question())
     start = time.monotonic()
@@ -206,7 +210,7 @@ def test_the_turn_deadline_caps_the_wait(fake):
 def test_cancel_closes_the_socket_within_200_ms(fake):
     fake.script(Script(fault=Fault.STALL))
     token = CancelToken()
-    session = RealtimeSession(client_for(fake), OPTIONS, cancel=token)
+    session = RealtimeSession(endpoint_for(fake), OPTIONS, cancel=token)
     session.start()
     stream(session, question())
     (rec,) = fake.wait_sessions(1)
@@ -232,7 +236,7 @@ def test_cancel_closes_the_socket_within_200_ms(fake):
 
 
 def test_feed_never_blocks_and_an_overflow_fails_the_session(fake):
-    session = RealtimeSession(client_for(fake), RealtimeSttOptions(queue_frames=3))
+    session = RealtimeSession(endpoint_for(fake), RealtimeSttOptions(queue_frames=3))
     frame = np.zeros(FRAME, dtype=np.int16)
     start = time.monotonic()
     for _ in range(10):
@@ -242,7 +246,7 @@ def test_feed_never_blocks_and_an_overflow_fails_the_session(fake):
 
 
 def test_the_session_is_used_in_order():
-    session = RealtimeSession(None, OPTIONS)
+    session = RealtimeSession(OpenAiEndpoint(api_key=KEY), OPTIONS)
     with pytest.raises(RealtimeSttError) as info:
         session.finish()
     assert info.value.failure is Failure.STATE
@@ -253,7 +257,7 @@ def test_closing_while_the_transcript_streams_logs_no_traceback(fake, caplog):
     it log "unexpected internal error" with an EOFError traceback (client and server), though nothing was
     lost. Closes, polite and abrupt, while the stand-in streams a long transcript: no error, no traceback."""
     fake.default(Script(transcript=" ".join(f"word{i}" for i in range(200)), deltas=200))
-    client = client_for(fake)
+    endpoint = endpoint_for(fake)
     speech = question()[: FRAME * 4]  # 0.32 s: each commit is transcribed in 200 deltas
     caplog.set_level(logging.INFO)  # the appliance's level (at DEBUG websockets logs every frame)
     interval = sys.getswitchinterval()
@@ -261,7 +265,7 @@ def test_closing_while_the_transcript_streams_logs_no_traceback(fake, caplog):
     try:
         for n in range(40):
             streaming = threading.Event()
-            session = RealtimeSession(client, OPTIONS, on_partial=lambda _text, flag=streaming: flag.set())
+            session = RealtimeSession(endpoint, OPTIONS, on_partial=lambda _text, flag=streaming: flag.set())
             session.start()
             for _ in range(3):
                 stream(session, speech)
@@ -299,7 +303,7 @@ def test_a_stalled_handshake_is_awaited_once_then_the_recording_is_uploaded(fake
     batch = OpenAITranscriber(SttSettings(timeout=5.0, max_retries=0), secrets)
     options = RealtimeSttOptions(model="gpt-live-transcribe", connect_timeout=1.5, finish_timeout=1.0)
     events: list[Event] = []
-    transcriber = StreamingTranscriber(lambda: client_for(fake), batch, options, events.append)
+    transcriber = StreamingTranscriber(endpoint_for(fake), batch, options, events.append)
     pcm = question()
     transcriber.begin()  # the wake word
     for i in range(0, len(pcm), FRAME):
@@ -311,3 +315,197 @@ def test_a_stalled_handshake_is_awaited_once_then_the_recording_is_uploaded(fake
     assert fake.handshakes == 1 and fake.sessions == [] and len(cloud.of("transcriptions")) == 1
     assert [e.what for e in events if isinstance(e, Info)] == ["stt_fallback"]
     assert took < options.connect_timeout + options.finish_timeout  # one wait (~1 s), generous bound
+
+
+def test_the_upgrade_carries_the_key_the_intent_and_the_organization(fake):
+    endpoint = OpenAiEndpoint(
+        api_key=KEY, websocket_base_url=fake.ws_base_url, organization="org-test", project="proj-test"
+    )
+    session = RealtimeSession(endpoint, OPTIONS)
+    session.start()
+    stream(session, question())
+    assert session.finish(Deadline(5.0)) == "What is the weather like in Paris today?"
+    (rec,) = fake.wait_sessions(1)
+    assert rec.path == "/v1/realtime" and rec.query == {"intent": ["transcription"]}
+    assert rec.headers["authorization"] == f"Bearer {KEY}"
+    assert rec.headers["openai-organization"] == "org-test" and rec.headers["openai-project"] == "proj-test"
+
+
+# --- malformed messages -------------------------------------------------------------------------------------
+
+
+class Malformed(FakeRealtime):
+    """Acknowledges each commit, then sends ``bad`` (``{item}`` replaced by the item's id) in place of its
+    transcript."""
+
+    def __init__(self, bad: str) -> None:
+        super().__init__(api_key=KEY)
+        self.bad = bad
+
+    def _answer(self, out: Any, script: Script, session: Any, commit: int, previous: str | None, seconds: float) -> str:
+        item = f"item_{commit}"
+        out.send(self._event("input_audio_buffer.committed", item_id=item, previous_item_id=previous))
+        try:
+            json.loads(self.bad)
+        except ValueError:  # the outbox records what it sends as JSON: this goes out on its own
+            out._ws.send(self.bad)
+        else:
+            out.send(self.bad.replace("{item}", item))
+        return item
+
+
+def message(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+COMPLETED = "conversation.item.input_audio_transcription.completed"
+DELTA = "conversation.item.input_audio_transcription.delta"
+MALFORMED = {
+    "transcript-a-number": (message(COMPLETED, item_id="{item}", transcript=42), Failure.PROTOCOL),
+    "transcript-an-object": (message(COMPLETED, item_id="{item}", transcript={"text": "hi"}), Failure.PROTOCOL),
+    "transcript-missing": (message(COMPLETED, item_id="{item}"), Failure.PROTOCOL),
+    "delta-a-list": (message(DELTA, item_id="{item}", delta=["What"]), Failure.PROTOCOL),
+    "item-id-a-number": (message(COMPLETED, item_id=7, transcript="What"), Failure.PROTOCOL),
+    "no-type": (json.dumps({"item_id": "{item}", "transcript": "What"}), Failure.PROTOCOL),
+    "not-json": ("What is the weather<", Failure.PROTOCOL),
+    "a-json-array": ('["What"]', Failure.PROTOCOL),
+    "error-a-string": (message("error", error="boom"), Failure.ERROR_EVENT),
+}
+
+
+@pytest.mark.parametrize(("bad", "failure"), list(MALFORMED.values()), ids=list(MALFORMED))
+def test_a_malformed_message_fails_the_session_and_the_recording_is_uploaded(cloud, batch, caplog, bad, failure):
+    """Never an exception escaping the reader, never a wait for the stall: the session fails on the message."""
+    caplog.set_level(logging.INFO)
+    failures: list[RealtimeSttError] = []
+    with Malformed(bad) as fake:
+        session = RealtimeSession(endpoint_for(fake), OPTIONS, on_failure=failures.append)
+        pcm = question()
+        session.start()
+        stream(session, pcm)
+        start = time.monotonic()
+        result = transcribe_with_fallback(session, pcm, batch, deadline=Deadline(10.0))
+        took = time.monotonic() - start
+    assert not result.streamed and result.error is not None and result.error.failure is failure
+    assert [f.failure for f in failures] == [failure]
+    assert took < OPTIONS.finish_timeout  # failed on the message, not after waiting for a transcript
+    assert result.text == "What is the weather like in Paris today?"
+    assert len(cloud.of("transcriptions")) == 1
+    assert [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+
+
+def test_on_failure_reports_the_sessions_own_failure_once_and_never_a_close(fake):
+    fake.script(Script(fault=Fault.REFUSE, status=503))
+    failures: list[RealtimeSttError] = []
+    session = RealtimeSession(endpoint_for(fake), OPTIONS, on_failure=failures.append)
+    session.start()
+    with pytest.raises(RealtimeSttError):
+        session.finish(Deadline(5.0))
+    assert [f.failure for f in failures] == [Failure.REFUSED]
+
+    closed: list[RealtimeSttError] = []
+    for n in range(2):
+        session = RealtimeSession(endpoint_for(fake), OPTIONS, on_failure=closed.append)
+        session.start()
+        stream(session, question()[: FRAME * 4])
+        fake.wait_sessions(n + 1)  # the refused one is no session
+        session.abort() if n else session.close()
+    assert all(s.closed.wait(2) for s in fake.sessions)
+    assert closed == []
+
+
+# --- the builder: the upload is only the fallback -----------------------------------------------------------
+
+
+class Uploads:
+    """The batch transcriber the builder makes (the upload), counting its builds."""
+
+    def __init__(self) -> None:
+        self.builds = 0
+        self.built = threading.Event()
+
+    def make(self, settings: Settings) -> Uploads:
+        self.builds += 1
+        self.built.set()
+        return self
+
+    def transcribe(self, pcm: np.ndarray, cancel: CancelToken, **_: Any) -> str:
+        return "uploaded"
+
+
+def join_warm_ups() -> None:
+    for thread in threading.enumerate():
+        if thread.name.startswith("warm-up"):
+            thread.join(10)
+
+
+def test_a_stream_failure_starts_building_the_upload_while_the_user_speaks(fake):
+    fake.script(Script(fault=Fault.REFUSE, status=503), Script(fault=Fault.REFUSE, status=503))
+    secrets = Secrets({"openai": {"api_key": KEY, "websocket_base_url": fake.ws_base_url}})
+    settings = Settings(stt=SttSettings(realtime_connect_timeout=2.0, realtime_finish_timeout=2.0), secrets=secrets)
+    uploads = Uploads()
+    bus, events = EventBus(), list[Event]()
+    bus.subscribe(events.append)
+    transcriber = builders.transcriber(settings, uploads.make, bus)
+    assert isinstance(transcriber, StreamingTranscriber)
+    join_warm_ups()
+    assert uploads.builds == 0  # streaming: not built at start
+    pcm = question()
+    for _turn in range(2):
+        transcriber.begin()  # the wake word; the upgrade is refused
+        assert uploads.built.wait(5)  # built before the end of the turn, while the user still speaks
+        for i in range(0, len(pcm), FRAME):
+            transcriber.feed(pcm[i : i + FRAME])
+        assert transcriber.transcribe(pcm, CancelToken(), deadline=Deadline(5.0)) == "uploaded"
+    join_warm_ups()
+    assert uploads.builds == 1 and fake.refused == 2
+    assert [e.what for e in events if isinstance(e, Info)] == ["stt_fallback", "stt_fallback"]
+
+
+def test_a_streamed_turn_never_builds_the_upload(fake):
+    secrets = Secrets({"openai": {"api_key": KEY, "websocket_base_url": fake.ws_base_url}})
+    settings = Settings(stt=SttSettings(realtime_connect_timeout=2.0, realtime_finish_timeout=2.0), secrets=secrets)
+    uploads = Uploads()
+    transcriber = builders.transcriber(settings, uploads.make, EventBus())
+    assert isinstance(transcriber, StreamingTranscriber)
+    pcm = question()
+    transcriber.begin()
+    for i in range(0, len(pcm), FRAME):
+        transcriber.feed(pcm[i : i + FRAME])
+    assert transcriber.transcribe(pcm, CancelToken(), deadline=Deadline(5.0)) == (
+        "What is the weather like in Paris today?"
+    )
+    join_warm_ups()
+    assert uploads.builds == 0
+
+
+def test_in_batch_mode_the_upload_is_built_at_start():
+    settings = Settings(stt=SttSettings(mode="batch"), secrets=Secrets(openai_api_key=KEY))
+    uploads = Uploads()
+    transcriber = builders.transcriber(settings, uploads.make, EventBus())
+    assert not isinstance(transcriber, StreamingTranscriber)
+    assert uploads.built.wait(5)
+
+
+def test_building_the_streaming_transcriber_does_not_import_the_openai_sdk():
+    """The SDK holds ~30 MB on the Pi: in streaming mode it loads only if a turn needs the upload."""
+    script = """if True:
+        import sys, threading
+        from appliance.config.secrets import Secrets
+        from appliance.config.settings import Settings
+        from appliance.events import EventBus
+        from appliance.host import builders
+        from appliance.stt import TRANSCRIBERS
+
+        settings = Settings(secrets=Secrets(openai_api_key="sk-test-realtime-0123456789"))
+        made = builders.transcriber(settings, TRANSCRIBERS.get(settings.stt.provider), EventBus())
+        warm_ups = [t for t in threading.enumerate() if t.name.startswith("warm-up")]
+        for thread in warm_ups:
+            thread.join(30)
+        print(type(made).__name__, [t.name for t in warm_ups], "websockets.sync.client" in sys.modules)
+        print("openai" in sys.modules)
+    """
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["StreamingTranscriber ['warm-up-realtime'] True", "False"]

@@ -1,5 +1,5 @@
 """A commit at every pause: several items per turn, joined in commit order, each failure still falling back to the
-upload of the whole recording. The real openai SDK against the fake realtime WebSocket."""
+upload of the whole recording. The session's own socket client against the fake realtime WebSocket."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_stt_realtime import FRAME, KEY, OPTIONS, client_for, stream
+from test_stt_realtime import FRAME, KEY, OPTIONS, endpoint_for, stream
 
 from appliance.cancel import CancelToken
 from appliance.config.settings import Secrets, SttSettings
 from appliance.deadline import Deadline
 from appliance.events import Event, Info, PartialTranscript
+from appliance.llm.openai_socket import connect
 from appliance.stt.fallback import transcribe_with_fallback
 from appliance.stt.openai import OpenAITranscriber
 from appliance.stt.realtime import Failure, RealtimeSession, RealtimeSttOptions
@@ -67,7 +68,7 @@ def test_segments_committed_at_pauses_join_in_order(fake, count):
     arrived: list[tuple[int, str]] = []
     partials: list[str] = []
     session = RealtimeSession(
-        client_for(fake), OPTIONS, on_partial=partials.append, on_segment=lambda i, t: arrived.append((i, t))
+        endpoint_for(fake), OPTIONS, on_partial=partials.append, on_segment=lambda i, t: arrived.append((i, t))
     )
     session.start()
     for i, part in enumerate(parts[:-1]):
@@ -92,7 +93,7 @@ def test_segments_committed_at_pauses_join_in_order(fake, count):
 def test_an_item_answered_late_still_joins_in_commit_order(fake):
     fake.default(Script(transcripts=("What is the weather", "like in Paris today?"), latencies=(0.8, 0.0)))
     arrived: list[int] = []
-    session = RealtimeSession(client_for(fake), OPTIONS, on_segment=lambda i, t: arrived.append(i))
+    session = RealtimeSession(endpoint_for(fake), OPTIONS, on_segment=lambda i, t: arrived.append(i))
     session.start()
     stream(session, speech("What is the weather"))
     assert session.commit() == 0
@@ -107,7 +108,7 @@ def test_an_item_answered_late_still_joins_in_commit_order(fake):
 
 def test_commit_tail_false_leaves_the_trailing_silence_uncommitted(fake):
     fake.default(Script(transcripts=("What is the weather like in Paris today?", "[silence]")))
-    session = RealtimeSession(client_for(fake), OPTIONS)
+    session = RealtimeSession(endpoint_for(fake), OPTIONS)
     session.start()
     stream(session, speech("What is the weather like in Paris today?"))
     assert session.commit() == 0
@@ -121,7 +122,7 @@ def test_commit_tail_false_leaves_the_trailing_silence_uncommitted(fake):
 
 def test_less_than_a_tenth_of_a_second_is_never_committed(fake):
     fake.default(Script(transcripts=("What is the weather like in Paris today?", "unexpected")))
-    session = RealtimeSession(client_for(fake), OPTIONS)
+    session = RealtimeSession(endpoint_for(fake), OPTIONS)
     session.start()
     assert session.commit() is None  # nothing fed yet
     stream(session, speech("What is the weather like in Paris today?"))
@@ -137,14 +138,14 @@ def test_less_than_a_tenth_of_a_second_is_never_committed(fake):
 
 
 def test_the_fake_refuses_a_commit_under_a_tenth_of_a_second_as_the_api_does(fake):
-    import openai
-
-    client = openai.OpenAI(api_key="sk-test-realtime-0123456789", websocket_base_url=fake.ws_base_url)
-    with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
+    conn = connect(endpoint_for(fake), "realtime", query={"intent": "transcription"}, open_timeout=2.0)
+    try:
         assert conn.recv().type == "session.created"
-        conn.input_audio_buffer.append(audio="AAAA")  # two samples
-        conn.input_audio_buffer.commit()
+        conn.send({"type": "input_audio_buffer.append", "audio": "AAAA"})  # two samples
+        conn.send({"type": "input_audio_buffer.commit"})
         event = conn.recv()
+    finally:
+        conn.close()
     assert event.type == "error" and event.error.code == "input_audio_buffer_commit_empty"
 
 
@@ -162,7 +163,7 @@ SECOND_COMMIT_FAULTS = [
 def test_a_fault_on_the_second_commit_uploads_the_whole_recording(fake, cloud, batch, script, failure):
     fake.script(script)
     first = threading.Event()
-    session = RealtimeSession(client_for(fake), OPTIONS, on_segment=lambda i, t: first.set())
+    session = RealtimeSession(endpoint_for(fake), OPTIONS, on_segment=lambda i, t: first.set())
     pcm = np.concatenate([speech("What is the weather"), PAUSE, speech("like in Paris today?")])
     session.start()
     stream(session, pcm[: len(pcm) // 2])
@@ -179,7 +180,7 @@ def test_a_fault_on_the_second_commit_uploads_the_whole_recording(fake, cloud, b
 def test_an_item_overdue_at_the_next_pause_fails_the_session_before_the_end_of_turn(fake):
     fake.script(Script(fault=Fault.STALL))
     options = RealtimeSttOptions(finish_timeout=0.2)
-    session = RealtimeSession(client_for(fake), options)
+    session = RealtimeSession(endpoint_for(fake), options)
     session.start()
     stream(session, speech("What is the weather"))
     assert session.commit() == 0
@@ -201,16 +202,18 @@ class Recorder:
         self.events.append(event)
 
 
-def test_commit_segment_hands_the_text_so_far_to_each_pause(fake, uploads):
+def test_commit_segment_hands_the_text_so_far_to_each_pause(fake, uploads, monkeypatch):
     fake.default(Script(transcripts=PARTS, latencies=(0.6, 0.0, 0.0)))  # the first pause's text comes last
     gate = threading.Event()
 
-    def client() -> Any:
-        gate.wait(5)  # the session is made only once released: the first frames and commit wait in ``early``
-        return client_for(fake)
+    class Gated(RealtimeSession):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            gate.wait(5)  # the session is made only once released: the first frames and commit wait in ``early``
+            super().__init__(*args, **kwargs)
 
+    monkeypatch.setattr("appliance.stt.streaming.RealtimeSession", Gated)
     emit = Recorder()
-    transcriber = StreamingTranscriber(client, uploads, OPTIONS, emit)
+    transcriber = StreamingTranscriber(endpoint_for(fake), uploads, OPTIONS, emit)
     texts: queue.Queue[tuple[str, str]] = queue.Queue()
     assert not transcriber.commit_segment(lambda t: texts.put(("none", t)))  # no turn open
     transcriber.begin()
@@ -244,7 +247,7 @@ def test_commit_segment_hands_the_text_so_far_to_each_pause(fake, uploads):
 
 def test_transcribe_passes_commit_tail_on(fake, uploads):
     fake.default(Script(transcripts=("What is the weather like in Paris today?", "[noise]")))
-    transcriber = StreamingTranscriber(lambda: client_for(fake), uploads, OPTIONS, Recorder())
+    transcriber = StreamingTranscriber(endpoint_for(fake), uploads, OPTIONS, Recorder())
     transcriber.begin()
     pcm = np.concatenate([speech("What is the weather like in Paris today?"), np.zeros(FRAME * 8, dtype=np.int16)])
     arrived = threading.Event()

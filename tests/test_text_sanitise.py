@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import openai
 import pytest
 from doubles import Controls
 
@@ -23,6 +22,7 @@ from appliance.cancel import CancelToken
 from appliance.config.settings import AssistantSettings, Secrets, SttSettings
 from appliance.deadline import Deadline
 from appliance.events import Error, EventBus, JsonLinesSink, Recorder, TimerChanged, ToolCall, Transcript
+from appliance.llm.openai_socket import OpenAiEndpoint
 from appliance.llm.responses import ResponsesAssistant
 from appliance.ports import ToolContext
 from appliance.retry import RetryPolicy
@@ -224,12 +224,10 @@ def test_a_streamed_transcript_with_a_lone_surrogate_is_clean_in_its_partials_to
     key = "sk-test-realtime-0123456789"
     with FakeRealtime(api_key=key) as fake:
         fake.default(Script(transcript="Set a " + LONE + "tea timer for one minute.", deltas=3))
-        client = openai.OpenAI(
-            api_key=key, base_url="http://127.0.0.1:9/v1", websocket_base_url=fake.ws_base_url, max_retries=0
-        )
+        endpoint = OpenAiEndpoint(api_key=key, base_url="http://127.0.0.1:9/v1", websocket_base_url=fake.ws_base_url)
         partials: list[str] = []
         options = RealtimeSttOptions(model="gpt-live-transcribe", connect_timeout=2.0, finish_timeout=2.0)
-        session = RealtimeSession(client, options, on_partial=partials.append)
+        session = RealtimeSession(endpoint, options, on_partial=partials.append)
         session.start()
         session.feed(np.zeros(16000, np.int16))
         assert session.finish(Deadline(5.0)) == "Set a tea timer for one minute."

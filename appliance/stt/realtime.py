@@ -8,9 +8,12 @@ the end-of-turn model still decides and the partial text is there to veto a cut 
 of the turn ``finish()`` commits the tail and waits for every item, joined in commit order.
 
 Every failure (no connection, a refused upgrade, a close or stall mid-session, an ``error`` event, events out of
-order, a full queue) becomes :class:`RealtimeSttError` at once or, at the latest, when ``finish()`` runs out of
-time. The caller keeps the recording in memory and falls back to the batch upload of all of it. The SDK's own
-reconnection is left off: a new socket would start a new, empty audio buffer.
+order or malformed, a full queue) becomes :class:`RealtimeSttError` at once or, at the latest, when ``finish()``
+runs out of time. The caller keeps the recording in memory and falls back to the batch upload of all of it. A
+broken socket is never reopened: a new socket would start a new, empty audio buffer.
+
+The socket is spoken directly (:mod:`appliance.llm.openai_socket`: JSON events over ``websockets``), not through
+the OpenAI SDK, whose import alone holds ~30 MB of the Pi's memory; the SDK is loaded only if the upload is needed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +33,7 @@ from appliance.audio.convert import StreamResampler, float_to_int16, int16_to_fl
 from appliance.cancel import CancelToken
 from appliance.deadline import Deadline
 from appliance.errors import Cancelled
+from appliance.llm.openai_socket import Event, OpenAiEndpoint, OpenAiSocket
 from appliance.stt.realtime_config import API_RATE, MIC_RATE, Failure, RealtimeSttError, RealtimeSttOptions
 from appliance.stt.realtime_connect import open_socket, set_up_session
 from appliance.stt.segments import OutOfOrder, SegmentLedger
@@ -50,17 +54,34 @@ log = logging.getLogger(__name__)
 
 
 def preload() -> None:
-    """Import the SDK's realtime modules and the WebSocket client now (at start-up): the first import takes
-    seconds on a Pi, which would otherwise land inside the first turn."""
-    import openai.resources.realtime.realtime  # noqa: F401
-    import openai.types.realtime  # noqa: F401
+    """Import the WebSocket client now (at start-up), so its first import does not land inside the first turn.
+    The OpenAI SDK is not imported: the session does without it."""
     import websockets.sync.client  # noqa: F401
+
+    import appliance.llm.openai_socket  # noqa: F401
 
 
 _COMMIT = object()
 _END = object()
 _STOP = object()
 MIN_COMMIT_SAMPLES = MIC_RATE // 10  # the API refuses to commit less than 0.1 s ("input_audio_buffer_commit_empty")
+
+# The server events the session reads (the ``type`` of the SDK's models of the same names).
+ERROR = "error"  # RealtimeErrorEvent
+CREATED = "session.created"  # SessionCreatedEvent
+UPDATED = "session.updated"  # SessionUpdatedEvent
+COMMITTED = "input_audio_buffer.committed"  # InputAudioBufferCommittedEvent
+DELTA = "conversation.item.input_audio_transcription.delta"  # ...TranscriptionDeltaEvent
+COMPLETED = "conversation.item.input_audio_transcription.completed"  # ...TranscriptionCompletedEvent
+FAILED = "conversation.item.input_audio_transcription.failed"  # ...TranscriptionFailedEvent
+
+_STR, _STR_OR_NONE = (str,), (str, type(None))
+#: The fields read from the item events, and the types they must have: anything else is a PROTOCOL failure.
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    COMMITTED: {"item_id": _STR, "previous_item_id": _STR_OR_NONE},
+    DELTA: {"item_id": _STR, "delta": _STR_OR_NONE},
+    COMPLETED: {"item_id": _STR, "transcript": _STR},
+}
 
 
 class RealtimeSession:
@@ -70,28 +91,32 @@ class RealtimeSession:
     Each ``commit()`` (at a pause) makes a conversation item the server transcribes while the user goes on, so
     at the end of the turn only the last stretch is left to transcribe. ``on_partial`` runs on the reader
     thread with the whole turn so far (keep it short: emit an event); ``on_segment`` runs there too, once per
-    item, as its transcript completes: possibly out of commit order, hence the index."""
+    item, as its transcript completes: possibly out of commit order, hence the index. ``on_failure`` runs once,
+    on the thread that found it, when the session fails on its own (not when it is closed or aborted): the
+    caller may start preparing the upload while the user still speaks (keep it short too)."""
 
     def __init__(
         self,
-        client: Any,
+        endpoint: OpenAiEndpoint,
         options: RealtimeSttOptions | None = None,
         *,
         on_partial: Callable[[str], None] | None = None,
         on_segment: Callable[[int, str], None] | None = None,
+        on_failure: Callable[[RealtimeSttError], None] | None = None,
         cancel: CancelToken | None = None,
     ) -> None:
-        self.client = client
+        self.endpoint = endpoint
         self.options = options or RealtimeSttOptions()
         self.on_partial = on_partial
         self.on_segment = on_segment
+        self.on_failure = on_failure
         self.cancel = cancel
         self._queue: queue.Queue[object] = queue.Queue(maxsize=self.options.queue_frames)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._done = threading.Event()  # the outcome is settled: the text or the failure
         self._error: RealtimeSttError | None = None
-        self._connection: Any = None
+        self._connection: OpenAiSocket | None = None
         self._closing = False
         self._started = False
         self._ended = False  # finish() ran: nothing more is fed or committed
@@ -199,7 +224,7 @@ class RealtimeSession:
 
     def abort(self) -> None:
         """Cut the socket at once (cancel): a blocked send or read returns immediately."""
-        self._fail(RealtimeSttError(Failure.CLOSED, "cancelled"))
+        self._fail(RealtimeSttError(Failure.CLOSED, "cancelled"), report=False)
         self._shutdown(abort=True)
 
     def _commit(self) -> int | None:
@@ -227,9 +252,11 @@ class RealtimeSession:
 
     def _run(self) -> None:
         try:
-            self._connect()
+            connection = self._connect()
         except RealtimeSttError as e:
             self._fail(e)
+            return
+        if connection is None:
             return
         resampler = StreamResampler(MIC_RATE, API_RATE)
         while True:
@@ -245,84 +272,94 @@ class RealtimeSession:
                 if item is _COMMIT:
                     # The filter's tail belongs to this item (each is transcribed on its own); the next item
                     # starts a fresh filter, at a pause, so no click is heard and 0.1 s fed is 0.1 s sent.
-                    self._append(resampler.process(np.zeros(0, dtype=np.float32), last=True))
+                    self._append(connection, resampler.process(np.zeros(0, dtype=np.float32), last=True))
                     resampler = StreamResampler(MIC_RATE, API_RATE)
-                    self._connection.send({"type": "input_audio_buffer.commit"})
+                    connection.send({"type": "input_audio_buffer.commit"})
                     with self._lock:
                         self._sent_at.append(time.monotonic())
                     continue
                 pcm = cast(npt.NDArray[np.int16], item)
                 self.audio_seconds += len(pcm) / MIC_RATE
-                self._append(resampler.process(int16_to_float(pcm)))
+                self._append(connection, resampler.process(int16_to_float(pcm)))
             except Exception as e:  # websockets raises ConnectionClosed or OSError from a dead socket
                 self._fail(RealtimeSttError(Failure.CLOSED, f"sending to the realtime socket failed: {e!r}"))
                 return
 
-    def _append(self, x: npt.NDArray[np.float32]) -> None:
+    @staticmethod
+    def _append(connection: OpenAiSocket, x: npt.NDArray[np.float32]) -> None:
         if len(x) == 0:
             return
         audio = base64.b64encode(float_to_int16(x).astype("<i2").tobytes()).decode("ascii")
-        self._connection.send({"type": "input_audio_buffer.append", "audio": audio})
+        connection.send({"type": "input_audio_buffer.append", "audio": audio})
 
-    def _connect(self) -> None:
-        connection = open_socket(self.client, self.options)
+    def _connect(self) -> OpenAiSocket | None:
+        """The socket with its session set up and its reader running; None if the session was closed meanwhile."""
+        connection = open_socket(self.endpoint, self.options)
         with self._lock:
             self._connection = connection
             closing = self._closing
         if closing:
             connection.close()
-            return
+            return None
         set_up_session(connection, self.options)
-        self._reader = threading.Thread(target=self._read, name="stt-realtime-recv", daemon=True)
+        self._reader = threading.Thread(target=self._read, args=(connection,), name="stt-realtime-recv", daemon=True)
         self._reader.start()
+        return connection
 
-    def _read(self) -> None:
+    def _read(self, connection: OpenAiSocket) -> None:
         from websockets.exceptions import ConnectionClosed
 
         try:
             while not self._done.is_set():
-                self._handle(self._connection.recv())
+                try:
+                    event = connection.recv()
+                except ValueError as e:  # json.JSONDecodeError, UnicodeDecodeError: not a JSON object
+                    raise RealtimeSttError(Failure.PROTOCOL, f"a realtime message that is not JSON: {e}") from e
+                self._handle(event)
         except ConnectionClosed as e:
             self._fail(RealtimeSttError(Failure.CLOSED, f"realtime socket closed mid-session ({e.rcvd})"))
         except RealtimeSttError as e:
             self._fail(e)
-        except Exception as e:  # a dead socket may raise OSError; a bad frame, ValueError
+        except Exception as e:  # a dead socket may raise OSError
             self._fail(RealtimeSttError(Failure.CLOSED, f"reading the realtime socket failed: {e!r}"))
 
-    def _handle(self, event: Any) -> None:
-        from openai.types import realtime as rt
-
-        Completed = rt.ConversationItemInputAudioTranscriptionCompletedEvent
-        Delta = rt.ConversationItemInputAudioTranscriptionDeltaEvent
-        TranscriptionFailed = rt.ConversationItemInputAudioTranscriptionFailedEvent
-        InputAudioBufferCommittedEvent, SessionCreatedEvent = rt.InputAudioBufferCommittedEvent, rt.SessionCreatedEvent
-
-        kind = getattr(event, "type", "?")
-        if isinstance(event, rt.RealtimeErrorEvent):
-            code = event.error.code or event.error.type
-            raise RealtimeSttError(Failure.ERROR_EVENT, f"realtime error event: {code}: {event.error.message}")
-        if isinstance(event, TranscriptionFailed):
-            raise RealtimeSttError(Failure.ERROR_EVENT, f"transcription failed: {event.error.message}")
+    def _handle(self, event: Event) -> None:
+        kind = event.type
+        if not isinstance(kind, str):
+            raise RealtimeSttError(Failure.PROTOCOL, f"a realtime event without a type ({type(kind).__name__})")
+        if kind == ERROR:
+            error = event.error
+            code = getattr(error, "code", None) or getattr(error, "type", None)
+            message = getattr(error, "message", None)
+            raise RealtimeSttError(Failure.ERROR_EVENT, f"realtime error event: {code}: {message}")
+        if kind == FAILED:
+            message = getattr(event.error, "message", None)
+            raise RealtimeSttError(Failure.ERROR_EVENT, f"transcription failed: {message}")
         if not self._seen_created:
-            if not isinstance(event, SessionCreatedEvent):
+            if kind != CREATED:
                 raise RealtimeSttError(Failure.PROTOCOL, f"{kind} before session.created")
             self._seen_created = True
             return
-        if isinstance(event, rt.SessionUpdatedEvent):
+        if kind == UPDATED:
             self._seen_updated = True
             return
-        if not isinstance(event, (InputAudioBufferCommittedEvent, Delta, Completed)):
+        fields = _FIELDS.get(kind)
+        if fields is None:
             log.debug("realtime event ignored: %s", kind)
             return
         if not self._seen_updated:
             raise RealtimeSttError(Failure.PROTOCOL, f"{kind} before session.updated")
+        for name, types in fields.items():
+            value = getattr(event, name)
+            if not isinstance(value, types):
+                raise RealtimeSttError(Failure.PROTOCOL, f"{kind} with a malformed {name} ({type(value).__name__})")
         partial: str | None = None
         completed: tuple[int, str] | None = None
         try:
             with self._changed:
-                if isinstance(event, InputAudioBufferCommittedEvent):
+                if kind == COMMITTED:
                     self._ledger.acknowledge(event.item_id, event.previous_item_id)
-                elif isinstance(event, Delta):
+                elif kind == DELTA:
                     self._ledger.delta(event.item_id, clean_text(event.delta or ""))
                     partial = self._ledger.partial() if event.delta else None
                 else:
@@ -338,7 +375,9 @@ class RealtimeSession:
 
     # --- ending -------------------------------------------------------------------------------------------
 
-    def _fail(self, error: RealtimeSttError) -> None:
+    def _fail(self, error: RealtimeSttError, *, report: bool = True) -> None:
+        """Settle the session as failed (the first failure wins); ``report``: call ``on_failure`` (not for a close
+        or an abort the caller asked for)."""
         with self._changed:
             if self._error is not None or self._done.is_set():
                 return
@@ -346,6 +385,11 @@ class RealtimeSession:
             self._changed.notify_all()
         log.info("realtime transcription failed (%s): %s", error.failure.value, error.message)
         self._done.set()
+        if report and self.on_failure is not None:
+            try:
+                self.on_failure(error)
+            except Exception:  # the failure stands; the caller's hook must not break the thread that found it
+                log.exception("realtime transcription: the failure hook failed")
 
     def _shutdown(self, *, abort: bool) -> None:
         with self._lock:
@@ -354,7 +398,8 @@ class RealtimeSession:
             connection = self._connection
         self._unregister()
         if not already:
-            self._fail(RealtimeSttError(Failure.CLOSED, "session closed before its transcript"))  # wakes finish()
+            closed = RealtimeSttError(Failure.CLOSED, "session closed before its transcript")
+            self._fail(closed, report=False)  # wakes finish()
             try:
                 self._queue.put_nowait(_STOP)
             except queue.Full:
@@ -362,15 +407,7 @@ class RealtimeSession:
         if connection is None:
             return
         if abort:
-            ws = getattr(connection, "_connection", None)
-            sock = getattr(ws, "socket", None)
-            if sock is not None:
-                import socket
-
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass  # already gone
+            connection.abort()
         if not already or abort:
             try:
                 connection.close()

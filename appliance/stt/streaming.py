@@ -5,7 +5,8 @@ The app opens a session when a turn opens (wake word or button: never before), f
 frame, commits a segment at each pause (so the words so far are there for the endpoint policy, and only the
 last stretch is left to transcribe), and the turn's ``transcribe`` then only waits for the final transcript.
 If the socket could not connect, broke, stalled or erred, the recording (kept in memory anyway) is uploaded
-instead, so the user hears at most the time lost.
+instead, so the user hears at most the time lost. The upload's client (the OpenAI SDK, slow to import and heavy
+to hold) is only the fallback: it is prepared when a turn's stream first fails, while the user may still speak.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from appliance.cancel import CancelToken
 from appliance.deadline import Deadline
 from appliance.events import Event, Info, PartialTranscript
+from appliance.llm.openai_socket import OpenAiEndpoint
 from appliance.ports import Transcriber
 from appliance.stt.fallback import transcribe_with_fallback
 from appliance.stt.realtime import MIN_COMMIT_SAMPLES, RealtimeSession, RealtimeSttOptions
@@ -36,7 +37,7 @@ class _EarlyCommit:
 
 
 class _Stream:
-    """One turn's session, made in the background (the SDK may still be loading): frames and commits that
+    """One turn's session, made in the background (opening the turn never waits): frames and commits that
     arrive before it exists wait in ``early``, in order."""
 
     def __init__(self) -> None:
@@ -67,12 +68,20 @@ class _Stream:
 
 class StreamingTranscriber:
     def __init__(
-        self, client: Callable[[], Any], batch: Transcriber, options: RealtimeSttOptions, emit: Callable[[Event], None]
+        self,
+        endpoint: OpenAiEndpoint,
+        batch: Transcriber,
+        options: RealtimeSttOptions,
+        emit: Callable[[Event], None],
+        *,
+        prepare_fallback: Callable[[], object] | None = None,
     ) -> None:
-        """``client`` returns the OpenAI client the session uses (called off the main loop: the SDK import
-        is slow); ``batch`` uploads the recording when the stream fails."""
-        self._client = client
+        """``endpoint``: where the realtime sockets open, with the key; ``batch`` uploads the recording when the
+        stream fails. ``prepare_fallback`` is called when a turn's stream fails or cannot be started (on the
+        thread that found it: it should only start the preparation, e.g. build ``batch`` in the background)."""
+        self._endpoint = endpoint
         self._batch = batch
+        self._prepare_fallback = prepare_fallback
         self._options = options
         self._emit = emit
         self._lock = threading.Lock()
@@ -89,14 +98,16 @@ class StreamingTranscriber:
     def _open(self, stream: _Stream) -> None:
         try:
             session = RealtimeSession(
-                self._client(),
+                self._endpoint,
                 self._options,
                 on_partial=self._partial,
                 on_segment=lambda index, text: self._segment(stream, index, text),
+                on_failure=lambda _error: self._prepare(),
             )
             session.start()
         except Exception as exc:  # no stream this turn: the upload will do
             log.warning("streaming transcription not started: %s", exc)
+            self._prepare()
             stream.ready.set()
             return
         with stream.lock:
@@ -219,6 +230,10 @@ class StreamingTranscriber:
         from appliance.stt.realtime import preload
 
         preload()
+
+    def _prepare(self) -> None:
+        if self._prepare_fallback is not None:
+            self._prepare_fallback()
 
     def _partial(self, text: str) -> None:
         self._emit(PartialTranscript(text))
