@@ -179,11 +179,15 @@ def decisions():
 step("turn model: three decisions", decisions)
 def openai_clients():
     from appliance.stt import TRANSCRIBERS
-    TRANSCRIBERS.get(settings.stt.provider)(settings).warm()
-    import appliance.stt.realtime, appliance.stt.streaming, appliance.llm.responses, openai.types.responses
-    from appliance.host.builders import warm_event_types as _warm_event_types
-    _warm_event_types()
-step("OpenAI SDK: transcription, realtime, Responses, event parsers", openai_clients)
+    sockets_without_sdk = importlib.util.find_spec("appliance.llm.openai_socket") is not None
+    if not sockets_without_sdk or settings.stt.mode != "streaming":  # the upload is the fallback's, made if needed
+        TRANSCRIBERS.get(settings.stt.provider)(settings).warm()
+    import appliance.stt.realtime, appliance.stt.streaming, appliance.llm.responses
+    if not sockets_without_sdk:
+        import openai.types.responses
+        from appliance.host.builders import warm_event_types as _warm_event_types
+        _warm_event_types()
+step("OpenAI: realtime transcription, Responses over the WebSocket", openai_clients)
 def speech_ws():
     import appliance.speech.streaming, appliance.tts.elevenlabs_ws
 step("ElevenLabs input streaming (WebSocket)", speech_ws)
@@ -209,7 +213,10 @@ print(json.dumps(rows))
 def loads_speech_sdk(checkout: Path) -> bool:
     """Whether that checkout's wiring imports the ElevenLabs SDK at start with speech over the WebSocket (before
     this work it always did; now only when the HTTP fallback is first used)."""
-    return "if not streaming_speech:" not in (checkout / "appliance" / "wiring.py").read_text()
+    wiring = next(
+        p for p in (checkout / "appliance" / "host" / "wiring.py", checkout / "appliance" / "wiring.py") if p.is_file()
+    )
+    return "if not streaming_speech:" not in wiring.read_text()
 
 
 def measure_components(checkout: Path) -> list[tuple[str, float, float]]:
