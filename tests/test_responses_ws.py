@@ -3,6 +3,7 @@ the fake cloud's WebSocket, and its fallback to HTTP streaming when the socket f
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -470,3 +471,49 @@ def test_a_malformed_first_message_goes_over_http_at_once(
     server.then(wire.text("Hello."), wire.text("Hello."))
     assert h.ask("Hi.") == ["Hello."]
     assert h.events.of(Error) == [] and len(h.fallbacks()) == 1 and len(server.requests) == 1
+
+
+SDK_FREE_TURN = """
+import json, os, sys
+from appliance.cancel import CancelToken
+from appliance.config.settings import AssistantSettings, Secrets
+from appliance.events import Recorder
+from appliance.llm.responses import ResponsesAssistant
+from appliance.tools import ToolRegistry
+
+def lookup(city: str) -> str:
+    '''Weather for a city.'''
+    return f"Sunny in {city}"
+
+registry = ToolRegistry()
+registry.register(lookup)
+settings = AssistantSettings(connect_timeout=2.0, read_timeout=5.0, deadline=10.0, max_retries=0)
+secrets = Secrets.from_env(os.environ)
+assistant = ResponsesAssistant(settings, secrets, registry, lambda cancel, emit: None, transport="websocket")
+said = [p.text for p in assistant.respond("Weather in Oslo?", CancelToken(), Recorder())]
+assistant.close()
+print(json.dumps({"said": said, "sdk": sorted(m for m in ("openai", "pydantic", "httpx") if m in sys.modules)}))
+"""
+
+
+def test_a_turn_over_the_socket_with_a_tool_round_never_loads_the_sdk(
+    cloud: FakeCloud, server: ResponsesServer, ws: ResponsesWsServer
+) -> None:
+    """The SDK (~30 MB on a Pi: issue 31) is the HTTP fallback's only: a whole turn over the socket, a tool round
+    included, is read without it, in a fresh interpreter so other tests' imports do not count."""
+    import json
+    import subprocess
+    import sys
+
+    wire = Wire()
+    server.then(wire.calls(("lookup", {"city": "Oslo"}), text="Let me look."), wire.text("It is sunny in Oslo."))
+    env = {**os.environ, **cloud.env(), "OPENAI_WEBSOCKET_BASE_URL": ws.url}
+    done = subprocess.run(
+        [sys.executable, "-c", SDK_FREE_TURN], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "said": ["Let me look.", "It is sunny in Oslo."],
+        "sdk": [],
+    }
+    assert ws.upgrades == 1 and len(ws.received) == 2 and server.requests == []
