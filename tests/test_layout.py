@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "registry": 0,
     "debug_folder": 0,
     "websocket_log": 0,
+    "imports": 0,
     "text": 0,
     "config": 0,
     # the capabilities: hardware, models, cloud services and tools, each behind its port

@@ -429,14 +429,17 @@ def test_a_server_that_dies_mid_call_is_an_error_for_the_model_and_comes_back(
 ) -> None:
     state = tmp_path / "g.json"
     manager = start(managers, mcp_settings({"garden": {"command": stdio_command(state)}}))
-    wait_state(manager, "garden", ServerState.UP)
+    up = wait_state(manager, "garden", ServerState.UP)
     a = Assistant(cloud, manager)
     server, wire = ResponsesServer(cloud), Wire()
     server.then(wire.calls(("garden_reboot_hub", {})), wire.text("The hub went away."))
     assert a.ask("reboot the hub") == ["The hub went away."]
     [output] = outputs(server.bodies()[1]).values()
     assert output.startswith("Error: the tool garden_reboot_hub"), output
-    wait_state(manager, "garden", ServerState.UP)  # restarted by the manager
+    # restarted by the manager: seen down (right after the call the status may still say up from before; it
+    # stays down for the first backoff, a second), then up again with its whole tool list
+    wait_state(manager, "garden", ServerState.DOWN)
+    wait_state(manager, "garden", ServerState.UP, tools=up.tools)
     server.then(wire.calls(("garden_light_set", {"on": True, "brightness": 7})), wire.text("On."))
     assert a.ask("light") == ["On."]
     assert device(state)["light"]["brightness"] == 7
