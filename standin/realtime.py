@@ -1,15 +1,16 @@
 """The stand-in for OpenAI's realtime transcription WebSocket, on 127.0.0.1, for tests and ``scripts/run``.
 
-It speaks the protocol the ``openai`` SDK parses (``session.created`` on connect, ``session.update`` answered by
-``session.updated``, ``input_audio_buffer.append`` / ``commit`` answered by ``input_audio_buffer.committed``, then
-transcription deltas and ``...transcription.completed``), enforces the API's rules that matter here (a
-transcription session, 24 kHz PCM, base64 audio, no commit of less than 0.1 s, the bearer key), and records what
-it received. Every commit becomes an item of its own, acknowledged at once and in order (``previous_item_id``
-chained) and transcribed after its own latency on a sender thread, so later commits are taken meanwhile and the
-items may complete out of order, as the API's do. Each connection takes the next :class:`Script` (transcripts,
-latencies, fault), or the default one.
+It speaks the realtime API's protocol, as the ``openai`` SDK models it (``session.created`` on connect,
+``session.update`` answered by ``session.updated``, ``input_audio_buffer.append`` / ``commit`` answered by
+``input_audio_buffer.committed``, then transcription deltas and ``...transcription.completed``), enforces the API's
+rules that matter here (a transcription session, 24 kHz PCM, base64 audio, no commit of less than 0.1 s, the bearer
+key), and records what it received. Every commit becomes an item of its own, acknowledged at once and in order
+(``previous_item_id`` chained) and transcribed after its own latency on a sender thread, so later commits are taken
+meanwhile and the items may complete out of order, as the API's do. Each connection takes the next :class:`Script`
+(transcripts, latencies, fault), or the default one.
 
-Point the SDK at it with ``openai.OpenAI(..., websocket_base_url=fake.ws_base_url)``.
+Point the appliance at it with ``OpenAiEndpoint(key, base_url, websocket_base_url=fake.ws_base_url)`` (the
+``OPENAI_WEBSOCKET_BASE_URL`` secret), or the SDK with ``openai.OpenAI(..., websocket_base_url=fake.ws_base_url)``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class Failure(StrEnum):
     CLOSED = "closed"  # the socket closed before the transcript
     STALL = "stall"  # no transcript within the time allowed
     ERROR_EVENT = "error_event"  # an ``error`` or ``...transcription.failed`` event
-    PROTOCOL = "protocol"  # events out of order (or for another item)
+    PROTOCOL = "protocol"  # events out of order (or for another item), or malformed
     OVERFLOW = "overflow"  # the worker fell behind the microphone (the socket does not take audio)
     STATE = "state"  # the caller used the session out of order
 
