@@ -135,22 +135,27 @@ class TurnVerdict:
         return self.features_ms + self.model_ms
 
 
+#: The most of an arena chunk that may go unused when a smaller request takes it (0 makes onnxruntime abort).
+ARENA_DEAD_BYTES = 1 << 20
+
 _arena_lock = threading.Lock()
 _arena_shared = False
 
 
 def _share_arena(ort: Any) -> None:
     """Register, once per process, the arena the turn model's sessions share. onnxruntime's own arena grows in
-    powers of two and kept 37 MB after the first decisions (steady; 44 MB peak); this one grows by what is asked:
-    30 MB (peak 36). With no arena at all only ~10 MB stay, but every decision then faults its ~25 MB of
-    activations in afresh: 35 ms more CPU per decision here (57 → 93 ms), which the end of the turn waits for
-    (scripts/bench_memory.py, tests/test_memory.py)."""
+    powers of two and kept 37 MB after the first decisions (steady; 44 MB peak); this one grows by what is asked
+    and splits its chunks: 27 MB (peak 30). With no arena at all only ~10 MB stay, but every decision then faults
+    its ~25 MB of activations in afresh: 35 ms more CPU per decision here (57 → 93 ms), which the end of the turn
+    waits for (scripts/bench_memory.py, tests/test_memory.py)."""
     global _arena_shared
     with _arena_lock:
         if _arena_shared:
             return
-        # max_mem 0 (no limit), extend strategy 1 (kSameAsRequested), initial chunk and dead bytes: defaults
-        config = ort.OrtArenaCfg(0, 1, -1, -1)
+        # max_mem 0 (no limit), extend strategy 1 (kSameAsRequested), the initial chunk onnxruntime's default;
+        # a free chunk is split when over 1 MB of it would go unused (the default, 128 MB, hands a small request a
+        # whole large chunk): 2 MB less at the peak, the same CPU per decision (scripts/bench_memory.py)
+        config = ort.OrtArenaCfg(0, 1, -1, ARENA_DEAD_BYTES)
         memory = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
         ort.create_and_register_allocator(memory, config)
         _arena_shared = True
