@@ -45,6 +45,7 @@ class Appliance:
         env = appliance_env({**cloud.env(), **(env or {})}, home=self.dir)
         self.started = time.monotonic()
         self._seen = 0  # events wait_turn has looked at
+        self.alerts_stopped = 0
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -100,8 +101,20 @@ class Appliance:
         if not reply.get("ok"):
             raise RuntimeError(f"ask refused: {reply}")
         self.wait(lambda e: e["event"] == "turn", timeout, after=before)
-        self.wait(lambda e: e["event"] == "state" and e["state"] == "idle", timeout, after=before)
+        self._settle(before, timeout)
         return [e for e in self.events()[before:] if e["event"] == "turn"][-1]
+
+    def _settle(self, after: int, timeout: float) -> None:
+        """Wait until the appliance is idle again after a turn. A timer that ended meanwhile rings (the alerting
+        state, ``timers.ring_seconds``): a press stops it, as the owner would, and counts in ``alerts_stopped``."""
+        settled = ("idle", "alerting")
+        self.wait(lambda e: e["event"] == "state" and e["state"] in settled, timeout, after=after)
+        last = [e for e in self.events()[after:] if e["event"] == "state"][-1]
+        if last["state"] == "alerting":
+            self.alerts_stopped += 1
+            mark = len(self.events())
+            request(self.socket, "press", [])
+            self.wait(lambda e: e["event"] == "state" and e["state"] == "idle", timeout, after=mark)
 
     def wait_turn(self, timeout: float = 60) -> dict[str, Any]:
         """The next `turn` event (turns the microphone's WAV starts), once the appliance is idle again."""
@@ -109,7 +122,7 @@ class Appliance:
         self.wait(lambda e: e["event"] == "turn", timeout, after=before)
         turn = next(e for e in self.events()[before:] if e["event"] == "turn")
         self._seen = self.events().index(turn, before) + 1
-        self.wait(lambda e: e["event"] == "state" and e["state"] == "idle", timeout, after=self._seen)
+        self._settle(self._seen, timeout)
         return turn
 
     def status(self) -> dict[str, float]:

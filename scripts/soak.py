@@ -17,7 +17,8 @@ covers the model, speech and tools. Before each turn, each service gets a fault 
   or cut mid-stream.
 
 About a third of the answers are tool calls that set, cancel or extend a timer. After every turn the timers
-file (``timers.json`` in the state directory) must hold exactly the running timers that ``ctl timers`` lists.
+file (``timers.json`` in the state directory) must hold exactly the running timers that ``ctl timers`` lists. A
+timer that ends in a long run rings after its turn; a press stops it, as the owner would (``timers_rung``).
 
 Reports turns, outcomes, hangs, crashes, timers-file mismatches and RSS: after the first turn, after the warm-up
 turns (every path and fallback has been used by then, its modules loaded and its caches filled), at the end,
@@ -208,6 +209,7 @@ def soak(
             timers_running = len(request(app.socket, "timers", []).get("timers", []))
             crashed = app.proc.poll() is not None
         finally:
+            alerts = app.alerts_stopped
             code = app.stop()
             sockets.close()
             responses_ws.close()
@@ -218,6 +220,7 @@ def soak(
         "faults": dict(sorted(faults.drawn.items())),
         "timers_set": len(faults.labels),
         "timers_running": timers_running,
+        "timers_rung": alerts,
         "hangs": hangs,
         "crashed": crashed,
         "exit_code": code,
