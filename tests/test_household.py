@@ -330,6 +330,14 @@ def heard_at(house: Household, dbfs: float, frames: int = 20) -> None:
         house.hear(tone[i * 1280 : (i + 1) * 1280].astype(np.int16))
 
 
+def has_heard(house: Household, device: str, seconds: float = 2.0) -> bool:
+    """Wait (polling every 5 ms) until the device has received a message from that peer."""
+    deadline = time.monotonic() + seconds
+    while device not in house.peers and time.monotonic() < deadline:
+        threading.Event().wait(0.005)
+    return device in house.peers
+
+
 def scored_within(house: Household, score: float, seconds: float = 1.0) -> bool:
     """Offer the device this wake score frame after frame (every 5 ms) until it says it heard it too."""
     deadline = time.monotonic() + seconds
@@ -444,6 +452,7 @@ def test_a_peer_that_dies_mid_window_and_a_dead_network_never_silence_the_device
 def test_the_loser_stays_quiet_once_the_winner_says_it_answers(devices):
     a, b = devices("a"), devices("b")
     b.house.wake(-15.0, 20.0, 0.8)
+    assert has_heard(a.house, "b")  # b's claim is there when a wakes (a loaded machine may delay it)
     a.house.wake(-20.0, 20.0, 0.8)
     won, lost = b.decision(), a.decision()
     assert won.won and won.reason == Reason.ALONE  # a lost at once, so it sent no claim
