@@ -140,6 +140,7 @@ def appliance_parts(cloud: FakeCloud, mock_pins: Any) -> Any:
     parts.assistant = ResponsesAssistant(
         settings.assistant, settings.secrets, default_registry(plugins=False), make_context, transport="http"
     )
+    parts.assistant.warm()  # as the appliance's builder does over HTTP: the SDK's import is not the first turn's
     yield parts
     parts.leds.close()
 
