@@ -36,6 +36,8 @@ COMMANDS: list[tuple[str, Command]] = [
     ("Could you set a 10-minute timer?", Command(Intent.TIMER_START, seconds=600)),
     ("set a ten minute pasta timer", Command(Intent.TIMER_START, seconds=600, name="pasta")),
     ("set a pasta timer for 8 minutes", Command(Intent.TIMER_START, seconds=480, name="pasta")),
+    ("set an egg timer for seven minutes", Command(Intent.TIMER_START, seconds=420, name="egg")),
+    ("an eight minute timer", Command(Intent.TIMER_START, seconds=480)),
     ("set a timer for a minute and a half", Command(Intent.TIMER_START, seconds=90)),
     ("set a timer for half an hour", Command(Intent.TIMER_START, seconds=1800)),
     ("set a timer for an hour and a half", Command(Intent.TIMER_START, seconds=5400)),
