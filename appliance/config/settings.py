@@ -173,9 +173,10 @@ class LocalSettings(Section):
     commands' grammar) and answer them from cached speech; anything else gets "I'm offline right now". The
     network is probed until it is back. Needs `enabled`."""
     offline_verify: bool = True
-    """Offline: a command heard under the grammar must also be heard by a free recognition with pocketsphinx's
-    general English model (~80 MB more while offline, ~1 s to load): far fewer other sentences are taken for a
-    command, a few more commands are missed (docs/performance.md)."""
+    """Offline: a command heard under the grammar must be confirmed by a free recognition with pocketsphinx's
+    general English model (the same command, or its numbers with mostly the same words or sounds; ~80 MB more
+    while offline, ~1 s to load): far fewer other sentences are taken for a command, more commands are missed,
+    most in noise (docs/performance.md)."""
     offline_probe_seconds: float = 2.0
     """Offline: the first probe of the cloud's hosts (a TCP connection, nothing sent) this long after a failure;
     the pause doubles after each probe that fails, up to `offline_probe_max_seconds`."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -22,19 +23,28 @@ from appliance.events import Event, Info
 from appliance.local.commands import Reply
 from appliance.local.matcher import CommandMatcher
 from appliance.local.offline import clips, grammar
-from appliance.local.offline.recogniser import AGREEMENT, Heard, PocketsphinxRecogniser
+from appliance.local.offline.recogniser import AGREEMENT, SOUNDS_AGREEMENT, Heard, PocketsphinxRecogniser
 
 log = logging.getLogger(__name__)
 
 
 def trusted(heard: Heard) -> bool:
-    """The grammar's words are a command, and the free recognition (when it ran) heard the same command or
-    mostly the same words."""
+    """The grammar's words are a command, and the free recognition (when it ran) heard the same command, or every
+    number of the command with mostly the same words or mostly the same sounds."""
     matcher = _matcher()
     command = matcher.match(grammar.digits(heard.text)) if heard.text else None
     if command is None:
         return False
-    return not heard.free or heard.agreement >= AGREEMENT or matcher.match(grammar.digits(heard.free)) == command
+    if heard.free is None or matcher.match(grammar.digits(heard.free)) == command:
+        return True
+    if not _numbers(heard.text) <= _numbers(heard.free):
+        return False  # a number the free recognition did not hear: "fifty minutes" where it heard "fifteen"
+    return heard.agreement >= AGREEMENT or heard.sounds >= SOUNDS_AGREEMENT
+
+
+def _numbers(words: str) -> set[str]:
+    """The numbers said in ``words`` ("twenty five minutes" → {"25"})."""
+    return set(re.findall(r"\d+", grammar.digits(words)))
 
 
 @functools.cache
@@ -75,7 +85,7 @@ class OfflineCommands:
 
     def answer(self, audio: np.ndarray, cancel: CancelToken, emit: Callable[[Event], None]) -> OfflineAnswer:
         heard = self.recogniser.hear(audio)
-        emit(Info("offline_heard", f"{heard.text} / {heard.free}" if heard.free else heard.text))
+        emit(Info("offline_heard", heard.text if heard.free is None else f"{heard.text} / {heard.free}"))
         if not trusted(heard):
             return OfflineAnswer(heard, None)
         reply = self.local.handle(grammar.digits(heard.text), cancel, emit)

@@ -6,11 +6,13 @@ the grammar of the local commands (:mod:`.grammar`, made from the same templates
 a dictionary of the ~170 words they use, and up to four free phones before the command for the end of the wake
 word in the pre-roll). A grammar finds the command sentence the audio is closest to — also for "turn on the
 kitchen lights", which it hears as "turn off the kitchen timer" — so its words are checked: the same audio is
-decoded again, free, with the model's general English language model (``en-us.lm.bin``, in the wheel too), and
-the command stands
-only if that free transcript is the same command or says mostly the same words (:data:`AGREEMENT`). On
-synthesized speech this took other sentences taken for a command from 10 in 40 to 1 in 40, for 4 commands in
-40 missed (scripts/bench_offline.py; docs/performance.md). Only "please" may follow a command in the grammar.
+decoded again, free, with the model's general English language model (``en-us.lm.bin``, in the wheel too), and the
+command stands only if that free transcript is the same command, or has every number the command has and says
+mostly the same words (:data:`AGREEMENT`) or sounds mostly the same (:data:`SOUNDS_AGREEMENT` of the two sentences'
+phones, from the dictionary). The free recognition garbles words first, in noise and on unusual voices ("set a
+timer for ten minutes" → "seven of a ten minute"), but keeps most of their sounds; a sentence that is not a command
+differs in its sounds as well, and a wrong number is never let through. Figures: scripts/bench_offline.py and
+docs/performance.md. Only "please" may follow a command in the grammar.
 
 A second pass against a free loop of phones was tried first as a confidence (the grammar's score against the
 best unconstrained score): pocketsphinx normalises its path scores frame by frame, and the difference separated
@@ -37,16 +39,19 @@ from appliance.ports import SAMPLE_RATE
 #: how much of the grammar's words the free transcript must share (difflib's ratio) when it is not the same
 #: command itself
 AGREEMENT = 0.6
+#: or how much of their phones, when the free transcript also has every number of the command's words
+SOUNDS_AGREEMENT = 0.6
 
 
 @dataclass(frozen=True)
 class Heard:
     """What the recogniser made of a question: the words of a whole command ("" when no path reached the end of
-    one), and what the free recognition heard ("" when not checked)."""
+    one), and what the free recognition heard (None when not checked)."""
 
     text: str
-    free: str = ""
+    free: str | None = None
     agreement: float = 1.0  # the share of words the two have in common (1.0 when not checked)
+    sounds: float = 1.0  # the share of their phones in common (1.0 when not checked)
 
 
 class PocketsphinxRecogniser:
@@ -108,8 +113,10 @@ class PocketsphinxRecogniser:
             if not text or self._free is None:
                 return Heard(text)
             free = _decode(self._free, pcm)
+            phones = _phones(self._decoder, text), _phones(self._free, free)
         said = difflib.SequenceMatcher(a=text.split(), b=free.split()).ratio()
-        return Heard(text, free, said)
+        sounds = difflib.SequenceMatcher(a=phones[0], b=phones[1], autojunk=False).ratio()
+        return Heard(text, free, said, sounds)
 
 
 def _decode(decoder: Any, pcm: bytes) -> str:
@@ -118,3 +125,8 @@ def _decode(decoder: Any, pcm: bytes) -> str:
     decoder.end_utt()
     hyp = decoder.hyp()
     return "" if hyp is None else str(hyp.hypstr)
+
+
+def _phones(decoder: Any, text: str) -> list[str]:
+    """The phones of ``text``'s words in ``decoder``'s dictionary (a word it does not know adds none)."""
+    return [phone for word in text.split() for phone in (decoder.lookup_word(word) or "").split()]
