@@ -126,7 +126,7 @@ def pink(n: int, rng: np.random.Generator) -> np.ndarray:
 def clip(text: str, voice: str, speed: float, snr_db: float | None, seed: int) -> np.ndarray:
     """The sentence as a microphone hears it: 0.3 s of a quiet room's floor (-60 dBFS) around and under it (never
     digital silence, which no microphone gives and which pocketsphinx's features handle badly: espeak-ng's
-    clean commands went from 9 to 26 of 40 under the grammar with the floor), and pink noise on top."""
+    clean commands went from 9 to 27 of 40 under the grammar with the floor), and pink noise on top."""
     speech = synth(text, voice=voice, speed=speed)
     audio = room(speech, seed=seed, lead=0.3, tail=0.3).astype(np.float64)
     if snr_db is not None:
@@ -136,9 +136,8 @@ def clip(text: str, voice: str, speed: float, snr_db: float | None, seed: int) -
     return np.clip(audio, -32768, 32767).astype(np.int16)
 
 
-def words_only(heard: Heard) -> bool:
+def words_only(heard: Heard, matcher: CommandMatcher) -> bool:
     """The check before the sounds were compared too: the same command or mostly the same words."""
-    matcher = CommandMatcher()
     command = matcher.match(digits(heard.text)) if heard.text else None
     if command is None:
         return False
@@ -170,7 +169,7 @@ def main() -> None:
                 cpu += time.process_time() - t0
                 audio_s += len(audio) / 16000
                 alone = matcher.match(digits(heard.text)) if heard.text else None
-                checks = {"grammar": True, "words": words_only(heard), "verified": trusted(heard)}
+                checks = {"grammar": True, "words": words_only(heard, matcher), "verified": trusted(heard)}
                 for mode, passed in checks.items():
                     got = alone if passed else None
                     if i < len(commands):

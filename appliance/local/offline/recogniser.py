@@ -40,7 +40,7 @@ from appliance.ports import SAMPLE_RATE
 #: command itself
 AGREEMENT = 0.6
 #: or how much of their phones, when the free transcript also has every number of the command's words
-SOUNDS_AGREEMENT = 0.6
+SOUNDS_AGREEMENT = 0.65
 
 
 @dataclass(frozen=True)
