@@ -355,11 +355,13 @@ def until_go(h: Harness) -> None:
 
 
 def until_heard(h: Harness) -> None:
-    """Until the app speaks and the speaker has played a tenth of a second (so the reference holds it: the
-    state changes before the first audio is out, and a loaded machine may take a while to get there)."""
+    """Until the app speaks and the speaker has played a tenth of a second of the answer (so the reference
+    holds it: the state changes before the first audio is out, and a loaded machine may take a while to get
+    there). The wake chime was played whole before the state changed, so it does not count."""
     h.until_state("speaking")
     deadline = time.monotonic() + HOLD_TIMEOUT
-    while h.speaker.samples_written < RATE // 10:
+    before = h.speaker.samples_written  # the chime's, and perhaps some of the answer's
+    while h.speaker.samples_written < before + RATE // 10:
         if time.monotonic() > deadline or h.events.states()[-1] != "speaking":
             raise TimeoutError(f"nothing was played while speaking: {h.events.states()}")
         threading.Event().wait(0.005)
