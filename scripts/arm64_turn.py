@@ -12,6 +12,7 @@ is a development dependency, not installed on a Pi) and read through the bind-mo
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -133,15 +134,29 @@ def attempt(release: str, work: Path) -> tuple[int | str, list[dict[str, Any]], 
         "/smoke/state",
     ]
     started = time.monotonic()
+    code: int | str
     try:
         with open(work / "turn-stderr.txt", "w") as stderr:
-            proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=stderr, timeout=TIMEOUT)
-        code: int | str = proc.returncode
-    except subprocess.TimeoutExpired:
-        code = f"timeout after {TIMEOUT:.0f} s"
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+            try:
+                code = proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # the wrapper, proot and the emulator with it
+                proc.wait()
+                code = f"timeout after {TIMEOUT:.0f} s"
     finally:
         cloud.stop()
     return code, read_events(events_path), time.monotonic() - started
+
+
+def hung(code: int | str, events: list[dict[str, Any]]) -> bool:
+    """A run that timed out after the appliance was ready (one that never got ready did not start: no rerun
+    hides that), with its turn unfinished."""
+    return (
+        isinstance(code, str)
+        and any(e["event"] == "ready" for e in events)
+        and not any(e["event"] == "turn" for e in events)
+    )
 
 
 def main() -> int:
@@ -149,11 +164,20 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     question_wav(work / "question.wav")
     code, events, took = attempt(release, work)
-    crashed = crash_signal(code)
-    if crashed is not None:
+    again = ""
+    if (crashed := crash_signal(code)) is not None:
         print(
             f"arm64 turn ({release}): the emulated appliance crashed ({crashed.name}) after {took:.0f} s; its stderr:"
         )
+        again = f", on the second run after a crash ({crashed.name}, stacks above)"
+    elif hung(code, events):
+        # seen once in ~40 emulated turns (trixie, qemu 7.2): no event for 9 minutes after the HTTP fallbacks,
+        # every emulator thread in a futex wait, and a SIGABRT never reached the appliance's faulthandler: the
+        # emulator hung, not the appliance, whose turn deadline the x86 suite and the soak check
+        print(f"arm64 turn ({release}): the emulation hung ({code}) after {took:.0f} s; its events and stderr:")
+        print(*(json.dumps(e)[:160] for e in events), sep="\n")
+        again = f", on the second run after the emulation hung ({code}, above)"
+    if again:
         print((work / "turn-stderr.txt").read_text()[-12000:])
         print(f"arm64 turn ({release}): running the turn once more")
         code, events, took = attempt(release, work)
@@ -169,7 +193,6 @@ def main() -> int:
         print(f"arm64 turn ({release}): FAIL after {took:.0f} s:", *problems, sep="\n  ")
         print((work / "turn-stderr.txt").read_text()[-8000:])
         return 1
-    again = f", on the second run after a crash ({crashed.name}, stacks above)" if crashed else ""
     print(
         f"arm64 turn ({release}): ready -> wake -> transcript -> tool_call -> answer -> turn answered "
         f"in {took:.0f} s wall (whole process, emulated){again}"

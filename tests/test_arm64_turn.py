@@ -73,3 +73,27 @@ def test_a_crash_is_shown_with_its_stacks_and_the_turn_runs_once_more(tmp_path, 
     runs[:] = [(128 + signal.SIGSEGV, [], 40.0), (128 + signal.SIGSEGV, [], 41.0)]
     assert turn["main"]() == 1 and runs == []  # a crash that repeats fails the smoke test
     assert "appliance run exited with 139" in capsys.readouterr().out
+
+
+def test_a_hung_emulation_is_shown_with_its_events_and_the_turn_runs_once_more(tmp_path, monkeypatch, capsys):
+    hang = "timeout after 600 s"
+    runs: list[tuple[int | str, list[dict[str, Any]], float]] = [(hang, answered()[:2], 600.0), (0, answered(), 60.0)]
+
+    def attempt(release: str, work: Path) -> tuple[int | str, list[dict[str, Any]], float]:
+        (work / "turn-stderr.txt").write_text("the stand-in cloud: POST /v1/responses\n")
+        return runs.pop(0)
+
+    monkeypatch.setitem(turn["main"].__globals__, "attempt", attempt)
+    monkeypatch.setattr("sys.argv", ["arm64_turn.py", "trixie", str(tmp_path)])
+    assert turn["main"]() == 0 and runs == []
+    out = capsys.readouterr().out
+    assert f"the emulation hung ({hang}) after 600 s" in out
+    assert '"model": "hey_jarvis"' in out  # the events it had reached
+    assert out.rstrip().endswith(f"on the second run after the emulation hung ({hang}, above)")
+
+    runs[:] = [(hang, answered()[:2], 600.0), (hang, answered()[:2], 600.0)]
+    assert turn["main"]() == 1 and runs == []  # a hang that repeats fails the smoke test
+    assert f"appliance run exited with {hang}" in capsys.readouterr().out
+
+    runs[:] = [(hang, [], 600.0)]
+    assert turn["main"]() == 1 and runs == []  # never ready: no second run hides a start-up that hangs
