@@ -6,6 +6,7 @@ ignores a near miss, and that survives an interruption."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from appliance.host import cli
 from appliance.ports import FRAME_SAMPLES
 from appliance.wake import trained
 from appliance.wake.oww import OpenWakeWordDetector
-from appliance.wake.train import pipeline, workfolder
+from appliance.wake.train import augment, pipeline, soundalike, workfolder
 from appliance.wake.train.phrase import PhraseError, neighbours, normalize, slug
 from standin.voice import room
 from standin.wakeset import speech
@@ -67,6 +68,31 @@ def test_neighbours_sound_like_the_phrase_but_are_not_it():
     assert neighbours(PHRASE, 60, seed=1) == near  # deterministic
     assert "jarvis" in near and "hey" in near  # the parts alone
     assert any(n.startswith("hey ") and n.endswith("arvis") and n != PHRASE for n in near)  # onset swaps
+    alikes = [n for n in near if n.startswith("hey ") and n[4:] in soundalike.dictionary()]
+    assert {n[4:] for n in alikes} & {"jarvik", "sarvis", "marvin", "jarvi", "gargus", "jobless"}  # real words
+    assert not [n for n in neighbours(PHRASE, 200, seed=1) if n.split()[0] in ("hay", "haye", "haigh")]
+
+
+def test_sound_alikes_are_real_words_a_phone_or_two_away_and_never_homophones():
+    rng = random.Random(1)
+    alikes = soundalike.sound_alikes("kitchen", 12, rng)
+    assert len(alikes) == 12 and "kitchen" not in alikes
+    assert {"kitten", "mitchen", "ketchen"} & set(alikes)
+    assert all(soundalike.distance("kitchen", w) == 1 for w in alikes)  # the closest come first (19 at 1 edit)
+    assert soundalike.distance("hey", "hay") == 0 and "hay" not in soundalike.sound_alikes("hey", 2000, rng)
+    assert soundalike.homophone("hay jarvis", PHRASE) and not soundalike.homophone("they jarvis", PHRASE)
+    assert soundalike.sound_alikes("zqxjarv", 5, rng) == []  # a word the dictionary does not know
+
+
+def test_another_talker_moves_pitch_and_formants_together():
+    t = np.arange(16000) / 16000
+    x = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    for factor in (0.85, 1.2):
+        y = augment.warp(x, factor)
+        assert len(y) == round(16000 / factor)
+        peak = np.fft.rfftfreq(len(y), 1 / 16000)[int(np.argmax(np.abs(np.fft.rfft(y))))]
+        assert abs(peak - 440 * factor) < 2
+        assert 0.98 < float(np.abs(y).max()) < 1.02  # the level kept
 
 
 def test_a_full_disk_is_said_before_anything_is_made(capsys, tmp_path, monkeypatch):

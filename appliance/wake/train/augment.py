@@ -1,5 +1,6 @@
-"""Augmentation, numpy only and seeded: simulated rooms (a shoebox image-source model with a diffuse tail),
-coloured noise, mains hum and fan tones, babble of several synthetic talkers, and gain."""
+"""Augmentation, numpy only and seeded: other speakers' voices (a band-limited resampling that moves pitch and
+formants together), simulated rooms (a shoebox image-source model with a diffuse tail), coloured noise, mains
+hum and fan tones, babble of several synthetic talkers, and gain."""
 
 from __future__ import annotations
 
@@ -30,6 +31,22 @@ def hum(n: int, rng: np.random.Generator) -> np.ndarray:
         x += rng.uniform(0.1, 1.0) / k * np.sin(2 * np.pi * base * k * t + rng.uniform(0, 2 * np.pi))
     x += rng.uniform(0.05, 0.5) * coloured_noise(n, rng, "brown")
     return (x / (float(np.sqrt(np.mean(x**2))) + 1e-12)).astype(np.float32)
+
+
+def warp(x: np.ndarray, factor: float) -> np.ndarray:
+    """``x`` as a talker with a vocal tract ``factor`` times shorter would say it: pitch and formants times
+    ``factor``, duration divided by it (band-limited FFT resampling; 1.15 makes a man's voice sound like a
+    woman's formants, 0.87 a deeper voice). The same as reading the audio at ``factor`` times its rate."""
+    n = len(x)
+    m = max(2, int(round(n / factor)))
+    spectrum = np.fft.rfft(x.astype(np.float64))
+    keep = m // 2 + 1
+    if keep <= len(spectrum):
+        spectrum = spectrum[:keep]
+    else:
+        spectrum = np.concatenate([spectrum, np.zeros(keep - len(spectrum), spectrum.dtype)])
+    y = np.fft.irfft(spectrum, m) * (m / n)
+    return y.astype(np.float32)
 
 
 def room_impulse(rng: np.random.Generator, distance: tuple[float, float] = (0.5, 5.0)) -> np.ndarray:

@@ -51,11 +51,13 @@ def featurize(
             for i, (u, copy) in enumerate(shard):
                 rng = np.random.default_rng([recipe.seed, int(u.key[:8], 16), copy])
                 audio = load(work, u)
+                strength = 0.0 if copy == 0 and u.kind == "positive" else 1.0
+                if strength > 0:
+                    audio = _other_talker(audio, recipe, rng)
                 clip = np.zeros(features.CLIP_SAMPLES, np.float32)
                 end = features.CLIP_SAMPLES - int(rng.uniform(0.08, 0.4) * RATE)
                 piece = audio[-end:]
                 clip[end - len(piece) : end] = piece
-                strength = 0.0 if copy == 0 and u.kind == "positive" else 1.0
                 clips[i] = to_int16(augment.augment(clip, rng, talkers, strength=strength))
             x = features.embed(extractor, clips)[:, -features.WINDOWS :]
             kinds = np.array([KIND[u.kind] for u, _ in shard], np.int8)
@@ -71,7 +73,7 @@ def featurize(
                 rng = np.random.default_rng([recipe.seed, 7, copy, s])
                 parts = []
                 for u in group:
-                    audio = augment.augment(load(work, u), rng, talkers)
+                    audio = augment.augment(_other_talker(load(work, u), recipe, rng), rng, talkers)
                     gap = rng.normal(0, 1, int(rng.uniform(0.1, 0.8) * RATE)).astype(np.float32) * 10 ** (-70 / 20)
                     parts += [audio, gap]
                 stream = np.concatenate(parts)
@@ -102,6 +104,14 @@ def featurize(
         done += 1
         progress("shards", done, total)
         check()
+
+
+def _other_talker(audio: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
+    """On ``recipe.warp_share`` of the speech: the same words from a longer or shorter vocal tract."""
+    if recipe.warp_share <= 0 or rng.random() >= recipe.warp_share:
+        return audio
+    low, high = recipe.warp
+    return augment.warp(audio, float(np.exp(rng.uniform(np.log(low), np.log(high)))))
 
 
 def _stream_windows(extractor: Any, stream: np.ndarray, stride: int = 2) -> np.ndarray:
@@ -163,7 +173,7 @@ def fit_head(work: Path, recipe: Recipe, progress: Progress, check: Callable[[],
     train = ~val
     # each group weighs the same in all: positives, neighbours, general speech and noise
     weight = np.zeros(len(x), np.float32)
-    for kind, share in ((1, 1.0), (2, 0.6), (3, 1.0), (4, 0.2)):
+    for kind, share in ((1, 1.0), (2, recipe.neighbour_weight), (3, 1.0), (4, 0.2)):
         mask = train & (kinds == kind)
         if mask.any():
             weight[mask] = share / mask.sum()

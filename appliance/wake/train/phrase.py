@@ -3,7 +3,9 @@
 Adversarial negatives are made from the phrase's spelling, since the synthesizers read spelling: every
 word's onset consonants and first vowel swapped for others ("jarvis" -> "travis", "jervis"), its last
 syllable cut or changed ("jar", "jarvik"), the phrase's parts alone ("hey", "jarvis"), the first word
-replaced by other greetings, and the phrase inside longer words and sentences ("they jarvisson").
+replaced by other greetings, and the phrase inside longer words and sentences ("they jarvisson"); and from
+its sounds: real words one or two phones away (soundalike.py: "hey harvest", "hey kitten"). Nothing said
+exactly as the phrase ("hay jarvis") is ever a negative.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+
+from appliance.wake.train import soundalike
 
 MAX_WORDS = 6
 MAX_SYLLABLES = 10
@@ -21,7 +25,7 @@ ONSETS = (
 )  # fmt: skip
 VOWELS = ("a", "e", "i", "o", "u", "ai", "ee", "oo", "ou", "ay", "ea", "ie", "oa")
 CODAS = ("k", "t", "n", "d", "m", "s", "x", "ck", "ll", "nd", "st", "rt", "rk")
-GREETINGS = ("hi", "hello", "okay", "say", "hay", "they", "pay", "a", "the", "oh", "yo", "heya")
+GREETINGS = ("hi", "hello", "okay", "say", "they", "pay", "a", "the", "oh", "yo", "heya", "high")
 #: everyday words that follow a greeting: the second-word context of "hey <word>" (chosen to be generic,
 #: not from the benchmark's near-miss list)
 FILLERS = (
@@ -122,9 +126,11 @@ def neighbours(phrase: str, count: int, seed: int) -> list[str]:
             if text and text not in first and re.search(r"[aeiouy]", text):
                 first.append(text)
 
+    whole = " ".join(words)
+
     def add(ws: list[str]) -> None:
         text = " ".join(w for w in ws if w)
-        if text and text != " ".join(words) and re.search(r"[aeiouy]", text):
+        if text and text != whole and re.search(r"[aeiouy]", text) and not soundalike.homophone(text, whole):
             out.setdefault(text, None)
 
     for i, word in enumerate(words):
@@ -141,6 +147,9 @@ def neighbours(phrase: str, count: int, seed: int) -> list[str]:
                 add(words[:i] + [onset + vowel + rest[: len(rest) // 2] + coda] + words[i + 1 :])
         add(words[:i] + [word + rng.choice(("son", "ton", "ly", "er", "es", "ing"))] + words[i + 1 :])
         add(words[:i] + [rng.choice(("a", "un", "re", "be")) + word] + words[i + 1 :])
+    for i, word in enumerate(words):  # real words that sound alike, more for the longer words
+        for alike in soundalike.sound_alikes(word, 10 if syllables(word) > 1 else 3, rng):
+            add(words[:i] + [alike] + words[i + 1 :])
     # other greetings before the rest, the first word before everyday words
     for greeting in rng.sample(GREETINGS, 5):
         if greeting != words[0]:

