@@ -26,20 +26,20 @@ class Recipe:
     phrase: str
     seed: int = 1
     engines: tuple[str, ...] = engines.TRAIN_ENGINES
-    positives: dict[str, int] = field(default_factory=lambda: {"piper": 80, "espeak": 300, "festival": 40})
+    positives: dict[str, int] = field(default_factory=lambda: {"piper": 50, "espeak": 300, "festival": 40})
     positive_copies: int = 3  # augmented copies of each positive utterance (plus one clean one)
-    neighbours: int = 110
+    neighbours: int = 70
     neighbour_voices: dict[str, int] = field(default_factory=lambda: {"piper": 1, "espeak": 4, "festival": 1})
     negative_copies: int = 2  # of each neighbour
-    sentences: int = 900  # general speech (~4 s each)
+    sentences: int = 600  # general speech (~4 s each)
     sentence_engines: dict[str, float] = field(default_factory=lambda: {"piper": 0.05, "espeak": 0.85, "festival": 0.1})
     noise_minutes: float = 4.0
     sentence_ends: bool = True  # each sentence's last 2 s also as a clip like the positives
     #: other talkers from the same voices: this share of the augmented speech (positives, neighbours and
     #: general speech alike) resampled by a factor drawn log-uniformly from ``warp`` (augment.warp)
-    warp_share: float = 0.6
+    warp_share: float = 0.0
     warp: tuple[float, float] = (0.85, 1.2)
-    neighbour_weight: float = 1.0  # the neighbours' share of the loss beside the positives' and speech's 1
+    neighbour_weight: float = 0.6  # the neighbours' share of the loss beside the positives' and speech's 1
     hidden: tuple[int, ...] = (96, 32)
     epochs: int = 30
     validation: float = 0.15
