@@ -12,29 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+from appliance.local.offline.number_names import ONES, TEENS, TENS
+
+#: 0..19, each a clip
+ZERO_TO_NINETEEN = ["zero", *ONES, *TEENS]
 
 #: the words of the replies besides numbers and timer names
 WORDS = [
@@ -79,9 +60,9 @@ PREFIX = "clip_"
 def number_words(n: int) -> list[str]:
     """0..99 as clip words: 45 → ["forty-five"] (one clip: a number is said as one word)."""
     if n < 20:
-        return [ONES[n]]
+        return [ZERO_TO_NINETEEN[n]]
     tens, unit = divmod(n, 10)
-    return [TENS[tens - 2] if unit == 0 else f"{TENS[tens - 2]}-{ONES[unit]}"]
+    return [TENS[tens - 2] if unit == 0 else f"{TENS[tens - 2]}-{ZERO_TO_NINETEEN[unit]}"]
 
 
 def vocabulary(names: Iterable[str]) -> dict[str, str]:

@@ -27,9 +27,7 @@ from typing import Any
 from hassil import Intents, RangeSlotList, TextChunk, TextSlotList
 from hassil.fst import EPS, intents_to_fst
 
-ONES = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+from appliance.local.offline.number_names import ONES, TEENS, TENS
 
 #: written forms and how they are said ("" = never said that way: the path is dropped)
 SPOKEN = {"%": "percent", "hr": "", "hrs": "", "min": "", "mins": "", "sec": "", "secs": ""}
