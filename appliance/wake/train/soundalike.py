@@ -54,29 +54,31 @@ def distance(word: str, other: str) -> int | None:
 def sound_alikes(word: str, limit: int, rng: random.Random, most: int = 2) -> list[str]:
     """Up to ``limit`` dictionary words 1..``most`` phone edits from ``word`` (the closest first, chosen at
     random among equals); [] for a word the dictionary does not know."""
-    words = dictionary()
-    targets = words.get(word)
-    if not targets:
-        return []
-    by_distance: dict[int, list[str]] = {}
-    for other, prons in words.items():
-        if other == word:
-            continue
-        best = most + 1
-        for p in prons:
-            for t in targets:
-                if abs(len(p) - len(t)) <= most:
-                    best = min(best, edits(p, t))
-        if 1 <= best <= most:
-            by_distance.setdefault(best, []).append(other)
-        elif best == 0:
-            continue  # a homophone: the same sounds
     out: list[str] = []
-    for d in sorted(by_distance):
-        group = sorted(by_distance[d])
-        rng.shuffle(group)
-        out += group[: limit - len(out)]
+    for group in _by_distance(word, most):
+        mixed = list(group)
+        rng.shuffle(mixed)
+        out += mixed[: limit - len(out)]
     return out
+
+
+@functools.cache
+def _by_distance(word: str, most: int) -> tuple[tuple[str, ...], ...]:
+    """The dictionary's words 1, 2, .. ``most`` phone edits from ``word``, each group sorted (a homophone, at
+    no edit, is in none)."""
+    words = dictionary()
+    targets = words.get(word, ())
+    groups: list[list[str]] = [[] for _ in range(most)]
+    for other, prons in words.items():
+        if other == word or not targets:
+            continue
+        best = min(
+            (edits(p, t) for p in prons for t in targets if abs(len(p) - len(t)) <= most),
+            default=most + 1,
+        )
+        if 1 <= best <= most:
+            groups[best - 1].append(other)
+    return tuple(tuple(sorted(g)) for g in groups)
 
 
 def homophone(text: str, phrase: str) -> bool:
