@@ -358,13 +358,15 @@ class Household:
                 log.log(loudness, "household: refused a datagram from %s: %s", address[0], exc)
             self.rejected[exc.reason] += 1
             return
-        with self._lock:
-            self.peers[message.device] = arrived
+        if not isinstance(message.body, Claim):
+            with self._lock:
+                self.peers[message.device] = arrived
         match message.body:
             case Claim(level, snr, score, offset, priority):
                 bid = Bid(message.device, level, score, priority, snr)
                 woke_at = arrived - offset / 1000
-                with self._lock:
+                with self._lock:  # a peer is known with its claim's effects, never before them
+                    self.peers[message.device] = arrived
                     decision = self._arbiter.offer(bid, woke_at, arrived)
                     if decision is not None and self._timer is not None:
                         self._timer.cancel()

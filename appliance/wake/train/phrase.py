@@ -14,7 +14,7 @@ import random
 import re
 import unicodedata
 
-from appliance.wake.train import soundalike
+import appliance.wake.train.soundalike as soundalike
 
 MAX_WORDS = 6
 MAX_SYLLABLES = 10
