@@ -69,8 +69,8 @@ def _by_distance(word: str, most: int) -> tuple[tuple[str, ...], ...]:
     words = dictionary()
     targets = words.get(word, ())
     groups: list[list[str]] = [[] for _ in range(most)]
-    for other, prons in words.items():
-        if other == word or not targets:
+    for other, prons in words.items() if targets else ():
+        if other == word:
             continue
         best = min(
             (edits(p, t) for p in prons for t in targets if abs(len(p) - len(t)) <= most),
